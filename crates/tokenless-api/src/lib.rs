@@ -1,0 +1,1 @@
+//! HTTP clients for the npm registry and the CircleCI API v2.

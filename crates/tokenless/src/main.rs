@@ -1,0 +1,43 @@
+//! The `tokenless` command-line tool: argument parsing, dispatch to one module per
+//! command, rendering and exit codes. The analysis itself lives in the library crates.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+
+/// End long-lived npm publishing credentials: lint CI configs, explain the registry's
+/// OIDC decision, audit the Definition of Done.
+#[derive(Debug, Parser)]
+#[command(name = "tokenless", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Lint(commands::lint::LintArgs),
+    Explain(commands::explain::ExplainArgs),
+    Audit(commands::audit::AuditArgs),
+    Sandbox(commands::sandbox::SandboxArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Lint(args) => commands::lint::run(args),
+        Command::Explain(args) => commands::explain::run(args),
+        Command::Audit(args) => commands::audit::run(args),
+        Command::Sandbox(args) => commands::sandbox::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            anstream::eprintln!("error: {err:#}");
+            // Every command documents 2 as "usage error or unusable input".
+            ExitCode::from(2)
+        }
+    }
+}
