@@ -8,8 +8,10 @@
 //! Data flows one way: source text → YAML tree with spans → provider model → rules →
 //! [`Finding`]s. Rules never print; rendering is the binary's job.
 
+pub mod detect;
 pub mod finding;
 pub mod provider;
+pub mod suppress;
 
 pub use finding::{Finding, LintError, RULES, RuleMeta, Severity, Span, rule_meta};
 pub use provider::Provider;

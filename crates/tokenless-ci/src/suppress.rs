@@ -1,0 +1,1 @@
+//! Inline suppressions: `# tokenless: ignore[rule-id]` on the finding's line or the line above.

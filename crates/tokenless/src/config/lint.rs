@@ -1,0 +1,5 @@
+//! The `[lint]` table.
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LintConfig {}
