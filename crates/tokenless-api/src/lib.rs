@@ -1,1 +1,20 @@
 //! HTTP clients for the npm registry and the CircleCI API v2.
+//!
+//! Both share one core ([`ClientOptions`]): per-attempt timeouts, bounded retries with
+//! exponential backoff and jitter on 5xx and dropped connections (writes only when the
+//! request cannot have been sent), `429` honoured through `Retry-After` by pausing every
+//! request of the client, a bounded number of requests in flight, pagination, a
+//! `User-Agent: tokenless/<version>`, and errors that name the request and never carry a
+//! credential. Credentials are [`Secret`]s.
+
+pub mod circleci;
+mod error;
+mod http;
+pub mod npm;
+mod secret;
+
+pub use circleci::CircleCiClient;
+pub use error::{ApiError, ErrorKind};
+pub use http::{ClientOptions, StatsSnapshot, USER_AGENT};
+pub use npm::NpmClient;
+pub use secret::Secret;

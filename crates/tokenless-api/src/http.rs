@@ -1,0 +1,483 @@
+//! The HTTP core both clients share: bounded concurrency, timeouts, retries with
+//! backoff on 5xx and dropped connections, 429 honoured through `Retry-After` for every
+//! request in flight, bounded response bodies, and errors that never carry a credential.
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use reqwest::{Method, StatusCode, header::HeaderMap};
+use tokio::sync::Semaphore;
+use url::Url;
+
+use crate::{
+    Secret,
+    error::{ApiError, ErrorKind},
+};
+
+/// The `User-Agent` every request carries.
+pub const USER_AGENT: &str = concat!("tokenless/", env!("CARGO_PKG_VERSION"));
+
+/// Largest response body read into memory.
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// How a client talks to its server.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Per-attempt timeout, from sending to the last byte of the body.
+    pub timeout: Duration,
+    /// Attempts per request (the first one included) on 5xx, timeouts and dropped
+    /// connections; also the number of 429 answers tolerated.
+    pub max_attempts: u32,
+    /// Requests in flight at once, across every clone of the client.
+    pub concurrency: usize,
+    /// Longest `Retry-After` honoured; a longer one is clamped.
+    pub max_retry_after: Duration,
+    /// First and largest backoff between retries (exponential with jitter).
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            timeout: Duration::from_secs(30),
+            max_attempts: 5,
+            concurrency: 24,
+            max_retry_after: Duration::from_secs(60),
+            min_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Counters over the life of a client (and its clones).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Attempts sent, retries included.
+    pub attempts: AtomicU64,
+    /// Attempts answered 429.
+    pub rate_limited: AtomicU64,
+    /// Logical requests that were answered 429 more than once.
+    pub rate_limited_twice: AtomicU64,
+    /// Attempts retried after a 5xx, timeout or dropped connection.
+    pub retried: AtomicU64,
+}
+
+/// A snapshot of [`Stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub attempts: u64,
+    pub rate_limited: u64,
+    pub rate_limited_twice: u64,
+    pub retried: u64,
+}
+
+impl Stats {
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            attempts: self.attempts.load(Ordering::Relaxed),
+            rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            rate_limited_twice: self.rate_limited_twice.load(Ordering::Relaxed),
+            retried: self.retried.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// One request to send. `path` is relative to the base URL (no leading `/`) or an
+/// absolute URL on the base's origin; `shown` is what errors print.
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    pub method: Method,
+    pub path: String,
+    pub shown: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Option<serde_json::Value>,
+}
+
+impl Request {
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        let path = path.into();
+        let shown = format!("/{}", path.trim_start_matches('/'));
+        Request {
+            method,
+            path,
+            shown,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    pub fn get(path: impl Into<String>) -> Self {
+        Request::new(Method::GET, path)
+    }
+
+    /// Replace what errors show as the path (for paths that embed a credential).
+    pub fn shown_as(mut self, shown: impl Into<String>) -> Self {
+        self.shown = shown.into();
+        self
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn json(mut self, body: serde_json::Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    pub fn error(&self, kind: ErrorKind) -> ApiError {
+        ApiError {
+            method: self.method.to_string(),
+            path: self.shown.clone(),
+            kind,
+        }
+    }
+
+    fn idempotent(&self) -> bool {
+        matches!(
+            self.method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE
+        )
+    }
+}
+
+/// A complete answer: status, headers, body.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The error text of an npm- or CircleCI-style error body (`message` or `error`).
+    pub fn message(&self) -> String {
+        let parsed: Option<serde_json::Value> = serde_json::from_slice(&self.body).ok();
+        let text = parsed.as_ref().and_then(|v| {
+            ["message", "error", "reason"]
+                .iter()
+                .find_map(|k| v.get(k).and_then(|m| m.as_str()))
+                .map(str::to_string)
+        });
+        let text = text.unwrap_or_else(|| String::from_utf8_lossy(&self.body).into_owned());
+        let text: String = text.chars().filter(|c| !c.is_control()).take(300).collect();
+        text.trim().to_string()
+    }
+}
+
+struct Shared {
+    client: reqwest::Client,
+    limiter: Semaphore,
+    /// No attempt starts before this instant: a 429 pauses every request, not one.
+    not_before: Mutex<Option<Instant>>,
+    options: ClientOptions,
+    stats: Stats,
+}
+
+/// A base URL plus the shared machinery; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Http {
+    base: Url,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Http {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http")
+            .field("base", &self.base.as_str())
+            .finish()
+    }
+}
+
+impl Http {
+    pub fn new(base: &str, options: ClientOptions) -> Result<Http, ApiError> {
+        let invalid = |why: String| ApiError {
+            method: "-".into(),
+            path: base.to_string(),
+            kind: ErrorKind::Invalid(why),
+        };
+        let mut base = Url::parse(base).map_err(|e| invalid(format!("not a URL: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(invalid("the URL must be http or https".into()));
+        }
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(options.timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(options.concurrency.max(1))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| invalid(format!("cannot build an HTTP client: {e}")))?;
+        Ok(Http {
+            base,
+            shared: Arc::new(Shared {
+                client,
+                limiter: Semaphore::new(options.concurrency.max(1)),
+                not_before: Mutex::new(None),
+                options,
+                stats: Stats::default(),
+            }),
+        })
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.shared.stats
+    }
+
+    fn url(&self, req: &Request) -> Result<Url, ApiError> {
+        if req.path.starts_with("http://") || req.path.starts_with("https://") {
+            let url = Url::parse(&req.path)
+                .map_err(|e| req.error(ErrorKind::Invalid(format!("bad URL: {e}"))))?;
+            if url.origin() != self.base.origin() {
+                return Err(req.error(ErrorKind::Invalid(format!(
+                    "refusing to follow a link to another origin ({}); credentials stay with {}",
+                    url.origin().ascii_serialization(),
+                    self.base.origin().ascii_serialization()
+                ))));
+            }
+            return Ok(url);
+        }
+        self.base
+            .join(req.path.trim_start_matches('/'))
+            .map_err(|e| req.error(ErrorKind::Invalid(format!("bad path: {e}"))))
+    }
+
+    async fn wait_gate(&self) {
+        loop {
+            let until = self
+                .shared
+                .not_before
+                .lock()
+                .map(|g| *g)
+                .unwrap_or_default();
+            match until {
+                Some(t) if t > Instant::now() => tokio::time::sleep_until(t.into()).await,
+                _ => return,
+            }
+        }
+    }
+
+    fn close_gate(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        if let Ok(mut g) = self.shared.not_before.lock()
+            && g.is_none_or(|t| t < until)
+        {
+            *g = Some(until);
+        }
+    }
+
+    /// Send with retries; returns any final answer (2xx or not) or a transport error.
+    pub async fn send(
+        &self,
+        req: &Request,
+        auth: Option<(&str, &Secret)>,
+    ) -> Result<Reply, ApiError> {
+        let url = self.url(req)?;
+        let opts = &self.shared.options;
+        let stats = &self.shared.stats;
+        let mut backoff = ExponentialBuilder::default()
+            .with_min_delay(opts.min_backoff)
+            .with_max_delay(opts.max_backoff)
+            .with_jitter()
+            .with_max_times(opts.max_attempts.saturating_sub(1) as usize)
+            .build();
+        let mut answered_429 = 0u32;
+        loop {
+            self.wait_gate().await;
+            let outcome =
+                {
+                    let _permit =
+                        self.shared.limiter.acquire().await.map_err(|_| {
+                            req.error(ErrorKind::Transport("client shut down".into()))
+                        })?;
+                    stats.attempts.fetch_add(1, Ordering::Relaxed);
+                    self.attempt(req, url.clone(), auth).await
+                };
+            match outcome {
+                Ok(reply) if reply.status == StatusCode::TOO_MANY_REQUESTS => {
+                    answered_429 += 1;
+                    stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    if answered_429 == 2 {
+                        stats.rate_limited_twice.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if answered_429 >= opts.max_attempts {
+                        return Err(req.error(ErrorKind::RateLimited(answered_429)));
+                    }
+                    let wait = retry_after(&reply.headers)
+                        .unwrap_or(Duration::from_secs(1))
+                        .min(opts.max_retry_after);
+                    self.close_gate(wait);
+                }
+                Ok(reply) if reply.status.is_server_error() && req.idempotent() => {
+                    match backoff.next() {
+                        Some(delay) => {
+                            stats.retried.fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(delay).await;
+                        }
+                        None => return Ok(reply),
+                    }
+                }
+                Ok(reply) => return Ok(reply),
+                Err(failure) => {
+                    let retryable = failure.never_sent || req.idempotent();
+                    match backoff.next() {
+                        Some(delay) if retryable => {
+                            stats.retried.fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(delay).await;
+                        }
+                        _ => return Err(req.error(failure.kind)),
+                    }
+                }
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        req: &Request,
+        url: Url,
+        auth: Option<(&str, &Secret)>,
+    ) -> Result<Reply, Failure> {
+        let opts = &self.shared.options;
+        let mut builder = self
+            .shared
+            .client
+            .request(req.method.clone(), url)
+            .timeout(opts.timeout);
+        if let Some((name, secret)) = auth {
+            builder = builder.header(name, secret.expose());
+        }
+        for (name, value) in &req.headers {
+            builder = builder.header(*name, value);
+        }
+        if let Some(body) = &req.body {
+            builder = builder.json(body);
+        }
+        let mut resp = builder
+            .send()
+            .await
+            .map_err(|e| Failure::from_reqwest(&e, opts.timeout))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let mut body = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > MAX_BODY {
+                        return Err(Failure {
+                            kind: ErrorKind::Invalid(format!(
+                                "response body larger than {MAX_BODY} bytes"
+                            )),
+                            never_sent: false,
+                        });
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return Err(Failure::from_reqwest(&e, opts.timeout)),
+            }
+        }
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+/// A failed attempt; `never_sent` when the request cannot have reached the server.
+struct Failure {
+    kind: ErrorKind,
+    never_sent: bool,
+}
+
+impl Failure {
+    fn from_reqwest(e: &reqwest::Error, timeout: Duration) -> Failure {
+        if e.is_timeout() {
+            return Failure {
+                kind: ErrorKind::Timeout(timeout),
+                never_sent: false,
+            };
+        }
+        // Display without the URL, and walk the sources for the underlying cause.
+        let mut why = String::new();
+        let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+        while let Some(s) = source {
+            why = s.to_string();
+            source = s.source();
+        }
+        if why.is_empty() {
+            why = "the connection failed".into();
+        }
+        Failure {
+            kind: ErrorKind::Transport(why),
+            never_sent: e.is_connect(),
+        }
+    }
+}
+
+/// `Retry-After` as seconds (integer or fractional); HTTP dates are not used by the
+/// servers this client talks to and count as absent.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let secs: f64 = value.trim().parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_parses_seconds_and_ignores_garbage() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert(reqwest::header::RETRY_AFTER, "2".parse().expect("header"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+        h.insert(reqwest::header::RETRY_AFTER, "0.5".parse().expect("header"));
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(500)));
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            "soon".parse().expect("header"),
+        );
+        assert_eq!(retry_after(&h), None);
+        h.insert(reqwest::header::RETRY_AFTER, "-1".parse().expect("header"));
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn links_to_another_origin_are_refused() {
+        let http = Http::new("http://127.0.0.1:1/", ClientOptions::default()).expect("client");
+        let err = http
+            .url(&Request::get("http://evil.example/-/npm/v1/tokens"))
+            .expect_err("cross-origin");
+        assert!(err.to_string().contains("another origin"), "{err}");
+        let ok = http.url(&Request::get("http://127.0.0.1:1/-/npm/v1/tokens?page=2"));
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn error_bodies_are_read_as_messages() {
+        let reply = Reply {
+            status: StatusCode::NOT_FOUND,
+            headers: HeaderMap::new(),
+            body: br#"{"message":"no such package"}"#.to_vec(),
+        };
+        assert_eq!(reply.message(), "no such package");
+    }
+}

@@ -1,0 +1,397 @@
+//! The npm registry client: packages, packuments, trust, publishing access, tokens,
+//! org members and teams, whoami, web login/logout and OTP challenges.
+
+mod login;
+pub mod model;
+mod otp;
+
+use std::collections::BTreeMap;
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+
+pub use login::WebLogin;
+pub use model::*;
+pub use otp::{OtpSource, StaticOtp};
+
+use crate::{
+    ApiError, ClientOptions, ErrorKind, Secret,
+    http::{Http, Reply, Request},
+};
+
+/// Most pages followed for one paginated list.
+const MAX_PAGES: usize = 1000;
+
+/// A registry client. Clones share one connection pool, one concurrency limit and one
+/// rate-limit pause; [`NpmClient::with_token`] makes a clone that signs as someone else.
+#[derive(Debug, Clone)]
+pub struct NpmClient {
+    http: Http,
+    token: Option<Secret>,
+}
+
+/// `@scope/name` → `@scope%2fname`, everything else outside the unreserved set escaped.
+pub fn escape_name(name: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~')
+        .remove(b'@');
+    percent_encoding::utf8_percent_encode(name, SET)
+        .to_string()
+        .replace("%2F", "%2f")
+}
+
+fn escape_segment(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// `@acme` or `acme` → `acme`.
+fn org_name(scope: &str) -> &str {
+    scope.trim_start_matches('@')
+}
+
+impl NpmClient {
+    pub fn new(
+        registry: &str,
+        token: Option<Secret>,
+        options: ClientOptions,
+    ) -> Result<Self, ApiError> {
+        Ok(NpmClient {
+            http: Http::new(registry, options)?,
+            token,
+        })
+    }
+
+    /// The same client, signing as `token`.
+    pub fn with_token(&self, token: Secret) -> Self {
+        NpmClient {
+            http: self.http.clone(),
+            token: Some(token),
+        }
+    }
+
+    pub fn registry(&self) -> &str {
+        self.http.base().as_str()
+    }
+
+    pub fn token(&self) -> Option<&Secret> {
+        self.token.as_ref()
+    }
+
+    pub fn stats(&self) -> crate::StatsSnapshot {
+        self.http.stats().snapshot()
+    }
+
+    async fn send(&self, req: &Request) -> Result<Reply, ApiError> {
+        let auth = self.token.as_ref().map(|t| ("authorization", t));
+        match auth {
+            Some((name, token)) => {
+                let bearer = Secret::new(format!("Bearer {}", token.expose()));
+                self.http.send(req, Some((name, &bearer))).await
+            }
+            None => self.http.send(req, None).await,
+        }
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, req: Request) -> Result<T, ApiError> {
+        let reply = self.send(&req).await?;
+        decode(&req, reply)
+    }
+
+    /// `GET /-/whoami` → the signed-in user's name.
+    pub async fn whoami(&self) -> Result<String, ApiError> {
+        #[derive(serde::Deserialize)]
+        struct Who {
+            username: String,
+        }
+        let who: Who = self.get_json(Request::get("-/whoami")).await?;
+        Ok(who.username)
+    }
+
+    /// `GET /-/org/<org>/package` → package name → `read`/`write`.
+    pub async fn org_packages(&self, scope: &str) -> Result<BTreeMap<String, String>, ApiError> {
+        let path = format!("-/org/{}/package", escape_segment(org_name(scope)));
+        self.get_json(Request::get(path)).await
+    }
+
+    /// `GET /<pkg>` → the packument.
+    pub async fn packument(&self, name: &str) -> Result<Packument, ApiError> {
+        let req = Request::get(escape_name(name)).header("accept", "application/json");
+        self.get_json(req).await
+    }
+
+    /// `GET /-/package/<pkg>/visibility` → public?
+    pub async fn visibility(&self, name: &str) -> Result<bool, ApiError> {
+        #[derive(serde::Deserialize)]
+        struct Visibility {
+            public: bool,
+        }
+        let path = format!("-/package/{}/visibility", escape_name(name));
+        let v: Visibility = self.get_json(Request::get(path)).await?;
+        Ok(v.public)
+    }
+
+    /// `GET /-/package/<pkg>/trust` → the trust configs (npm allows one).
+    pub async fn trust_configs(&self, name: &str) -> Result<Vec<TrustConfig>, ApiError> {
+        let path = format!("-/package/{}/trust", escape_name(name));
+        let req = Request::get(path);
+        let reply = self.send(&req).await?;
+        if reply.status == StatusCode::NOT_FOUND {
+            // npm answers 404 for a package without a trusted publisher.
+            return Ok(Vec::new());
+        }
+        let many: OneOrMany<TrustConfig> = decode(&req, reply)?;
+        Ok(many.into_vec())
+    }
+
+    /// `GET /-/package/<pkg>/access`: the publishing access, where the registry offers a
+    /// read (the sandbox does; npm does not: `Ok(None)` on 404/405).
+    pub async fn publishing_access(
+        &self,
+        name: &str,
+    ) -> Result<Option<PublishingAccess>, ApiError> {
+        let path = format!("-/package/{}/access", escape_name(name));
+        let req = Request::get(path);
+        let reply = self.send(&req).await?;
+        if matches!(
+            reply.status,
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+        ) {
+            return Ok(None);
+        }
+        decode(&req, reply).map(Some)
+    }
+
+    /// `GET /-/package/<pkg>/collaborators` → user → `read`/`write`.
+    pub async fn collaborators(&self, name: &str) -> Result<BTreeMap<String, String>, ApiError> {
+        let path = format!("-/package/{}/collaborators", escape_name(name));
+        self.get_json(Request::get(path)).await
+    }
+
+    /// `GET /-/npm/v1/tokens`, following `urls.next` until it is empty.
+    pub async fn tokens(&self) -> Result<Vec<Token>, ApiError> {
+        let mut out = Vec::new();
+        let mut next = Some("-/npm/v1/tokens".to_string());
+        let mut pages = 0;
+        while let Some(path) = next.take() {
+            pages += 1;
+            let req = Request::get(path).shown_as("/-/npm/v1/tokens");
+            if pages > MAX_PAGES {
+                return Err(req.error(ErrorKind::Invalid(format!(
+                    "more than {MAX_PAGES} pages of tokens"
+                ))));
+            }
+            let page: TokenPage = self.get_json(req).await?;
+            out.extend(page.objects);
+            next = page.urls.next.filter(|n| !n.is_empty());
+        }
+        Ok(out)
+    }
+
+    /// `GET /-/org/<org>/user` → member → `owner`/`admin`/`developer`.
+    pub async fn org_members(&self, scope: &str) -> Result<BTreeMap<String, String>, ApiError> {
+        let path = format!("-/org/{}/user", escape_segment(org_name(scope)));
+        self.get_json(Request::get(path)).await
+    }
+
+    /// `GET /-/org/<org>/team?format=cli` → team names without the scope.
+    pub async fn teams(&self, scope: &str) -> Result<Vec<String>, ApiError> {
+        let org = org_name(scope);
+        let path = format!("-/org/{}/team?format=cli", escape_segment(org));
+        let names: Vec<String> = self.get_json(Request::get(path)).await?;
+        Ok(names
+            .into_iter()
+            .map(|n| match n.split_once(':') {
+                Some((_, team)) => team.to_string(),
+                None => n,
+            })
+            .collect())
+    }
+
+    /// `GET /-/team/<org>/<team>/user?format=cli` → member names.
+    pub async fn team_members(&self, scope: &str, team: &str) -> Result<Vec<String>, ApiError> {
+        let path = format!(
+            "-/team/{}/{}/user?format=cli",
+            escape_segment(org_name(scope)),
+            escape_segment(team)
+        );
+        self.get_json(Request::get(path)).await
+    }
+
+    /// `GET /-/team/<org>/<team>/package` → package → `read`/`write`.
+    pub async fn team_packages(
+        &self,
+        scope: &str,
+        team: &str,
+    ) -> Result<BTreeMap<String, String>, ApiError> {
+        let path = format!(
+            "-/team/{}/{}/package",
+            escape_segment(org_name(scope)),
+            escape_segment(team)
+        );
+        self.get_json(Request::get(path)).await
+    }
+
+    // ---- writes: every one goes through the OTP challenge ----
+
+    /// Send a write; on `401` + `www-authenticate: OTP` ask `otp` for a code and retry,
+    /// asking again (up to three times) when the code is refused.
+    async fn write(&self, req: Request, otp: &dyn OtpSource) -> Result<Reply, ApiError> {
+        const MAX_PROMPTS: u32 = 3;
+        let mut code: Option<String> = None;
+        let mut prompts = 0;
+        loop {
+            let mut attempt = req.clone();
+            if let Some(c) = &code {
+                attempt = attempt.header("npm-otp", c.clone());
+            }
+            let reply = self.send(&attempt).await?;
+            if !otp::is_challenge(&reply) {
+                return check(&req, reply);
+            }
+            if prompts == MAX_PROMPTS {
+                return Err(req.error(ErrorKind::OtpRejected(prompts)));
+            }
+            prompts += 1;
+            code = Some(
+                otp.code(prompts > 1)
+                    .await
+                    .ok_or_else(|| req.error(ErrorKind::OtpRequired))?,
+            );
+        }
+    }
+
+    /// `npm access set mfa=…`: `POST /-/package/<pkg>/access`.
+    pub async fn set_publishing_access(
+        &self,
+        name: &str,
+        access: PublishingAccess,
+        otp: &dyn OtpSource,
+    ) -> Result<(), ApiError> {
+        let path = format!("-/package/{}/access", escape_name(name));
+        let body = serde_json::to_value(access).map_err(|e| {
+            Request::new(Method::POST, path.clone()).error(ErrorKind::Invalid(e.to_string()))
+        })?;
+        self.write(Request::new(Method::POST, path).json(body), otp)
+            .await
+            .map(drop)
+    }
+
+    /// `npm trust …`: `POST /-/package/<pkg>/trust` with one config.
+    pub async fn create_trust(
+        &self,
+        name: &str,
+        provider: &str,
+        claims: serde_json::Map<String, serde_json::Value>,
+        permissions: &[&str],
+        otp: &dyn OtpSource,
+    ) -> Result<Vec<TrustConfig>, ApiError> {
+        let path = format!("-/package/{}/trust", escape_name(name));
+        let body =
+            serde_json::json!([{ "type": provider, "claims": claims, "permissions": permissions }]);
+        let req = Request::new(Method::POST, path).json(body);
+        let reply = self.write(req, otp).await?;
+        let req = Request::new(
+            Method::POST,
+            format!("-/package/{}/trust", escape_name(name)),
+        );
+        let many: OneOrMany<TrustConfig> = decode(&req, reply)?;
+        Ok(many.into_vec())
+    }
+
+    /// `npm trust revoke`: `DELETE /-/package/<pkg>/trust/<id>`.
+    pub async fn revoke_trust(
+        &self,
+        name: &str,
+        id: &str,
+        otp: &dyn OtpSource,
+    ) -> Result<(), ApiError> {
+        let path = format!(
+            "-/package/{}/trust/{}",
+            escape_name(name),
+            escape_segment(id)
+        );
+        self.write(Request::new(Method::DELETE, path), otp)
+            .await
+            .map(drop)
+    }
+
+    /// `npm token create`: the new token's key and secret.
+    pub async fn create_token(
+        &self,
+        token: &NewToken,
+        otp: &dyn OtpSource,
+    ) -> Result<(String, Secret), ApiError> {
+        let req = Request::new(Method::POST, "-/npm/v1/tokens");
+        let body = serde_json::to_value(token)
+            .map_err(|e| req.error(ErrorKind::Invalid(e.to_string())))?;
+        let reply = self.write(req.json(body), otp).await?;
+        let req = Request::new(Method::POST, "-/npm/v1/tokens");
+        let created: CreatedToken = decode(&req, reply)?;
+        Ok((created.key, Secret::new(created.secret)))
+    }
+
+    /// `npm token revoke`: `DELETE /-/npm/v1/tokens/token/<key>`.
+    pub async fn delete_token(&self, key: &str, otp: &dyn OtpSource) -> Result<(), ApiError> {
+        let path = format!("-/npm/v1/tokens/token/{}", escape_segment(key));
+        self.write(Request::new(Method::DELETE, path), otp)
+            .await
+            .map(drop)
+    }
+
+    /// `npm access grant read-only|read-write <scope:team> <pkg>`.
+    pub async fn set_team_permission(
+        &self,
+        scope: &str,
+        team: &str,
+        package: &str,
+        write: bool,
+        otp: &dyn OtpSource,
+    ) -> Result<(), ApiError> {
+        let org = org_name(scope);
+        let path = format!(
+            "-/team/{}/{}/package",
+            escape_segment(org),
+            escape_segment(team)
+        );
+        let permissions = if write { "read-write" } else { "read-only" };
+        let req = Request::new(Method::PUT, path)
+            .header("npm-scope", format!("@{org}"))
+            .json(serde_json::json!({ "package": package, "permissions": permissions }));
+        self.write(req, otp).await.map(drop)
+    }
+}
+
+/// A 2xx answer, or the error it stands for.
+fn check(req: &Request, reply: Reply) -> Result<Reply, ApiError> {
+    if reply.status.is_success() {
+        return Ok(reply);
+    }
+    if otp::is_challenge(&reply) {
+        return Err(req.error(ErrorKind::OtpRequired));
+    }
+    Err(req.error(ErrorKind::Status {
+        status: reply.status.as_u16(),
+        message: reply.message(),
+    }))
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(req: &Request, reply: Reply) -> Result<T, ApiError> {
+    let reply = check(req, reply)?;
+    serde_json::from_slice(&reply.body).map_err(|e| req.error(ErrorKind::Decode(e.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_escaped_like_npm() {
+        assert_eq!(escape_name("@acme/web-ui"), "@acme%2fweb-ui");
+        assert_eq!(escape_name("left-pad"), "left-pad");
+        assert_eq!(escape_name("../etc"), "..%2fetc");
+        assert_eq!(org_name("@acme"), "acme");
+    }
+}
