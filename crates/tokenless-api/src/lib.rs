@@ -11,6 +11,7 @@ pub mod circleci;
 mod error;
 mod http;
 pub mod npm;
+pub mod sandbox;
 mod secret;
 
 pub use circleci::CircleCiClient;

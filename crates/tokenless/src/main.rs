@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod commands;
-#[allow(dead_code)] // TODO(lint, audit): remove once both commands read the config.
+#[allow(dead_code)] // TODO(lint): remove once lint reads the config.
 mod config;
 
 /// End long-lived npm publishing credentials: lint CI configs, explain the registry's
@@ -22,7 +23,7 @@ struct Cli {
 enum Command {
     Lint(commands::lint::LintArgs),
     Explain(commands::explain::ExplainArgs),
-    Audit(commands::audit::AuditArgs),
+    Audit(Box<commands::audit::AuditArgs>),
     Sandbox(commands::sandbox::SandboxArgs),
 }
 
@@ -31,7 +32,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Lint(args) => commands::lint::run(args),
         Command::Explain(args) => commands::explain::run(args),
-        Command::Audit(args) => commands::audit::run(args),
+        Command::Audit(args) => commands::audit::run(*args),
         Command::Sandbox(args) => commands::sandbox::run(args),
     };
     match result {

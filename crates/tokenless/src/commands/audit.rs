@@ -1,11 +1,450 @@
-//! `tokenless audit`.
+//! `tokenless audit`: the Definition of Done, checked with evidence.
 
-use std::process::ExitCode;
+use std::{
+    io::IsTerminal,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Duration,
+};
 
-/// Not implemented yet.
+use anyhow::{Context, bail};
+use tokenless_api::{CircleCiClient, ClientOptions, NpmClient, Secret};
+
+use crate::{
+    audit::{
+        self, Report,
+        collect::{CircleSources, Sources},
+        lint_config,
+        record::Record,
+        snapshot::{ConfigLint, OwnCredential},
+    },
+    config::Config,
+};
+
+const DEFAULT_REGISTRY: &str = "https://registry.npmjs.org/";
+const DEFAULT_CIRCLECI_API: &str = "https://circleci.com/api/v2";
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
+    Markdown,
+}
+
+/// Check the Definition of Done against a registry and a CircleCI org, box by box, with
+/// evidence for each: trusted publishers, context-bound publishing, OIDC publish jobs, a
+/// verified release, no static tokens, no service accounts, tokens disallowed, read-only
+/// teams, no leftover temporary token.
 #[derive(Debug, clap::Args)]
-pub struct AuditArgs {}
+#[command(after_long_help = "\
+Credentials (the audit never writes one anywhere):
+  --login                 npm web login; the session lives in memory and is revoked when the
+                          audit ends (normally, on error, panic, Ctrl-C or SIGTERM)
+  --npm-token-env NAME    an npm token from the environment variable NAME
+  --circleci-token-env N  a CircleCI personal token from the environment variable N
+  --sandbox URL           every endpoint and every user's credentials from a tokenless sandbox
 
-pub fn run(_args: AuditArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("audit is not implemented yet")
+Exit codes:
+  0  every box passes
+  1  at least one box fails
+  2  usage error or the audit could not run
+  3  nothing fails, but at least one box could not be determined. Against registry.npmjs.org
+     `disallow-tokens` is usually unknown (npm has no read of the setting), so a clean real
+     org ends at 3 unless tokenless's own record shows it applied mfa=publish.
+
+Examples:
+  tokenless audit --sandbox http://127.0.0.1:4873/ --config examples/sandbox/tokenless.toml
+  NPM_TOKEN=… CIRCLE_TOKEN=… tokenless audit --scope @acme --npm-token-env NPM_TOKEN \\
+      --circleci-org <uuid> --circleci-token-env CIRCLE_TOKEN --circleci-project gh/acme/web")]
+pub struct AuditArgs {
+    /// The npm scope (org) to audit, e.g. `@acme`.
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// The registry URL (default https://registry.npmjs.org/).
+    #[arg(long)]
+    pub registry: Option<String>,
+    /// The CircleCI API v2 base URL (default https://circleci.com/api/v2 when an org or project is given).
+    #[arg(long)]
+    pub circleci_api: Option<String>,
+    /// The CircleCI org id (UUID), to list contexts and their variables.
+    #[arg(long)]
+    pub circleci_org: Option<String>,
+    /// A CircleCI project slug (`gh/org/repo`) whose latest pipeline and variables to inspect; repeatable.
+    #[arg(long = "circleci-project", value_name = "SLUG")]
+    pub circleci_projects: Vec<String>,
+    /// A repository whose CI configs to lint; repeatable.
+    #[arg(long = "repo", value_name = "PATH")]
+    pub repos: Vec<PathBuf>,
+    /// tokenless.toml: `[members]` (who is a person) and `[audit]` defaults.
+    #[arg(long, short = 'c')]
+    pub config: Option<PathBuf>,
+    /// tokenless's record of changes it applied (default: `.tokenless/record.json` beside the config, if present).
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+    /// Audit a tokenless sandbox: endpoints and every user's credentials from `<URL>/-/sandbox/info`.
+    #[arg(long, value_name = "URL")]
+    pub sandbox: Option<String>,
+    /// Sign in to npm through the browser; the session is revoked when the audit ends.
+    #[arg(long)]
+    pub login: bool,
+    /// Read the npm token from this environment variable.
+    #[arg(long, value_name = "NAME")]
+    pub npm_token_env: Option<String>,
+    /// Read the CircleCI token from this environment variable.
+    #[arg(long, value_name = "NAME")]
+    pub circleci_token_env: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Requests in flight at once, per API.
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+}
+
+/// The parts of `/-/sandbox/info` the audit uses.
+#[derive(Debug, serde::Deserialize)]
+struct SandboxInfo {
+    registry: String,
+    circleci_api: String,
+    scope: String,
+    users: Vec<SandboxUser>,
+    circleci: SandboxCircleCi,
+}
+
+#[derive(serde::Deserialize)]
+struct SandboxUser {
+    name: String,
+    role: String,
+    token: String,
+}
+
+impl std::fmt::Debug for SandboxUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}, {})",
+            self.name,
+            self.role,
+            Secret::new(self.token.as_str())
+        )
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct SandboxCircleCi {
+    org_id: String,
+    projects: Vec<SandboxProject>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct SandboxProject {
+    slug: String,
+}
+
+pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run_async(args))
+}
+
+async fn run_async(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let record = load_record(&args)?;
+    let options = ClientOptions {
+        concurrency: usize::from(args.concurrency),
+        ..ClientOptions::default()
+    };
+    let (sources, session) = sources(&args, config, record, options).await?;
+    let format = args.format;
+    let work = tokio::spawn(audit_and_render(sources, format));
+    let outcome = tokio::select! {
+        joined = work => match joined {
+            Ok(result) => result,
+            Err(e) => Err(anyhow::anyhow!("the audit stopped unexpectedly: {e}")),
+        },
+        signal = interrupted() => Err(anyhow::anyhow!("interrupted by {signal}")),
+    };
+    if let Some((npm, token)) = session {
+        match npm.logout(&token).await {
+            Ok(()) => eprintln!("tokenless: signed out; the login session {token} is revoked"),
+            Err(e) => eprintln!(
+                "tokenless: could not revoke the login session {token}: {e}; it expires within 2 hours"
+            ),
+        }
+    }
+    outcome.map(ExitCode::from)
+}
+
+/// Ctrl-C or SIGTERM.
+async fn interrupted() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => "Ctrl-C",
+                _ = term.recv() => "SIGTERM",
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                "Ctrl-C"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}
+
+fn load_record(args: &AuditArgs) -> anyhow::Result<Record> {
+    let path = match (&args.record, &args.config) {
+        (Some(p), _) => p.clone(),
+        (None, Some(cfg)) => cfg
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(".tokenless")
+            .join("record.json"),
+        (None, None) => return Ok(Record::default()),
+    };
+    Record::load(&path)
+}
+
+fn env_secret(name: &str, flag: &str) -> anyhow::Result<Secret> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim())),
+        Ok(_) => bail!("{flag} {name}: the variable is empty"),
+        Err(_) => bail!("{flag} {name}: the variable is not set"),
+    }
+}
+
+type Session = Option<(NpmClient, Secret)>;
+
+/// Endpoints and credentials, from the sandbox, the command line and the config.
+async fn sources(
+    args: &AuditArgs,
+    config: Config,
+    record: Record,
+    options: ClientOptions,
+) -> anyhow::Result<(Sources, Session)> {
+    let info: Option<SandboxInfo> = match &args.sandbox {
+        Some(url) => Some(
+            tokenless_api::sandbox::fetch_info(url, options.clone())
+                .await
+                .with_context(|| format!("cannot read the sandbox at {url}"))?,
+        ),
+        None => None,
+    };
+    let scope = args
+        .scope
+        .clone()
+        .or_else(|| info.as_ref().map(|i| i.scope.clone()))
+        .or(config.audit.scope.clone())
+        .context("no scope: pass --scope @your-org (or [audit] scope in tokenless.toml)")?;
+    if !scope.starts_with('@') || scope.len() < 2 || scope.contains('/') {
+        bail!("--scope {scope}: expected an npm scope such as @acme");
+    }
+    let registry = args
+        .registry
+        .clone()
+        .or_else(|| info.as_ref().map(|i| i.registry.clone()))
+        .or(config.audit.registry.clone())
+        .unwrap_or_else(|| DEFAULT_REGISTRY.to_string());
+    let anonymous = NpmClient::new(&registry, None, options.clone())?;
+
+    // The audit's own npm credential.
+    let mut session: Session = None;
+    let mut other_accounts = Vec::new();
+    let (token, kind) = if let Some(name) = &args.npm_token_env {
+        (
+            env_secret(name, "--npm-token-env")?,
+            format!("the token from ${name}"),
+        )
+    } else if args.login {
+        let login = anonymous.start_web_login().await?;
+        eprintln!(
+            "tokenless: open this URL to sign in to npm: {}",
+            login.login_url
+        );
+        let token = anonymous.finish_web_login(&login, LOGIN_TIMEOUT).await?;
+        session = Some((anonymous.clone(), token.clone()));
+        (token, "a web login session".to_string())
+    } else if let Some(info) = &info {
+        let owner = info
+            .users
+            .iter()
+            .find(|u| u.role == "owner")
+            .context("the sandbox has no owner to sign in as")?;
+        other_accounts = info
+            .users
+            .iter()
+            .map(|u| (u.name.clone(), Secret::new(u.token.as_str())))
+            .collect();
+        (
+            Secret::new(owner.token.as_str()),
+            format!("the sandbox session of {}", owner.name),
+        )
+    } else {
+        bail!("no npm credential: use --login, --npm-token-env NAME or --sandbox URL");
+    };
+    let npm = anonymous.with_token(token.clone());
+    let user = match npm.whoami().await {
+        Ok(u) => Some(u),
+        Err(e) => bail!("the npm credential does not work: {e}"),
+    };
+    let own_credential = OwnCredential {
+        kind,
+        shown: token.to_string(),
+        key: None,
+        user,
+    };
+
+    // CircleCI.
+    let circleci_api = args
+        .circleci_api
+        .clone()
+        .or_else(|| info.as_ref().map(|i| i.circleci_api.clone()))
+        .or(config.audit.circleci_api.clone());
+    let org_id = args
+        .circleci_org
+        .clone()
+        .or_else(|| info.as_ref().map(|i| i.circleci.org_id.clone()))
+        .or(config.audit.circleci_org.clone());
+    let mut projects: Vec<String> = args.circleci_projects.clone();
+    projects.extend(config.audit.circleci_projects.iter().cloned());
+    if let Some(info) = &info {
+        projects.extend(info.circleci.projects.iter().map(|p| p.slug.clone()));
+    }
+    projects.sort();
+    projects.dedup();
+    let wants_circleci = circleci_api.is_some() || org_id.is_some() || !projects.is_empty();
+    let circleci = if wants_circleci {
+        let api = circleci_api.unwrap_or_else(|| DEFAULT_CIRCLECI_API.to_string());
+        let circle_token = match &args.circleci_token_env {
+            Some(name) => Some(env_secret(name, "--circleci-token-env")?),
+            // The sandbox's CircleCI API accepts its users' sessions.
+            None if info.is_some() => Some(token.clone()),
+            None => None,
+        };
+        Some(CircleSources {
+            client: CircleCiClient::new(&api, circle_token, options.clone())?,
+            org_id,
+            projects,
+        })
+    } else {
+        None
+    };
+
+    let repos = args.repos.iter().flat_map(|r| lint_repo(r)).collect();
+    let sources = Sources {
+        scope,
+        npm,
+        own_credential,
+        other_accounts,
+        circleci,
+        repos,
+        members_config: config.members,
+        record,
+    };
+    Ok((sources, session))
+}
+
+/// The CI configs of a repository, linted.
+fn lint_repo(root: &Path) -> Vec<ConfigLint> {
+    let mut files: Vec<PathBuf> = [".circleci/config.yml", ".gitlab-ci.yml"]
+        .iter()
+        .map(|p| root.join(p))
+        .filter(|p| p.is_file())
+        .collect();
+    if let Ok(entries) = std::fs::read_dir(root.join(".github/workflows")) {
+        let mut workflows: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
+            .collect();
+        workflows.sort();
+        files.extend(workflows);
+    }
+    if files.is_empty() {
+        return vec![ConfigLint {
+            origin: root.display().to_string(),
+            findings: Err("no CI config found (.circleci/config.yml, .github/workflows/*.yml, .gitlab-ci.yml)".into()),
+        }];
+    }
+    files
+        .iter()
+        .map(|path| {
+            let label = path.display().to_string();
+            match std::fs::read_to_string(path) {
+                Err(e) => ConfigLint {
+                    origin: label,
+                    findings: Err(format!("cannot read: {e}")),
+                },
+                Ok(source) => {
+                    let provider = if label.ends_with(".gitlab-ci.yml") {
+                        tokenless_ci::Provider::GitLab
+                    } else if label.contains(".github") {
+                        tokenless_ci::Provider::GitHub
+                    } else {
+                        tokenless_ci::Provider::CircleCi
+                    };
+                    lint_config::lint_one(
+                        label.clone(),
+                        &label,
+                        &source,
+                        provider,
+                        &tokenless_ci::NoFiles,
+                    )
+                }
+            }
+        })
+        .collect()
+}
+
+async fn audit_and_render(sources: Sources, format: Format) -> anyhow::Result<u8> {
+    let progress = (std::io::stderr().is_terminal())
+        .then(|| spawn_progress(sources.npm.clone(), sources.scope.clone()));
+    let snapshot = audit::collect::collect(&sources).await;
+    if let Some(p) = progress {
+        p.abort();
+        eprint!("\r\x1b[2K");
+    }
+    let report = audit::evaluate(&snapshot);
+    print_report(&report, format)?;
+    Ok(report.exit_code())
+}
+
+fn spawn_progress(npm: NpmClient, scope: String) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tick.tick().await;
+            let s = npm.stats();
+            eprint!(
+                "\r\x1b[2Kauditing {scope}: {} registry requests",
+                s.attempts
+            );
+        }
+    })
+}
+
+fn print_report(report: &Report, format: Format) -> anyhow::Result<()> {
+    let text = match format {
+        Format::Text => audit::render_text::render(report),
+        Format::Json => audit::render_json::render(report),
+        Format::Sarif => audit::render_sarif::render(report),
+        Format::Markdown => audit::render_markdown::render(report),
+    };
+    use std::io::Write;
+    let mut out = anstream::stdout();
+    out.write_all(text.as_bytes())
+        .context("cannot write the report")?;
+    out.flush().context("cannot write the report")?;
+    Ok(())
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
+pub mod audit;
 pub mod lint;
 pub mod members;
 
@@ -14,6 +15,9 @@ pub struct Config {
     /// `[lint]`: rules to disable, paths to ignore.
     #[serde(default)]
     pub lint: lint::LintConfig,
+    /// `[audit]`: scope, registry and CircleCI org/projects for `tokenless audit`.
+    #[serde(default)]
+    pub audit: audit::AuditConfig,
     /// `[members]`: who in the org is an owner, a human or a service account.
     #[serde(default)]
     pub members: Option<members::MembersConfig>,

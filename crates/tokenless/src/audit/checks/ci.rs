@@ -1,0 +1,162 @@
+//! `oidc-publish-job`: lint of what actually ran (each project's latest compiled config)
+//! and of `--repo` paths, plus npm-token-like CI variables (the silent fallback).
+
+use crate::audit::{
+    report::{CheckId, CheckResult, Evidence},
+    snapshot::{ConfigLint, Snapshot},
+};
+
+/// The lint rules whose findings fail the box.
+pub const RULES: [&str; 4] = [
+    "static-token-publish",
+    "oidc-token-missing",
+    "oidc-token-misused",
+    "token-fallback",
+];
+
+/// `NPM_TOKEN`, `NODE_AUTH_TOKEN`, `MY_NPM_AUTH_TOKEN`, `NPM_CONFIG__AUTHTOKEN`…, but not
+/// `NPM_ID_TOKEN` (the OIDC id token's variable).
+pub fn npm_token_like(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    if n == "NPM_ID_TOKEN" {
+        return false;
+    }
+    n == "NODE_AUTH_TOKEN" || (n.contains("NPM") && (n.contains("TOKEN") || n.contains("AUTH")))
+}
+
+fn lint_evidence(
+    lint: &ConfigLint,
+    fails: &mut Vec<Evidence>,
+    unknowns: &mut Vec<Evidence>,
+) -> bool {
+    match &lint.findings {
+        Err(e) => {
+            unknowns.push(Evidence::new(&lint.origin, format!("cannot lint: {e}")));
+            false
+        }
+        Ok(hits) => {
+            for h in hits {
+                fails.push(Evidence::new(
+                    &h.location,
+                    format!("{}: {} ({})", h.rule, h.message, lint.origin),
+                ));
+            }
+            true
+        }
+    }
+}
+
+pub fn oidc_publish_job(s: &Snapshot) -> CheckResult {
+    let id = CheckId::OidcPublishJob;
+    let (mut fails, mut unknowns) = (Vec::new(), Vec::new());
+    let (mut configs, mut var_sets) = (0usize, 0usize);
+    if s.circleci.is_none() && s.repos.is_empty() {
+        unknowns.push(Evidence::new(
+            "arguments",
+            "nothing to inspect: give a CircleCI API and projects (--circleci-api, --circleci-project) or --repo paths",
+        ));
+    }
+    if let Some(circle) = &s.circleci {
+        if circle.projects.is_empty() {
+            unknowns.push(Evidence::new(
+                &circle.api,
+                "no CircleCI project to inspect: name them with --circleci-project or [audit] circleci_projects",
+            ));
+        }
+        for p in &circle.projects {
+            let source = format!("GET /project/{}/envvar", p.slug);
+            match &p.variables {
+                Err(e) => unknowns.push(Evidence::new(source, format!("cannot read: {e}"))),
+                Ok(vars) => {
+                    var_sets += 1;
+                    for v in vars.iter().filter(|v| npm_token_like(v)) {
+                        fails.push(Evidence::new(
+                            &source,
+                            format!("project {} has the variable {v}: npm falls back to it silently when the OIDC exchange fails", p.slug),
+                        ));
+                    }
+                }
+            }
+            match &p.latest {
+                Err(e) => unknowns.push(Evidence::new(
+                    format!("GET /project/{}/pipeline", p.slug),
+                    format!("cannot read the latest pipeline's config: {e}"),
+                )),
+                Ok(None) => unknowns.push(Evidence::new(
+                    format!("GET /project/{}/pipeline", p.slug),
+                    format!(
+                        "project {} has no pipeline: nothing shows how it publishes",
+                        p.slug
+                    ),
+                )),
+                Ok(Some(lint)) => {
+                    if lint_evidence(lint, &mut fails, &mut unknowns) {
+                        configs += 1;
+                    }
+                }
+            }
+        }
+        match &circle.contexts {
+            Err(e) => unknowns.push(Evidence::new(
+                "GET /context",
+                format!("cannot list contexts: {e}"),
+            )),
+            Ok(contexts) => {
+                for c in contexts {
+                    let source = format!("GET /context/{}/environment-variable", c.id);
+                    match &c.variables {
+                        Err(e) => unknowns.push(Evidence::new(source, format!("cannot read: {e}"))),
+                        Ok(vars) => {
+                            var_sets += 1;
+                            for v in vars.iter().filter(|v| npm_token_like(v)) {
+                                fails.push(Evidence::new(
+                                    &source,
+                                    format!("context {} has the variable {v}: any job attaching it can publish with it", c.name),
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for lint in &s.repos {
+        if lint_evidence(lint, &mut fails, &mut unknowns) {
+            configs += 1;
+        }
+    }
+    let passes = vec![Evidence::new(
+        "lint + CircleCI variables",
+        format!(
+            "{configs} config(s) without {} in publish jobs; no npm token variable in {var_sets} project/context variable set(s)",
+            RULES.join("/")
+        ),
+    )];
+    CheckResult::from_items(id, fails, unknowns, passes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_variable_names() {
+        for yes in [
+            "NPM_TOKEN",
+            "NODE_AUTH_TOKEN",
+            "npm_auth_token",
+            "MY_NPM_PUBLISH_TOKEN",
+            "NPM_CONFIG__AUTHTOKEN",
+        ] {
+            assert!(npm_token_like(yes), "{yes}");
+        }
+        for no in [
+            "NPM_ID_TOKEN",
+            "SLACK_WEBHOOK",
+            "GITHUB_TOKEN",
+            "DOCKER_PASSWORD",
+        ] {
+            assert!(!npm_token_like(no), "{no}");
+        }
+    }
+}

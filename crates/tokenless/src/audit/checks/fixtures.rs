@@ -1,0 +1,120 @@
+//! Snapshots for unit tests: a clean org, then one thing broken at a time.
+
+use std::collections::BTreeMap;
+
+use tokenless_api::{
+    circleci::{ContextDetail, Restriction},
+    npm::{PublishingAccess, Token, TrustConfig},
+};
+
+use crate::{
+    audit::{record::Record, snapshot::*},
+    config::members::MembersConfig,
+};
+
+pub const CONTEXT: &str = "ctx-1";
+
+pub fn trust(id: &str) -> TrustConfig {
+    serde_json::from_value(serde_json::json!({
+        "id": id, "type": "circleci",
+        "claims": {"oidc.circleci.com/context-ids": [CONTEXT]},
+        "permissions": ["createPackage"]
+    }))
+    .expect("trust config")
+}
+
+pub fn package(name: &str) -> PackageState {
+    let tid = format!("t-{name}");
+    PackageState {
+        name: name.into(),
+        trust: Ok(vec![trust(&tid)]),
+        access: Ok(Some(PublishingAccess::DISALLOW_TOKENS)),
+        latest: Some(Ok(Some(LatestRelease {
+            version: "1.0.0".into(),
+            publisher: Some("circleci".into()),
+            oidc_config_id: Some(tid),
+        }))),
+    }
+}
+
+pub fn token(key: &str, name: &str, bypass: bool) -> Token {
+    Token {
+        key: key.into(),
+        token: "npm_ab".into(),
+        name: Some(name.into()),
+        bypass_2fa: Some(bypass),
+        readonly: Some(false),
+        ..Token::default()
+    }
+}
+
+/// Every box checked.
+pub fn clean() -> Snapshot {
+    let members: BTreeMap<String, String> = [("alice", "owner"), ("bob", "developer")]
+        .map(|(a, b)| (a.into(), b.into()))
+        .into();
+    let members_config: MembersConfig =
+        toml::from_str("owners = [\"alice\"]\nhumans = [\"bob\"]\nservice_accounts = [\"bot\"]")
+            .expect("members");
+    let pinned = BTreeMap::from([(
+        CONTEXT.to_string(),
+        Ok(ContextDetail {
+            id: CONTEXT.into(),
+            name: "npm-publish".into(),
+            restrictions: vec![Restriction {
+                id: "r1".into(),
+                restriction_type: "expression".into(),
+                restriction_value: "pipeline.git.branch == \"main\" and not job.ssh.enabled".into(),
+                name: None,
+            }],
+        }),
+    )]);
+    Snapshot {
+        scope: "@acme".into(),
+        registry: "http://registry/".into(),
+        own_credential: OwnCredential {
+            kind: "sandbox session".into(),
+            shown: "npm_…abcd".into(),
+            key: None,
+            user: Some("alice".into()),
+        },
+        packages: Ok(vec![package("@acme/a"), package("@acme/b")]),
+        token_accounts: vec![
+            AccountTokens {
+                user: "alice".into(),
+                tokens: Ok(vec![]),
+            },
+            AccountTokens {
+                user: "bob".into(),
+                tokens: Ok(vec![]),
+            },
+        ],
+        unlisted_accounts: vec![],
+        members: Ok(members),
+        members_config: Some(members_config),
+        teams: Ok(vec![TeamState {
+            name: "developers".into(),
+            members: Ok(vec!["alice".into(), "bob".into()]),
+            packages: Ok(BTreeMap::from([("@acme/a".into(), "read".into())])),
+        }]),
+        circleci: Some(CircleState {
+            api: "http://circleci/api/v2/".into(),
+            contexts: Ok(vec![ContextVars {
+                id: CONTEXT.into(),
+                name: "npm-publish".into(),
+                variables: Ok(vec![]),
+            }]),
+            projects: vec![ProjectState {
+                slug: "gh/acme/web".into(),
+                variables: Ok(vec!["SLACK_WEBHOOK".into()]),
+                latest: Ok(Some(ConfigLint {
+                    origin: "pipeline 1".into(),
+                    findings: Ok(vec![]),
+                })),
+            }],
+            pinned,
+        }),
+        repos: vec![],
+        record: Record::default(),
+    }
+}

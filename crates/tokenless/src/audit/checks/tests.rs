@@ -1,0 +1,349 @@
+//! Each check over a clean snapshot with one thing broken at a time.
+
+use std::collections::BTreeMap;
+
+use tokenless_api::npm::PublishingAccess;
+
+use super::{fixtures::*, run_all};
+use crate::audit::{
+    record::{MfaRecord, Record, TempTokenRecord},
+    report::{CheckId, Status},
+    snapshot::{AccountTokens, Snapshot},
+};
+
+fn statuses(s: &Snapshot) -> BTreeMap<CheckId, Status> {
+    run_all(s).into_iter().map(|c| (c.id, c.status)).collect()
+}
+
+/// Checks that do not pass, ignoring context-bound unless asked (its evaluator is
+/// exercised by the sandbox tests).
+fn not_passing(s: &Snapshot) -> Vec<(CheckId, Status)> {
+    statuses(s)
+        .into_iter()
+        .filter(|(id, st)| *st != Status::Pass && *id != CheckId::ContextBound)
+        .collect()
+}
+
+fn evidence(s: &Snapshot, id: CheckId) -> String {
+    let r = super::run(id, s);
+    r.evidence
+        .iter()
+        .map(|e| format!("{} | {}\n", e.source, e.detail))
+        .collect()
+}
+
+#[test]
+fn a_clean_org_passes() {
+    assert_eq!(not_passing(&clean()), vec![]);
+}
+
+#[test]
+fn a_granular_token_fails_no_static_tokens_only() {
+    let mut s = clean();
+    s.token_accounts[1].tokens = Ok(vec![token("k-bob-1", "laptop", false)]);
+    assert_eq!(
+        not_passing(&s),
+        vec![(CheckId::NoStaticTokens, Status::Fail)]
+    );
+    assert!(evidence(&s, CheckId::NoStaticTokens).contains("bob holds token `laptop`"));
+}
+
+#[test]
+fn the_audits_own_token_is_excluded_and_named() {
+    let mut s = clean();
+    s.own_credential.key = Some("k-own".into());
+    s.token_accounts[0].tokens = Ok(vec![token("k-own", "audit", false)]);
+    assert_eq!(not_passing(&s), vec![]);
+    assert!(evidence(&s, CheckId::NoStaticTokens).contains("excluded from the findings"));
+}
+
+#[test]
+fn a_leftover_bypass_token_fails_two_boxes() {
+    let mut s = clean();
+    s.token_accounts[0].tokens = Ok(vec![token("k-tmp", "tmp-bulk-hardening", true)]);
+    assert_eq!(
+        not_passing(&s),
+        vec![
+            (CheckId::NoStaticTokens, Status::Fail),
+            (CheckId::TempTokenDeleted, Status::Fail)
+        ]
+    );
+}
+
+#[test]
+fn a_token_tokenless_recorded_as_temporary_fails_temp_token_deleted() {
+    let mut s = clean();
+    s.token_accounts[0].tokens = Ok(vec![token("k-rec", "ordinary", false)]);
+    s.record.temporary_tokens.push(TempTokenRecord {
+        key: "k-rec".into(),
+        operation: Some("apply".into()),
+        created_at: None,
+    });
+    assert!(evidence(&s, CheckId::TempTokenDeleted).contains("created by tokenless for apply"));
+}
+
+#[test]
+fn members_whose_tokens_cannot_be_listed_make_it_unknown() {
+    let mut s = clean();
+    s.token_accounts.truncate(1);
+    s.unlisted_accounts = vec!["bob".into()];
+    let st = statuses(&s);
+    assert_eq!(st[&CheckId::NoStaticTokens], Status::Unknown);
+    assert_eq!(st[&CheckId::TempTokenDeleted], Status::Unknown);
+    assert!(evidence(&s, CheckId::NoStaticTokens).contains("sign in as bob"));
+}
+
+#[test]
+fn publishing_access_read_record_or_unknown() {
+    let mut s = clean();
+    if let Ok(p) = &mut s.packages {
+        p[0].access = Ok(Some(PublishingAccess::ALLOW_BYPASS_TOKENS));
+    }
+    assert_eq!(
+        not_passing(&s),
+        vec![(CheckId::DisallowTokens, Status::Fail)]
+    );
+    assert!(evidence(&s, CheckId::DisallowTokens).contains("@acme/a is at mfa=automation"));
+
+    let mut s = clean();
+    if let Ok(p) = &mut s.packages {
+        for pkg in p.iter_mut() {
+            pkg.access = Ok(None);
+        }
+    }
+    assert_eq!(
+        not_passing(&s),
+        vec![(CheckId::DisallowTokens, Status::Unknown)]
+    );
+    assert!(
+        evidence(&s, CheckId::DisallowTokens)
+            .contains("https://www.npmjs.com/package/<pkg>/access")
+    );
+
+    s.record = Record {
+        version: 1,
+        source: Some("record.json".into()),
+        mfa: ["@acme/a", "@acme/b"]
+            .iter()
+            .map(|p| MfaRecord {
+                package: (*p).into(),
+                setting: "publish".into(),
+                acknowledged_at: "t".into(),
+            })
+            .collect(),
+        temporary_tokens: vec![],
+    };
+    assert_eq!(not_passing(&s), vec![]);
+}
+
+#[test]
+fn a_package_without_trust_fails_trusted_publisher_alone() {
+    let mut s = clean();
+    if let Ok(p) = &mut s.packages {
+        p[0].trust = Ok(vec![]);
+        p[0].latest = None;
+    }
+    let st = statuses(&s);
+    assert_eq!(
+        not_passing(&s),
+        vec![(CheckId::TrustedPublisher, Status::Fail)]
+    );
+    assert_ne!(st[&CheckId::ContextBound], Status::Fail);
+    assert!(evidence(&s, CheckId::TrustedPublisher).contains("@acme/a has no trusted publisher"));
+}
+
+#[test]
+fn no_trusted_publisher_anywhere_fails_context_and_release() {
+    let mut s = clean();
+    if let Ok(p) = &mut s.packages {
+        for pkg in p.iter_mut() {
+            pkg.trust = Ok(vec![]);
+            pkg.latest = None;
+        }
+    }
+    let st = statuses(&s);
+    for id in [
+        CheckId::TrustedPublisher,
+        CheckId::ContextBound,
+        CheckId::ReleaseVerified,
+    ] {
+        assert_eq!(st[&id], Status::Fail, "{id:?}");
+    }
+    assert!(
+        evidence(&s, CheckId::ContextBound).contains("no package of @acme has a trusted publisher")
+    );
+}
+
+#[test]
+fn a_release_without_the_trusted_publisher_fails_release_verified() {
+    let mut s = clean();
+    if let Ok(p) = &mut s.packages
+        && let Some(Ok(Some(rel))) = &mut p[1].latest
+    {
+        rel.oidc_config_id = None;
+        rel.publisher = Some("alice".into());
+        rel.version = "1.0.1".into();
+    }
+    assert_eq!(
+        not_passing(&s),
+        vec![(CheckId::ReleaseVerified, Status::Fail)]
+    );
+    assert!(
+        evidence(&s, CheckId::ReleaseVerified)
+            .contains("@acme/b@1.0.1 (latest) was published by alice")
+    );
+}
+
+#[test]
+fn an_npm_token_variable_fails_oidc_publish_job() {
+    let mut s = clean();
+    if let Some(c) = &mut s.circleci {
+        c.projects[0].variables = Ok(vec!["NPM_TOKEN".into()]);
+    }
+    assert_eq!(
+        not_passing(&s),
+        vec![(CheckId::OidcPublishJob, Status::Fail)]
+    );
+    assert!(evidence(&s, CheckId::OidcPublishJob).contains(
+        "GET /project/gh/acme/web/envvar | project gh/acme/web has the variable NPM_TOKEN"
+    ));
+}
+
+#[test]
+fn nothing_to_inspect_is_unknown_not_pass() {
+    let mut s = clean();
+    s.circleci = None;
+    assert_eq!(statuses(&s)[&CheckId::OidcPublishJob], Status::Unknown);
+}
+
+#[test]
+fn a_read_write_team_fails_read_only_teams() {
+    let mut s = clean();
+    if let Ok(t) = &mut s.teams {
+        t[0].packages = Ok(BTreeMap::from([("@acme/a".into(), "write".into())]));
+    }
+    assert_eq!(
+        not_passing(&s),
+        vec![(CheckId::ReadOnlyTeams, Status::Fail)]
+    );
+    assert!(
+        evidence(&s, CheckId::ReadOnlyTeams)
+            .contains("team acme:developers has read-write on 1 package(s): @acme/a")
+    );
+}
+
+#[test]
+fn members_need_the_members_table() {
+    let mut s = clean();
+    s.members_config = None;
+    assert_eq!(
+        not_passing(&s),
+        vec![
+            (CheckId::NoServiceAccounts, Status::Unknown),
+            (CheckId::ReadOnlyTeams, Status::Unknown)
+        ]
+    );
+}
+
+#[test]
+fn a_service_account_member_fails_and_an_unlisted_one_is_unknown() {
+    let mut s = clean();
+    if let Ok(m) = &mut s.members {
+        m.insert("bot".into(), "developer".into());
+    }
+    s.token_accounts.push(AccountTokens {
+        user: "bot".into(),
+        tokens: Ok(vec![]),
+    });
+    assert_eq!(
+        not_passing(&s),
+        vec![(CheckId::NoServiceAccounts, Status::Fail)]
+    );
+    let mut s = clean();
+    if let Ok(m) = &mut s.members {
+        m.insert("carol".into(), "developer".into());
+    }
+    s.token_accounts.push(AccountTokens {
+        user: "carol".into(),
+        tokens: Ok(vec![]),
+    });
+    assert_eq!(
+        not_passing(&s),
+        vec![(CheckId::NoServiceAccounts, Status::Unknown)]
+    );
+}
+
+#[test]
+fn an_unlisted_owner_fails_read_only_teams() {
+    let mut s = clean();
+    if let Ok(m) = &mut s.members {
+        m.insert("bob".into(), "owner".into());
+    }
+    assert_eq!(
+        not_passing(&s),
+        vec![(CheckId::ReadOnlyTeams, Status::Fail)]
+    );
+}
+
+#[test]
+fn context_bound_needs_pinned_contexts_and_environments() {
+    let mut s = clean();
+    if let Ok(p) = &mut s.packages
+        && let Ok(configs) = &mut p[0].trust
+    {
+        configs[0].claims.remove("oidc.circleci.com/context-ids");
+    }
+    assert_eq!(statuses(&s)[&CheckId::ContextBound], Status::Fail);
+    assert!(evidence(&s, CheckId::ContextBound).contains("pins no context"));
+
+    let github = |env: Option<&str>| {
+        let mut claims =
+            serde_json::json!({"repository": "acme/a", "workflow_ref": {"file": "release.yml"}});
+        if let Some(e) = env {
+            claims["environment"] = e.into();
+        }
+        serde_json::from_value::<tokenless_api::npm::TrustConfig>(serde_json::json!({
+            "id": "t-gh", "type": "github", "claims": claims, "permissions": ["createPackage"]
+        }))
+        .expect("config")
+    };
+    let mut s = clean();
+    if let Ok(p) = &mut s.packages {
+        p.truncate(1);
+        p[0].trust = Ok(vec![github(None)]);
+    }
+    assert_eq!(statuses(&s)[&CheckId::ContextBound], Status::Fail);
+    if let Ok(p) = &mut s.packages {
+        p[0].trust = Ok(vec![github(Some("npm"))]);
+    }
+    assert_eq!(statuses(&s)[&CheckId::ContextBound], Status::Unknown);
+    assert!(evidence(&s, CheckId::ContextBound).contains("environment `npm`"));
+}
+
+#[test]
+fn a_missing_pinned_context_fails() {
+    let mut s = clean();
+    if let Some(c) = &mut s.circleci {
+        c.pinned.insert(
+            CONTEXT.into(),
+            Err("GET /context/ctx-1: HTTP 404: not found".into()),
+        );
+    }
+    assert_eq!(statuses(&s)[&CheckId::ContextBound], Status::Fail);
+    assert!(evidence(&s, CheckId::ContextBound).contains("does not exist"));
+}
+
+#[test]
+fn unreadable_registry_is_unknown_everywhere_it_matters() {
+    let mut s = clean();
+    s.packages = Err("GET /-/org/acme/package: HTTP 500".into());
+    let st = statuses(&s);
+    for id in [
+        CheckId::TrustedPublisher,
+        CheckId::ContextBound,
+        CheckId::ReleaseVerified,
+        CheckId::DisallowTokens,
+    ] {
+        assert_eq!(st[&id], Status::Unknown, "{id:?}");
+    }
+}

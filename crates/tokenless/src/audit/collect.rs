@@ -1,0 +1,272 @@
+//! Reading everything the checks need, concurrently. The clients bound the requests in
+//! flight and pace themselves on 429; this module only says what to read and never
+//! waits for one read before starting an unrelated one.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::future::join_all;
+use tokenless_api::{
+    CircleCiClient, NpmClient, Secret,
+    npm::{Packument, TrustConfig},
+};
+
+use super::{lint_config::lint_compiled, record::Record, snapshot::*};
+use crate::config::members::MembersConfig;
+
+/// Where to read from and as whom.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub scope: String,
+    /// Signed in as the audit's own credential.
+    pub npm: NpmClient,
+    pub own_credential: OwnCredential,
+    /// Further accounts whose tokens can be listed (the sandbox gives every user's
+    /// session): name → session.
+    pub other_accounts: Vec<(String, Secret)>,
+    pub circleci: Option<CircleSources>,
+    pub repos: Vec<ConfigLint>,
+    pub members_config: Option<MembersConfig>,
+    pub record: Record,
+}
+
+#[derive(Debug, Clone)]
+pub struct CircleSources {
+    pub client: CircleCiClient,
+    pub org_id: Option<String>,
+    pub projects: Vec<String>,
+}
+
+fn text<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+pub async fn collect(src: &Sources) -> Snapshot {
+    let packages_and_pinned = async {
+        let packages = read_packages(src).await;
+        let pinned = match (&src.circleci, &packages) {
+            (Some(c), Ok(pkgs)) => read_pinned(&c.client, pkgs).await,
+            _ => BTreeMap::new(),
+        };
+        (packages, pinned)
+    };
+    let circle = async {
+        match &src.circleci {
+            Some(c) => Some(read_circleci(c).await),
+            None => None,
+        }
+    };
+    let ((packages, pinned), mut token_accounts, members, teams, circle) = futures::join!(
+        packages_and_pinned,
+        read_tokens(src),
+        async { src.npm.org_members(&src.scope).await.map_err(text) },
+        read_teams(src),
+        circle,
+    );
+    token_accounts.sort_by(|a, b| a.user.cmp(&b.user));
+    let mut own_credential = src.own_credential.clone();
+    if own_credential.key.is_none()
+        && let Some(secret) = src.npm.token()
+    {
+        own_credential.key = own_key(secret, &token_accounts, own_credential.user.as_deref());
+    }
+    let listed: BTreeSet<&str> = token_accounts.iter().map(|a| a.user.as_str()).collect();
+    let unlisted_accounts = match &members {
+        Ok(m) => m
+            .keys()
+            .filter(|u| !listed.contains(u.as_str()))
+            .cloned()
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let circleci = circle.map(|(contexts, projects)| CircleState {
+        api: src
+            .circleci
+            .as_ref()
+            .map(|c| c.client.base().to_string())
+            .unwrap_or_default(),
+        contexts,
+        projects,
+        pinned,
+    });
+    Snapshot {
+        scope: src.scope.clone(),
+        registry: src.npm.registry().to_string(),
+        own_credential,
+        packages,
+        token_accounts,
+        unlisted_accounts,
+        members,
+        members_config: src.members_config.clone(),
+        teams,
+        circleci,
+        repos: src.repos.clone(),
+        record: src.record.clone(),
+    }
+}
+
+async fn read_packages(src: &Sources) -> Fetched<Vec<PackageState>> {
+    let names = src.npm.org_packages(&src.scope).await.map_err(text)?;
+    let reads = names.into_keys().map(|name| read_package(&src.npm, name));
+    Ok(join_all(reads).await)
+}
+
+async fn read_package(npm: &NpmClient, name: String) -> PackageState {
+    let (trust, access) = futures::join!(
+        async { npm.trust_configs(&name).await.map_err(text) },
+        async { npm.publishing_access(&name).await.map_err(text) },
+    );
+    let latest = match &trust {
+        Ok(configs) if !configs.is_empty() => Some(
+            npm.packument(&name)
+                .await
+                .map_err(text)
+                .map(|p| latest_release(&p)),
+        ),
+        _ => None,
+    };
+    PackageState {
+        name,
+        trust,
+        access,
+        latest,
+    }
+}
+
+fn latest_release(p: &Packument) -> Option<LatestRelease> {
+    let (version, meta) = p.latest()?;
+    let user = meta.and_then(|m| m.npm_user.as_ref());
+    Some(LatestRelease {
+        version: version.to_string(),
+        publisher: user.and_then(|u| u.name.clone()),
+        oidc_config_id: user
+            .and_then(|u| u.trusted_publisher.as_ref())
+            .and_then(|t| t.oidc_config_id.clone()),
+    })
+}
+
+async fn read_pinned(
+    client: &CircleCiClient,
+    packages: &[PackageState],
+) -> BTreeMap<String, Fetched<tokenless_api::circleci::ContextDetail>> {
+    let ids: BTreeSet<String> = packages
+        .iter()
+        .filter_map(|p| p.trust.as_ref().ok())
+        .flatten()
+        .filter(|c| c.provider == "circleci")
+        .flat_map(TrustConfig::context_ids)
+        .collect();
+    let reads = ids.into_iter().map(|id| async move {
+        let detail = client.context(&id).await.map_err(text);
+        (id, detail)
+    });
+    join_all(reads).await.into_iter().collect()
+}
+
+async fn read_tokens(src: &Sources) -> Vec<AccountTokens> {
+    let own_user = src.own_credential.user.clone();
+    let own = async {
+        let tokens = src.npm.tokens().await.map_err(text);
+        AccountTokens {
+            user: own_user
+                .clone()
+                .unwrap_or_else(|| "the audit's account".into()),
+            tokens,
+        }
+    };
+    let others = src
+        .other_accounts
+        .iter()
+        .filter(|(user, _)| Some(user) != own_user.as_ref())
+        .map(|(user, session)| async move {
+            AccountTokens {
+                user: user.clone(),
+                tokens: src
+                    .npm
+                    .with_token(session.clone())
+                    .tokens()
+                    .await
+                    .map_err(text),
+            }
+        });
+    let (own, mut others) = futures::join!(own, join_all(others));
+    others.push(own);
+    others
+}
+
+async fn read_teams(src: &Sources) -> Fetched<Vec<TeamState>> {
+    let names = src.npm.teams(&src.scope).await.map_err(text)?;
+    let reads = names.into_iter().map(|name| async move {
+        let (members, packages) = futures::join!(
+            async { src.npm.team_members(&src.scope, &name).await.map_err(text) },
+            async { src.npm.team_packages(&src.scope, &name).await.map_err(text) },
+        );
+        TeamState {
+            name,
+            members,
+            packages,
+        }
+    });
+    Ok(join_all(reads).await)
+}
+
+async fn read_circleci(c: &CircleSources) -> (Fetched<Vec<ContextVars>>, Vec<ProjectState>) {
+    let contexts = async {
+        let Some(org) = &c.org_id else {
+            return Err("no CircleCI org id (--circleci-org) to list contexts by".to_string());
+        };
+        let list = c.client.contexts(org).await.map_err(text)?;
+        let reads = list.into_iter().map(|ctx| async move {
+            let variables = c.client.context_variable_names(&ctx.id).await.map_err(text);
+            ContextVars {
+                id: ctx.id,
+                name: ctx.name,
+                variables,
+            }
+        });
+        Ok(join_all(reads).await)
+    };
+    let projects = join_all(c.projects.iter().map(|slug| read_project(&c.client, slug)));
+    futures::join!(contexts, projects)
+}
+
+async fn read_project(client: &CircleCiClient, slug: &str) -> ProjectState {
+    let latest = async {
+        let pipelines = client.recent_pipelines(slug).await.map_err(text)?;
+        let Some(latest) = pipelines.first() else {
+            return Ok(None);
+        };
+        let config = client.pipeline_config(&latest.id).await.map_err(text)?;
+        let number = latest.number.map(|n| format!(" #{n}")).unwrap_or_default();
+        let origin = format!(
+            "GET /pipeline/{}/config (compiled, {slug} pipeline{number})",
+            latest.id
+        );
+        let label = format!("{slug} pipeline{number} compiled config");
+        Ok(Some(lint_compiled(origin, &label, &config.compiled)))
+    };
+    let (variables, latest) = futures::join!(
+        async { client.project_variable_names(slug).await.map_err(text) },
+        latest
+    );
+    ProjectState {
+        slug: slug.to_string(),
+        variables,
+        latest,
+    }
+}
+
+/// The token-list key of the audit's own credential, when it is a granular token: the
+/// listed `token` is a prefix of the secret (at least 8 characters, so it is specific).
+fn own_key(secret: &Secret, accounts: &[AccountTokens], user: Option<&str>) -> Option<String> {
+    let account = accounts.iter().find(|a| Some(a.user.as_str()) == user)?;
+    let tokens = account.tokens.as_ref().ok()?;
+    tokens
+        .iter()
+        .find(|t| {
+            let prefix = t
+                .token
+                .trim_end_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_');
+            prefix.len() >= 8 && secret.expose().starts_with(prefix)
+        })
+        .map(|t| t.key.clone())
+}

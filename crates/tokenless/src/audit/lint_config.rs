@@ -1,0 +1,73 @@
+//! Lint, as oidc-publish-job counts it: only the rules that mean "this publish job uses
+//! a stored credential or cannot get an id token".
+
+use tokenless_ci::{Document, FileSource, NoFiles, Provider};
+
+use super::{
+    checks::RULES,
+    snapshot::{ConfigLint, LintHit},
+};
+
+/// 1-based line of a byte offset.
+fn line_of(source: &str, offset: usize) -> usize {
+    let end = offset.min(source.len());
+    source
+        .as_bytes()
+        .get(..end)
+        .map_or(0, |b| b.iter().filter(|c| **c == b'\n').count())
+        + 1
+}
+
+/// Lint one configuration; `label` names it in `file:line` locations.
+pub fn lint_one(
+    origin: String,
+    label: &str,
+    source: &str,
+    provider: Provider,
+    files: &dyn FileSource,
+) -> ConfigLint {
+    let doc = Document {
+        path: label,
+        source,
+        provider,
+    };
+    let findings = tokenless_ci::lint(doc, files)
+        .map(|all| {
+            all.into_iter()
+                .filter(|f| RULES.contains(&f.rule))
+                .map(|f| {
+                    // Findings in included files point into those files; without their
+                    // text only the path is certain.
+                    let location = if f.path == label {
+                        format!("{label}:{}", line_of(source, f.span.start))
+                    } else {
+                        f.path.clone()
+                    };
+                    LintHit {
+                        rule: f.rule,
+                        location,
+                        message: f.message,
+                    }
+                })
+                .collect()
+        })
+        .map_err(|e| e.to_string());
+    ConfigLint { origin, findings }
+}
+
+/// The compiled CircleCI config of a pipeline (orbs expanded: what actually ran).
+pub fn lint_compiled(origin: String, label: &str, compiled: &str) -> ConfigLint {
+    lint_one(origin, label, compiled, Provider::CircleCi, &NoFiles)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_one_based_and_clamped() {
+        assert_eq!(line_of("a\nb\nc", 0), 1);
+        assert_eq!(line_of("a\nb\nc", 2), 2);
+        assert_eq!(line_of("a\nb\nc", 999), 3);
+    }
+}

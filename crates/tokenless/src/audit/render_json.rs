@@ -1,0 +1,11 @@
+//! `--format json`: `{"version": 1, "scope", "checks": [{"id", "status", "title",
+//! "evidence": [{"source", "detail"}]}], "passed"}`.
+
+use super::Report;
+
+pub fn render(report: &Report) -> String {
+    // The report is plain strings and enums: serialisation cannot fail.
+    let mut s = serde_json::to_string_pretty(report).unwrap_or_default();
+    s.push('\n');
+    s
+}

@@ -1,0 +1,48 @@
+//! The four renderers over one report with a pass, a fail and an unknown.
+
+use super::{
+    checks::fixtures::{clean, token},
+    evaluate, render_json, render_markdown, render_sarif, render_text,
+};
+
+fn report() -> super::Report {
+    let mut s = clean();
+    s.token_accounts[0].tokens = Ok(vec![token("0123456789abcdef", "tmp-bulk-hardening", true)]);
+    s.members_config = None;
+    evaluate(&s)
+}
+
+#[test]
+fn text_is_a_checklist_with_next_steps() {
+    let text = anstream::adapter::strip_str(&render_text::render(&report())).to_string();
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn json_has_the_documented_shape() {
+    let json: serde_json::Value =
+        serde_json::from_str(&render_json::render(&report())).expect("json");
+    assert_eq!(json["version"], 1);
+    assert_eq!(json["passed"], false);
+    assert_eq!(json["checks"].as_array().map(Vec::len), Some(9));
+    insta::assert_json_snapshot!(json);
+}
+
+#[test]
+fn markdown_is_a_task_list() {
+    insta::assert_snapshot!(render_markdown::render(&report()));
+}
+
+#[test]
+fn sarif_has_one_result_per_evidence_of_each_open_box() {
+    let sarif: serde_json::Value =
+        serde_json::from_str(&render_sarif::render(&report())).expect("sarif");
+    assert_eq!(sarif["version"], "2.1.0");
+    assert_eq!(
+        sarif["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .map(Vec::len),
+        Some(9)
+    );
+    insta::assert_json_snapshot!(sarif);
+}

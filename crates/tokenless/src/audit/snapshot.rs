@@ -1,0 +1,130 @@
+//! Everything the audit read, as plain data. `collect` fills it over HTTP (and from
+//! files); the checks are pure functions of it. A read that failed keeps its error text,
+//! which becomes `unknown` evidence rather than a pass.
+
+use std::collections::BTreeMap;
+
+use tokenless_api::{
+    circleci::ContextDetail,
+    npm::{PublishingAccess, Token, TrustConfig},
+};
+
+use crate::config::members::MembersConfig;
+
+use super::record::Record;
+
+/// A read that may have failed: the error is kept as text for the evidence.
+pub type Fetched<T> = Result<T, String>;
+
+/// The audit's own credential: excluded from token findings, named in the evidence.
+#[derive(Debug, Clone, Default)]
+pub struct OwnCredential {
+    /// How it was obtained: `web login session`, `token from $NPM_TOKEN`, `sandbox session of alice`.
+    pub kind: String,
+    /// Its redacted form, `npm_…abcd`.
+    pub shown: String,
+    /// Its token-list key, when it is a granular token.
+    pub key: Option<String>,
+    /// Whose it is (whoami).
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub scope: String,
+    /// The registry base URL, for sources.
+    pub registry: String,
+    pub own_credential: OwnCredential,
+    /// `GET /-/org/<org>/package` and what was read for each package.
+    pub packages: Fetched<Vec<PackageState>>,
+    /// Token lists of every account the audit could sign in as.
+    pub token_accounts: Vec<AccountTokens>,
+    /// Org members whose tokens could not be listed.
+    pub unlisted_accounts: Vec<String>,
+    /// `GET /-/org/<org>/user`: member → role.
+    pub members: Fetched<BTreeMap<String, String>>,
+    /// `[members]` of tokenless.toml, when given.
+    pub members_config: Option<MembersConfig>,
+    pub teams: Fetched<Vec<TeamState>>,
+    /// `None` when no CircleCI API was configured.
+    pub circleci: Option<CircleState>,
+    /// Findings of lint over `--repo` paths.
+    pub repos: Vec<ConfigLint>,
+    /// What tokenless itself recorded about earlier changes.
+    pub record: Record,
+}
+
+#[derive(Debug, Clone)]
+pub struct PackageState {
+    pub name: String,
+    pub trust: Fetched<Vec<TrustConfig>>,
+    /// `Ok(None)`: the registry has no read for the setting (npm).
+    pub access: Fetched<Option<PublishingAccess>>,
+    /// Read only for packages with a trust config. `Ok(None)`: no `latest` version.
+    pub latest: Option<Fetched<Option<LatestRelease>>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatestRelease {
+    pub version: String,
+    /// `_npmUser.name`.
+    pub publisher: Option<String>,
+    /// `_npmUser.trustedPublisher.oidcConfigId`.
+    pub oidc_config_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccountTokens {
+    pub user: String,
+    pub tokens: Fetched<Vec<Token>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TeamState {
+    pub name: String,
+    pub members: Fetched<Vec<String>>,
+    /// package → `read`/`write`.
+    pub packages: Fetched<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CircleState {
+    pub api: String,
+    /// Every context of the org with its variable names.
+    pub contexts: Fetched<Vec<ContextVars>>,
+    pub projects: Vec<ProjectState>,
+    /// `GET /context/{id}` for every context id a trust config pins.
+    pub pinned: BTreeMap<String, Fetched<ContextDetail>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ContextVars {
+    pub id: String,
+    pub name: String,
+    pub variables: Fetched<Vec<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProjectState {
+    pub slug: String,
+    pub variables: Fetched<Vec<String>>,
+    /// The latest pipeline's compiled config, linted. `Ok(None)`: no pipeline yet.
+    pub latest: Fetched<Option<ConfigLint>>,
+}
+
+/// Lint over one configuration (a compiled pipeline config or a file under `--repo`).
+#[derive(Debug, Clone)]
+pub struct ConfigLint {
+    /// Where it came from: `GET /pipeline/<id>/config (compiled, gh/acme/web #12)` or a path.
+    pub origin: String,
+    /// Findings of the rules the audit counts, or why the config could not be linted.
+    pub findings: Fetched<Vec<LintHit>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LintHit {
+    pub rule: &'static str,
+    /// `file:line`.
+    pub location: String,
+    pub message: String,
+}
