@@ -297,17 +297,20 @@ impl Http {
             .with_max_times(opts.max_attempts.saturating_sub(1) as usize)
             .build();
         let mut answered_429 = 0u32;
+        // One permit for the whole request, retries included: a request that was told to
+        // wait keeps its place, so after a 429 pause the waiting requests go first and new
+        // ones queue behind them (the semaphore is FIFO). Requests in flight never exceed
+        // `concurrency`, so below the server's rate a request is answered 429 at most once.
+        let _permit = self
+            .shared
+            .limiter
+            .acquire()
+            .await
+            .map_err(|_| req.error(ErrorKind::Transport("client shut down".into())))?;
         loop {
             self.wait_gate().await;
-            let outcome =
-                {
-                    let _permit =
-                        self.shared.limiter.acquire().await.map_err(|_| {
-                            req.error(ErrorKind::Transport("client shut down".into()))
-                        })?;
-                    stats.attempts.fetch_add(1, Ordering::Relaxed);
-                    self.attempt(req, url.clone(), auth).await
-                };
+            stats.attempts.fetch_add(1, Ordering::Relaxed);
+            let outcome = self.attempt(req, url.clone(), auth).await;
             match outcome {
                 Ok(reply) if reply.status == StatusCode::TOO_MANY_REQUESTS => {
                     answered_429 += 1;

@@ -100,6 +100,9 @@ pub struct AuditArgs {
     /// Requests in flight at once, per API.
     #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
+    /// Print request counters to stderr at the end (for scripts/bench-audit).
+    #[arg(long, hide = true)]
+    pub stats: bool,
 }
 
 /// The parts of `/-/sandbox/info` the audit uses.
@@ -162,7 +165,7 @@ async fn run_async(args: AuditArgs) -> anyhow::Result<ExitCode> {
     };
     let (sources, session) = sources(&args, config, record, options).await?;
     let format = args.format;
-    let work = tokio::spawn(audit_and_render(sources, format));
+    let work = tokio::spawn(audit_and_render(sources, format, args.stats));
     let outcome = tokio::select! {
         joined = work => match joined {
             Ok(result) => result,
@@ -407,7 +410,7 @@ fn lint_repo(root: &Path) -> Vec<ConfigLint> {
         .collect()
 }
 
-async fn audit_and_render(sources: Sources, format: Format) -> anyhow::Result<u8> {
+async fn audit_and_render(sources: Sources, format: Format, stats: bool) -> anyhow::Result<u8> {
     let progress = (std::io::stderr().is_terminal())
         .then(|| spawn_progress(sources.npm.clone(), sources.scope.clone()));
     let snapshot = audit::collect::collect(&sources).await;
@@ -417,6 +420,20 @@ async fn audit_and_render(sources: Sources, format: Format) -> anyhow::Result<u8
     }
     let report = audit::evaluate(&snapshot);
     print_report(&report, format)?;
+    if stats {
+        let apis = std::iter::once(("npm", sources.npm.stats())).chain(
+            sources
+                .circleci
+                .iter()
+                .map(|c| ("circleci", c.client.stats())),
+        );
+        for (api, s) in apis {
+            eprintln!(
+                "stats {api}: attempts={} rate_limited={} rate_limited_twice={} retried={}",
+                s.attempts, s.rate_limited, s.rate_limited_twice, s.retried
+            );
+        }
+    }
     Ok(report.exit_code())
 }
 
