@@ -120,3 +120,119 @@ async fn logout_errors_never_show_the_session() {
     assert!(!text.contains("0123456789abcdef"), "{text}");
     assert!(text.contains("npm_…wxyz"), "{text}");
 }
+
+#[tokio::test]
+async fn token_pages_are_followed_and_foreign_links_refused() {
+    use wiremock::matchers::query_param;
+    let server = MockServer::start().await;
+    let page = |key: &str, next: &str| serde_json::json!({"objects": [{"key": key, "token": "npm_ab", "name": key}], "urls": {"next": next}});
+    Mock::given(method("GET"))
+        .and(path("/-/npm/v1/tokens"))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page("k2", "")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/-/npm/v1/tokens"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(
+            "k1",
+            &format!("{}/-/npm/v1/tokens?page=2", server.uri()),
+        )))
+        .mount(&server)
+        .await;
+    let npm = NpmClient::new(&server.uri(), None, fast()).expect("client");
+    let keys: Vec<String> = npm
+        .tokens()
+        .await
+        .expect("tokens")
+        .into_iter()
+        .map(|t| t.key)
+        .collect();
+    assert_eq!(keys, ["k1", "k2"]);
+
+    let evil = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(page("k1", "http://attacker.example/steal")),
+        )
+        .mount(&evil)
+        .await;
+    let npm = NpmClient::new(
+        &evil.uri(),
+        Some(Secret::new("npm_0123456789abcdefghijklmnopqrstuvwxyz")),
+        fast(),
+    )
+    .expect("client");
+    let err = npm.tokens().await.expect_err("foreign next link");
+    assert!(err.to_string().contains("another origin"), "{err}");
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_errors_that_name_the_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{not json"))
+        .mount(&server)
+        .await;
+    let npm = NpmClient::new(&server.uri(), None, fast()).expect("client");
+    let err = npm.trust_configs("@acme/a").await.expect_err("garbage");
+    assert!(matches!(err.kind, ErrorKind::Decode(_)), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("GET /-/package/@acme%2fa/trust: unexpected response"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn otp_challenges_are_answered_and_reprompted() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use tokenless_api::npm::{OtpSource, PublishingAccess};
+    struct Counting(AtomicU32);
+    impl OtpSource for Counting {
+        fn code(
+            &self,
+            _retry: bool,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send + '_>>
+        {
+            let n = self.0.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                Some(if n == 0 {
+                    "000000".to_string()
+                } else {
+                    "123456".to_string()
+                })
+            })
+        }
+    }
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(header("npm-otp", "123456"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).insert_header("www-authenticate", "OTP"))
+        .mount(&server)
+        .await;
+    let npm = NpmClient::new(
+        &server.uri(),
+        Some(Secret::new("npm_sessionsessionsession")),
+        fast(),
+    )
+    .expect("client");
+    let otp = Counting(AtomicU32::new(0));
+    npm.set_publishing_access("@acme/a", PublishingAccess::DISALLOW_TOKENS, &otp)
+        .await
+        .expect("accepted on the second code");
+    assert_eq!(otp.0.load(Ordering::SeqCst), 2);
+    let err = npm
+        .set_publishing_access(
+            "@acme/a",
+            PublishingAccess::DISALLOW_TOKENS,
+            &tokenless_api::npm::StaticOtp(None),
+        )
+        .await
+        .expect_err("no code");
+    assert!(matches!(err.kind, ErrorKind::OtpRequired), "{err}");
+}
