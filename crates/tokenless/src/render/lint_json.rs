@@ -1,0 +1,103 @@
+//! `tokenless lint --format json`: a versioned contract for scripts.
+//!
+//! ```json
+//! {"version": 1,
+//!  "findings": [{"rule", "severity", "path", "line", "column", "end_line", "end_column",
+//!                "message", "help"}],
+//!  "files_scanned": 3,
+//!  "suppressed": 0,
+//!  "errors": [{"path", "line", "column", "message"}]}
+//! ```
+//!
+//! Lines and columns are 1-based; columns count characters; `end_line`/`end_column` point
+//! just past the span (exclusive). In `errors`, a `line`/`column` of 0 means unknown.
+//! New fields may be added within version 1; none is removed or changes meaning.
+
+use serde::Serialize;
+
+use super::lint_report::{InputError, LintReport};
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    version: u32,
+    findings: Vec<JsonFinding<'a>>,
+    files_scanned: usize,
+    suppressed: usize,
+    errors: &'a [InputError],
+}
+
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    rule: &'a str,
+    severity: tokenless_ci::Severity,
+    path: &'a str,
+    line: usize,
+    column: usize,
+    end_line: usize,
+    end_column: usize,
+    message: &'a str,
+    help: &'a str,
+}
+
+pub fn render(report: &LintReport) -> String {
+    let json = JsonReport {
+        version: 1,
+        findings: report
+            .findings
+            .iter()
+            .map(|l| JsonFinding {
+                rule: l.finding.rule,
+                severity: l.finding.severity,
+                path: &l.finding.path,
+                line: l.start.line,
+                column: l.start.column,
+                end_line: l.end.line,
+                end_column: l.end.column,
+                message: &l.finding.message,
+                help: &l.finding.help,
+            })
+            .collect(),
+        files_scanned: report.files_scanned,
+        suppressed: report.suppressed,
+        errors: &report.errors,
+    };
+    // Serialising plain structs of strings and integers cannot fail.
+    let mut text = serde_json::to_string_pretty(&json).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::test_support::{located, report_with};
+    use tokenless_ci::Severity;
+
+    #[test]
+    fn findings_carry_one_based_character_positions() {
+        let src = "x: 1\nrun: é $NPM_TOKEN\n";
+        let start = src.find('$').unwrap_or_default();
+        let f = located(
+            src,
+            "static-token-publish",
+            Severity::High,
+            start..start + 10,
+        );
+        let value: serde_json::Value =
+            serde_json::from_str(&render(&report_with(src, vec![f]))).expect("valid json");
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "version": 1,
+                "findings": [{
+                    "rule": "static-token-publish", "severity": "high", "path": "ci.yml",
+                    "line": 2, "column": 8, "end_line": 2, "end_column": 18,
+                    "message": "a message", "help": "a help line"
+                }],
+                "files_scanned": 1,
+                "suppressed": 0,
+                "errors": []
+            })
+        );
+    }
+}

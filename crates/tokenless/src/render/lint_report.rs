@@ -1,0 +1,72 @@
+//! What `tokenless lint` hands to its renderers: findings already filtered, sorted and
+//! located (lines and columns computed once), the files' text for snippets, the inputs
+//! that could not be analysed, and the counts for the summary.
+
+use std::collections::BTreeMap;
+
+use tokenless_ci::{Finding, Severity};
+
+use super::line_index::Position;
+
+/// One finding to show, with its path as the user should see it and its span located.
+#[derive(Debug, Clone)]
+pub struct LocatedFinding {
+    /// `finding.path` is the display path (relative to the working directory).
+    pub finding: Finding,
+    pub start: Position,
+    /// The position just past the span's last character (exclusive, like SARIF's).
+    pub end: Position,
+}
+
+/// An input that could not be read or analysed. `line`/`column` are 1-based, 0 = unknown.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct InputError {
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.line, self.column) {
+            (0, _) => write!(f, "{}: {}", self.path, self.message),
+            (line, 0) => write!(f, "{}:{line}: {}", self.path, self.message),
+            (line, column) => write!(f, "{}:{line}:{column}: {}", self.path, self.message),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LintReport {
+    /// Findings at or above `min_severity`, not suppressed, sorted by path and position.
+    pub findings: Vec<LocatedFinding>,
+    /// The text of every file a finding points into, by display path.
+    pub sources: BTreeMap<String, String>,
+    pub errors: Vec<InputError>,
+    /// Configuration files analysed (includes read on their behalf are not counted).
+    pub files_scanned: usize,
+    /// Findings suppressed by `# tokenless: ignore[...]` or `[lint] disable`.
+    pub suppressed: usize,
+    /// Findings below `min_severity`.
+    pub below_threshold: usize,
+    pub min_severity: Severity,
+}
+
+impl LintReport {
+    /// Shown findings per severity, highest first.
+    pub fn counts(&self) -> [(Severity, usize); 4] {
+        let count = |s| {
+            self.findings
+                .iter()
+                .filter(|f| f.finding.severity == s)
+                .count()
+        };
+        [
+            (Severity::High, count(Severity::High)),
+            (Severity::Medium, count(Severity::Medium)),
+            (Severity::Low, count(Severity::Low)),
+            (Severity::Info, count(Severity::Info)),
+        ]
+    }
+}

@@ -1,0 +1,449 @@
+//! `tokenless lint --format sarif`: SARIF 2.1.0 for GitHub code scanning.
+//!
+//! One `reportingDescriptor` per rule in [`tokenless_ci::RULES`] (docs link, description,
+//! default level, `security-severity`, tags); one `result` per shown finding with its
+//! region (columns in Unicode code points) and a `partialFingerprints` entry that stays
+//! the same when unrelated lines move: a hash of the rule id, the path and the flagged
+//! text with whitespace collapsed, plus a counter for identical occurrences in one file.
+//! Inputs that could not be analysed are `toolExecutionNotifications` of the invocation,
+//! which is then marked unsuccessful.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use tokenless_ci::{RULES, RuleMeta, Severity};
+
+use super::lint_report::{InputError, LintReport, LocatedFinding};
+
+/// Where `docs/rules.md` is published; `helpUri` is this plus `#<rule-id>`.
+pub const RULES_DOC_URL: &str =
+    "https://github.com/tokenless-dev/tokenless/blob/main/docs/rules.md";
+const SCHEMA_URL: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+/// The `partialFingerprints` key; bump the suffix if the recipe ever changes.
+pub const FINGERPRINT_KEY: &str = "tokenless/v1";
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Log<'a> {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    version: &'static str,
+    runs: [Run<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Run<'a> {
+    tool: Tool,
+    invocations: [Invocation<'a>; 1],
+    results: Vec<SarifResult<'a>>,
+    column_kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct Tool {
+    driver: Driver,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Driver {
+    name: &'static str,
+    version: &'static str,
+    semantic_version: &'static str,
+    information_uri: &'static str,
+    rules: Vec<Rule>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Rule {
+    id: &'static str,
+    name: String,
+    short_description: Text,
+    full_description: Text,
+    help: Help,
+    help_uri: String,
+    default_configuration: Configuration,
+    properties: RuleProperties,
+}
+
+#[derive(Serialize)]
+struct Text {
+    text: String,
+}
+
+#[derive(Serialize)]
+struct Help {
+    text: String,
+    markdown: String,
+}
+
+#[derive(Serialize)]
+struct Configuration {
+    level: &'static str,
+}
+
+#[derive(Serialize)]
+struct RuleProperties {
+    tags: [&'static str; 3],
+    precision: &'static str,
+    #[serde(rename = "security-severity")]
+    security_severity: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Invocation<'a> {
+    execution_successful: bool,
+    tool_execution_notifications: Vec<Notification<'a>>,
+}
+
+#[derive(Serialize)]
+struct Notification<'a> {
+    level: &'static str,
+    message: Text,
+    locations: [Location<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifResult<'a> {
+    rule_id: &'static str,
+    rule_index: usize,
+    level: &'static str,
+    message: Text,
+    locations: [Location<'a>; 1],
+    partial_fingerprints: HashMap<&'static str, String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Location<'a> {
+    physical_location: PhysicalLocation<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PhysicalLocation<'a> {
+    artifact_location: ArtifactLocation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<Region<'a>>,
+}
+
+#[derive(Serialize)]
+struct ArtifactLocation {
+    uri: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Region<'a> {
+    start_line: usize,
+    start_column: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_column: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snippet: Option<Snippet<'a>>,
+}
+
+#[derive(Serialize)]
+struct Snippet<'a> {
+    text: &'a str,
+}
+
+pub fn render(report: &LintReport) -> String {
+    let mut occurrences: HashMap<(&str, &str, String), usize> = HashMap::new();
+    let results = report
+        .findings
+        .iter()
+        .map(|located| {
+            let f = &located.finding;
+            let source = report.sources.get(&f.path).map_or("", String::as_str);
+            let flagged = normalized_flagged_text(source, located);
+            let hash = fingerprint_hash(f.rule, &f.path, &flagged);
+            let n = occurrences.entry((f.rule, &f.path, flagged)).or_insert(0);
+            *n += 1;
+            SarifResult {
+                rule_id: f.rule,
+                rule_index: RULES.iter().position(|r| r.id == f.rule).unwrap_or(0),
+                level: level(f.severity),
+                message: Text {
+                    text: format!("{} Fix: {}", f.message, f.help),
+                },
+                locations: [Location {
+                    physical_location: PhysicalLocation {
+                        artifact_location: ArtifactLocation { uri: uri(&f.path) },
+                        region: Some(Region {
+                            start_line: located.start.line,
+                            start_column: located.start.column,
+                            end_line: Some(located.end.line),
+                            end_column: Some(located.end.column),
+                            snippet: source
+                                .get(f.span.start..f.span.end)
+                                .map(|text| Snippet { text }),
+                        }),
+                    },
+                }],
+                partial_fingerprints: [(FINGERPRINT_KEY, format!("{hash:016x}:{n}"))]
+                    .into_iter()
+                    .collect(),
+            }
+        })
+        .collect();
+    let log = Log {
+        schema: SCHEMA_URL,
+        version: "2.1.0",
+        runs: [Run {
+            tool: Tool {
+                driver: Driver {
+                    name: "tokenless",
+                    version: env!("CARGO_PKG_VERSION"),
+                    semantic_version: env!("CARGO_PKG_VERSION"),
+                    information_uri: "https://github.com/tokenless-dev/tokenless",
+                    rules: RULES.iter().map(rule).collect(),
+                },
+            },
+            invocations: [Invocation {
+                execution_successful: report.errors.is_empty(),
+                tool_execution_notifications: report.errors.iter().map(notification).collect(),
+            }],
+            results,
+            column_kind: "unicodeCodePoints",
+        }],
+    };
+    // Serialising plain structs of strings and integers cannot fail.
+    let mut text = serde_json::to_string_pretty(&log).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn rule(meta: &RuleMeta) -> Rule {
+    let help_uri = format!("{RULES_DOC_URL}#{}", meta.id);
+    Rule {
+        id: meta.id,
+        name: pascal_case(meta.id),
+        short_description: Text {
+            text: meta.summary.to_owned(),
+        },
+        full_description: Text {
+            text: format!(
+                "{} Default severity: {}. See docs/rules.md#{} for the threat it closes and how to fix it.",
+                meta.summary, meta.default_severity, meta.id
+            ),
+        },
+        help: Help {
+            text: format!("{} Documentation: {help_uri}", meta.summary),
+            markdown: format!(
+                "{}\n\nSee [`{}` in docs/rules.md]({help_uri}) for a bad and a good example and how to fix it.",
+                meta.summary, meta.id
+            ),
+        },
+        help_uri,
+        default_configuration: Configuration {
+            level: level(meta.default_severity),
+        },
+        properties: RuleProperties {
+            tags: ["security", "npm", "supply-chain"],
+            precision: "high",
+            security_severity: security_severity(meta.default_severity),
+        },
+    }
+}
+
+fn notification(error: &InputError) -> Notification<'_> {
+    Notification {
+        level: "error",
+        message: Text {
+            text: error.message.clone(),
+        },
+        locations: [Location {
+            physical_location: PhysicalLocation {
+                artifact_location: ArtifactLocation {
+                    uri: uri(&error.path),
+                },
+                region: (error.line > 0).then_some(Region {
+                    start_line: error.line,
+                    start_column: error.column.max(1),
+                    end_line: None,
+                    end_column: None,
+                    snippet: None,
+                }),
+            },
+        }],
+    }
+}
+
+/// SARIF levels: high → error, medium → warning, low and info → note.
+fn level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Info => "note",
+    }
+}
+
+/// GitHub's scale: >= 7.0 high, >= 4.0 medium, > 0.1 low.
+fn security_severity(severity: Severity) -> &'static str {
+    match severity {
+        Severity::High => "8.0",
+        Severity::Medium => "5.5",
+        Severity::Low => "3.0",
+        Severity::Info => "1.0",
+    }
+}
+
+fn pascal_case(id: &str) -> String {
+    id.split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The flagged text with whitespace runs collapsed; the whole line when the span is empty.
+fn normalized_flagged_text(source: &str, located: &LocatedFinding) -> String {
+    let span = located.finding.span;
+    let text = source.get(span.start..span.end).unwrap_or_default();
+    let text = if text.trim().is_empty() {
+        let index = super::line_index::LineIndex::new(source);
+        source
+            .get(index.line_range(source, located.start.line))
+            .unwrap_or_default()
+    } else {
+        text
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// FNV-1a (64-bit) over the parts, each followed by a NUL: stable across Rust versions
+/// and platforms, unlike `std`'s hasher.
+fn fingerprint_hash(rule: &str, path: &str, text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in [rule, path, text] {
+        for byte in part.bytes().chain([0]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+/// A relative URI reference for a path (`/` separators, percent-encoded); absolute paths
+/// become `file://` URIs.
+fn uri(path: &str) -> String {
+    let path = path.replace('\\', "/");
+    let path = path.strip_prefix("./").unwrap_or(&path);
+    let mut out = String::with_capacity(path.len());
+    if path.starts_with('/') {
+        out.push_str("file://");
+    }
+    for byte in path.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                out.push(char::from(byte));
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::test_support::{located, report_with};
+
+    fn sarif(src: &str, spans: &[(&'static str, std::ops::Range<usize>)]) -> serde_json::Value {
+        let findings = spans
+            .iter()
+            .map(|(rule, span)| located(src, rule, Severity::High, span.clone()))
+            .collect();
+        serde_json::from_str(&render(&report_with(src, findings))).expect("valid json")
+    }
+
+    fn fingerprints(value: &serde_json::Value) -> Vec<String> {
+        value["runs"][0]["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                r["partialFingerprints"][FINGERPRINT_KEY]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fingerprints_survive_unrelated_edits_and_count_repeats() {
+        let before = "a: 1\nrun: echo $NPM_TOKEN\nrun: echo $NPM_TOKEN\n";
+        let after =
+            "# a new comment\n\na: 2\nrun:   echo   $NPM_TOKEN\nx: y\nrun: echo $NPM_TOKEN\n";
+        let spans = |src: &str| {
+            let first = src.find("echo").unwrap_or_default();
+            let second = src.rfind("echo").unwrap_or_default();
+            let end1 = src[first..].find('\n').map_or(0, |e| first + e);
+            [
+                ("static-token-publish", first..end1),
+                (
+                    "static-token-publish",
+                    second..second + "echo $NPM_TOKEN".len(),
+                ),
+            ]
+        };
+        let a = fingerprints(&sarif(before, &spans(before)));
+        let b = fingerprints(&sarif(after, &spans(after)));
+        assert_eq!(a, b);
+        assert_ne!(a[0], a[1], "repeats are told apart by their counter");
+        assert!(a[0].ends_with(":1") && a[1].ends_with(":2"), "{a:?}");
+        // A different rule on the same text is a different fingerprint.
+        let c = fingerprints(&sarif(
+            before,
+            &[("token-fallback", spans(before)[0].1.clone())],
+        ));
+        assert_ne!(a[0], c[0]);
+    }
+
+    #[test]
+    fn every_rule_is_described_and_results_point_at_their_rule() {
+        let src = "run: npm publish\n";
+        let value = sarif(src, &[("npm-too-old", 5..16)]);
+        let rules = value["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(rules.len(), RULES.len());
+        for (rule, meta) in rules.iter().zip(RULES) {
+            assert_eq!(rule["id"], meta.id);
+            assert_eq!(rule["helpUri"], format!("{RULES_DOC_URL}#{}", meta.id));
+            assert!(rule["properties"]["security-severity"].as_str().is_some());
+        }
+        let result = &value["runs"][0]["results"][0];
+        let index = result["ruleIndex"].as_u64().unwrap_or(99) as usize;
+        assert_eq!(rules[index]["id"], result["ruleId"]);
+        assert_eq!(
+            result["locations"][0]["physicalLocation"]["region"],
+            serde_json::json!({"startLine": 1, "startColumn": 6, "endLine": 1, "endColumn": 17,
+                               "snippet": {"text": "npm publish"}})
+        );
+    }
+
+    #[test]
+    fn uris_are_relative_and_encoded() {
+        assert_eq!(
+            uri("./a b/.github/workflows/x.yml"),
+            "a%20b/.github/workflows/x.yml"
+        );
+        assert_eq!(uri("dir\\c.yml"), "dir/c.yml");
+        assert_eq!(uri("/abs/é.yml"), "file:///abs/%C3%A9.yml");
+        assert_eq!(pascal_case("static-token-publish"), "StaticTokenPublish");
+    }
+}
