@@ -1,14 +1,99 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The registry's side of npm's OIDC token exchange: the decision an npm registry makes
+//! when a CI job presents an id token for a package, made by code tokenless owns, so that
+//! `tokenless explain`, the sandbox's exchange endpoint and the audit share one verifier.
+//!
+//! # Public API
+//!
+//! - [`trust_config`]: trust configs in npm's JSON shape ([`TrustConfig`],
+//!   [`parse_trust_configs`] accepting one object or the `GET /-/package/<pkg>/trust` array;
+//!   strict, errors name the field), [`Provider`], [`Action`], [`Permission`].
+//! - [`issuer`]: [`IssuerTable`] — [`IssuerTable::production`] pins CircleCI
+//!   `https://oidc.circleci.com/org/<org-id>`, GitHub `https://token.actions.githubusercontent.com`
+//!   and GitLab `https://gitlab.com`, byte-exact; [`IssuerTable::sandbox`] and
+//!   [`IssuerTable::new`] with [`IssuerEntry`] build other tables (the sandbox's
+//!   `http://127.0.0.1:PORT/-/sandbox/oidc/github`, …). No flag loosens production.
+//! - [`jwks`]: the [`JwksSource`] trait; [`StaticJwks`] (in memory or
+//!   [`StaticJwks::from_file`]); [`CachingJwks`] over a [`JwksFetcher`] (refresh on an
+//!   unknown `kid` at most once a minute per issuer, keeping old keys when a refresh fails);
+//!   with the `discovery` feature, [`discovery::HttpFetcher`] fetches
+//!   `<iss>/.well-known/openid-configuration` → `jwks_uri` over HTTP.
+//! - [`keys`]: [`VerifyingKey`] (a JWK parsed once) and [`KeySet`]; [`Algorithm`] (RS256, ES256).
+//! - [`verify`]: [`Verifier::verify_exchange`]`(token, trust_configs, package, action,
+//!   registry_host, now)` → [`Decision`] `{accepted, provider, trust_config_id, checks, …}`;
+//!   each [`Check`] has a stable [`CheckId`], a [`CheckStatus`] (pass/fail/skip), a detail
+//!   naming the values compared (never the token), a [`Policy`] (npm's rule or tokenless's
+//!   stricter one) and, for failures, a fix.
+//! - [`jti`]: the [`JtiStore`] trait and [`InMemoryJtiStore`] (atomic check-and-insert per
+//!   `(jti, package)`, entries dropped after the token expires).
+//! - [`mint`]: [`Minter`] → [`MintedToken`] (`npm_` + 36 base62, one package, one action,
+//!   default 5 minutes, recording the trust config id).
+//! - [`restriction`]: CircleCI context-restriction expressions ([`restriction::parse`],
+//!   [`restriction::Expr::admits`] with an [`restriction::Env`]) and
+//!   [`restriction::analyze`]: do these restrictions guarantee only the protected ref, with
+//!   SSH reruns excluded?
+//! - [`secret::Secret`]: a credential whose `Debug`/`Display` print `npm_…abcd`.
+//! - [`audience_for_registry`]: `npm:` + `new URL(registry).hostname`, as the npm CLI does.
+//! - [`signer`]: issuer-side signing keys (RS256/ES256 keygen, public JWK, JWT signing) for
+//!   the sandbox, tests and benchmarks.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use tokenless_trust::{
+//!     Action, IssuerTable, KeySet, StaticJwks, Verifier, parse_trust_configs,
+//!     signer::{SigningKey, jwks_document},
+//! };
+//!
+//! let key = SigningKey::generate_rs256("k1").unwrap();
+//! let keys = KeySet::from_jwks_json(jwks_document([&key]).to_string().as_bytes()).unwrap();
+//! let verifier = Verifier::new(IssuerTable::production(Arc::new(StaticJwks::new(keys))));
+//! let configs = parse_trust_configs(r#"{"type":"github","claims":{"repository":"o/r",
+//!     "workflow_ref":{"file":"publish.yml"}},"permissions":["createPackage"]}"#).unwrap();
+//! let token = key.sign_jwt(&serde_json::json!({
+//!     "iss": "https://token.actions.githubusercontent.com", "aud": "npm:registry.npmjs.org",
+//!     "iat": 1_000, "exp": 1_300, "jti": "j1", "repository": "o/r",
+//!     "workflow_ref": "o/r/.github/workflows/publish.yml@refs/heads/main", "event_name": "push",
+//! })).unwrap();
+//! let decision = verifier.verify_exchange(&token, &configs, "pkg", Action::Publish, "registry.npmjs.org", 1_010);
+//! assert!(decision.accepted, "{}", decision.summary());
+//! ```
+//!
+//! # Dependencies
+//!
+//! Signatures are verified with aws-lc-rs directly (the backend `rust-stack.md` picks for
+//! jsonwebtoken) instead of through jsonwebtoken: the verifier must refuse duplicate JSON
+//! keys, `crit`, key-injection headers and unlisted algorithms before any key lookup, and
+//! report each step as a check, which jsonwebtoken's all-in-one `decode` does not expose;
+//! aws-lc-rs's `ParsedPublicKey` also lets each JWK be parsed once per key set.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod audience;
+pub mod check;
+#[cfg(feature = "discovery")]
+pub mod discovery;
+pub mod issuer;
+pub mod jti;
+pub mod jwks;
+pub mod keys;
+pub mod mint;
+pub mod policy;
+pub mod restriction;
+pub mod secret;
+pub mod signer;
+pub mod strict_json;
+pub mod trust_config;
+pub mod verify;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use audience::{AudienceError, audience_for_host, audience_for_registry};
+pub use check::{Check, CheckId, CheckStatus, Policy};
+pub use issuer::{IssuerEntry, IssuerPattern, IssuerTable, ResolvedIssuer};
+pub use jti::{InMemoryJtiStore, JtiError, JtiStore};
+pub use jwks::{CachingJwks, JwksFetcher, JwksFileError, JwksSource, KeyLookupError, StaticJwks};
+pub use keys::{Algorithm, JwkError, KeySet, VerifyingKey};
+pub use mint::{DEFAULT_TTL_SECS, MintError, MintedToken, Minter};
+pub use secret::Secret;
+pub use trust_config::{
+    Action, CircleCiPublisher, GitHubPublisher, GitLabPublisher, Permission, Provider, Publisher,
+    TrustConfig, TrustConfigError, parse_trust_configs,
+};
+pub use verify::{Decision, LEEWAY_SECS, MAX_CLAIM_BYTES, MAX_TOKEN_BYTES, Verifier};

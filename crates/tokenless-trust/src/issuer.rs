@@ -1,0 +1,273 @@
+//! The issuer table: which `iss` values are trusted, for which provider, with which
+//! algorithms and key source.
+//!
+//! [`IssuerTable::production`] pins exactly the three real issuers. Nothing (no flag, no
+//! environment variable) loosens it; a test or the sandbox builds its own table with
+//! [`IssuerTable::new`] or [`IssuerTable::sandbox`] and hands it to the same verifier.
+//! Matching is byte-exact: `http://`, a trailing slash, other case or another path are
+//! different issuers and are refused.
+
+use std::sync::Arc;
+
+use crate::jwks::JwksSource;
+use crate::keys::Algorithm;
+use crate::trust_config::Provider;
+
+/// The GitHub Actions issuer.
+pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+/// The gitlab.com issuer.
+pub const GITLAB_ISSUER: &str = "https://gitlab.com";
+/// CircleCI issuers are this prefix + `/org/<org-id>`.
+pub const CIRCLECI_ISSUER_PREFIX: &str = "https://oidc.circleci.com";
+
+/// How an entry matches `iss`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssuerPattern {
+    /// `iss` equals this string exactly.
+    Exact(String),
+    /// `iss` is this prefix + `/org/<org-id>`; `<org-id>` is 1 to 64 characters of
+    /// `[A-Za-z0-9-]` and is returned for comparison with the trust config.
+    CircleCiOrg {
+        /// e.g. `https://oidc.circleci.com`.
+        prefix: String,
+    },
+}
+
+/// One trusted issuer.
+#[derive(Clone)]
+pub struct IssuerEntry {
+    provider: Provider,
+    pattern: IssuerPattern,
+    algorithms: Vec<Algorithm>,
+    keys: Arc<dyn JwksSource>,
+}
+
+impl std::fmt::Debug for IssuerEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuerEntry")
+            .field("provider", &self.provider)
+            .field("pattern", &self.pattern)
+            .field("algorithms", &self.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IssuerEntry {
+    /// A GitHub Actions issuer at exactly `issuer`, RS256 only.
+    pub fn github(issuer: impl Into<String>, keys: Arc<dyn JwksSource>) -> IssuerEntry {
+        IssuerEntry {
+            provider: Provider::GitHub,
+            pattern: IssuerPattern::Exact(issuer.into()),
+            algorithms: vec![Algorithm::Rs256],
+            keys,
+        }
+    }
+
+    /// A GitLab issuer at exactly `issuer`, RS256 only.
+    pub fn gitlab(issuer: impl Into<String>, keys: Arc<dyn JwksSource>) -> IssuerEntry {
+        IssuerEntry {
+            provider: Provider::GitLab,
+            pattern: IssuerPattern::Exact(issuer.into()),
+            algorithms: vec![Algorithm::Rs256],
+            keys,
+        }
+    }
+
+    /// CircleCI per-org issuers `prefix/org/<org-id>`, RS256 only.
+    pub fn circleci(prefix: impl Into<String>, keys: Arc<dyn JwksSource>) -> IssuerEntry {
+        IssuerEntry {
+            provider: Provider::CircleCi,
+            pattern: IssuerPattern::CircleCiOrg {
+                prefix: prefix.into(),
+            },
+            algorithms: vec![Algorithm::Rs256],
+            keys,
+        }
+    }
+
+    /// Replaces the allowed algorithms (e.g. a sandbox issuer that signs ES256).
+    pub fn with_algorithms(mut self, algorithms: &[Algorithm]) -> IssuerEntry {
+        self.algorithms = algorithms.to_vec();
+        self
+    }
+
+    /// The provider whose tokens this issuer signs.
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    /// How `iss` is matched.
+    pub fn pattern(&self) -> &IssuerPattern {
+        &self.pattern
+    }
+
+    /// Algorithms accepted from this issuer.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.algorithms
+    }
+
+    /// Where its keys come from.
+    pub fn keys(&self) -> &Arc<dyn JwksSource> {
+        &self.keys
+    }
+
+    fn matches(&self, iss: &str) -> Option<Option<String>> {
+        match &self.pattern {
+            IssuerPattern::Exact(exact) => (iss == exact).then_some(None),
+            IssuerPattern::CircleCiOrg { prefix } => {
+                let org = iss.strip_prefix(prefix.as_str())?.strip_prefix("/org/")?;
+                let well_formed = !org.is_empty()
+                    && org.len() <= 64
+                    && org.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+                well_formed.then(|| Some(org.to_owned()))
+            }
+        }
+    }
+}
+
+/// An `iss` matched against the table.
+#[derive(Debug, Clone)]
+pub struct ResolvedIssuer<'a> {
+    /// The matching entry.
+    pub entry: &'a IssuerEntry,
+    /// For CircleCI: the org id taken from the issuer URL.
+    pub circleci_org: Option<String>,
+}
+
+/// The issuers a verifier trusts.
+#[derive(Debug, Clone)]
+pub struct IssuerTable {
+    entries: Vec<IssuerEntry>,
+}
+
+impl IssuerTable {
+    /// A table of exactly these entries.
+    pub fn new(entries: Vec<IssuerEntry>) -> IssuerTable {
+        IssuerTable { entries }
+    }
+
+    /// The real issuers: CircleCI `https://oidc.circleci.com/org/<org-id>`, GitHub
+    /// `https://token.actions.githubusercontent.com`, GitLab `https://gitlab.com`, all RS256,
+    /// all with keys from `keys`.
+    pub fn production(keys: Arc<dyn JwksSource>) -> IssuerTable {
+        IssuerTable::production_with(keys.clone(), keys.clone(), keys)
+    }
+
+    /// The real issuers with one key source per provider.
+    pub fn production_with(
+        circleci: Arc<dyn JwksSource>,
+        github: Arc<dyn JwksSource>,
+        gitlab: Arc<dyn JwksSource>,
+    ) -> IssuerTable {
+        IssuerTable::new(vec![
+            IssuerEntry::circleci(CIRCLECI_ISSUER_PREFIX, circleci),
+            IssuerEntry::github(GITHUB_ISSUER, github),
+            IssuerEntry::gitlab(GITLAB_ISSUER, gitlab),
+        ])
+    }
+
+    /// A sandbox's issuers under `base` (e.g. `http://127.0.0.1:4873`, no trailing slash):
+    /// CircleCI `base/-/sandbox/oidc/circleci/org/<org-id>`, GitHub `base/-/sandbox/oidc/github`,
+    /// GitLab `base/-/sandbox/oidc/gitlab`; RS256 and ES256 accepted.
+    pub fn sandbox(base: &str, keys: Arc<dyn JwksSource>) -> IssuerTable {
+        let base = base.trim_end_matches('/');
+        let both = [Algorithm::Rs256, Algorithm::Es256];
+        IssuerTable::new(vec![
+            IssuerEntry::circleci(format!("{base}/-/sandbox/oidc/circleci"), keys.clone())
+                .with_algorithms(&both),
+            IssuerEntry::github(format!("{base}/-/sandbox/oidc/github"), keys.clone())
+                .with_algorithms(&both),
+            IssuerEntry::gitlab(format!("{base}/-/sandbox/oidc/gitlab"), keys)
+                .with_algorithms(&both),
+        ])
+    }
+
+    /// The entries, in matching order.
+    pub fn entries(&self) -> &[IssuerEntry] {
+        &self.entries
+    }
+
+    /// The first entry matching `iss`, byte-exact.
+    pub fn resolve(&self, iss: &str) -> Option<ResolvedIssuer<'_>> {
+        self.entries.iter().find_map(|entry| {
+            entry.matches(iss).map(|circleci_org| ResolvedIssuer {
+                entry,
+                circleci_org,
+            })
+        })
+    }
+
+    /// Human description of what the table trusts, for error messages.
+    pub fn describe(&self) -> String {
+        self.entries
+            .iter()
+            .map(|e| match &e.pattern {
+                IssuerPattern::Exact(s) => s.clone(),
+                IssuerPattern::CircleCiOrg { prefix } => format!("{prefix}/org/<org-id>"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwks::StaticJwks;
+    use crate::keys::KeySet;
+
+    fn table() -> IssuerTable {
+        IssuerTable::production(Arc::new(StaticJwks::new(KeySet::default())))
+    }
+
+    #[test]
+    fn production_pins_exact_issuers() {
+        let t = table();
+        let org = "1f0e8a5b-7c1d-4e2f-9a3b-5c6d7e8f9a0b";
+        let r = t
+            .resolve(&format!("https://oidc.circleci.com/org/{org}"))
+            .expect("circleci");
+        assert_eq!(r.entry.provider(), Provider::CircleCi);
+        assert_eq!(r.circleci_org.as_deref(), Some(org));
+        assert_eq!(
+            t.resolve(GITHUB_ISSUER).map(|r| r.entry.provider()),
+            Some(Provider::GitHub)
+        );
+        assert_eq!(
+            t.resolve(GITLAB_ISSUER).map(|r| r.entry.provider()),
+            Some(Provider::GitLab)
+        );
+        for bad in [
+            "http://token.actions.githubusercontent.com",
+            "https://token.actions.githubusercontent.com/",
+            "https://TOKEN.actions.githubusercontent.com",
+            "https://gitlab.example.com",
+            "https://gitlab.com/",
+            "https://oidc.circleci.com",
+            "https://oidc.circleci.com/org/",
+            "https://oidc.circleci.com/org/abc/extra",
+            "https://oidc.circleci.com/org/abc/",
+            "http://oidc.circleci.com/org/abc",
+            "https://oidc.circleci.com.evil.example/org/abc",
+        ] {
+            assert!(t.resolve(bad).is_none(), "{bad} must not resolve");
+        }
+    }
+
+    #[test]
+    fn sandbox_table_uses_its_own_base() {
+        let t = IssuerTable::sandbox(
+            "http://127.0.0.1:4873/",
+            Arc::new(StaticJwks::new(KeySet::default())),
+        );
+        let r = t
+            .resolve("http://127.0.0.1:4873/-/sandbox/oidc/circleci/org/o-1")
+            .expect("resolves");
+        assert_eq!(r.circleci_org.as_deref(), Some("o-1"));
+        assert!(
+            t.resolve("http://127.0.0.1:4873/-/sandbox/oidc/github")
+                .is_some()
+        );
+        assert!(t.resolve(GITHUB_ISSUER).is_none());
+    }
+}

@@ -1,0 +1,338 @@
+//! Per-provider claim policies: the token's claims against one trust config.
+//!
+//! Each function returns its checks in a fixed order. Values are compared exactly
+//! (case-sensitive, no normalisation), types are checked (a string where an array is
+//! expected fails, it is not coerced), and every detail names both values compared.
+
+use serde_json::{Map, Value};
+
+use crate::check::{Check, CheckId};
+use crate::trust_config::{
+    CIRCLECI_CONTEXT_IDS, CIRCLECI_ORG_ID, CIRCLECI_PIPELINE_DEFINITION_ID, CIRCLECI_PROJECT_ID,
+    CIRCLECI_SSH_RERUN, CIRCLECI_VCS_ORIGIN, CircleCiPublisher, GitHubPublisher, GitLabPublisher,
+    Provider, Publisher,
+};
+
+/// The check ids a provider's policy yields, in order.
+pub fn check_ids(provider: Provider) -> &'static [CheckId] {
+    match provider {
+        Provider::CircleCi => &[
+            CheckId::CircleciOrgId,
+            CheckId::CircleciProjectId,
+            CheckId::CircleciPipelineDefinitionId,
+            CheckId::CircleciVcsOrigin,
+            CheckId::CircleciContextIds,
+            CheckId::CircleciSshRerun,
+        ],
+        Provider::GitHub => &[
+            CheckId::GithubRepository,
+            CheckId::GithubWorkflowRef,
+            CheckId::GithubEnvironment,
+            CheckId::GithubEventName,
+        ],
+        Provider::GitLab => &[
+            CheckId::GitlabProjectPath,
+            CheckId::GitlabCiConfigRefUri,
+            CheckId::GitlabEnvironment,
+        ],
+    }
+}
+
+/// The claim checks of `publisher` against `claims`.
+pub fn evaluate(publisher: &Publisher, claims: &Map<String, Value>) -> Vec<Check> {
+    match publisher {
+        Publisher::CircleCi(p) => circleci(p, claims),
+        Publisher::GitHub(p) => github(p, claims),
+        Publisher::GitLab(p) => gitlab(p, claims),
+    }
+}
+
+fn shown(value: &Value) -> String {
+    value.to_string()
+}
+
+/// A required string claim, or a failed check saying what was found instead.
+fn string_claim<'a>(
+    claims: &'a Map<String, Value>,
+    id: CheckId,
+    name: &str,
+) -> Result<&'a str, Check> {
+    match claims.get(name) {
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(Check::fail(
+            id,
+            format!("claim {name} is {} (expected a string)", shown(other)),
+        )),
+        None => Err(Check::fail(id, format!("claim {name} is missing"))),
+    }
+}
+
+fn exact(claims: &Map<String, Value>, id: CheckId, name: &str, expected: &str, fix: &str) -> Check {
+    match string_claim(claims, id, name) {
+        Err(check) => check.with_fix(fix.to_owned()),
+        Ok(actual) if actual == expected => Check::pass(
+            id,
+            format!("{name} {actual:?} equals the configured {expected:?}"),
+        ),
+        Ok(actual) => {
+            let hint = if actual.eq_ignore_ascii_case(expected) {
+                " (differs only in case; the comparison is case-sensitive)"
+            } else if actual.trim_end_matches('/') == expected.trim_end_matches('/') {
+                " (differs only by a trailing slash; the comparison is exact)"
+            } else {
+                ""
+            };
+            Check::fail(
+                id,
+                format!("{name} {actual:?} does not equal the configured {expected:?}{hint}"),
+            )
+            .with_fix(fix.to_owned())
+        }
+    }
+}
+
+fn circleci(p: &CircleCiPublisher, claims: &Map<String, Value>) -> Vec<Check> {
+    let mut checks = vec![
+        exact(
+            claims,
+            CheckId::CircleciOrgId,
+            CIRCLECI_ORG_ID,
+            &p.org_id,
+            "the token comes from another CircleCI organization; publish from the configured org or update the trust config's org id",
+        ),
+        exact(
+            claims,
+            CheckId::CircleciProjectId,
+            CIRCLECI_PROJECT_ID,
+            &p.project_id,
+            "the job runs in another CircleCI project; publish from the configured project or update `--project-id` in the trust config",
+        ),
+        exact(
+            claims,
+            CheckId::CircleciPipelineDefinitionId,
+            CIRCLECI_PIPELINE_DEFINITION_ID,
+            &p.pipeline_definition_id,
+            "the pipeline was created by another pipeline definition (Project Settings → Project Setup); trigger the configured one or update `--pipeline-definition-id`",
+        ),
+        exact(
+            claims,
+            CheckId::CircleciVcsOrigin,
+            CIRCLECI_VCS_ORIGIN,
+            &p.vcs_origin,
+            "the pipeline was built from another repository (a fork or a renamed repo); `vcs-origin` must match exactly, without scheme or trailing slash",
+        ),
+    ];
+    checks.push(circleci_contexts(p, claims));
+    checks.push(match claims.get(CIRCLECI_SSH_RERUN) {
+        None => Check::pass(
+            CheckId::CircleciSshRerun,
+            format!("{CIRCLECI_SSH_RERUN} is absent (not an SSH rerun)"),
+        ),
+        Some(Value::Bool(false)) => Check::pass(
+            CheckId::CircleciSshRerun,
+            format!("{CIRCLECI_SSH_RERUN} is false"),
+        ),
+        Some(Value::Bool(true)) => Check::fail(
+            CheckId::CircleciSshRerun,
+            format!("{CIRCLECI_SSH_RERUN} is true: npm refuses tokens from jobs rerun with SSH"),
+        )
+        .with_fix(
+            "rerun the workflow without SSH (\"Rerun job with SSH\" always yields a refused token)",
+        ),
+        Some(other) => Check::fail(
+            CheckId::CircleciSshRerun,
+            format!(
+                "{CIRCLECI_SSH_RERUN} is {} (expected a boolean)",
+                shown(other)
+            ),
+        )
+        .with_fix("mint the token with `circleci run oidc get` inside the job"),
+    });
+    checks
+}
+
+fn circleci_contexts(p: &CircleCiPublisher, claims: &Map<String, Value>) -> Check {
+    let id = CheckId::CircleciContextIds;
+    if p.context_ids.is_empty() {
+        return Check::skip(
+            id,
+            "the trust config binds no context id, so any branch of the project can publish (bind a restricted context to close that)",
+        );
+    }
+    let attached: Vec<&str> = match claims.get(CIRCLECI_CONTEXT_IDS) {
+        None => Vec::new(),
+        Some(Value::Array(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    Value::String(s) => out.push(s.as_str()),
+                    other => {
+                        return Check::fail(
+                            id,
+                            format!(
+                                "{CIRCLECI_CONTEXT_IDS} holds {} (expected strings only)",
+                                shown(other)
+                            ),
+                        );
+                    }
+                }
+            }
+            out
+        }
+        Some(other) => {
+            return Check::fail(id, format!("{CIRCLECI_CONTEXT_IDS} is {} (expected an array of context ids)", shown(other)))
+                .with_fix("mint the token with `circleci run oidc get` inside a job that attaches the bound context");
+        }
+    };
+    let missing: Vec<&String> = p
+        .context_ids
+        .iter()
+        .filter(|c| !attached.contains(&c.as_str()))
+        .collect();
+    let attached_text = if attached.is_empty() {
+        "none".to_owned()
+    } else {
+        attached.join(", ")
+    };
+    if missing.is_empty() {
+        Check::pass(
+            id,
+            format!(
+                "every configured context id ({}) is attached (token: {attached_text})",
+                p.context_ids.join(", ")
+            ),
+        )
+    } else {
+        let missing_text = missing
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let first = missing.first().map_or("", |s| s.as_str());
+        Check::fail(id, format!("configured context id(s) {missing_text} not attached to the job (token carries: {attached_text})"))
+            .with_fix(format!("the job did not attach context {first}; add `context: [<name of context {first}>]` to the publish job in the workflow"))
+    }
+}
+
+fn environment(
+    claims: &Map<String, Value>,
+    id: CheckId,
+    expected: Option<&str>,
+    fix: &str,
+) -> Check {
+    match expected {
+        None => Check::skip(
+            id,
+            "the trust config names no environment; any environment is accepted",
+        ),
+        Some(expected) => exact(claims, id, "environment", expected, fix),
+    }
+}
+
+fn github(p: &GitHubPublisher, claims: &Map<String, Value>) -> Vec<Check> {
+    let mut checks = vec![exact(
+        claims,
+        CheckId::GithubRepository,
+        "repository",
+        &p.repository,
+        "publish from the configured repository, or update the trust config's repository (renamed or forked repositories do not match)",
+    )];
+    let id = CheckId::GithubWorkflowRef;
+    let fix = format!(
+        "publish from `.github/workflows/{}` (the calling workflow) or update the trust config's workflow file",
+        p.workflow_file
+    );
+    checks.push(match string_claim(claims, id, "workflow_ref") {
+        Err(c) => c.with_fix(fix),
+        Ok(wf) => {
+            let prefix = format!("{}/.github/workflows/", p.repository);
+            let file = wf
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.split_once('@'))
+                .map(|(f, _)| f);
+            match file {
+                Some(f) if f == p.workflow_file => Check::pass(
+                    id,
+                    format!(
+                        "workflow_ref {wf:?} names the configured workflow file {:?}",
+                        p.workflow_file
+                    ),
+                ),
+                Some(f) => Check::fail(
+                    id,
+                    format!(
+                        "workflow_ref {wf:?} names workflow file {f:?}, the trust config {:?}",
+                        p.workflow_file
+                    ),
+                )
+                .with_fix(fix),
+                None => Check::fail(
+                    id,
+                    format!(
+                        "workflow_ref {wf:?} is not {prefix}<file>@<ref> (configured file {:?})",
+                        p.workflow_file
+                    ),
+                )
+                .with_fix(fix),
+            }
+        }
+    });
+    checks.push(environment(
+        claims,
+        CheckId::GithubEnvironment,
+        p.environment.as_deref(),
+        "add `environment: <name>` to the publish job, matching the trust config",
+    ));
+    let id = CheckId::GithubEventName;
+    checks.push(match string_claim(claims, id, "event_name") {
+        Err(c) => c.tokenless(),
+        Ok("pull_request_target") => Check::fail(id, "event_name is \"pull_request_target\": the job runs with the base repository's privileges on code a pull request controls (tokenless policy; npm itself would accept this token)")
+            .with_fix("publish from a push, release or workflow_dispatch workflow, never pull_request_target")
+            .tokenless(),
+        Ok(event) => Check::pass(id, format!("event_name {event:?} is not pull_request_target")).tokenless(),
+    });
+    checks
+}
+
+fn gitlab(p: &GitLabPublisher, claims: &Map<String, Value>) -> Vec<Check> {
+    let mut checks = vec![exact(
+        claims,
+        CheckId::GitlabProjectPath,
+        "project_path",
+        &p.project_path,
+        "publish from the configured project (merge-request pipelines from forks carry the fork's path), or update the trust config",
+    )];
+    let id = CheckId::GitlabCiConfigRefUri;
+    let fix = format!(
+        "run the publish job from the top-level CI file {:?} or update the trust config's file",
+        p.ci_config_file
+    );
+    checks.push(match string_claim(claims, id, "ci_config_ref_uri") {
+        Err(c) => c.with_fix(fix),
+        Ok(uri) => {
+            // <host>/<project_path>//<file>@<ref>
+            let parsed = uri.split_once("//").and_then(|(left, right)| {
+                let (host, project) = left.split_once('/')?;
+                let (file, _) = right.split_once('@')?;
+                (!host.is_empty()).then_some((project, file))
+            });
+            match parsed {
+                Some((project, file)) if project == p.project_path && file == p.ci_config_file => {
+                    Check::pass(id, format!("ci_config_ref_uri {uri:?} names the configured file {:?} of {:?}", p.ci_config_file, p.project_path))
+                }
+                Some((project, file)) => Check::fail(id, format!(
+                    "ci_config_ref_uri {uri:?} names file {file:?} of project {project:?}, the trust config {:?} of {:?}",
+                    p.ci_config_file, p.project_path
+                )).with_fix(fix),
+                None => Check::fail(id, format!("ci_config_ref_uri {uri:?} is not <host>/<project>//<file>@<ref>")).with_fix(fix),
+            }
+        }
+    });
+    checks.push(environment(
+        claims,
+        CheckId::GitlabEnvironment,
+        p.environment.as_deref(),
+        "add `environment: <name>` to the publish job, matching the trust config",
+    ));
+    checks
+}

@@ -1,0 +1,856 @@
+//! The exchange decision: [`Verifier::verify_exchange`].
+//!
+//! Order of checks (ids from [`CheckId`]): `token-size`, `token-format`, `header`, `alg`,
+//! `key-injection`, `crit`, `kid`, `claims`, `issuer`, `issuer-alg`, `signing-key`,
+//! `signature`, `exp`, `nbf`, `iat`, `audience`, `trust-config`, `action`, the provider's
+//! claim checks, `jti`. A failure up to `signature` stops the run (the rest are listed as
+//! skipped: nothing from an unverified token is trusted); later checks all run so one
+//! report shows every mismatch. The `jti` is consumed only when everything else passed.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value};
+
+use crate::audience::audience_for_host;
+use crate::check::{Check, CheckId, CheckStatus};
+use crate::issuer::IssuerTable;
+use crate::jti::{JtiError, JtiStore};
+use crate::keys::Algorithm;
+use crate::policy;
+use crate::strict_json::{self, StrictJsonError};
+use crate::trust_config::{Action, CIRCLECI_ORG_ID, Provider, Publisher, TrustConfig};
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat`.
+pub const LEEWAY_SECS: u64 = 60;
+/// Largest token accepted, in bytes.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// Largest value of any one claim (serialized JSON), in bytes.
+pub const MAX_CLAIM_BYTES: usize = 4 * 1024;
+/// Largest `kid` accepted.
+const MAX_KID_BYTES: usize = 256;
+
+/// The outcome of one exchange: accepted or not, and every check that led there.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Decision {
+    /// Whether a registry token may be minted.
+    pub accepted: bool,
+    /// The package asked for.
+    pub package: String,
+    /// The action asked for.
+    pub action: Action,
+    /// The provider, once the issuer is known.
+    pub provider: Option<Provider>,
+    /// The id of the trust config the claims were compared with.
+    pub trust_config_id: Option<String>,
+    /// Every check, in order.
+    pub checks: Vec<Check>,
+    /// The id token's `exp`, when read.
+    pub token_expires_at: Option<u64>,
+}
+
+impl Decision {
+    /// The first failed check.
+    pub fn first_failure(&self) -> Option<&Check> {
+        self.checks.iter().find(|c| c.status == CheckStatus::Fail)
+    }
+
+    /// The most likely fix for a refusal: that of the first failed check carrying one.
+    pub fn fix(&self) -> Option<&str> {
+        self.checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Fail)
+            .find_map(|c| c.fix.as_deref())
+    }
+
+    /// The check with this id, if it ran.
+    pub fn check(&self, id: CheckId) -> Option<&Check> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+
+    /// One line for a refusal response body (`{"message": …}`): the first failure, or
+    /// `accepted`.
+    pub fn summary(&self) -> String {
+        match self.first_failure() {
+            Some(c) => format!("{}: {}", c.id, c.detail),
+            None => "accepted".to_owned(),
+        }
+    }
+}
+
+/// Verifies id tokens against trust configs with one issuer table and, optionally, a replay
+/// store.
+#[derive(Clone)]
+pub struct Verifier {
+    issuers: IssuerTable,
+    jti_store: Option<Arc<dyn JtiStore>>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("issuers", &self.issuers)
+            .field("jti_store", &self.jti_store.is_some())
+            .finish()
+    }
+}
+
+const GENERIC_BEFORE_POLICY: &[CheckId] = &[
+    CheckId::TokenSize,
+    CheckId::TokenFormat,
+    CheckId::Header,
+    CheckId::Alg,
+    CheckId::KeyInjection,
+    CheckId::Crit,
+    CheckId::Kid,
+    CheckId::Claims,
+    CheckId::Issuer,
+    CheckId::IssuerAlg,
+    CheckId::SigningKey,
+    CheckId::Signature,
+    CheckId::Exp,
+    CheckId::Nbf,
+    CheckId::Iat,
+    CheckId::Audience,
+    CheckId::TrustConfig,
+    CheckId::Action,
+];
+
+const MINT_FRESH: &str = "mint the id token inside the CI job, right before `npm publish` (CircleCI: `circleci run oidc get --claims '{\"aud\":\"npm:registry.npmjs.org\"}'`), and pass it unchanged";
+
+struct Run {
+    checks: Vec<Check>,
+    provider: Option<Provider>,
+}
+
+impl Run {
+    fn push(&mut self, check: Check) -> bool {
+        let ok = check.status != CheckStatus::Fail;
+        self.checks.push(check);
+        ok
+    }
+
+    /// Marks every check after the last one recorded as skipped because `failed` failed.
+    fn skip_rest(&mut self) {
+        let failed = self
+            .checks
+            .last()
+            .map_or("an earlier check", |c| c.id.as_str());
+        let reason = format!("not evaluated: {failed} failed");
+        let done: Vec<CheckId> = self.checks.iter().map(|c| c.id).collect();
+        let mut rest: Vec<CheckId> = GENERIC_BEFORE_POLICY
+            .iter()
+            .copied()
+            .filter(|id| !done.contains(id))
+            .collect();
+        if let Some(p) = self.provider {
+            rest.extend(policy::check_ids(p));
+        }
+        rest.push(CheckId::Jti);
+        for id in rest {
+            self.checks.push(Check::skip(id, reason.clone()));
+        }
+    }
+}
+
+fn decode_segment(segment: &str) -> Result<Vec<u8>, String> {
+    URL_SAFE_NO_PAD.decode(segment).map_err(|e| e.to_string())
+}
+
+fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
+    match strict_json::parse(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err("is JSON but not an object".to_owned()),
+        Err(StrictJsonError::DuplicateKey(k)) => Err(format!("holds the key {k:?} twice")),
+        Err(StrictJsonError::Syntax(e)) => Err(format!("is not JSON ({e})")),
+    }
+}
+
+/// A NumericDate claim as whole seconds.
+fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, String> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.is_finite() && f.abs() < 1e15)
+                    .map(|f| f.floor() as i64)
+            })
+            .map(Some)
+            .ok_or_else(|| format!("{name} {n} is out of range")),
+        Some(other) => Err(format!("{name} is {other} (expected a number of seconds)")),
+    }
+}
+
+fn kid_is_safe(kid: &str) -> bool {
+    !kid.is_empty()
+        && kid.len() <= MAX_KID_BYTES
+        && !kid.contains("..")
+        && kid.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'=' | b'+' | b'~')
+        })
+}
+
+impl Verifier {
+    /// A verifier trusting exactly `issuers`, with no replay store (use
+    /// [`Verifier::with_jti_store`] for a registry; `explain` runs without one).
+    pub fn new(issuers: IssuerTable) -> Verifier {
+        Verifier {
+            issuers,
+            jti_store: None,
+        }
+    }
+
+    /// Consumes each `(jti, package)` in `store` on acceptance.
+    pub fn with_jti_store(mut self, store: Arc<dyn JtiStore>) -> Verifier {
+        self.jti_store = Some(store);
+        self
+    }
+
+    /// The issuer table.
+    pub fn issuers(&self) -> &IssuerTable {
+        &self.issuers
+    }
+
+    /// Decides whether `token` may be exchanged for a registry token that performs `action`
+    /// on `package`, given the package's `trust_configs`, the registry's hostname (the
+    /// audience is `npm:<registry_host>`) and the time `now` (Unix seconds).
+    pub fn verify_exchange(
+        &self,
+        token: &str,
+        trust_configs: &[TrustConfig],
+        package: &str,
+        action: Action,
+        registry_host: &str,
+        now: u64,
+    ) -> Decision {
+        let mut run = Run {
+            checks: Vec::with_capacity(32),
+            provider: None,
+        };
+        let outcome = self.run(
+            &mut run,
+            token,
+            trust_configs,
+            package,
+            action,
+            registry_host,
+            now,
+        );
+        let (trust_config_id, token_expires_at) = outcome.unwrap_or_default();
+        let accepted =
+            !run.checks.is_empty() && run.checks.iter().all(|c| c.status != CheckStatus::Fail);
+        Decision {
+            accepted,
+            package: package.to_owned(),
+            action,
+            provider: run.provider,
+            trust_config_id,
+            checks: run.checks,
+            token_expires_at,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &self,
+        run: &mut Run,
+        token: &str,
+        trust_configs: &[TrustConfig],
+        package: &str,
+        action: Action,
+        registry_host: &str,
+        now: u64,
+    ) -> Option<(Option<String>, Option<u64>)> {
+        macro_rules! fatal {
+            ($check:expr) => {
+                if !run.push($check) {
+                    run.skip_rest();
+                    return None;
+                }
+            };
+        }
+        let token = token.trim();
+        fatal!(if token.len() > MAX_TOKEN_BYTES {
+            Check::fail(
+                CheckId::TokenSize,
+                format!("token is {} bytes (at most {MAX_TOKEN_BYTES})", token.len()),
+            )
+            .with_fix(MINT_FRESH)
+        } else {
+            Check::pass(
+                CheckId::TokenSize,
+                format!("token is {} bytes (at most {MAX_TOKEN_BYTES})", token.len()),
+            )
+        });
+
+        // token-format
+        let parts: Vec<&str> = token.split('.').collect();
+        let segments = match parts.as_slice() {
+            [h, p, s] => [h, p, s].map(|seg| decode_segment(seg)),
+            _ => {
+                fatal!(
+                    Check::fail(
+                        CheckId::TokenFormat,
+                        format!(
+                            "token has {} dot-separated segments (a signed JWT has 3)",
+                            parts.len()
+                        )
+                    )
+                    .with_fix(MINT_FRESH)
+                );
+                return None;
+            }
+        };
+        let [header_bytes, payload_bytes, signature] = match segments {
+            [Ok(h), Ok(p), Ok(s)] => [h, p, s],
+            segments => {
+                let which = ["header", "payload", "signature"];
+                let bad = segments
+                    .iter()
+                    .zip(which)
+                    .filter_map(|(r, name)| r.as_ref().err().map(|e| format!("{name}: {e}")))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                fatal!(
+                    Check::fail(
+                        CheckId::TokenFormat,
+                        format!("not base64url without padding ({bad})")
+                    )
+                    .with_fix(MINT_FRESH)
+                );
+                return None;
+            }
+        };
+        fatal!(if signature.is_empty() {
+            Check::fail(
+                CheckId::TokenFormat,
+                "the signature segment is empty (an unsigned token)",
+            )
+            .with_fix(MINT_FRESH)
+        } else {
+            Check::pass(CheckId::TokenFormat, "three base64url segments")
+        });
+        let signing_input_len =
+            parts.first().map_or(0, |h| h.len()) + 1 + parts.get(1).map_or(0, |p| p.len());
+        let signing_input = token
+            .as_bytes()
+            .get(..signing_input_len)
+            .unwrap_or_default();
+
+        // header
+        let header = match json_object(&header_bytes) {
+            Ok(h) => h,
+            Err(e) => {
+                fatal!(
+                    Check::fail(CheckId::Header, format!("the header {e}")).with_fix(MINT_FRESH)
+                );
+                return None;
+            }
+        };
+        fatal!(Check::pass(
+            CheckId::Header,
+            format!("JSON object with keys {}", keys_of(&header))
+        ));
+
+        // alg
+        let alg_name = match header.get("alg") {
+            Some(Value::String(a)) => a.clone(),
+            Some(other) => {
+                fatal!(
+                    Check::fail(CheckId::Alg, format!("alg is {other} (expected a string)"))
+                        .with_fix(MINT_FRESH)
+                );
+                return None;
+            }
+            None => {
+                fatal!(Check::fail(CheckId::Alg, "alg is missing").with_fix(MINT_FRESH));
+                return None;
+            }
+        };
+        let Some(alg) = Algorithm::from_name(&alg_name) else {
+            let why = if alg_name.eq_ignore_ascii_case("none") {
+                " (an unsigned token)"
+            } else if alg_name.starts_with("HS") {
+                " (a shared-secret MAC: anyone holding the issuer's public key could forge it)"
+            } else {
+                ""
+            };
+            fatal!(
+                Check::fail(
+                    CheckId::Alg,
+                    format!("alg {alg_name:?} is refused{why}; only RS256 and ES256 are accepted")
+                )
+                .with_fix(MINT_FRESH)
+            );
+            return None;
+        };
+        fatal!(Check::pass(
+            CheckId::Alg,
+            format!("alg {alg_name:?} is RS256 or ES256")
+        ));
+
+        // key-injection
+        let injected: Vec<&str> = ["jku", "x5u", "jwk", "x5c"]
+            .into_iter()
+            .filter(|k| header.contains_key(*k))
+            .collect();
+        fatal!(if injected.is_empty() {
+            Check::pass(CheckId::KeyInjection, "no jku, x5u, jwk or x5c header")
+        } else {
+            Check::fail(CheckId::KeyInjection, format!("header carries {} (keys named by the token itself are never followed or trusted)", injected.join(", "))).with_fix(MINT_FRESH)
+        });
+
+        // crit
+        fatal!(match header.get("crit") {
+            None => Check::pass(CheckId::Crit, "no crit header"),
+            Some(v) => Check::fail(CheckId::Crit, format!("crit {v} names extensions tokenless does not implement (RFC 7515 §4.1.11: refuse)")).with_fix(MINT_FRESH),
+        });
+
+        // kid
+        let kid = match header.get("kid") {
+            Some(Value::String(k)) if kid_is_safe(k) => k.clone(),
+            Some(Value::String(k)) => {
+                fatal!(Check::fail(CheckId::Kid, format!("kid {:?} has characters outside [A-Za-z0-9._=+~-], a \"..\" or is over {MAX_KID_BYTES} bytes", truncate(k))).with_fix(MINT_FRESH));
+                return None;
+            }
+            Some(other) => {
+                fatal!(
+                    Check::fail(
+                        CheckId::Kid,
+                        format!(
+                            "kid is {} (expected a string)",
+                            truncate(&other.to_string())
+                        )
+                    )
+                    .with_fix(MINT_FRESH)
+                );
+                return None;
+            }
+            None => {
+                fatal!(
+                    Check::fail(CheckId::Kid, "kid is missing; the key must be named")
+                        .with_fix(MINT_FRESH)
+                );
+                return None;
+            }
+        };
+        fatal!(Check::pass(CheckId::Kid, format!("kid {kid:?}")));
+
+        // claims
+        let claims = match json_object(&payload_bytes) {
+            Ok(c) => c,
+            Err(e) => {
+                fatal!(
+                    Check::fail(CheckId::Claims, format!("the payload {e}")).with_fix(MINT_FRESH)
+                );
+                return None;
+            }
+        };
+        let oversize: Vec<String> = claims
+            .iter()
+            .filter_map(|(k, v)| {
+                let len = if let Value::String(s) = v {
+                    s.len()
+                } else {
+                    v.to_string().len()
+                };
+                (len > MAX_CLAIM_BYTES).then(|| format!("{} ({len} bytes)", truncate(k)))
+            })
+            .collect();
+        fatal!(if oversize.is_empty() {
+            Check::pass(
+                CheckId::Claims,
+                format!(
+                    "JSON object with {} claims, none over {MAX_CLAIM_BYTES} bytes",
+                    claims.len()
+                ),
+            )
+        } else {
+            Check::fail(
+                CheckId::Claims,
+                format!(
+                    "claim values over {MAX_CLAIM_BYTES} bytes: {}",
+                    oversize.join(", ")
+                ),
+            )
+            .with_fix(MINT_FRESH)
+        });
+
+        // issuer
+        let iss = match claims.get("iss") {
+            Some(Value::String(s)) => s.as_str(),
+            Some(other) => {
+                fatal!(
+                    Check::fail(
+                        CheckId::Issuer,
+                        format!(
+                            "iss is {} (expected a string)",
+                            truncate(&other.to_string())
+                        )
+                    )
+                    .with_fix(MINT_FRESH)
+                );
+                return None;
+            }
+            None => {
+                fatal!(Check::fail(CheckId::Issuer, "iss is missing").with_fix(MINT_FRESH));
+                return None;
+            }
+        };
+        let Some(resolved) = self.issuers.resolve(iss) else {
+            let hint = if iss.starts_with("http://") {
+                " (http:// is never trusted)"
+            } else if iss.ends_with('/') {
+                " (a trailing slash makes it a different issuer)"
+            } else {
+                ""
+            };
+            fatal!(
+                Check::fail(
+                    CheckId::Issuer,
+                    format!(
+                        "iss {iss:?} is not a trusted issuer{hint}; trusted: {}",
+                        self.issuers.describe()
+                    )
+                )
+                .with_fix(MINT_FRESH)
+            );
+            return None;
+        };
+        let provider = resolved.entry.provider();
+        run.provider = Some(provider);
+        let candidates: Vec<&TrustConfig> = trust_configs
+            .iter()
+            .filter(|c| c.publisher.provider() == provider)
+            .collect();
+        if let Some(org) = &resolved.circleci_org {
+            let configured: Vec<&str> = candidates
+                .iter()
+                .filter_map(|c| match &c.publisher {
+                    Publisher::CircleCi(p) => Some(p.org_id.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let claim_org = claims.get(CIRCLECI_ORG_ID).and_then(Value::as_str);
+            if !configured.is_empty() && !configured.contains(&org.as_str()) {
+                fatal!(Check::fail(CheckId::Issuer, format!("iss {iss:?} is the issuer of CircleCI org {org:?}; the trust config pins org {:?}", configured.join(", ")))
+                    .with_fix("publish from the CircleCI organization in the trust config, or update the config's org id"));
+            }
+            if claim_org != Some(org.as_str()) {
+                fatal!(
+                    Check::fail(
+                        CheckId::Issuer,
+                        format!(
+                            "iss {iss:?} names org {org:?} but the {CIRCLECI_ORG_ID} claim is {}",
+                            claim_org.map_or("missing".to_owned(), |c| format!("{c:?}"))
+                        )
+                    )
+                    .with_fix(MINT_FRESH)
+                );
+            }
+            fatal!(Check::pass(
+                CheckId::Issuer,
+                format!("iss {iss:?}: CircleCI issuer of org {org:?}")
+            ));
+        } else {
+            fatal!(Check::pass(
+                CheckId::Issuer,
+                format!("iss {iss:?}: {provider} issuer")
+            ));
+        }
+
+        // issuer-alg
+        let allowed = resolved.entry.algorithms();
+        fatal!(if allowed.contains(&alg) {
+            Check::pass(
+                CheckId::IssuerAlg,
+                format!("{} is allowed for this issuer", alg.as_str()),
+            )
+        } else {
+            Check::fail(
+                CheckId::IssuerAlg,
+                format!(
+                    "{} is not allowed for this issuer (allowed: {})",
+                    alg.as_str(),
+                    allowed
+                        .iter()
+                        .map(|a| a.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .with_fix(MINT_FRESH)
+        });
+
+        // signing-key
+        let key = match resolved.entry.keys().key(iss, &kid, now) {
+            Ok(k) if k.algorithm() == alg => k,
+            Ok(k) => {
+                fatal!(
+                    Check::fail(
+                        CheckId::SigningKey,
+                        format!(
+                            "key {kid:?} is a {} key; the token says {}",
+                            k.algorithm().as_str(),
+                            alg.as_str()
+                        )
+                    )
+                    .with_fix(MINT_FRESH)
+                );
+                return None;
+            }
+            Err(e) => {
+                fatal!(Check::fail(CheckId::SigningKey, format!("{e}")).with_fix("supply the issuer's current keys (--jwks with its JWKS, or --online to fetch them from the pinned issuer)"));
+                return None;
+            }
+        };
+        fatal!(Check::pass(
+            CheckId::SigningKey,
+            format!("issuer key {kid:?} ({})", alg.as_str())
+        ));
+
+        // signature
+        fatal!(if key.verify(signing_input, &signature) {
+            Check::pass(
+                CheckId::Signature,
+                format!("{} signature verified with key {kid:?}", alg.as_str()),
+            )
+        } else {
+            Check::fail(CheckId::Signature, format!("{} signature does not verify with key {kid:?} (the token was altered or signed by another key)", alg.as_str())).with_fix(MINT_FRESH)
+        });
+
+        // Time.
+        let now_i = i64::try_from(now).unwrap_or(i64::MAX);
+        let leeway = LEEWAY_SECS as i64;
+        let mut token_exp = None;
+        run.push(match numeric_date(&claims, "exp") {
+            Err(e) => Check::fail(CheckId::Exp, e).with_fix(MINT_FRESH),
+            Ok(None) => Check::fail(CheckId::Exp, "exp is missing").with_fix(MINT_FRESH),
+            Ok(Some(exp)) => {
+                token_exp = u64::try_from(exp).ok();
+                if now_i > exp.saturating_add(leeway) {
+                    Check::fail(
+                        CheckId::Exp,
+                        format!(
+                            "exp {exp} is {}s before now {now} (leeway {leeway}s)",
+                            now_i.saturating_sub(exp)
+                        ),
+                    )
+                    .with_fix(MINT_FRESH)
+                } else {
+                    Check::pass(
+                        CheckId::Exp,
+                        format!("exp {exp} is not before now {now} (leeway {leeway}s)"),
+                    )
+                }
+            }
+        });
+        run.push(match numeric_date(&claims, "nbf") {
+            Err(e) => Check::fail(CheckId::Nbf, e).with_fix(MINT_FRESH),
+            Ok(None) => Check::skip(CheckId::Nbf, "nbf is absent"),
+            Ok(Some(nbf)) if nbf > now_i.saturating_add(leeway) => Check::fail(
+                CheckId::Nbf,
+                format!(
+                    "nbf {nbf} is {}s after now {now} (leeway {leeway}s)",
+                    nbf.saturating_sub(now_i)
+                ),
+            )
+            .with_fix("check the clock of this machine (or --now)"),
+            Ok(Some(nbf)) => Check::pass(
+                CheckId::Nbf,
+                format!("nbf {nbf} is not after now {now} (leeway {leeway}s)"),
+            ),
+        });
+        run.push(match numeric_date(&claims, "iat") {
+            Err(e) => Check::fail(CheckId::Iat, e).with_fix(MINT_FRESH),
+            Ok(None) => Check::fail(CheckId::Iat, "iat is missing").with_fix(MINT_FRESH),
+            Ok(Some(iat)) if iat > now_i.saturating_add(leeway) => Check::fail(
+                CheckId::Iat,
+                format!(
+                    "iat {iat} is {}s after now {now} (leeway {leeway}s)",
+                    iat.saturating_sub(now_i)
+                ),
+            )
+            .with_fix("check the clock of this machine (or --now)"),
+            Ok(Some(iat)) => Check::pass(
+                CheckId::Iat,
+                format!("iat {iat} is not after now {now} (leeway {leeway}s)"),
+            ),
+        });
+
+        // audience
+        let expected_aud = audience_for_host(registry_host);
+        let aud_fix = format!(
+            "request the audience exactly {expected_aud:?}: CircleCI `circleci run oidc get --claims '{{\"aud\":\"{expected_aud}\"}}'`, GitLab `id_tokens: NPM_ID_TOKEN: aud: \"{expected_aud}\"` (GitHub: npm computes it from the registry URL)"
+        );
+        run.push(match claims.get("aud") {
+            Some(Value::String(a)) if *a == expected_aud => Check::pass(
+                CheckId::Audience,
+                format!("aud {a:?} equals {expected_aud:?}"),
+            ),
+            Some(Value::Array(items))
+                if items.len() == 1
+                    && items.first().and_then(Value::as_str) == Some(expected_aud.as_str()) =>
+            {
+                Check::pass(
+                    CheckId::Audience,
+                    format!("aud [{expected_aud:?}] holds exactly {expected_aud:?}"),
+                )
+            }
+            Some(other) => Check::fail(
+                CheckId::Audience,
+                format!(
+                    "aud {} is not exactly {expected_aud:?}",
+                    truncate(&other.to_string())
+                ),
+            )
+            .with_fix(aud_fix),
+            None => Check::fail(
+                CheckId::Audience,
+                format!("aud is missing (expected {expected_aud:?})"),
+            )
+            .with_fix(aud_fix),
+        });
+
+        // trust-config, action, provider claims
+        let mut chosen: Option<(&TrustConfig, Vec<Check>)> = None;
+        if candidates.is_empty() {
+            let configured = trust_configs
+                .iter()
+                .map(|c| c.publisher.provider().as_str())
+                .collect::<Vec<_>>();
+            let detail = if configured.is_empty() {
+                format!("{package} has no trust config")
+            } else {
+                format!(
+                    "{package} trusts {} only; the token is from {provider}",
+                    configured.join(", ")
+                )
+            };
+            run.push(Check::fail(CheckId::TrustConfig, detail).with_fix(format!(
+                "add a trusted publisher for {provider}: `npm trust {provider} {package} …`"
+            )));
+            run.push(Check::skip(
+                CheckId::Action,
+                "no trust config for this provider",
+            ));
+            for id in policy::check_ids(provider) {
+                run.push(Check::skip(*id, "no trust config for this provider"));
+            }
+        } else {
+            for config in &candidates {
+                let mut checks = vec![action_check(config, action, package)];
+                checks.extend(policy::evaluate(&config.publisher, &claims));
+                let all_ok = checks.iter().all(|c| c.status != CheckStatus::Fail);
+                if all_ok {
+                    chosen = Some((config, checks));
+                    break;
+                }
+                if chosen.is_none() {
+                    chosen = Some((config, checks));
+                }
+            }
+            if let Some((config, checks)) = &chosen {
+                let id_text = config
+                    .id
+                    .as_deref()
+                    .map_or("without id".to_owned(), |i| format!("{i:?}"));
+                let of = if candidates.len() > 1 {
+                    format!(" (of {} {provider} configs)", candidates.len())
+                } else {
+                    String::new()
+                };
+                run.push(Check::pass(
+                    CheckId::TrustConfig,
+                    format!("{provider} trust config {id_text}{of}"),
+                ));
+                for c in checks {
+                    run.push(c.clone());
+                }
+            }
+        }
+
+        // jti
+        let failed_so_far = run.checks.iter().any(|c| c.status == CheckStatus::Fail);
+        run.push(match claims.get("jti") {
+            Some(Value::String(j)) if !j.is_empty() => {
+                if failed_so_far {
+                    Check::skip(CheckId::Jti, format!("jti {j:?} not consumed: the exchange is refused"))
+                } else if let Some(store) = &self.jti_store {
+                    let forget_after = token_exp.unwrap_or(now).saturating_add(LEEWAY_SECS);
+                    match store.claim(j, package, forget_after, now) {
+                        Ok(()) => Check::pass(CheckId::Jti, format!("jti {j:?} first exchange for {package}")),
+                        Err(e @ JtiError::Replayed { .. }) => Check::fail(CheckId::Jti, e.to_string()).with_fix("mint a new id token for every exchange; a token is exchanged once per package"),
+                        Err(e) => Check::fail(CheckId::Jti, e.to_string()),
+                    }
+                } else {
+                    Check::skip(CheckId::Jti, format!("jti {j:?} present; not consumed (no replay store: explain never records a jti)"))
+                }
+            }
+            Some(other) => Check::fail(CheckId::Jti, format!("jti is {} (expected a non-empty string)", truncate(&other.to_string()))).with_fix(MINT_FRESH),
+            None => Check::fail(CheckId::Jti, "jti is missing; replays could not be detected").with_fix(MINT_FRESH),
+        });
+
+        Some((chosen.and_then(|(c, _)| c.id.clone()), token_exp))
+    }
+}
+
+fn action_check(config: &TrustConfig, action: Action, package: &str) -> Check {
+    let perm = action.permission().as_str();
+    let listed = config
+        .permissions
+        .iter()
+        .map(|p| p.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if config.allows(action) {
+        Check::pass(
+            CheckId::Action,
+            format!(
+                "{} needs {perm}; the config allows {listed}",
+                action.as_str()
+            ),
+        )
+    } else {
+        let flag = match action {
+            Action::Publish => "--allow-publish",
+            Action::Stage => "--allow-stage-publish",
+        };
+        Check::fail(
+            CheckId::Action,
+            format!(
+                "{} needs {perm}; the config allows only {listed}",
+                action.as_str()
+            ),
+        )
+        .with_fix(format!(
+            "allow the action in the trust config: `npm trust {} {package} … {flag}`",
+            config.publisher.provider()
+        ))
+    }
+}
+
+fn keys_of(map: &Map<String, Value>) -> String {
+    let keys: Vec<String> = map.keys().map(|k| truncate(k)).collect();
+    keys.join(", ")
+}
+
+/// Shortens hostile values before they reach a detail line.
+fn truncate(text: &str) -> String {
+    const MAX: usize = 120;
+    if text.len() <= MAX {
+        return text.to_owned();
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}… ({} bytes)",
+        text.get(..end).unwrap_or_default(),
+        text.len()
+    )
+}
