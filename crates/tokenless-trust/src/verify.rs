@@ -324,15 +324,10 @@ impl Verifier {
                 return None;
             }
         };
-        fatal!(if signature.is_empty() {
-            Check::fail(
-                CheckId::TokenFormat,
-                "the signature segment is empty (an unsigned token)",
-            )
-            .with_fix(MINT_FRESH)
-        } else {
-            Check::pass(CheckId::TokenFormat, "three base64url segments")
-        });
+        fatal!(Check::pass(
+            CheckId::TokenFormat,
+            "three base64url segments"
+        ));
         let signing_input_len =
             parts.first().map_or(0, |h| h.len()) + 1 + parts.get(1).map_or(0, |p| p.len());
         let signing_input = token
@@ -613,7 +608,13 @@ impl Verifier {
         ));
 
         // signature
-        fatal!(if key.verify(signing_input, &signature) {
+        fatal!(if signature.is_empty() {
+            Check::fail(
+                CheckId::Signature,
+                "the signature segment is empty (an unsigned or stripped token)",
+            )
+            .with_fix(MINT_FRESH)
+        } else if key.verify(signing_input, &signature) {
             Check::pass(
                 CheckId::Signature,
                 format!("{} signature verified with key {kid:?}", alg.as_str()),
