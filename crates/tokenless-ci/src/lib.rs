@@ -7,11 +7,40 @@
 //!
 //! Data flows one way: source text → YAML tree with spans → provider model → rules →
 //! [`Finding`]s. Rules never print; rendering is the binary's job.
+//!
+//! ## The YAML layer
+//!
+//! `rust-stack.md` offers yaml-edit (lossless CST), serde-saphyr (typed models) and
+//! saphyr-parser events. The linter uses **saphyr-parser events into its own arena**
+//! ([`yaml::Forest`]): one compact node per YAML node with a byte span, aliases shared
+//! by id (never copied, so a billion-laughs document is measured, not expanded, and
+//! refused past a budget), merge keys resolved once, depth bounded while building
+//! (iteratively, so 10,000-deep input gives an error, not a stack overflow). A rowan CST
+//! would cost several times the source size on a 50 MB file and typed serde models lose
+//! spans inside merged mappings. Sub-spans inside scalars (a command in a `run:` block)
+//! are mapped back to source bytes by [`yaml::Forest::sub_span`].
+//!
+//! ## Modules
+//!
+//! - [`yaml`]: the forest; [`shell`]: a POSIX-shell reader for script bodies.
+//! - [`circleci`], [`github`], [`gitlab`]: provider models into [`model::Job`]s, plus the
+//!   rules that need workflows, triggers or pipeline rules.
+//! - [`facts`]: what each job does (publishes, mints, credentials, registries, npm).
+//! - [`rules`]: the judgements shared by all providers; [`versions`]: npm/Node tables.
 
+pub mod circleci;
 pub mod detect;
+pub mod facts;
 pub mod finding;
+pub mod github;
+pub mod gitlab;
+pub mod model;
 pub mod provider;
+pub mod rules;
+pub mod shell;
 pub mod suppress;
+pub mod versions;
+pub mod yaml;
 
 pub use finding::{Finding, LintError, RULES, RuleMeta, Severity, Span, rule_meta};
 pub use provider::Provider;
@@ -48,6 +77,65 @@ pub struct Document<'a> {
 /// Errors are for input that cannot be analysed at all (malformed YAML, limits
 /// exceeded); they name the file, line and column.
 pub fn lint(doc: Document<'_>, files: &dyn FileSource) -> Result<Vec<Finding>, LintError> {
-    let _ = (doc, files);
-    Ok(Vec::new())
+    let mut forest = yaml::Forest::default();
+    let root = forest.parse(doc.path, doc.source).map_err(|e| LintError {
+        path: doc.path.to_string(),
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    })?;
+    if !forest.is_map(root) {
+        // An empty file or a bare scalar/list: nothing that could publish.
+        return Ok(Vec::new());
+    }
+    let jobs_and_rules = match doc.provider {
+        Provider::CircleCi => {
+            let cfg = circleci::build(&forest, root);
+            let facts: Vec<_> = cfg
+                .jobs
+                .iter()
+                .map(|j| facts::collect(&forest, j))
+                .collect();
+            let mut out = rules::Out::new(&forest);
+            for (job, f) in cfg.jobs.iter().zip(&facts) {
+                rules::job_rules(&mut out, doc.provider, job, f);
+            }
+            circleci::workflow_rules(&mut out, &cfg, &facts);
+            out.finish()
+        }
+        Provider::GitHub => {
+            let wf = github::build(&forest, root);
+            let facts: Vec<_> = wf.jobs.iter().map(|j| facts::collect(&forest, j)).collect();
+            let mut out = rules::Out::new(&forest);
+            for (job, f) in wf.jobs.iter().zip(&facts) {
+                rules::job_rules(&mut out, doc.provider, job, f);
+            }
+            github::trigger_rules(&mut out, &wf, &facts);
+            out.finish()
+        }
+        Provider::GitLab => {
+            let (root, errors) = gitlab::load(&mut forest, root, files);
+            if let Some(e) = errors.into_iter().next() {
+                return Err(LintError {
+                    path: e.0,
+                    line: e.1,
+                    column: e.2,
+                    message: e.3,
+                });
+            }
+            let cfg = gitlab::build(&forest, &root);
+            let facts: Vec<_> = cfg
+                .jobs
+                .iter()
+                .map(|j| facts::collect(&forest, j))
+                .collect();
+            let mut out = rules::Out::new(&forest);
+            for (job, f) in cfg.jobs.iter().zip(&facts) {
+                rules::job_rules(&mut out, doc.provider, job, f);
+            }
+            gitlab::trigger_rules(&mut out, &cfg, &facts);
+            out.finish()
+        }
+    };
+    Ok(jobs_and_rules)
 }

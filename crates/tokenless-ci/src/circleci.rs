@@ -1,0 +1,542 @@
+//! CircleCI: jobs (with reusable `commands:` expanded, `<< parameters.x >>` substituted,
+//! executors resolved to images, orb commands kept as steps with inputs) and workflow
+//! entries (context, filters, approvals), plus the rules that read workflows.
+
+use crate::facts::{self, Facts};
+use crate::model::{EnvVar, IdTokenDecl, Input, Job, Loc, Step, StepKind};
+use crate::rules::Out;
+use crate::yaml::{Forest, NodeId};
+
+/// Reusable commands nested deeper than this are not expanded.
+const MAX_COMMAND_DEPTH: usize = 12;
+/// Steps per job after expansion.
+const MAX_STEPS: usize = 5_000;
+
+type Bindings = Vec<(String, String)>;
+
+/// One use of a job in a workflow.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub workflow: String,
+    pub job: String,
+    /// Display name (`name:` or the job name).
+    pub name: String,
+    pub node: NodeId,
+    pub contexts: Vec<(String, NodeId)>,
+    pub filters: Option<NodeId>,
+    /// The workflow has a `when:`/`unless:` condition or triggers.
+    pub workflow_conditional: bool,
+    /// It waits for an approval job.
+    pub behind_approval: bool,
+    /// This entry is itself an approval (the job's steps never run).
+    pub is_approval: bool,
+}
+
+pub struct Config {
+    pub jobs: Vec<Job>,
+    pub entries: Vec<Entry>,
+}
+
+fn subst(text: &str, b: &Bindings) -> String {
+    if !text.contains("<<") {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("<<") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let Some(j) = after.find(">>") else {
+            out.push_str(&rest[i..]);
+            return out;
+        };
+        let expr = after[..j].trim();
+        match expr
+            .strip_prefix("parameters.")
+            .and_then(|p| b.iter().find(|(k, _)| k == p))
+        {
+            Some((_, v)) => out.push_str(v),
+            None => out.push_str(&rest[i..i + 2 + j + 2]),
+        }
+        rest = &after[j + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Parameter defaults declared under `parameters:`.
+fn defaults(forest: &Forest, def: NodeId) -> Bindings {
+    let mut b = Vec::new();
+    if let Some(params) = forest.get(def, "parameters") {
+        for (k, v) in forest.entries(params) {
+            if let Some(d) = forest.get(*v, "default")
+                && let Some(s) = forest.str(d)
+            {
+                b.push((forest.text(*k).to_string(), s.to_string()));
+            }
+        }
+    }
+    b
+}
+
+/// Bindings for a call: declared defaults overridden by the call's arguments.
+fn call_bindings(forest: &Forest, def: NodeId, args: Option<NodeId>, outer: &Bindings) -> Bindings {
+    let mut b = defaults(forest, def);
+    if let Some(args) = args {
+        for (k, v) in forest.entries(args) {
+            let Some(val) = forest.str(*v) else { continue };
+            let key = forest.text(*k).to_string();
+            let val = subst(val, outer);
+            if let Some(slot) = b.iter_mut().find(|(n, _)| *n == key) {
+                slot.1 = val;
+            } else {
+                b.push((key, val));
+            }
+        }
+    }
+    b
+}
+
+fn env_of(forest: &Forest, map: Option<NodeId>, b: &Bindings) -> Vec<EnvVar> {
+    let Some(map) = map else { return Vec::new() };
+    let mut out = Vec::new();
+    if forest.is_map(map) {
+        for (k, v) in forest.entries(map) {
+            out.push(EnvVar {
+                name: forest.text(*k).to_string(),
+                key: *k,
+                value: *v,
+                text: subst(forest.text(*v), b),
+            });
+        }
+    } else {
+        // A list of `NAME=value` strings or single-key maps.
+        for item in forest.items(map) {
+            if let Some(s) = forest.str(*item)
+                && let Some((n, v)) = s.split_once('=')
+            {
+                out.push(EnvVar {
+                    name: n.to_string(),
+                    key: *item,
+                    value: *item,
+                    text: subst(v, b),
+                });
+            } else {
+                out.extend(env_of(forest, Some(*item), b));
+            }
+        }
+    }
+    out
+}
+
+struct Expander<'a> {
+    forest: &'a Forest,
+    commands: Option<NodeId>,
+    orbs: Option<NodeId>,
+    steps: Vec<Step>,
+}
+
+impl Expander<'_> {
+    fn expand(&mut self, steps: NodeId, b: &Bindings, depth: usize) {
+        let forest = self.forest;
+        for &s in forest.items(steps) {
+            if self.steps.len() >= MAX_STEPS {
+                return;
+            }
+            if let Some(name) = forest.str(s) {
+                let name = subst(name, b);
+                self.call(&name, s, s, None, b, depth);
+                continue;
+            }
+            let Some(&(k, v)) = forest.entries(s).first() else {
+                continue;
+            };
+            let key = forest.text(k).to_string();
+            match key.as_str() {
+                "run" => self.run(s, v, b),
+                "when" | "unless" => {
+                    if let Some(inner) = forest.get(v, "steps") {
+                        self.expand(inner, b, depth);
+                    }
+                }
+                _ => self.call(&key, s, k, Some(v), b, depth),
+            }
+        }
+    }
+
+    fn run(&mut self, step: NodeId, v: NodeId, b: &Bindings) {
+        let forest = self.forest;
+        let (cmd_node, env, name) = if forest.is_map(v) {
+            let Some(c) = forest.get(v, "command") else {
+                return;
+            };
+            let env = env_of(forest, forest.get(v, "environment"), b);
+            let name = forest.get(v, "name").map(|n| forest.text(n).to_string());
+            (c, env, name)
+        } else {
+            (v, Vec::new(), None)
+        };
+        let raw = forest.text(cmd_node);
+        let text = subst(raw, b);
+        let exact = text == raw;
+        let name =
+            name.unwrap_or_else(|| text.lines().next().unwrap_or("").chars().take(60).collect());
+        self.steps.push(Step {
+            kind: StepKind::Run {
+                node: cmd_node,
+                text,
+                exact,
+            },
+            env,
+            node: step,
+            name,
+        });
+    }
+
+    fn call(
+        &mut self,
+        name: &str,
+        step: NodeId,
+        name_node: NodeId,
+        args: Option<NodeId>,
+        b: &Bindings,
+        depth: usize,
+    ) {
+        let forest = self.forest;
+        if let Some(def) = self.commands.and_then(|c| forest.get(c, name)) {
+            if depth >= MAX_COMMAND_DEPTH {
+                return;
+            }
+            let inner = call_bindings(forest, def, args.filter(|a| forest.is_map(*a)), b);
+            if let Some(steps) = forest.get(def, "steps") {
+                self.expand(steps, &inner, depth + 1);
+            }
+            return;
+        }
+        let is_orb = name
+            .split_once('/')
+            .is_some_and(|(alias, _)| self.orbs.and_then(|o| forest.get(o, alias)).is_some());
+        if is_orb {
+            let mut inputs = Vec::new();
+            if let Some(a) = args {
+                for (k, v) in forest.entries(a) {
+                    inputs.push(Input {
+                        name: forest.text(*k).to_string(),
+                        key: *k,
+                        value: *v,
+                        text: subst(forest.text(*v), b),
+                    });
+                }
+            }
+            self.steps.push(Step {
+                kind: StepKind::Uses {
+                    name: name.to_string(),
+                    node: name_node,
+                    inputs,
+                },
+                env: Vec::new(),
+                node: step,
+                name: name.to_string(),
+            });
+        }
+    }
+}
+
+/// Image of an executor reference (`executor: name` or `executor: {name, params…}`).
+fn executor_images(
+    forest: &Forest,
+    root: NodeId,
+    exec: NodeId,
+    b: &Bindings,
+) -> Vec<(String, NodeId)> {
+    let (name, args) = match forest.str(exec) {
+        Some(n) => (subst(n, b), None),
+        None => match forest.get(exec, "name") {
+            Some(n) => (subst(forest.text(n), b), Some(exec)),
+            None => return Vec::new(),
+        },
+    };
+    let Some(def) = forest.path(root, &["executors", &name]) else {
+        return Vec::new();
+    };
+    let eb = call_bindings(forest, def, args, b);
+    images_of(forest, def, &eb)
+}
+
+fn images_of(forest: &Forest, def: NodeId, b: &Bindings) -> Vec<(String, NodeId)> {
+    let mut out = Vec::new();
+    if let Some(docker) = forest.get(def, "docker") {
+        // The primary container is the first; services follow.
+        if let Some(first) = forest.items(docker).first()
+            && let Some(img) = forest.get(*first, "image")
+        {
+            out.push((subst(forest.text(img), b), img));
+        }
+    }
+    out
+}
+
+pub fn build(forest: &Forest, root: NodeId) -> Config {
+    let commands = forest.get(root, "commands");
+    let orbs = forest.get(root, "orbs");
+    let mut jobs = Vec::new();
+    if let Some(jmap) = forest.get(root, "jobs") {
+        for &(k, def) in forest.entries(jmap) {
+            if !forest.is_map(def) {
+                continue;
+            }
+            let b = defaults(forest, def);
+            let mut ex = Expander {
+                forest,
+                commands,
+                orbs,
+                steps: Vec::new(),
+            };
+            if let Some(steps) = forest.get(def, "steps") {
+                ex.expand(steps, &b, 0);
+            }
+            let mut images = images_of(forest, def, &b);
+            if images.is_empty()
+                && let Some(e) = forest.get(def, "executor")
+            {
+                images = executor_images(forest, root, e, &b);
+            }
+            let shell = forest.get(def, "shell").map(|s| forest.text(s).to_string());
+            jobs.push(Job {
+                name: forest.text(k).to_string(),
+                node: k,
+                steps: ex.steps,
+                env: env_of(forest, forest.get(def, "environment"), &b),
+                images,
+                id_token: IdTokenDecl::default(),
+                // CircleCI runs steps with `/bin/bash -eo pipefail` unless `shell:` says otherwise.
+                errexit: shell.is_none_or(|s| s.contains("-e")),
+            });
+        }
+    }
+    let mut entries = Vec::new();
+    if let Some(wmap) = forest.get(root, "workflows") {
+        for &(wk, wf) in forest.entries(wmap) {
+            let Some(list) = forest.get(wf, "jobs") else {
+                continue;
+            };
+            let workflow = forest.text(wk).to_string();
+            let conditional = ["when", "unless", "triggers"]
+                .iter()
+                .any(|k| forest.get(wf, k).is_some());
+            let mut approvals: Vec<String> = Vec::new();
+            let mut raw: Vec<Entry> = Vec::new();
+            let mut requires: Vec<Vec<String>> = Vec::new();
+            for &item in forest.items(list) {
+                let (job, node, cfg) = match forest.str(item) {
+                    Some(s) => (s.to_string(), item, None),
+                    None => match forest.entries(item).first() {
+                        Some(&(k, v)) => (forest.text(k).to_string(), k, Some(v)),
+                        None => continue,
+                    },
+                };
+                let get = |key: &str| cfg.and_then(|c| forest.get(c, key));
+                let name = get("name")
+                    .map(|n| forest.text(n).to_string())
+                    .unwrap_or_else(|| job.clone());
+                let is_approval = get("type").is_some_and(|t| forest.text(t) == "approval");
+                if is_approval {
+                    approvals.push(name.clone());
+                }
+                let contexts = get("context")
+                    .map(|c| {
+                        forest
+                            .str_or_list(c)
+                            .into_iter()
+                            .map(|(n, s)| (s.to_string(), n))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                requires.push(
+                    get("requires")
+                        .map(|r| {
+                            forest
+                                .str_or_list(r)
+                                .into_iter()
+                                .map(|(_, s)| s.to_string())
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                );
+                raw.push(Entry {
+                    workflow: workflow.clone(),
+                    job,
+                    name,
+                    node,
+                    contexts,
+                    filters: get("filters"),
+                    workflow_conditional: conditional,
+                    behind_approval: false,
+                    is_approval,
+                });
+            }
+            for (mut e, req) in raw.into_iter().zip(requires) {
+                e.behind_approval = req.iter().any(|r| approvals.contains(r));
+                entries.push(e);
+            }
+        }
+    }
+    Config { jobs, entries }
+}
+
+/// What a publish job's filters let through.
+enum Reach {
+    /// Every branch push.
+    AllBranches(&'static str),
+    /// Every branch but some.
+    MostBranches(String),
+    Restricted,
+}
+
+fn reach(forest: &Forest, filters: Option<NodeId>) -> Reach {
+    let Some(f) = filters else {
+        return Reach::AllBranches("it has no filters, so it runs on every branch push");
+    };
+    if let Some(expr) = forest.str(f) {
+        let e = expr.replace(' ', "");
+        if e.contains("pipeline.git.branch==")
+            || e.contains("pipeline.git.tagstarts-with\"v")
+            || e.contains("pipeline.git.tag==")
+        {
+            return Reach::Restricted;
+        }
+        if e.contains("pipeline.git.tagstarts-with\"\"") {
+            return Reach::AllBranches(
+                "its filter `pipeline.git.tag starts-with \"\"` admits any ref",
+            );
+        }
+        return Reach::Restricted;
+    }
+    let branches = forest.get(f, "branches");
+    let only = branches.and_then(|b| forest.get(b, "only"));
+    let ignore = branches.and_then(|b| forest.get(b, "ignore"));
+    if only.is_some() {
+        return Reach::Restricted;
+    }
+    if let Some(ig) = ignore {
+        let pats: Vec<&str> = forest.str_or_list(ig).into_iter().map(|(_, s)| s).collect();
+        if pats
+            .iter()
+            .any(|p| matches!(*p, "/.*/" | "/.+/" | "/^.*$/" | "/^.*/"))
+        {
+            return Reach::Restricted;
+        }
+        return Reach::MostBranches(pats.join(", "));
+    }
+    if forest.get(f, "tags").is_some() {
+        return Reach::AllBranches(
+            "it has tag filters but no `branches: ignore: /.*/`, so it also runs on every branch push",
+        );
+    }
+    Reach::AllBranches("its filters do not restrict branches, so it runs on every branch push")
+}
+
+/// Workflow-level rules: branch-filter-only, untrusted-trigger-publish, and a stored
+/// token that can only come from a context or project variable.
+pub fn workflow_rules(out: &mut Out<'_>, cfg: &Config, facts: &[Facts]) {
+    let forest = out.forest;
+    for e in &cfg.entries {
+        if e.is_approval {
+            continue;
+        }
+        let Some(ji) = cfg.jobs.iter().position(|j| j.name == e.job) else {
+            continue;
+        };
+        let f = &facts[ji];
+        let Some(p) = crate::rules::npm_publishes(f).next() else {
+            continue;
+        };
+        let job = &cfg.jobs[ji];
+        if e.contexts.is_empty() {
+            let guard = match e.filters {
+                Some(_) => "guarded only by workflow `filters`",
+                None => "not guarded by any context",
+            };
+            out.push(
+                "branch-filter-only",
+                None,
+                Loc::of(forest, e.node),
+                format!(
+                    "publish job `{}` (runs {}) in workflow `{}` is {guard}: anyone who can push a branch can edit the filters and publish",
+                    e.name, p.what, e.workflow
+                ),
+                "attach a context whose expression restriction pins the branch (`pipeline.git.branch == \"main\" and not job.ssh.enabled`) and bind its id in the trusted publisher",
+            );
+        }
+        let reach = reach(forest, e.filters);
+        let (why, at) = match &reach {
+            Reach::Restricted => continue,
+            Reach::AllBranches(why) => (why.to_string(), e.filters.unwrap_or(e.node)),
+            Reach::MostBranches(pats) => (
+                format!("its filters only ignore {pats}, so it runs on every other branch"),
+                e.filters.unwrap_or(e.node),
+            ),
+        };
+        let mut severity = None;
+        let mut guard_note = String::new();
+        if !e.contexts.is_empty() {
+            severity = Some(crate::Severity::Medium);
+            guard_note = format!(
+                "; only the restrictions of context `{}` can stop it",
+                e.contexts
+                    .iter()
+                    .map(|c| c.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join("`, `")
+            );
+        } else if e.behind_approval || e.workflow_conditional {
+            severity = Some(crate::Severity::Medium);
+            guard_note = "; a workflow condition or approval is the only gate, and the config is editable by anyone who can push".to_string();
+        }
+        out.push(
+            "untrusted-trigger-publish",
+            severity,
+            Loc::of(forest, at),
+            format!("publish job `{}` in workflow `{}` runs {}: {why}{guard_note}", e.name, e.workflow, p.what),
+            "restrict the job to the release branch or tags (`branches: ignore: /.*/` with tag filters) and rely on a restricted context",
+        );
+        let _ = job;
+    }
+    // A stored token that can only come from a context or project variable.
+    for (ji, job) in cfg.jobs.iter().enumerate() {
+        let f = &facts[ji];
+        let Some(p) = crate::rules::npm_publishes(f).next() else {
+            continue;
+        };
+        if !f.mints.is_empty()
+            || f.wires
+                .iter()
+                .any(|w| !matches!(w.source, facts::Source::Placeholder))
+        {
+            continue;
+        }
+        if !p.reads_npm_token {
+            continue;
+        }
+        let ctxs: Vec<&(String, NodeId)> = cfg
+            .entries
+            .iter()
+            .filter(|e| e.job == job.name && !e.is_approval)
+            .flat_map(|e| e.contexts.iter())
+            .collect();
+        let Some(first) = ctxs.first() else { continue };
+        let names: Vec<&str> = ctxs.iter().map(|c| c.0.as_str()).collect();
+        out.push(
+            "static-token-publish",
+            Some(crate::Severity::Medium),
+            Loc::of(forest, first.1),
+            format!(
+                "job `{}` runs {}, which reads NPM_TOKEN from the environment; with no id token it can only publish with a token from context `{}` or a project variable",
+                job.name,
+                p.what,
+                names.join("`, `")
+            ),
+            "mint an id token into NPM_ID_TOKEN in the publish step and delete NPM_TOKEN from the context and project variables",
+        );
+    }
+}

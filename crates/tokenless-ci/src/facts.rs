@@ -1,0 +1,1137 @@
+//! What a job does, read from its steps: where it publishes, where it mints an id token
+//! and how, which static credentials reach it, which registries and npm versions it uses.
+//! Rules are judgements over these facts; this module only observes.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::model::{Job, Loc, StepKind};
+use crate::shell::{self, Command, Joiner, Word};
+use crate::versions::{self, NodeSpec, Version};
+use crate::yaml::{Forest, NodeId};
+
+pub const NPMJS: &str = "registry.npmjs.org";
+
+/// Where a credential value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A stored secret or variable (described, e.g. `secrets.NPM_TOKEN`, `$NPM_TOKEN`).
+    Static(String),
+    /// The OIDC id token (or a provider JWT) put where a registry token goes.
+    Oidc(String),
+    /// An empty or constant placeholder: not a credential.
+    Placeholder,
+}
+
+/// A publish command or publishing action.
+#[derive(Debug, Clone)]
+pub struct Publish {
+    pub step: usize,
+    pub loc: Loc,
+    /// What publishes, e.g. "`npm publish`", "`npx semantic-release`".
+    pub what: String,
+    /// Registry host given on the command (`--registry`) or to the action.
+    pub registry: Option<String>,
+    /// The tool reads NPM_TOKEN from the environment by itself.
+    pub reads_npm_token: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Mint {
+    pub step: usize,
+    pub loc: Loc,
+    /// The `--claims` argument: its location and its value after shell unquoting.
+    pub claims: Option<(Loc, String)>,
+    /// The variable the token is stored in.
+    pub var: Option<String>,
+    /// Why a failed fetch would go unnoticed, if it would.
+    pub masked: Option<String>,
+    /// The token is written to `$BASH_ENV` (reaches later steps).
+    pub to_bash_env: bool,
+}
+
+/// A static credential that reaches (or may reach) the publish.
+#[derive(Debug, Clone)]
+pub struct Wire {
+    /// Step index for step-scoped wiring; `None` for the whole job.
+    pub step: Option<usize>,
+    /// Written to a file, npm config or `$BASH_ENV`: reaches later steps too.
+    pub persistent: bool,
+    pub loc: Loc,
+    /// What wires it, e.g. "NODE_AUTH_TOKEN", "an `_authToken` line in .npmrc".
+    pub what: String,
+    pub source: Source,
+    /// Registry host the credential is for, when the wiring names one.
+    pub host: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub publishes: Vec<Publish>,
+    pub mints: Vec<Mint>,
+    pub wires: Vec<Wire>,
+    /// Commands that need a stored token even with OIDC (`npm whoami`, `npm dist-tag`...).
+    pub token_commands: Vec<(usize, Loc, String)>,
+    /// Variables checked for emptiness (`[ -z "$NPM_ID_TOKEN" ]`, `${X:?}`).
+    pub guards: Vec<(usize, String)>,
+    /// `NPM_ID_TOKEN` exported into `$BASH_ENV` in a step.
+    pub bash_env_exports: Vec<(usize, String)>,
+    /// `npm install -g npm@<spec>`: step, lowest version, location, spec.
+    pub npm_upgrades: Vec<(usize, Option<Version>, Loc, String)>,
+    /// Registries configured in the job (host, location).
+    pub registries: Vec<(String, Loc)>,
+    /// Wrong audience sources (`NPM_ID_TOKEN=$CIRCLE_OIDC_TOKEN`).
+    pub audience_errors: Vec<(Loc, String)>,
+    /// `CI=false` / `CI: false`.
+    pub ci_false: Option<Loc>,
+    /// Node versions chosen by steps (setup-node `node-version`...).
+    pub node_versions: Vec<(NodeSpec, Loc, String)>,
+    /// Release-tool versions pinned by actions (tool, version text, location).
+    pub tool_versions: Vec<(String, String, Loc)>,
+    /// `--provenance` / `NPM_CONFIG_PROVENANCE=true`.
+    pub provenance: Vec<Loc>,
+}
+
+static TOKEN_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(NODE_AUTH_TOKEN|YARN_NPM_AUTH_TOKEN|NPM_CONFIG__AUTHTOKEN|npm_config_//.*:_authtoken|[A-Z0-9_]*NPM[A-Z0-9_]*TOKEN[A-Z0-9_]*)$")
+        .expect("static regex")
+});
+static OIDC_REF: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"circleci\s+run\s+oidc\s+get|\$\{?(NPM_ID_TOKEN|CIRCLE_OIDC_TOKEN(_V2)?|CI_JOB_JWT(_V[12])?|ACTIONS_ID_TOKEN_REQUEST_TOKEN)\b")
+        .expect("static regex")
+});
+static SECRET_REF: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\$\{\{\s*([A-Za-z_][A-Za-z0-9_.\-\[\]']*)\s*\}\}|\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+        .expect("static regex")
+});
+static NPM_TOKEN_LITERAL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\bnpm_[A-Za-z0-9]{36}\b").expect("static regex"));
+static AUTH_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?:(//[^\s:'\x22]*)?:)?(_authToken|_auth|_password|npmAuthToken)\s*[=:]\s*([^\s'\x22]*)",
+    )
+    .expect("static regex")
+});
+static REGISTRY_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:^|[\s'\x22])(?:@[\w.-]+:)?registry\s*=\s*([^\s'\x22]+)").expect("static regex")
+});
+
+/// Is this an environment/variable name that carries an npm registry token?
+pub fn is_token_name(name: &str) -> bool {
+    let up = name.to_ascii_uppercase();
+    TOKEN_NAME.is_match(name) && !up.contains("ID_TOKEN") && !up.contains("GITHUB")
+}
+
+/// Classify a credential value. `extra_oidc` are more variable names that hold an id
+/// token (GitLab `id_tokens` names, mint variables).
+pub fn classify(value: &str, extra_oidc: &[String]) -> Source {
+    let v = value.trim();
+    if OIDC_REF.is_match(v) {
+        return Source::Oidc(v.to_string());
+    }
+    for name in extra_oidc {
+        if refers_to(v, name) {
+            return Source::Oidc(format!("${name}"));
+        }
+    }
+    if NPM_TOKEN_LITERAL.is_match(v) {
+        return Source::Static("a hard-coded npm token".into());
+    }
+    if let Some(c) = SECRET_REF.captures(v) {
+        if let Some(expr) = c.get(1) {
+            return Source::Static(expr.as_str().to_string());
+        }
+        if let Some(var) = c.get(2) {
+            return Source::Static(format!("${}", var.as_str()));
+        }
+    }
+    if v.contains("${{") || v.contains('$') || v.contains('`') {
+        return Source::Static(v.to_string());
+    }
+    Source::Placeholder
+}
+
+/// Whether `text` references shell variable `name` (`$name`, `${name}`, `${name:-…}`).
+pub fn refers_to(text: &str, name: &str) -> bool {
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        let after = &rest[i + 1..];
+        let after = after.strip_prefix('{').unwrap_or(after);
+        if let Some(tail) = after.strip_prefix(name)
+            && !tail.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return true;
+        }
+        rest = &rest[i + 1..];
+    }
+    false
+}
+
+/// The host of a registry URL (`https://host:port/path` → `host`).
+pub fn host_of(url: &str) -> Option<String> {
+    let u = url.trim().trim_matches(['"', '\'']);
+    let u = u.split_once("://").map(|(_, r)| r).unwrap_or(u);
+    let u = u.trim_start_matches("//");
+    let host = u.split(['/', ':', '?']).next()?.trim();
+    if host.is_empty() {
+        None
+    } else {
+        Some(host.to_ascii_lowercase())
+    }
+}
+
+/// Whether a host is npm's public registry (or npmjs.org aliases).
+pub fn is_npmjs(host: &str) -> bool {
+    matches!(
+        host,
+        "registry.npmjs.org" | "registry.npmjs.com" | "registry.yarnpkg.com"
+    )
+}
+
+/// A command that publishes, found in a script.
+#[derive(Debug)]
+pub struct PublishCmd {
+    pub what: String,
+    pub start: usize,
+    pub end: usize,
+    pub registry: Option<String>,
+    pub reads_npm_token: bool,
+}
+
+fn strip_version(tool: &str) -> &str {
+    match tool.strip_prefix('@') {
+        Some(rest) => match rest.find('@') {
+            Some(i) => &tool[..i + 1],
+            None => tool,
+        },
+        None => tool.split('@').next().unwrap_or(tool),
+    }
+}
+
+fn is_dry_run(args: &[Word]) -> bool {
+    args.iter().any(|w| {
+        let t = w.text.to_ascii_lowercase();
+        t == "--dry-run" || t == "--dry-run=true" || t == "--dryrun" || t == "--dry_run"
+    })
+}
+
+fn registry_arg(args: &[Word]) -> Option<String> {
+    for (i, w) in args.iter().enumerate() {
+        if let Some(v) = w.text.strip_prefix("--registry=") {
+            return host_of(v);
+        }
+        if w.text == "--registry" {
+            return args.get(i + 1).and_then(|n| host_of(&n.text));
+        }
+    }
+    None
+}
+
+/// Flags of npm/pnpm/yarn that take a separate value.
+fn takes_value(flag: &str) -> bool {
+    matches!(
+        flag,
+        "--filter"
+            | "-F"
+            | "--dir"
+            | "-C"
+            | "--workspace"
+            | "-w"
+            | "--prefix"
+            | "--registry"
+            | "--tag"
+            | "--access"
+            | "--otp"
+            | "--cwd"
+            | "--loglevel"
+            | "-p"
+            | "--package"
+    )
+}
+
+/// Positional arguments (flags and their values skipped), with their indices.
+fn positionals(args: &[Word]) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let t = args[i].text.as_str();
+        if t == "--" {
+            break;
+        }
+        if t.starts_with('-') {
+            i += if !t.contains('=') && takes_value(t) {
+                2
+            } else {
+                1
+            };
+            continue;
+        }
+        out.push((i, t));
+        i += 1;
+    }
+    out
+}
+
+fn publishy_script(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.contains("publish")
+        && !n.contains("prepublish")
+        && !n.contains("doc")
+        && !n.contains("storybook")
+}
+
+/// Does this command publish a package? `argv` is the command without wrappers.
+pub fn publish_of(argv: &[Word]) -> Option<PublishCmd> {
+    publish_of_depth(argv, 0)
+}
+
+fn publish_of_depth(argv: &[Word], depth: usize) -> Option<PublishCmd> {
+    let first = argv.first()?;
+    if depth > 3 || is_dry_run(argv) {
+        return None;
+    }
+    let name = strip_version(first.text.rsplit('/').next().unwrap_or(""));
+    let pos = positionals(&argv[1..]);
+    let sub = pos.first().map(|(_, s)| *s).unwrap_or("");
+    let at = |k: usize| -> (usize, usize) {
+        let end = argv.get(k).map(|w| w.end).unwrap_or(first.end);
+        (first.start, end)
+    };
+    let registry = registry_arg(argv);
+    let mk = |what: String, k: usize, reads: bool| {
+        let (start, end) = at(k);
+        Some(PublishCmd {
+            what,
+            start,
+            end,
+            registry: registry.clone(),
+            reads_npm_token: reads,
+        })
+    };
+    match name {
+        "npx" | "pnpx" | "bunx" => {
+            let (i, _) = *pos.first()?;
+            return publish_of_depth(&argv[1 + i..], depth + 1).map(|mut p| {
+                p.start = first.start;
+                p.what = format!("{} {}", first.text, p.what.trim_matches('`')).replace("  ", " ");
+                p.what = format!("`{}`", p.what);
+                p
+            });
+        }
+        "npm" | "pnpm" | "yarn" | "bun" => {
+            let (i0, s0) = pos.first().copied()?;
+            match s0 {
+                "publish" => {
+                    return mk(format!("`{name} publish`"), 1 + i0, false);
+                }
+                "stage" if pos.get(1).map(|p| p.1) == Some("publish") => {
+                    return mk(format!("`{name} stage publish`"), 1 + pos[1].0, false);
+                }
+                "npm" if name == "yarn" && pos.get(1).map(|p| p.1) == Some("publish") => {
+                    return mk("`yarn npm publish`".into(), 1 + pos[1].0, false);
+                }
+                "workspaces" | "workspace" if name == "yarn" => {
+                    let k = pos
+                        .windows(2)
+                        .find(|w| w[0].1 == "npm" && w[1].1 == "publish")?;
+                    return mk(
+                        "`yarn workspaces foreach npm publish`".into(),
+                        1 + k[1].0,
+                        false,
+                    );
+                }
+                "exec" | "dlx" | "x" => {
+                    return publish_of_depth(&argv[1 + i0 + 1..], depth + 1).map(|mut p| {
+                        p.start = first.start;
+                        p
+                    });
+                }
+                "run" | "run-script" => {
+                    let (i1, script) = *pos.get(1)?;
+                    if publishy_script(script) {
+                        return mk(format!("`{name} run {script}`"), 1 + i1, false);
+                    }
+                    return None;
+                }
+                _ if name != "npm" && publishy_script(sub) => {
+                    return mk(format!("`{name} {sub}`"), 1 + i0, false);
+                }
+                _ => return None,
+            }
+        }
+        _ => {}
+    }
+    match name {
+        "semantic-release" => mk("`semantic-release`".into(), 0, true),
+        "changeset" | "changesets" if sub == "publish" => {
+            mk("`changeset publish`".into(), 1 + pos[0].0, true)
+        }
+        "lerna" if sub == "publish" => mk("`lerna publish`".into(), 1 + pos[0].0, false),
+        "nx" if sub == "release"
+            && (pos.get(1).map(|p| p.1) == Some("publish")
+                || (pos.len() == 1 && !argv.iter().any(|w| w.text == "--skip-publish"))) =>
+        {
+            mk(
+                "`nx release publish`".into(),
+                1 + pos.last().map(|p| p.0).unwrap_or(0),
+                false,
+            )
+        }
+        "auto" if sub == "shipit" => mk("`auto shipit`".into(), 1 + pos[0].0, true),
+        "np" => mk("`np`".into(), 0, false),
+        "release-it" => mk("`release-it`".into(), 0, false),
+        "clean-publish" => mk("`clean-publish`".into(), 0, false),
+        _ => None,
+    }
+}
+
+/// Location of a byte range of a step's script.
+fn script_loc(forest: &Forest, node: NodeId, exact: bool, start: usize, end: usize) -> Loc {
+    let file = forest.node(node).file;
+    if exact {
+        Loc {
+            file,
+            span: forest.sub_span(node, start, end),
+        }
+    } else {
+        Loc::of(forest, node)
+    }
+}
+
+fn word_is_bash_env(t: &str) -> bool {
+    t.contains("BASH_ENV")
+}
+
+/// Find `export NAME=VALUE` or `NAME=VALUE` inside echoed text.
+fn echoed_assignment(text: &str) -> Option<(String, String)> {
+    let t = text.trim_start();
+    let t = t.strip_prefix("export ").unwrap_or(t).trim_start();
+    let eq = t.find('=')?;
+    let name = &t[..eq];
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return None;
+    }
+    Some((name.to_string(), t[eq + 1..].to_string()))
+}
+
+struct StepCtx<'a> {
+    forest: &'a Forest,
+    node: NodeId,
+    exact: bool,
+    step: usize,
+    oidc_vars: &'a [String],
+}
+
+impl StepCtx<'_> {
+    fn loc(&self, start: usize, end: usize) -> Loc {
+        script_loc(self.forest, self.node, self.exact, start, end)
+    }
+}
+
+/// Read every step of a job.
+pub fn collect(forest: &Forest, job: &Job) -> Facts {
+    let mut f = Facts::default();
+    let mut oidc_vars: Vec<String> = job.id_token.gitlab.iter().map(|g| g.0.clone()).collect();
+    for e in &job.env {
+        env_entry(forest, &mut f, e, None, &oidc_vars);
+    }
+    for (i, step) in job.steps.iter().enumerate() {
+        for e in &step.env {
+            env_entry(forest, &mut f, e, Some(i), &oidc_vars);
+        }
+        match &step.kind {
+            StepKind::Run { node, text, exact } => {
+                let script = shell::parse(text);
+                let ctx = StepCtx {
+                    forest,
+                    node: *node,
+                    exact: *exact,
+                    step: i,
+                    oidc_vars: &oidc_vars.clone(),
+                };
+                let minted = script_facts(&ctx, &mut f, &script, job.errexit);
+                for v in minted {
+                    if !oidc_vars.contains(&v) {
+                        oidc_vars.push(v);
+                    }
+                }
+            }
+            StepKind::Uses { name, node, inputs } => {
+                uses_facts(forest, &mut f, i, name, *node, inputs, &oidc_vars);
+            }
+        }
+    }
+    f
+}
+
+fn env_entry(
+    forest: &Forest,
+    f: &mut Facts,
+    e: &crate::model::EnvVar,
+    step: Option<usize>,
+    oidc: &[String],
+) {
+    let name = e.name.as_str();
+    let upper = name.to_ascii_uppercase();
+    if upper == "CI" && e.text.trim().eq_ignore_ascii_case("false") {
+        f.ci_false = Some(Loc::of(forest, e.key));
+    }
+    if upper == "NPM_CONFIG_REGISTRY"
+        && let Some(h) = host_of(&e.text)
+    {
+        f.registries.push((h, Loc::of(forest, e.value)));
+    }
+    if upper == "NPM_CONFIG_PROVENANCE" && e.text.trim().eq_ignore_ascii_case("true") {
+        f.provenance.push(Loc::of(forest, e.key));
+    }
+    if upper == "NPM_ID_TOKEN" && (e.text.contains("CIRCLE_OIDC_TOKEN")) {
+        f.audience_errors.push((
+            Loc::of(forest, e.value),
+            format!("NPM_ID_TOKEN is set to `{}`, whose audience is the CircleCI organization id, not npm:registry.npmjs.org", e.text.trim()),
+        ));
+    }
+    if is_token_name(name) {
+        let source = classify(&e.text, oidc);
+        let loc = if matches!(source, Source::Placeholder) {
+            Loc::of(forest, e.key)
+        } else {
+            Loc::of(forest, e.value)
+        };
+        f.wires.push(Wire {
+            step,
+            persistent: false,
+            loc,
+            what: name.to_string(),
+            source,
+            host: None,
+        });
+    }
+}
+
+fn uses_facts(
+    forest: &Forest,
+    f: &mut Facts,
+    i: usize,
+    name: &str,
+    node: NodeId,
+    inputs: &[crate::model::Input],
+    oidc: &[String],
+) {
+    let lower = name.to_ascii_lowercase();
+    let base = lower.split('@').next().unwrap_or("");
+    let input = |k: &str| inputs.iter().find(|x| x.name == k);
+    if (base.starts_with("./") || base.contains("setup-node")) && input("node-version").is_none() {
+        // A local or third-party setup action chooses a Node we cannot see.
+        f.node_versions.push((
+            NodeSpec::Unknown,
+            Loc::of(forest, node),
+            format!("set up by `{name}`"),
+        ));
+    }
+    if let Some(nv) = input("node-version") {
+        f.node_versions.push((
+            versions::parse_node(&nv.text),
+            Loc::of(forest, nv.value),
+            nv.text.clone(),
+        ));
+    }
+    let registry = input("registry-url")
+        .or(input("registry"))
+        .and_then(|r| host_of(&r.text));
+    if let Some(r) = input("registry-url").or(input("registry"))
+        && let Some(h) = host_of(&r.text)
+    {
+        f.registries.push((h, Loc::of(forest, r.value)));
+    }
+    for key in [
+        "token",
+        "npm-token",
+        "npm_token",
+        "npmToken",
+        "NPM_TOKEN",
+        "node-auth-token",
+    ] {
+        if let Some(t) = input(key) {
+            let source = classify(&t.text, oidc);
+            f.wires.push(Wire {
+                step: Some(i),
+                persistent: false,
+                loc: Loc::of(forest, t.value),
+                what: format!("the `{key}` input of `{name}`"),
+                source,
+                host: registry.clone(),
+            });
+        }
+    }
+    let mut publish = |what: String, reads: bool| {
+        f.publishes.push(Publish {
+            step: i,
+            loc: Loc::of(forest, node),
+            what,
+            registry: registry.clone(),
+            reads_npm_token: reads,
+        });
+    };
+    if base.starts_with("js-devtools/npm-publish") {
+        let dry = input("dry-run").is_some_and(|d| d.text.trim() == "true");
+        if !dry {
+            publish(format!("`{name}`"), false);
+        }
+    } else if base == "changesets/action" || base.starts_with("changesets/action/publish") {
+        let publish_input = input("publish");
+        if base.starts_with("changesets/action/publish") {
+            publish(format!("`{name}`"), true);
+        } else if let Some(p) = publish_input {
+            let script = shell::parse(&p.text);
+            let dry = script.commands.iter().any(|c| is_dry_run(c.argv()));
+            if !dry {
+                publish(format!("`{name}` (publish: `{}`)", p.text.trim()), true);
+            }
+        }
+    } else if base.contains("semantic-release-action") {
+        let dry = input("dry_run")
+            .or(input("dry-run"))
+            .is_some_and(|d| d.text.trim() == "true");
+        if !dry {
+            publish(format!("`{name}`"), true);
+        }
+        if let Some(v) = input("semantic_version") {
+            f.tool_versions.push((
+                "semantic-release".into(),
+                v.text.trim().to_string(),
+                Loc::of(forest, v.value),
+            ));
+        }
+    } else if let Some(p) = input("publish") {
+        // A CircleCI orb command (or action) that takes the publish command as a parameter.
+        let script = shell::parse(&p.text);
+        let mut found = None;
+        script.walk(&mut |c, _| {
+            if found.is_none() {
+                found = publish_of(c.argv());
+            }
+        });
+        let looks_like_script =
+            !p.text.trim().is_empty() && p.text.trim() != "false" && p.text.trim() != "true";
+        if found.is_some() || looks_like_script {
+            publish(format!("`{name}` (publish: `{}`)", p.text.trim()), true);
+        }
+    } else if base
+        .rsplit('/')
+        .next()
+        .is_some_and(|n| n.contains("publish") && !n.contains("github") && !n.contains("docs"))
+        && !base.starts_with("actions/")
+    {
+        publish(format!("`{name}`"), false);
+    }
+}
+
+/// Facts from one shell script. Returns the variables that received a minted token.
+fn script_facts(
+    ctx: &StepCtx<'_>,
+    f: &mut Facts,
+    script: &shell::Script,
+    default_errexit: bool,
+) -> Vec<String> {
+    let mut errexit = default_errexit;
+    let mut minted: Vec<String> = Vec::new();
+    let cmds = &script.commands;
+    for c in cmds {
+        // set -e / set +e at the top level.
+        let argv = c.argv();
+        if c.name() == "set" {
+            for w in &argv[1..] {
+                let t = w.text.as_str();
+                if t.starts_with('-') && !t.starts_with("--") && t.contains('e') {
+                    errexit = true;
+                } else if t.starts_with('+') && t.contains('e') {
+                    errexit = false;
+                } else if t == "errexit" {
+                    errexit = argv.iter().any(|w| w.text == "-o");
+                }
+            }
+        }
+        command_facts(ctx, f, c, errexit, &mut minted, false);
+        // Nested commands (inside substitutions) publish and configure too.
+        for w in c.assigns.iter().map(|(_, w)| w).chain(&c.args) {
+            for sub in &w.subs {
+                sub.walk(&mut |inner, _| {
+                    let mut ignore = Vec::new();
+                    command_facts(ctx, f, inner, true, &mut ignore, true);
+                });
+            }
+        }
+    }
+    minted
+}
+
+fn find_mint(script: &shell::Script) -> Option<&Command> {
+    script.commands.iter().find(|c| is_mint(c))
+}
+
+fn is_mint(c: &Command) -> bool {
+    let a = c.argv();
+    a.len() >= 4
+        && a[0].text.ends_with("circleci")
+        && a[1].text == "run"
+        && a[2].text == "oidc"
+        && a[3].text == "get"
+}
+
+fn mint_claims(ctx: &StepCtx<'_>, m: &Command) -> Option<(Loc, String)> {
+    let a = m.argv();
+    for (i, w) in a.iter().enumerate() {
+        if w.text == "--claims" {
+            let v = a.get(i + 1)?;
+            return Some((ctx.loc(v.start, v.end), v.text.clone()));
+        }
+        if let Some(rest) = w.text.strip_prefix("--claims=") {
+            return Some((ctx.loc(w.start, w.end), rest.to_string()));
+        }
+    }
+    None
+}
+
+fn command_facts(
+    ctx: &StepCtx<'_>,
+    f: &mut Facts,
+    c: &Command,
+    errexit: bool,
+    minted: &mut Vec<String>,
+    nested: bool,
+) {
+    let argv = c.argv();
+    let name = c.name();
+    let step = ctx.step;
+    let mut oidc: Vec<String> = ctx.oidc_vars.to_vec();
+    oidc.extend(minted.iter().cloned());
+
+    // Publishing.
+    if let Some(p) = publish_of(argv) {
+        f.publishes.push(Publish {
+            step,
+            loc: ctx.loc(p.start, p.end),
+            what: p.what,
+            registry: p.registry,
+            reads_npm_token: p.reads_npm_token,
+        });
+        if argv
+            .iter()
+            .any(|w| w.text == "--provenance" || w.text == "--provenance=true")
+        {
+            f.provenance.push(ctx.loc(p.start, p.end));
+        }
+    }
+
+    // A mint at the top level of this command (no substitution).
+    if is_mint(c) && !nested {
+        let to_file = c.writes_to(|_| true).is_some();
+        f.mints.push(Mint {
+            step,
+            loc: ctx.loc(c.start, argv.get(3).map(|w| w.end).unwrap_or(c.end)),
+            claims: mint_claims(ctx, c),
+            var: None,
+            masked: (!to_file)
+                .then(|| "the token is printed to the log instead of being stored".to_string()),
+            to_bash_env: c.writes_to(word_is_bash_env).is_some(),
+        });
+    }
+
+    // Mints inside a word of this command.
+    let is_decl = matches!(
+        name,
+        "export" | "local" | "declare" | "readonly" | "typeset"
+    );
+    let words: Vec<(Option<&str>, &Word)> = c
+        .assigns
+        .iter()
+        .map(|(n, w)| (Some(n.as_str()), w))
+        .chain(argv.iter().map(|w| (None, w)))
+        .collect();
+    for (assign, w) in &words {
+        for sub in &w.subs {
+            let Some(m) = find_mint(sub) else { continue };
+            let loc = ctx.loc(m.start, m.argv().get(3).map(|x| x.end).unwrap_or(m.end));
+            let claims = mint_claims(ctx, m);
+            let mut var = None;
+            let mut masked = None;
+            let mut to_bash_env = false;
+            if m.joiner == Joiner::Or {
+                masked = Some("`|| …` inside the substitution swallows the failure".to_string());
+            }
+            if let Some(n) = assign {
+                var = Some(n.to_string());
+                if argv.is_empty() {
+                    if c.joiner == Joiner::Or {
+                        masked = Some(format!("`{n}=$(…) || …` swallows the failure"));
+                    } else if c.joiner == Joiner::Pipe || c.after == Joiner::Pipe {
+                        masked = Some("the assignment is part of a pipeline".into());
+                    } else if !errexit && masked.is_none() {
+                        masked = Some("the script does not run with `set -e`, so a failed fetch leaves an empty variable and the script carries on".into());
+                    }
+                }
+            } else if is_decl {
+                if let Some(eq) = w.text.find('=') {
+                    var = Some(w.text[..eq].to_string());
+                }
+                masked = Some(format!(
+                    "`{name} {}=$(…)` returns the status of `{name}`, not of the fetch",
+                    var.as_deref().unwrap_or("…")
+                ));
+            } else {
+                if let Some((n, _)) = echoed_assignment(&w.text) {
+                    var = Some(n);
+                }
+                to_bash_env = c.writes_to(word_is_bash_env).is_some();
+                masked = Some(format!(
+                    "the fetch runs inside an argument of `{name}`, whose exit status replaces it"
+                ));
+            }
+            if masked.is_none() && (c.joiner == Joiner::Pipe || c.after == Joiner::Pipe) {
+                masked = Some("the command is part of a pipeline".into());
+            }
+            if let Some(v) = &var {
+                minted.push(v.clone());
+            }
+            f.mints.push(Mint {
+                step,
+                loc,
+                claims,
+                var,
+                masked,
+                to_bash_env,
+            });
+        }
+    }
+
+    // Assignments (plain and declared) of token variables.
+    let mut assigned: Vec<(String, &Word)> =
+        c.assigns.iter().map(|(n, w)| (n.clone(), w)).collect();
+    if is_decl {
+        for w in argv.iter().skip(1) {
+            if let Some(eq) = w.text.find('=')
+                && shell::is_assignment(&w.text)
+            {
+                assigned.push((w.text[..eq].to_string(), w));
+            }
+        }
+    }
+    for (n, w) in &assigned {
+        let value = w
+            .text
+            .split_once('=')
+            .map(|(a, b)| {
+                if shell::is_assignment(&w.text) && is_decl && a == n {
+                    b
+                } else {
+                    w.text.as_str()
+                }
+            })
+            .unwrap_or(&w.text);
+        let up = n.to_ascii_uppercase();
+        if up == "NPM_ID_TOKEN" && value.contains("CIRCLE_OIDC_TOKEN") {
+            f.audience_errors.push((
+                ctx.loc(w.start, w.end),
+                format!("NPM_ID_TOKEN is set from `{}`, whose audience is the CircleCI organization id, not npm:registry.npmjs.org", value.trim()),
+            ));
+        }
+        if up == "NPM_ID_TOKEN" && oidc.iter().any(|v| refers_to(value, v)) && !minted.contains(n) {
+            minted.push(n.clone());
+        }
+        if up == "CI" && value.trim().eq_ignore_ascii_case("false") {
+            f.ci_false = Some(ctx.loc(w.start, w.end));
+        }
+        if is_token_name(n) {
+            let source = classify(value, &oidc);
+            if !matches!(source, Source::Placeholder) {
+                f.wires.push(Wire {
+                    step: Some(step),
+                    persistent: false,
+                    loc: ctx.loc(w.start.saturating_sub(n.len() + 1).max(c.start), w.end),
+                    what: n.clone(),
+                    source,
+                    host: None,
+                });
+            }
+        }
+    }
+
+    // echo/printf into $BASH_ENV or files; .npmrc auth lines; registry lines.
+    let writer = matches!(name, "echo" | "printf" | "cat" | "tee");
+    if writer {
+        let to_bash_env = c.writes_to(word_is_bash_env).is_some();
+        let to_file = c.writes_to(|_| true).is_some() || name == "tee";
+        let mut texts: Vec<&Word> = argv.iter().skip(1).collect();
+        if let Some(h) = &c.heredoc {
+            texts.push(h);
+        }
+        for w in texts {
+            if to_bash_env && let Some((n, v)) = echoed_assignment(&w.text) {
+                if n == "NPM_ID_TOKEN" {
+                    f.bash_env_exports.push((step, n.clone()));
+                    if v.contains("CIRCLE_OIDC_TOKEN") {
+                        f.audience_errors.push((
+                            ctx.loc(w.start, w.end),
+                            format!("NPM_ID_TOKEN is set from `{}`, whose audience is the CircleCI organization id", v.trim()),
+                        ));
+                    }
+                } else if is_token_name(&n) {
+                    let source = classify(&v, &oidc);
+                    if !matches!(source, Source::Placeholder) {
+                        f.wires.push(Wire {
+                            step: Some(step),
+                            persistent: true,
+                            loc: ctx.loc(w.start, w.end),
+                            what: format!("{n} exported through $BASH_ENV"),
+                            source,
+                            host: None,
+                        });
+                    }
+                }
+            }
+            if to_file || c.heredoc.is_some() {
+                for cap in AUTH_LINE.captures_iter(&w.text) {
+                    let host = cap.get(1).and_then(|h| host_of(h.as_str()));
+                    let key = cap.get(2).map(|k| k.as_str()).unwrap_or("_authToken");
+                    let value = cap.get(3).map(|v| v.as_str()).unwrap_or("");
+                    let mut source = classify(value, &oidc);
+                    if value.contains("%q") || value.contains("%s") {
+                        // printf format: the value is the next argument.
+                        source = argv
+                            .get(2)
+                            .map(|a| classify(&a.text, &oidc))
+                            .unwrap_or(Source::Placeholder);
+                    }
+                    if matches!(source, Source::Placeholder) {
+                        continue;
+                    }
+                    f.wires.push(Wire {
+                        step: Some(step),
+                        persistent: true,
+                        loc: ctx.loc(w.start, w.end),
+                        what: format!(
+                            "an `{key}` line written to {}",
+                            redirect_target(c).unwrap_or(".npmrc".into())
+                        ),
+                        source,
+                        host,
+                    });
+                }
+                for cap in REGISTRY_LINE.captures_iter(&w.text) {
+                    if let Some(h) = cap.get(1).and_then(|u| host_of(u.as_str())) {
+                        f.registries.push((h, ctx.loc(w.start, w.end)));
+                    }
+                }
+            }
+        }
+    }
+
+    // npm/yarn/pnpm config set.
+    if matches!(name, "npm" | "yarn" | "pnpm") {
+        let pos = positionals(&argv[1..]);
+        let subs: Vec<&str> = pos.iter().map(|p| p.1).collect();
+        let set_at = match subs.as_slice() {
+            ["config", "set", ..] => Some(2),
+            ["set", ..] => Some(1),
+            _ => None,
+        };
+        if let Some(k) = set_at
+            && let Some(&(ki, key)) = pos.get(k)
+        {
+            let (key, value, vw) = match key.split_once('=') {
+                Some((a, b)) => (a.to_string(), b.to_string(), &argv[1 + ki]),
+                None => {
+                    let vw = pos
+                        .get(k + 1)
+                        .map(|p| &argv[1 + p.0])
+                        .unwrap_or(&argv[1 + ki]);
+                    (key.to_string(), vw.text.clone(), vw)
+                }
+            };
+            let lk = key.to_ascii_lowercase();
+            if lk.contains("_authtoken")
+                || lk.contains("npmauthtoken")
+                || lk.ends_with(":_auth")
+                || lk.ends_with(":_password")
+            {
+                let source = classify(&value, &oidc);
+                if !matches!(source, Source::Placeholder) {
+                    f.wires.push(Wire {
+                        step: Some(step),
+                        persistent: true,
+                        loc: ctx.loc(argv[0].start, vw.end),
+                        what: format!("`{name} config set {key}`"),
+                        source,
+                        host: host_of(&key),
+                    });
+                }
+            } else if (lk == "registry" || lk.ends_with(":registry") || lk == "npmregistryserver")
+                && let Some(h) = host_of(&value)
+            {
+                f.registries.push((h, ctx.loc(argv[0].start, vw.end)));
+            }
+        }
+        // Commands OIDC does not cover.
+        if name == "npm"
+            && let Some(&(_, s)) = pos.first()
+            && matches!(
+                s,
+                "whoami"
+                    | "dist-tag"
+                    | "dist-tags"
+                    | "access"
+                    | "deprecate"
+                    | "owner"
+                    | "unpublish"
+                    | "team"
+                    | "token"
+            )
+        {
+            let end = argv.get(1 + pos[0].0).map(|w| w.end).unwrap_or(c.end);
+            f.token_commands
+                .push((step, ctx.loc(argv[0].start, end), format!("`npm {s}`")));
+        }
+        // npm install -g npm@X
+        if name == "npm"
+            && matches!(
+                subs.first(),
+                Some(&("install" | "i" | "add" | "update" | "up" | "upgrade" | "in"))
+            )
+            && argv
+                .iter()
+                .any(|w| w.text == "-g" || w.text == "--global" || w.text == "--location=global")
+        {
+            for &(pi, p) in pos.iter().skip(1) {
+                let spec = if p == "npm" {
+                    Some("latest")
+                } else {
+                    p.strip_prefix("npm@")
+                };
+                if let Some(spec) = spec {
+                    let w = &argv[1 + pi];
+                    f.npm_upgrades.push((
+                        step,
+                        versions::lowest_npm(spec),
+                        ctx.loc(argv[0].start, w.end),
+                        spec.to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    if name == "corepack" || name == "volta" {
+        for w in argv.iter().skip(1) {
+            if let Some(spec) = w.text.strip_prefix("npm@") {
+                f.npm_upgrades.push((
+                    step,
+                    versions::lowest_npm(spec),
+                    ctx.loc(argv[0].start, w.end),
+                    spec.to_string(),
+                ));
+            }
+        }
+    }
+
+    // Empty checks: [ -z "$X" ], test -n "$X", [[ -z $X ]], ${X:?}.
+    if matches!(name, "[" | "[[" | "test") {
+        for (k, w) in argv.iter().enumerate() {
+            if (w.text == "-z" || w.text == "-n")
+                && let Some(v) = argv.get(k + 1)
+            {
+                for var in ["NPM_ID_TOKEN"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .chain(oidc.iter().cloned())
+                {
+                    if refers_to(&v.text, &var) {
+                        f.guards.push((step, var));
+                    }
+                }
+                if let Some(tok) = SECRET_REF
+                    .captures(&v.text)
+                    .and_then(|c| c.get(2))
+                    .map(|m| m.as_str().to_string())
+                    && is_token_name(&tok)
+                {
+                    f.token_commands.push((
+                        step,
+                        ctx.loc(argv[0].start, c.end.max(v.end)),
+                        format!("a check that {tok} is set"),
+                    ));
+                }
+            }
+        }
+    }
+    for w in argv.iter().chain(c.assigns.iter().map(|(_, w)| w)) {
+        if let Some(i) = w.text.find(":?") {
+            let before = &w.text[..i];
+            if let Some(var) = before.rsplit("${").next() {
+                f.guards.push((step, var.to_string()));
+            }
+        }
+    }
+}
+
+fn redirect_target(c: &Command) -> Option<String> {
+    c.writes_to(|_| true)
+        .map(|r| format!("`{}`", r.target.text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pubs(src: &str) -> Vec<String> {
+        let s = shell::parse(src);
+        let mut out = Vec::new();
+        s.walk(&mut |c, _| {
+            if let Some(p) = publish_of(c.argv()) {
+                out.push(p.what);
+            }
+        });
+        out
+    }
+
+    #[test]
+    fn recognises_publish_commands() {
+        assert_eq!(pubs("npm publish --access public"), ["`npm publish`"]);
+        assert_eq!(pubs("pnpm -r publish --no-git-checks"), ["`pnpm publish`"]);
+        assert_eq!(pubs("yarn npm publish"), ["`yarn npm publish`"]);
+        assert_eq!(pubs("npx semantic-release@25"), ["`npx semantic-release`"]);
+        assert_eq!(pubs("pnpm release:publish"), ["`pnpm release:publish`"]);
+        assert_eq!(
+            pubs("npm run release:publish-packages -- --verbose"),
+            ["`npm run release:publish-packages`"]
+        );
+        assert!(pubs("npm publish --dry-run").is_empty());
+        assert!(pubs("pnpm exec pkg-pr-new publish").is_empty());
+        assert!(pubs("npm run build && npm ci").is_empty());
+        assert_eq!(pubs("sudo npm publish"), ["`npm publish`"]);
+        assert_eq!(
+            pubs("npx lerna publish from-package --yes"),
+            ["`npx lerna publish`"]
+        );
+    }
+
+    #[test]
+    fn classifies_credentials() {
+        assert_eq!(
+            classify("${{ secrets.NPM_TOKEN }}", &[]),
+            Source::Static("secrets.NPM_TOKEN".into())
+        );
+        assert_eq!(classify("nada", &[]), Source::Placeholder);
+        assert_eq!(classify("", &[]), Source::Placeholder);
+        assert!(matches!(
+            classify("$(circleci run oidc get --claims x)", &[]),
+            Source::Oidc(_)
+        ));
+        assert!(matches!(classify("${NPM_ID_TOKEN}", &[]), Source::Oidc(_)));
+        assert!(matches!(classify("$NPM_TOKEN", &[]), Source::Static(_)));
+        assert!(
+            is_token_name("NPM_TOKEN")
+                && is_token_name("NODE_AUTH_TOKEN")
+                && !is_token_name("NPM_ID_TOKEN")
+        );
+    }
+}

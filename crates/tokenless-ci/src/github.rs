@@ -1,0 +1,238 @@
+//! GitHub Actions: jobs with their steps, env (workflow → job → step), the `id-token`
+//! permission in force (job-level `permissions` replace the workflow's), triggers, and
+//! the rule that reads triggers and `if:` conditions.
+
+use crate::facts::Facts;
+use crate::model::{EnvVar, IdTokenDecl, Input, Job, Loc, Step, StepKind};
+use crate::rules::Out;
+use crate::yaml::{Forest, NodeId};
+
+pub struct Workflow {
+    pub jobs: Vec<Job>,
+    /// Per job: its `if:` text.
+    pub job_ifs: Vec<Option<String>>,
+    /// Per job, per step: the step's `if:` text.
+    pub step_ifs: Vec<Vec<Option<String>>>,
+    /// Triggers: (event name, key node).
+    pub triggers: Vec<(String, NodeId)>,
+}
+
+fn env_map(forest: &Forest, map: Option<NodeId>) -> Vec<EnvVar> {
+    let Some(map) = map else { return Vec::new() };
+    forest
+        .entries(map)
+        .iter()
+        .map(|(k, v)| EnvVar {
+            name: forest.text(*k).to_string(),
+            key: *k,
+            value: *v,
+            text: forest.text(*v).to_string(),
+        })
+        .collect()
+}
+
+/// The id-token permission a permissions block gives: Some(node) when granted.
+fn id_token(forest: &Forest, perms: NodeId) -> (Option<NodeId>, Option<NodeId>) {
+    if let Some(s) = forest.str(perms) {
+        return if s.trim() == "write-all" {
+            (Some(perms), None)
+        } else {
+            (None, Some(perms))
+        };
+    }
+    match forest.get(perms, "id-token") {
+        Some(v) if forest.text(v).trim() == "write" => (Some(v), None),
+        Some(v) => (None, Some(v)),
+        None => (None, Some(perms)),
+    }
+}
+
+pub fn build(forest: &Forest, root: NodeId) -> Workflow {
+    let mut triggers = Vec::new();
+    if let Some(on) = forest.get(root, "on").or_else(|| forest.get(root, "true")) {
+        if let Some(s) = forest.str(on) {
+            triggers.push((s.to_string(), on));
+        }
+        for item in forest.items(on) {
+            if let Some(s) = forest.str(*item) {
+                triggers.push((s.to_string(), *item));
+            }
+        }
+        for (k, _) in forest.entries(on) {
+            triggers.push((forest.text(*k).to_string(), *k));
+        }
+    }
+    let wf_perms = forest.get(root, "permissions");
+    let wf_env = env_map(forest, forest.get(root, "env"));
+    let mut jobs = Vec::new();
+    let mut job_ifs = Vec::new();
+    let mut step_ifs = Vec::new();
+    if let Some(jmap) = forest.get(root, "jobs") {
+        for &(k, def) in forest.entries(jmap) {
+            if !forest.is_map(def) {
+                continue;
+            }
+            let perms = forest.get(def, "permissions").or(wf_perms);
+            let (write, denied) = match perms {
+                Some(p) => id_token(forest, p),
+                // No permissions anywhere: the repository default, which never includes id-token.
+                None => (None, None),
+            };
+            let mut env = wf_env.clone();
+            env.extend(env_map(forest, forest.get(def, "env")));
+            let mut steps = Vec::new();
+            let mut ifs = Vec::new();
+            if let Some(list) = forest.get(def, "steps") {
+                for &s in forest.items(list) {
+                    let name = forest
+                        .get(s, "name")
+                        .map(|n| forest.text(n).to_string())
+                        .unwrap_or_default();
+                    let senv = env_map(forest, forest.get(s, "env"));
+                    let kind = if let Some(run) = forest.get(s, "run") {
+                        StepKind::Run {
+                            node: run,
+                            text: forest.text(run).to_string(),
+                            exact: true,
+                        }
+                    } else if let Some(uses) = forest.get(s, "uses") {
+                        let inputs = forest
+                            .get(s, "with")
+                            .map(|w| {
+                                forest
+                                    .entries(w)
+                                    .iter()
+                                    .map(|(ik, iv)| Input {
+                                        name: forest.text(*ik).to_string(),
+                                        key: *ik,
+                                        value: *iv,
+                                        text: forest.text(*iv).to_string(),
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        StepKind::Uses {
+                            name: forest.text(uses).to_string(),
+                            node: uses,
+                            inputs,
+                        }
+                    } else {
+                        continue;
+                    };
+                    ifs.push(forest.get(s, "if").map(|i| forest.text(i).to_string()));
+                    steps.push(Step {
+                        kind,
+                        env: senv,
+                        node: s,
+                        name,
+                    });
+                }
+            }
+            let images = forest
+                .get(def, "container")
+                .and_then(|c| {
+                    forest.str(c).map(|s| (s.to_string(), c)).or_else(|| {
+                        forest
+                            .get(c, "image")
+                            .map(|i| (forest.text(i).to_string(), i))
+                    })
+                })
+                .into_iter()
+                .collect();
+            job_ifs.push(forest.get(def, "if").map(|i| forest.text(i).to_string()));
+            step_ifs.push(ifs);
+            jobs.push(Job {
+                name: forest.text(k).to_string(),
+                node: k,
+                steps,
+                env,
+                images,
+                id_token: IdTokenDecl {
+                    github_write: write,
+                    github_denied: denied,
+                    gitlab: Vec::new(),
+                },
+                errexit: true,
+            });
+        }
+    }
+    Workflow {
+        jobs,
+        job_ifs,
+        step_ifs,
+        triggers,
+    }
+}
+
+/// Whether a condition keeps `event` away from the job.
+fn excludes(cond: &str, event: &str) -> bool {
+    let c = cond.replace(['"', ' '], "");
+    let c = c.as_str();
+    // An equality on event_name to a trusted event.
+    for trusted in ["push", "release", "workflow_dispatch", "schedule", "create"] {
+        if c.contains(&format!("github.event_name=='{trusted}'")) && !c.contains("||") {
+            return true;
+        }
+    }
+    if c.contains(&format!("github.event_name!='{event}'")) {
+        return true;
+    }
+    if c.contains("startsWith(github.ref,'refs/tags/") || c.contains("github.ref_type=='tag'") {
+        return true;
+    }
+    if event == "pull_request"
+        && (c.contains("github.ref=='refs/heads/") || c.contains("github.event_name=='push'"))
+    {
+        return true;
+    }
+    false
+}
+
+pub fn trigger_rules(out: &mut Out<'_>, wf: &Workflow, facts: &[Facts]) {
+    let forest = out.forest;
+    for (ji, job) in wf.jobs.iter().enumerate() {
+        let f = &facts[ji];
+        let Some(p) = crate::rules::npm_publishes(f).next() else {
+            continue;
+        };
+        for (event, node) in &wf.triggers {
+            if !matches!(
+                event.as_str(),
+                "pull_request_target" | "workflow_run" | "pull_request"
+            ) {
+                continue;
+            }
+            let mut conds: Vec<&str> = Vec::new();
+            if let Some(c) = wf.job_ifs.get(ji).and_then(|c| c.as_deref()) {
+                conds.push(c);
+            }
+            if let Some(c) = wf
+                .step_ifs
+                .get(ji)
+                .and_then(|s| s.get(p.step))
+                .and_then(|c| c.as_deref())
+            {
+                conds.push(c);
+            }
+            if conds.iter().any(|c| excludes(c, event)) {
+                continue;
+            }
+            let threat = match event.as_str() {
+                "pull_request_target" => {
+                    "runs with the base repository's secrets and permissions for pull requests from forks"
+                }
+                "workflow_run" => {
+                    "runs with full permissions after a workflow that pull requests can trigger"
+                }
+                _ => "runs for every pull request",
+            };
+            out.push(
+                "untrusted-trigger-publish",
+                None,
+                Loc::of(forest, *node),
+                format!("the workflow triggers on `{event}`, which {threat}, and job `{}` runs {} with no condition excluding it", job.name, p.what),
+                "publish from a separate workflow triggered by `push` to tags or `release`, or guard the job with `if: github.event_name == 'push'`",
+            );
+        }
+    }
+}

@@ -1,0 +1,746 @@
+//! The YAML layer: source text → an arena of nodes with byte spans.
+//!
+//! Built on `saphyr-parser` events (see the crate docs for why). Every node keeps the
+//! byte range of its source text and the index of the file it came from, so findings can
+//! point into GitLab local includes too.
+//!
+//! Hostile input is bounded here, once, for every rule:
+//! - aliases are shared, never copied: an alias is the id of the anchored node. The
+//!   *expanded* size of every node is computed while building and a document whose alias
+//!   expansion would exceed [`MAX_EXPANDED_NODES`] is refused (billion laughs);
+//! - merge keys (`<<: *a`, `<<: [*a, *b]`) are resolved into the mapping's entry list, own
+//!   keys first, so lookups are one pass;
+//! - nesting deeper than [`MAX_DEPTH`] is refused with the position where it happened
+//!   (the tree is built iteratively; no recursion depends on input depth);
+//! - the parser's own limit of 255 nested flow collections surfaces as a clean error.
+
+use std::sync::Arc;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
+
+use crate::finding::Span;
+
+/// Deepest nesting of collections accepted. Real CI configs stay under 20.
+pub const MAX_DEPTH: usize = 128;
+/// Largest number of nodes that alias expansion may produce (beyond the real nodes).
+pub const MAX_EXPANDED_NODES: u64 = 2_000_000;
+
+/// Index of a node in a [`Forest`].
+pub type NodeId = u32;
+
+/// The style a scalar was written in; decides how sub-spans map back to source bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    SingleQuoted,
+    DoubleQuoted,
+    Literal,
+    Folded,
+}
+
+#[derive(Debug)]
+pub enum Kind {
+    Scalar(Box<str>, Style),
+    /// Items in order.
+    Seq(Vec<NodeId>),
+    /// Entries in order; merge keys already resolved (own keys first, then merged ones
+    /// that are not overridden).
+    Map(Vec<(NodeId, NodeId)>),
+}
+
+#[derive(Debug)]
+pub struct Node {
+    pub kind: Kind,
+    pub span: Span,
+    pub file: u16,
+    pub tag: Option<Box<str>>,
+}
+
+/// One source file held by a forest.
+#[derive(Debug)]
+pub struct SourceFile {
+    pub path: Arc<str>,
+    pub text: Arc<str>,
+}
+
+/// Nodes of one or more YAML files (the linted file and its local includes).
+#[derive(Debug, Default)]
+pub struct Forest {
+    pub files: Vec<SourceFile>,
+    nodes: Vec<Node>,
+    /// Expanded size (node count after alias expansion), saturating.
+    sizes: Vec<u64>,
+}
+
+/// A parse failure at a 1-based line and column of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub file: u16,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+const EMPTY: &str = "";
+
+impl Forest {
+    pub fn node(&self, id: NodeId) -> &Node {
+        // Ids only come from this forest; an out-of-range id is a bug, so fall back to
+        // the first node rather than panic on a hostile path.
+        self.nodes
+            .get(id as usize)
+            .or_else(|| self.nodes.first())
+            .unwrap_or(&NULL_NODE)
+    }
+
+    pub fn span(&self, id: NodeId) -> Span {
+        self.node(id).span
+    }
+
+    pub fn file_of(&self, id: NodeId) -> &SourceFile {
+        let f = self.node(id).file as usize;
+        &self.files[f.min(self.files.len().saturating_sub(1))]
+    }
+
+    /// The scalar text of a node, if it is a scalar.
+    pub fn str(&self, id: NodeId) -> Option<&str> {
+        match &self.node(id).kind {
+            Kind::Scalar(s, _) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The scalar text, or "" for collections.
+    pub fn text(&self, id: NodeId) -> &str {
+        self.str(id).unwrap_or(EMPTY)
+    }
+
+    pub fn is_null(&self, id: NodeId) -> bool {
+        matches!(&self.node(id).kind, Kind::Scalar(s, Style::Plain) if s.is_empty() || &**s == "~" || &**s == "null")
+    }
+
+    pub fn entries(&self, id: NodeId) -> &[(NodeId, NodeId)] {
+        match &self.node(id).kind {
+            Kind::Map(e) => e,
+            _ => &[],
+        }
+    }
+
+    pub fn items(&self, id: NodeId) -> &[NodeId] {
+        match &self.node(id).kind {
+            Kind::Seq(i) => i,
+            _ => &[],
+        }
+    }
+
+    pub fn is_map(&self, id: NodeId) -> bool {
+        matches!(self.node(id).kind, Kind::Map(_))
+    }
+
+    pub fn is_seq(&self, id: NodeId) -> bool {
+        matches!(self.node(id).kind, Kind::Seq(_))
+    }
+
+    /// Value of `key` in a mapping.
+    pub fn get(&self, map: NodeId, key: &str) -> Option<NodeId> {
+        self.entry(map, key).map(|(_, v)| v)
+    }
+
+    /// Key and value node of `key` in a mapping.
+    pub fn entry(&self, map: NodeId, key: &str) -> Option<(NodeId, NodeId)> {
+        self.entries(map)
+            .iter()
+            .find(|(k, _)| self.str(*k) == Some(key))
+            .copied()
+    }
+
+    /// Follow a path of mapping keys.
+    pub fn path(&self, mut id: NodeId, keys: &[&str]) -> Option<NodeId> {
+        for k in keys {
+            id = self.get(id, k)?;
+        }
+        Some(id)
+    }
+
+    /// A scalar or a sequence of scalars, as strings with their nodes.
+    pub fn str_or_list(&self, id: NodeId) -> Vec<(NodeId, &str)> {
+        match &self.node(id).kind {
+            Kind::Scalar(s, _) if !self.is_null(id) => vec![(id, &**s)],
+            Kind::Seq(items) => items
+                .iter()
+                .filter_map(|i| self.str(*i).map(|s| (*i, s)))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn style(&self, id: NodeId) -> Option<Style> {
+        match &self.node(id).kind {
+            Kind::Scalar(_, st) => Some(*st),
+            _ => None,
+        }
+    }
+
+    pub fn tag(&self, id: NodeId) -> Option<&str> {
+        self.node(id).tag.as_deref()
+    }
+
+    /// The source span of a piece `[start, end)` of a scalar's *decoded* value. Exact
+    /// for plain, single-quoted and block scalars (indentation and line folding are
+    /// accounted for); the whole scalar where the mapping is impossible (escapes in
+    /// double-quoted scalars, or text that no longer matches the source).
+    pub fn sub_span(&self, id: NodeId, start: usize, end: usize) -> Span {
+        let node = self.node(id);
+        let whole = node.span;
+        let Kind::Scalar(value, style) = &node.kind else {
+            return whole;
+        };
+        let src = &self.file_of(id).text;
+        let Some(region) = src.get(whole.start..whole.end) else {
+            return whole;
+        };
+        match map_offsets(value, *style, region, start, end) {
+            Some((s, e)) => Span::new(whole.start + s, whole.start + e),
+            None => whole,
+        }
+    }
+
+    /// Parse one file into this forest and return the id of its root node (an empty
+    /// document gives a null scalar).
+    pub fn parse(&mut self, path: &str, text: &str) -> Result<NodeId, ParseError> {
+        let file = u16::try_from(self.files.len()).map_err(|_| ParseError {
+            file: 0,
+            line: 0,
+            column: 0,
+            message: "too many included files".into(),
+        })?;
+        self.files.push(SourceFile {
+            path: Arc::from(path),
+            text: Arc::from(text),
+        });
+        Builder::new(self, file, text).run()
+    }
+
+    fn push(&mut self, node: Node, size: u64) -> NodeId {
+        let id = self.nodes.len() as NodeId;
+        self.nodes.push(node);
+        self.sizes.push(size);
+        id
+    }
+}
+
+static NULL_NODE: Node = Node {
+    kind: Kind::Seq(Vec::new()),
+    span: Span { start: 0, end: 0 },
+    file: 0,
+    tag: None,
+};
+
+/// Converts saphyr's character indices to byte offsets in O(1) amortised.
+struct CharIndex<'a> {
+    text: &'a str,
+    ascii: bool,
+    /// Byte offset of every 256th character.
+    checkpoints: Vec<usize>,
+}
+
+impl<'a> CharIndex<'a> {
+    fn new(text: &'a str) -> Self {
+        let ascii = text.is_ascii();
+        let mut checkpoints = Vec::new();
+        if !ascii {
+            for (n, (b, _)) in text.char_indices().enumerate() {
+                if n % 256 == 0 {
+                    checkpoints.push(b);
+                }
+            }
+        }
+        CharIndex {
+            text,
+            ascii,
+            checkpoints,
+        }
+    }
+
+    fn byte(&self, chars: usize) -> usize {
+        if self.ascii {
+            return chars.min(self.text.len());
+        }
+        let cp = chars / 256;
+        let Some(&base) = self.checkpoints.get(cp) else {
+            return self.text.len();
+        };
+        let rest = chars % 256;
+        self.text[base..]
+            .char_indices()
+            .nth(rest)
+            .map(|(b, _)| base + b)
+            .unwrap_or(self.text.len())
+    }
+}
+
+enum Frame {
+    Seq {
+        items: Vec<NodeId>,
+        start: usize,
+        anchor: usize,
+        tag: Option<Box<str>>,
+        size: u64,
+    },
+    Map {
+        entries: Vec<(NodeId, NodeId)>,
+        merges: Vec<NodeId>,
+        pending_key: Option<NodeId>,
+        start: usize,
+        anchor: usize,
+        tag: Option<Box<str>>,
+        size: u64,
+    },
+}
+
+struct Builder<'f, 't> {
+    forest: &'f mut Forest,
+    file: u16,
+    text: &'t str,
+    chars: CharIndex<'t>,
+    anchors: Vec<(usize, NodeId)>,
+    stack: Vec<Frame>,
+    root: Option<NodeId>,
+    real_nodes: u64,
+}
+
+impl<'f, 't> Builder<'f, 't> {
+    fn new(forest: &'f mut Forest, file: u16, text: &'t str) -> Self {
+        Builder {
+            forest,
+            file,
+            text,
+            chars: CharIndex::new(text),
+            anchors: Vec::new(),
+            stack: Vec::new(),
+            root: None,
+            real_nodes: 0,
+        }
+    }
+
+    fn error_at(&self, byte: usize, message: impl Into<String>) -> ParseError {
+        let (line, column) = line_col(self.text, byte);
+        ParseError {
+            file: self.file,
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    fn scan_error(&self, e: &ScanError) -> ParseError {
+        let m = e.marker();
+        ParseError {
+            file: self.file,
+            line: m.line().max(1),
+            column: m.col() + 1,
+            message: e.info().to_string(),
+        }
+    }
+
+    fn run(mut self) -> Result<NodeId, ParseError> {
+        let mut parser = Parser::new_from_str(self.text);
+        let mut documents = 0usize;
+        while let Some(ev) = parser.next_event() {
+            let (event, span) = ev.map_err(|e| self.scan_error(&e))?;
+            let start = self.chars.byte(span.start.index());
+            let end = self.chars.byte(span.end.index()).max(start);
+            match event {
+                Event::DocumentStart(_) => {
+                    documents += 1;
+                    if documents > 1 {
+                        // CI configs are single documents; later documents are ignored.
+                        break;
+                    }
+                }
+                Event::Scalar(value, style, anchor, tag) => {
+                    let style = match style {
+                        ScalarStyle::Plain => Style::Plain,
+                        ScalarStyle::SingleQuoted => Style::SingleQuoted,
+                        ScalarStyle::DoubleQuoted => Style::DoubleQuoted,
+                        ScalarStyle::Literal => Style::Literal,
+                        ScalarStyle::Folded => Style::Folded,
+                    };
+                    let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix).into_boxed_str());
+                    let (s, e) = self.scalar_bounds(start, end, style);
+                    let id = self.forest.push(
+                        Node {
+                            kind: Kind::Scalar(value.into_owned().into_boxed_str(), style),
+                            span: Span::new(s, e),
+                            file: self.file,
+                            tag,
+                        },
+                        1,
+                    );
+                    self.real_nodes += 1;
+                    if anchor > 0 {
+                        self.anchors.push((anchor, id));
+                    }
+                    self.add(id, start)?;
+                }
+                Event::Alias(anchor) => {
+                    let Some(&(_, id)) = self.anchors.iter().rev().find(|(a, _)| *a == anchor)
+                    else {
+                        return Err(self.error_at(
+                            start,
+                            "alias to an anchor that is not complete before it (undefined, or a cycle through its own collection)",
+                        ));
+                    };
+                    self.add(id, start)?;
+                }
+                Event::SequenceStart(anchor, tag) => {
+                    self.open_check(start)?;
+                    self.stack.push(Frame::Seq {
+                        items: Vec::new(),
+                        start,
+                        anchor,
+                        tag: tag.map(|t| format!("{}{}", t.handle, t.suffix).into_boxed_str()),
+                        size: 1,
+                    });
+                }
+                Event::MappingStart(anchor, tag) => {
+                    self.open_check(start)?;
+                    self.stack.push(Frame::Map {
+                        entries: Vec::new(),
+                        merges: Vec::new(),
+                        pending_key: None,
+                        start,
+                        anchor,
+                        tag: tag.map(|t| format!("{}{}", t.handle, t.suffix).into_boxed_str()),
+                        size: 1,
+                    });
+                }
+                Event::SequenceEnd | Event::MappingEnd => {
+                    let Some(frame) = self.stack.pop() else {
+                        continue;
+                    };
+                    let end = self.trim_end(end);
+                    let (id, anchor, start) = match frame {
+                        Frame::Seq {
+                            items,
+                            start,
+                            anchor,
+                            tag,
+                            size,
+                        } => {
+                            let id = self.forest.push(
+                                Node {
+                                    kind: Kind::Seq(items),
+                                    span: Span::new(start, end),
+                                    file: self.file,
+                                    tag,
+                                },
+                                size,
+                            );
+                            (id, anchor, start)
+                        }
+                        Frame::Map {
+                            mut entries,
+                            merges,
+                            start,
+                            anchor,
+                            tag,
+                            size,
+                            ..
+                        } => {
+                            let mut size = size;
+                            for m in merges {
+                                for (k, v) in self.forest.entries(m).to_vec() {
+                                    let key = self.forest.str(k).map(str::to_owned);
+                                    let present = key.as_deref().is_some_and(|key| {
+                                        entries
+                                            .iter()
+                                            .any(|(ek, _)| self.forest.str(*ek) == Some(key))
+                                    });
+                                    if !present {
+                                        size = size
+                                            .saturating_add(self.forest.sizes[k as usize])
+                                            .saturating_add(self.forest.sizes[v as usize]);
+                                        entries.push((k, v));
+                                    }
+                                }
+                            }
+                            let id = self.forest.push(
+                                Node {
+                                    kind: Kind::Map(entries),
+                                    span: Span::new(start, end),
+                                    file: self.file,
+                                    tag,
+                                },
+                                size,
+                            );
+                            (id, anchor, start)
+                        }
+                    };
+                    self.real_nodes += 1;
+                    if anchor > 0 {
+                        self.anchors.push((anchor, id));
+                    }
+                    self.add(id, start)?;
+                }
+                Event::DocumentEnd | Event::StreamEnd => {
+                    if self.root.is_some() {
+                        break;
+                    }
+                }
+                Event::StreamStart | Event::Nothing => {}
+            }
+        }
+        match self.root {
+            Some(r) => Ok(r),
+            None => Ok(self.forest.push(
+                Node {
+                    kind: Kind::Scalar("".into(), Style::Plain),
+                    span: Span::new(0, 0),
+                    file: self.file,
+                    tag: None,
+                },
+                1,
+            )),
+        }
+    }
+
+    fn open_check(&self, start: usize) -> Result<(), ParseError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(self.error_at(
+                start,
+                format!("nesting deeper than {MAX_DEPTH} levels is not supported"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Add a finished node to the collection being built (or make it the root).
+    fn add(&mut self, id: NodeId, at: usize) -> Result<(), ParseError> {
+        let child_size = self.forest.sizes[id as usize];
+        let budget = MAX_EXPANDED_NODES.saturating_add(self.real_nodes);
+        if child_size > budget {
+            return Err(self.error_at(
+                at,
+                format!(
+                    "alias expansion exceeds {MAX_EXPANDED_NODES} nodes (a YAML bomb?); refusing to analyse"
+                ),
+            ));
+        }
+        let forest = &*self.forest;
+        match self.stack.last_mut() {
+            None => {
+                if self.root.is_none() {
+                    self.root = Some(id);
+                }
+            }
+            Some(Frame::Seq { items, size, .. }) => {
+                items.push(id);
+                *size = size.saturating_add(child_size);
+            }
+            Some(Frame::Map {
+                entries,
+                merges,
+                pending_key,
+                size,
+                ..
+            }) => {
+                *size = size.saturating_add(child_size);
+                match pending_key.take() {
+                    None => *pending_key = Some(id),
+                    Some(k) => {
+                        let is_merge = matches!(&forest.node(k).kind, Kind::Scalar(s, Style::Plain) if &**s == "<<");
+                        if is_merge {
+                            match &forest.node(id).kind {
+                                Kind::Map(_) => merges.push(id),
+                                Kind::Seq(list) => merges
+                                    .extend(list.iter().copied().filter(|m| forest.is_map(*m))),
+                                Kind::Scalar(..) => entries.push((k, id)),
+                            }
+                        } else {
+                            entries.push((k, id));
+                        }
+                    }
+                }
+            }
+        }
+        let over = match self.stack.last() {
+            Some(Frame::Seq { size, .. }) | Some(Frame::Map { size, .. }) => *size > budget,
+            None => false,
+        };
+        if over {
+            return Err(self.error_at(
+                at,
+                format!(
+                    "alias expansion exceeds {MAX_EXPANDED_NODES} nodes (a YAML bomb?); refusing to analyse"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Tighten a scalar's span: quoted scalars keep their quotes; block scalars start at
+    /// the indicator; trailing line breaks and blanks are dropped.
+    fn scalar_bounds(&self, start: usize, end: usize, style: Style) -> (usize, usize) {
+        let end = match style {
+            Style::Literal | Style::Folded | Style::Plain => self.trim_end(end),
+            _ => end,
+        };
+        (start, end.max(start))
+    }
+
+    fn trim_end(&self, end: usize) -> usize {
+        let bytes = self.text.as_bytes();
+        let mut e = end.min(bytes.len());
+        while e > 0 && matches!(bytes[e - 1], b' ' | b'\t' | b'\n' | b'\r') {
+            e -= 1;
+        }
+        e
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(text: &str, byte: usize) -> (usize, usize) {
+    let byte = byte.min(text.len());
+    let mut b = byte;
+    while !text.is_char_boundary(b) {
+        b -= 1;
+    }
+    let before = &text[..b];
+    let line = before.bytes().filter(|c| *c == b'\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let column = text[line_start..b].chars().count() + 1;
+    (line, column)
+}
+
+/// Map a decoded byte range `[start, end)` of `value` to offsets in `region` (the scalar's
+/// source text). Walks both in step; source bytes that decoding drops (indentation, the
+/// block header, folded line breaks, doubled single quotes, quotes) may be skipped, any
+/// other mismatch gives up.
+fn map_offsets(
+    value: &str,
+    style: Style,
+    region: &str,
+    start: usize,
+    end: usize,
+) -> Option<(usize, usize)> {
+    if start > end || end > value.len() {
+        return None;
+    }
+    let src = region.as_bytes();
+    let val = value.as_bytes();
+    let mut i = 0usize; // source cursor
+    match style {
+        Style::DoubleQuoted => {
+            if region.contains('\\') {
+                return None;
+            }
+            i = 1;
+        }
+        Style::SingleQuoted => i = 1,
+        Style::Literal | Style::Folded => {
+            // Skip the header line (indicator, chomping, comment) if the span has it.
+            if region.starts_with(['|', '>']) {
+                i = region.find('\n').map(|n| n + 1)?;
+            }
+        }
+        Style::Plain => {}
+    }
+    let skippable = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\'' | b'#');
+    let mut s_start = None;
+    for (j, &c) in val.iter().enumerate() {
+        if j == start {
+            // Land on the first source byte that matches c.
+            while i < src.len() && src[i] != c {
+                if !skippable(src[i]) {
+                    return None;
+                }
+                i += 1;
+            }
+            s_start = Some(i);
+        }
+        if j == end {
+            return Some((s_start?, i));
+        }
+        while i < src.len() && src[i] != c {
+            // A folded line break decodes to a space: let a source newline stand for it.
+            if c == b' ' && src[i] == b'\n' {
+                break;
+            }
+            if !skippable(src[i]) {
+                return None;
+            }
+            i += 1;
+        }
+        if i >= src.len() {
+            return None;
+        }
+        i += 1;
+    }
+    if end == val.len() {
+        let s = if start == val.len() { i } else { s_start? };
+        return Some((s, i));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(src: &str) -> (Forest, NodeId) {
+        let mut f = Forest::default();
+        let r = f.parse("t.yml", src).expect("parses");
+        (f, r)
+    }
+
+    fn sub(src: &str, key: &str, needle: &str) -> String {
+        let (f, r) = parse(src);
+        let v = f.get(r, key).expect("key");
+        let value = f.text(v);
+        let at = value.find(needle).expect("needle");
+        let sp = f.sub_span(v, at, at + needle.len());
+        src[sp.start..sp.end].to_string()
+    }
+
+    #[test]
+    fn sub_spans_map_to_source() {
+        let lit = "a: |\n  echo one\n  npm publish --tag x\nb: 1\n";
+        assert_eq!(sub(lit, "a", "npm publish"), "npm publish");
+        let folded = "a: >-\n  pnpm x\n  --slug y\n  --id z\n";
+        assert_eq!(sub(folded, "a", "--slug y"), "--slug y");
+        let plain = "a: echo hi && npm publish\n";
+        assert_eq!(sub(plain, "a", "npm publish"), "npm publish");
+        let single = "a: 'it''s npm publish'\n";
+        assert_eq!(sub(single, "a", "npm publish"), "npm publish");
+        let dq = "a: \"say \\\"hi\\\" npm publish\"\n";
+        assert_eq!(
+            sub(dq, "a", "npm publish"),
+            "\"say \\\"hi\\\" npm publish\""
+        );
+        let nested = "jobs:\n  x:\n    run: |\n      export A=1\n      npm publish\n";
+        let (f, r) = parse(nested);
+        let v = f.path(r, &["jobs", "x", "run"]).expect("run");
+        let at = f.text(v).find("npm").expect("npm");
+        let sp = f.sub_span(v, at, at + 11);
+        assert_eq!(&nested[sp.start..sp.end], "npm publish");
+        assert_eq!(line_col(nested, sp.start), (5, 7));
+    }
+
+    #[test]
+    fn merge_keys_resolve_with_own_keys_first() {
+        let (f, r) = parse("d: &d\n  a: 1\n  b: 2\nj:\n  <<: *d\n  b: 3\n");
+        let j = f.get(r, "j").expect("j");
+        assert_eq!(f.text(f.get(j, "a").expect("a")), "1");
+        assert_eq!(f.text(f.get(j, "b").expect("b")), "3");
+    }
+
+    #[test]
+    fn errors_have_positions() {
+        let mut f = Forest::default();
+        let e = f.parse("t.yml", "a: 1\nb: [1, 2\n").expect_err("bad");
+        assert_eq!(e.line, 3);
+        let e = f.parse("t.yml", "a:\n  - b\n c: d\n").expect_err("bad");
+        assert_eq!((e.line, e.column), (3, 2));
+    }
+}
