@@ -32,18 +32,19 @@ fn env_map(forest: &Forest, map: Option<NodeId>) -> Vec<EnvVar> {
 }
 
 /// The id-token permission a permissions block gives: Some(node) when granted.
-fn id_token(forest: &Forest, perms: NodeId) -> (Option<NodeId>, Option<NodeId>) {
+/// `(key, value)` is the `permissions` entry; a denial points at the key.
+fn id_token(forest: &Forest, (key, perms): (NodeId, NodeId)) -> (Option<NodeId>, Option<NodeId>) {
     if let Some(s) = forest.str(perms) {
         return if s.trim() == "write-all" {
             (Some(perms), None)
         } else {
-            (None, Some(perms))
+            (None, Some(key))
         };
     }
     match forest.get(perms, "id-token") {
         Some(v) if forest.text(v).trim() == "write" => (Some(v), None),
         Some(v) => (None, Some(v)),
-        None => (None, Some(perms)),
+        None => (None, Some(key)),
     }
 }
 
@@ -62,7 +63,7 @@ pub fn build(forest: &Forest, root: NodeId) -> Workflow {
             triggers.push((forest.text(*k).to_string(), *k));
         }
     }
-    let wf_perms = forest.get(root, "permissions");
+    let wf_perms = forest.entry(root, "permissions");
     let wf_env = env_map(forest, forest.get(root, "env"));
     let mut jobs = Vec::new();
     let mut job_ifs = Vec::new();
@@ -72,7 +73,7 @@ pub fn build(forest: &Forest, root: NodeId) -> Workflow {
             if !forest.is_map(def) {
                 continue;
             }
-            let perms = forest.get(def, "permissions").or(wf_perms);
+            let perms = forest.entry(def, "permissions").or(wf_perms);
             let (write, denied) = match perms {
                 Some(p) => id_token(forest, p),
                 // No permissions anywhere: the repository default, which never includes id-token.

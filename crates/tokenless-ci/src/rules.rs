@@ -297,9 +297,13 @@ pub fn job_rules(out: &mut Out<'_>, provider: Provider, job: &Job, f: &Facts) {
         }
     }
 
-    // Masked fetches.
+    // Masked fetches (of the npm id token; a JWT mis-stored in NPM_TOKEN is reported as misuse).
     for m in &f.mints {
-        if !mint_is_npm(m) {
+        let npm_var = match m.var.as_deref() {
+            Some(v) => v == "NPM_ID_TOKEN",
+            None => mint_is_npm(m),
+        };
+        if !npm_var {
             continue;
         }
         let Some(reason) = &m.masked else { continue };
