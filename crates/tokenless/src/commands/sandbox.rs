@@ -1,11 +1,90 @@
-//! `tokenless sandbox`.
+//! `tokenless sandbox`: run the local registry + CircleCI API + OIDC issuers until interrupted.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-/// Not implemented yet.
+use anyhow::Context as _;
+use tokenless_sandbox::{Sandbox, SandboxOptions, Scenario};
+
+/// Run a local npm registry, CircleCI API v2 and OIDC issuers (CircleCI, GitHub, GitLab)
+/// that speak the real wire formats, so that npm, audits and migrations can be rehearsed
+/// without touching production.
+///
+/// Point npm at it with `npm_config_registry=<registry URL>`; read users, TOTP secrets and
+/// tokens (all made up) from `GET /-/sandbox/info`. See docs/sandbox.md.
 #[derive(Debug, clap::Args)]
-pub struct SandboxArgs {}
+#[command(
+    after_help = "Examples:\n  tokenless sandbox --listen 127.0.0.1:4873\n  tokenless sandbox --scenario migrated --state sandbox.json\n  tokenless sandbox --latency 50 --fail-rate 0.05 --rate-limit 20"
+)]
+pub struct SandboxArgs {
+    /// Address to listen on; port 0 picks a free port (printed at start).
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR:PORT")]
+    pub listen: SocketAddr,
+    /// Starting state: `legacy` (before migration), `migrated` (after), or a scenario FILE.
+    #[arg(long, default_value = "legacy", value_name = "legacy|migrated|FILE")]
+    pub scenario: Scenario,
+    /// Keep the state in FILE (loaded instead of the scenario when it exists; survives restarts).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Milliseconds added to every response.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub latency: u64,
+    /// Probability (0 to 1) that a request fails with HTTP 500 or a dropped connection.
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub fail_rate: f64,
+    /// Requests per second beyond which the sandbox answers 429 with `Retry-After`.
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<u32>,
+    /// Largest request body (publishes included) in bytes; larger ones get 413.
+    #[arg(long, default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
+    pub max_body: usize,
+}
 
-pub fn run(_args: SandboxArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("sandbox is not implemented yet")
+pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
+    if !args.listen.ip().is_loopback() {
+        eprintln!(
+            "warning: listening on {}, which is not a loopback address; the sandbox has made-up credentials anyone who can reach it may use.",
+            args.listen
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let sandbox = Sandbox::start(SandboxOptions {
+            listen: args.listen,
+            scenario: args.scenario,
+            state: args.state,
+            latency: Duration::from_millis(args.latency),
+            fail_rate: args.fail_rate,
+            rate_limit: args.rate_limit,
+            max_body_bytes: args.max_body,
+            ..SandboxOptions::default()
+        })
+        .await?;
+        let info = sandbox.info();
+        println!("tokenless sandbox listening on {}", sandbox.addr());
+        println!("  registry       {}", info.registry);
+        println!("  CircleCI API   {}", info.circleci_api);
+        println!("  OIDC issuers   circleci {}", info.issuers.circleci);
+        println!("                 github   {}", info.issuers.github);
+        println!("                 gitlab   {}", info.issuers.gitlab);
+        println!(
+            "  info           {}-/sandbox/info  (users, TOTP secrets and made-up tokens)",
+            info.registry
+        );
+        println!(
+            "  org {} ({}), {} users, {} granular tokens",
+            info.org,
+            info.scope,
+            info.users.len(),
+            info.tokens.len()
+        );
+        println!("Press Ctrl-C to stop.");
+        sandbox.serve_until_signal().await;
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
 }

@@ -1,0 +1,124 @@
+//! Response helpers: JSON bodies, npm-style errors, the OTP challenge, body reading.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+/// A JSON response.
+pub fn json(status: StatusCode, body: &Value) -> Response {
+    let mut resp = Response::new(Body::from(body.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+pub fn ok(body: &Value) -> Response {
+    json(StatusCode::OK, body)
+}
+
+/// An npm-style error: `{"error": msg}` (what the npm CLI appends to its message), with the
+/// same text in `message` for clients that read that key.
+pub fn error(status: StatusCode, msg: impl Into<String>) -> Response {
+    let msg = msg.into();
+    json(status, &json!({"error": msg, "message": msg}))
+}
+
+pub fn not_found(what: impl Into<String>) -> Response {
+    error(StatusCode::NOT_FOUND, what)
+}
+
+pub fn bad_request(msg: impl Into<String>) -> Response {
+    error(StatusCode::BAD_REQUEST, msg)
+}
+
+pub fn forbidden(msg: impl Into<String>) -> Response {
+    error(StatusCode::FORBIDDEN, msg)
+}
+
+pub fn unauthorized(msg: impl Into<String>) -> Response {
+    error(StatusCode::UNAUTHORIZED, msg)
+}
+
+/// 401 + `www-authenticate: OTP`: the npm CLI turns this into `EOTP` and retries with `npm-otp`.
+pub fn otp_challenge() -> Response {
+    let mut resp = error(
+        StatusCode::UNAUTHORIZED,
+        "This operation requires a one-time password from your authenticator.",
+    );
+    resp.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("OTP"));
+    resp
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// The `npm-otp` header.
+pub fn otp(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("npm-otp")?
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// Parses a JSON body, or answers 400 naming the line and column.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| {
+        bad_request(format!(
+            "malformed JSON body: line {}, column {}: {e}",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// The query-string value of `key` (percent-decoded).
+pub fn query_param(query: Option<&str>, key: &str) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode(k) == key).then(|| decode(&v.replace('+', " ")))
+    })
+}
+
+/// Percent-decodes a path segment or query value (invalid UTF-8 becomes U+FFFD).
+pub fn decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// A response whose body fails at once: hyper then closes the connection mid-response (the
+/// "dropped connection" of `--fail-rate`).
+pub fn dropped_connection() -> Response {
+    Response::new(Body::new(FailingBody))
+}
+
+struct FailingBody;
+
+impl http_body::Body for FailingBody {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Ready(Some(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected fault",
+        ))))
+    }
+}

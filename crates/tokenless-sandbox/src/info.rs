@@ -1,0 +1,214 @@
+//! `GET /-/sandbox/info`: everything a client needs to drive the sandbox, including the whole
+//! made-up secrets (the one place tokenless shows them). Typed, so clients can deserialize it.
+
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use crate::app::{App, Ctx};
+use crate::clock::rfc3339;
+use crate::http;
+use crate::ids::redact;
+use crate::issuers::{Provider, issuer_url};
+use crate::model::Role;
+
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SandboxInfo {
+    /// The registry URL, with a trailing slash.
+    pub registry: String,
+    /// The CircleCI API v2 base URL (`…/api/v2`).
+    pub circleci_api: String,
+    pub issuers: IssuerUrls,
+    pub org: String,
+    pub scope: String,
+    pub users: Vec<InfoUser>,
+    pub tokens: Vec<InfoToken>,
+    pub circleci: InfoCircleCi,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IssuerUrls {
+    pub circleci: String,
+    pub github: String,
+    pub gitlab: String,
+}
+
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InfoUser {
+    pub name: String,
+    pub role: Role,
+    /// The user's login session token.
+    pub token: String,
+    pub totp_secret: String,
+    pub password: String,
+}
+
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InfoToken {
+    pub key: String,
+    /// The full secret of the granular token.
+    pub token: String,
+    pub owner: String,
+    pub name: String,
+    pub bypass_2fa: bool,
+    /// RFC 3339, or `null` for no expiry.
+    pub expires: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InfoCircleCi {
+    pub org_id: String,
+    pub projects: Vec<InfoProject>,
+    pub contexts: Vec<InfoContext>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InfoProject {
+    pub id: String,
+    pub slug: String,
+    pub vcs_origin: String,
+    pub pipeline_definition_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InfoContext {
+    pub id: String,
+    pub name: String,
+    pub restrictions: Vec<InfoRestriction>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InfoRestriction {
+    pub id: String,
+    pub restriction_type: String,
+    pub restriction_value: String,
+}
+
+impl std::fmt::Debug for SandboxInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxInfo")
+            .field("registry", &self.registry)
+            .field("org", &self.org)
+            .field("users", &self.users)
+            .field("tokens", &self.tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for InfoUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InfoUser")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("token", &redact(&self.token))
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for InfoToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InfoToken")
+            .field("key", &self.key)
+            .field("token", &redact(&self.token))
+            .field("owner", &self.owner)
+            .field("name", &self.name)
+            .field("bypass_2fa", &self.bypass_2fa)
+            .field("expires", &self.expires)
+            .finish()
+    }
+}
+
+impl SandboxInfo {
+    /// The user named `name`.
+    pub fn user(&self, name: &str) -> Option<&InfoUser> {
+        self.users.iter().find(|u| u.name == name)
+    }
+
+    /// The first owner.
+    pub fn owner(&self) -> Option<&InfoUser> {
+        self.users.iter().find(|u| u.role == Role::Owner)
+    }
+
+    /// The granular token named `name`.
+    pub fn token(&self, name: &str) -> Option<&InfoToken> {
+        self.tokens.iter().find(|t| t.name == name)
+    }
+}
+
+/// Builds the info document from the current state.
+pub fn snapshot(app: &App) -> SandboxInfo {
+    let world = app.world();
+    let org_id = world.circleci.org_id.clone();
+    SandboxInfo {
+        registry: app.registry(),
+        circleci_api: format!("{}/api/v2", app.base),
+        issuers: IssuerUrls {
+            circleci: issuer_url(&app.base, Provider::Circleci, &org_id),
+            github: issuer_url(&app.base, Provider::Github, &org_id),
+            gitlab: issuer_url(&app.base, Provider::Gitlab, &org_id),
+        },
+        org: world.org.clone(),
+        scope: world.scope(),
+        users: world
+            .users
+            .values()
+            .map(|u| InfoUser {
+                name: u.name.clone(),
+                role: u.role,
+                token: u.session_token.clone(),
+                totp_secret: u.totp_secret.clone(),
+                password: u.password.clone(),
+            })
+            .collect(),
+        tokens: world
+            .tokens
+            .values()
+            .map(|t| InfoToken {
+                key: t.key.clone(),
+                token: t.token.clone(),
+                owner: t.owner.clone(),
+                name: t.name.clone(),
+                bypass_2fa: t.bypass_2fa,
+                expires: t.expires.map(rfc3339),
+            })
+            .collect(),
+        circleci: InfoCircleCi {
+            org_id,
+            projects: world
+                .circleci
+                .projects
+                .iter()
+                .map(|p| InfoProject {
+                    id: p.id.clone(),
+                    slug: p.slug.clone(),
+                    vcs_origin: p.vcs_origin.clone(),
+                    pipeline_definition_id: p.pipeline_definition_id.clone(),
+                })
+                .collect(),
+            contexts: world
+                .circleci
+                .contexts
+                .iter()
+                .map(|x| InfoContext {
+                    id: x.id.clone(),
+                    name: x.name.clone(),
+                    restrictions: x
+                        .restrictions
+                        .iter()
+                        .map(|r| InfoRestriction {
+                            id: r.id.clone(),
+                            restriction_type: r.restriction_type.clone(),
+                            restriction_value: r.restriction_value.clone(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        },
+    }
+}
+
+pub fn handler(c: &Ctx<'_>) -> Response {
+    match serde_json::to_value(snapshot(c.app)) {
+        Ok(v) => http::ok(&v),
+        Err(e) => http::error(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}

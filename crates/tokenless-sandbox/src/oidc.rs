@@ -1,0 +1,247 @@
+//! The OIDC issuers' HTTP side: discovery, JWKS, the mint endpoint for tests and demos, and a
+//! GitHub Actions id-token request endpoint (what `ACTIONS_ID_TOKEN_REQUEST_URL` points at).
+
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+
+use crate::app::Ctx;
+use crate::clock::now_secs;
+use crate::http;
+use crate::issuers::{Provider, discovery, issuer_url};
+use crate::restrictions;
+
+/// Routes below `/-/sandbox/oidc/`.
+pub fn route(c: &Ctx<'_>, rest: &[&str]) -> Response {
+    let org_id = c.app.world().circleci.org_id.clone();
+    match (c.method, rest) {
+        (
+            &Method::GET,
+            [
+                "circleci",
+                "org",
+                org,
+                ".well-known",
+                "openid-configuration",
+            ],
+        ) if *org == org_id => http::ok(&discovery(
+            &issuer_url(&c.app.base, Provider::Circleci, &org_id),
+            Provider::Circleci,
+        )),
+        (&Method::GET, ["circleci", "org", org, ".well-known", "jwks-pub.json"])
+            if *org == org_id =>
+        {
+            jwks(c, Provider::Circleci)
+        }
+        (
+            &Method::GET,
+            [
+                p @ ("github" | "gitlab"),
+                ".well-known",
+                "openid-configuration",
+            ],
+        ) => {
+            let provider = Provider::parse(p).unwrap_or(Provider::Github);
+            http::ok(&discovery(
+                &issuer_url(&c.app.base, provider, &org_id),
+                provider,
+            ))
+        }
+        (&Method::GET, ["github", ".well-known", "jwks"]) => jwks(c, Provider::Github),
+        (&Method::GET, ["gitlab", "oauth", "discovery", "keys"]) => jwks(c, Provider::Gitlab),
+        (&Method::POST, [p, "token"]) => match Provider::parse(p) {
+            Some(provider) => mint_endpoint(c, provider),
+            None => http::not_found(format!(
+                "No sandbox issuer {p:?}; use circleci, github or gitlab."
+            )),
+        },
+        (&Method::GET, ["github", "actions-token"]) => actions_token(c),
+        _ => http::not_found("Not found: no such sandbox issuer endpoint."),
+    }
+}
+
+fn jwks(c: &Ctx<'_>, provider: Provider) -> Response {
+    http::ok(&json!({"keys": [c.app.issuers.key(provider).jwk()]}))
+}
+
+fn refuse(status: StatusCode, msg: impl Into<String>) -> Response {
+    http::json(status, &json!({"error": msg.into()}))
+}
+
+fn mint_endpoint(c: &Ctx<'_>, provider: Provider) -> Response {
+    let body: Value = match serde_json::from_slice(c.body) {
+        Ok(v) => v,
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, format!("malformed JSON body: {e}")),
+    };
+    let Value::Object(claims) = body else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "the body must be a JSON object of claims",
+        );
+    };
+    match mint(c, provider, claims) {
+        Ok(token) => http::ok(&json!({"token": token})),
+        Err(resp) => resp,
+    }
+}
+
+/// Fills `iss`, `iat`, `exp` (1 hour), `jti` (and provider defaults) unless set, checks
+/// CircleCI contexts and their restrictions, and signs.
+pub fn mint(
+    c: &Ctx<'_>,
+    provider: Provider,
+    mut claims: Map<String, Value>,
+) -> Result<String, Response> {
+    let now = now_secs();
+    let org_id = c.app.world().circleci.org_id.clone();
+    let config_source = claims.remove("config_source");
+    if provider == Provider::Circleci {
+        let org = claims
+            .entry("oidc.circleci.com/org-id")
+            .or_insert_with(|| json!(org_id))
+            .clone();
+        if org.as_str() != Some(org_id.as_str()) {
+            return Err(refuse(
+                StatusCode::FORBIDDEN,
+                format!("unknown CircleCI organization {org}"),
+            ));
+        }
+        let source = match config_source {
+            None => "github".to_owned(),
+            Some(Value::String(s)) => s,
+            Some(_) => {
+                return Err(refuse(
+                    StatusCode::BAD_REQUEST,
+                    "config_source must be a string",
+                ));
+            }
+        };
+        check_contexts(c, &claims, &source)?;
+        let project = claims
+            .get("oidc.circleci.com/project-id")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown")
+            .to_owned();
+        claims.entry("sub").or_insert_with(|| {
+            json!(format!(
+                "org/{org_id}/project/{project}/user/{}",
+                crate::ids::stable_uuid("user", "sandbox")
+            ))
+        });
+        claims.entry("aud").or_insert_with(|| json!(org_id));
+    } else {
+        claims.entry("aud").or_insert_with(|| json!(c.app.audience));
+    }
+    claims
+        .entry("iss")
+        .or_insert_with(|| json!(issuer_url(&c.app.base, provider, &org_id)));
+    let iat = claims
+        .entry("iat")
+        .or_insert_with(|| json!(now))
+        .as_u64()
+        .unwrap_or(now);
+    claims.entry("exp").or_insert_with(|| json!(iat + 3600));
+    claims.entry("nbf").or_insert_with(|| json!(iat));
+    claims
+        .entry("jti")
+        .or_insert_with(|| json!(crate::ids::random_uuid()));
+    c.app
+        .issuers
+        .key(provider)
+        .sign(&Value::Object(claims))
+        .map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// CircleCI refuses to start a job whose context does not exist or whose restrictions do
+/// not admit it; the sandbox refuses to mint its token.
+fn check_contexts(
+    c: &Ctx<'_>,
+    claims: &Map<String, Value>,
+    config_source: &str,
+) -> Result<(), Response> {
+    let Some(ids) = claims.get("oidc.circleci.com/context-ids") else {
+        return Ok(());
+    };
+    let Some(ids) = ids.as_array() else {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "oidc.circleci.com/context-ids must be an array of context ids",
+        ));
+    };
+    let vcs_ref = claims
+        .get("oidc.circleci.com/vcs-ref")
+        .and_then(Value::as_str);
+    let job = restrictions::Job {
+        branch: vcs_ref
+            .and_then(|r| r.strip_prefix("refs/heads/"))
+            .map(str::to_owned),
+        tag: vcs_ref
+            .and_then(|r| r.strip_prefix("refs/tags/"))
+            .map(str::to_owned),
+        ssh: claims
+            .get("oidc.circleci.com/ssh-rerun")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        config_source: config_source.to_owned(),
+        project_id: claims
+            .get("oidc.circleci.com/project-id")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    };
+    let world = c.app.world();
+    for id in ids {
+        let Some(id) = id.as_str() else {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                "context ids must be strings",
+            ));
+        };
+        let Some(ctx) = world.circleci.contexts.iter().find(|x| x.id == id) else {
+            return Err(refuse(
+                StatusCode::FORBIDDEN,
+                format!("context {id} does not exist in this organization"),
+            ));
+        };
+        for r in &ctx.restrictions {
+            if let Err(why) = restrictions::admits(r, &job) {
+                return Err(refuse(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "Unauthorized: the job may not use context {:?} ({}): {why}",
+                        ctx.name, ctx.id
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `GET /-/sandbox/oidc/github/actions-token?claims=<base64url JSON>&audience=<aud>` →
+/// `{"value": jwt}`: point `ACTIONS_ID_TOKEN_REQUEST_URL` here and npm's GitHub flow works.
+fn actions_token(c: &Ctx<'_>) -> Response {
+    let mut claims = Map::new();
+    if let Some(encoded) = http::query_param(c.query, "claims") {
+        let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(encoded.trim_end_matches('=').as_bytes())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+        match decoded {
+            Some(Value::Object(m)) => claims = m,
+            _ => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "claims must be base64url-encoded JSON object",
+                );
+            }
+        }
+    }
+    if let Some(aud) = http::query_param(c.query, "audience") {
+        claims.insert("aud".into(), json!(aud));
+    }
+    match mint(c, Provider::Github, claims) {
+        Ok(token) => http::ok(&json!({"value": token})),
+        Err(e) => e,
+    }
+}

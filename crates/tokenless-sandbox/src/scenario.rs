@@ -1,0 +1,715 @@
+//! Scenario files: the starting state of a sandbox, as JSON (format in `docs/sandbox.md`).
+//! Ids (org, projects, contexts, pipeline definitions, trust configs, token keys) are derived
+//! from names, so they are stable across runs; secrets (passwords, TOTP secrets, session and
+//! granular tokens, environment variable values) are random per start.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::clock::now_secs;
+use crate::ids::{self, stable_uuid};
+use crate::model::{
+    CircleCi, Context, EnvVar, GranularToken, Mfa, Package, Permission, Pipeline, Project,
+    Publisher, Restriction, Role, Team, TrustConfig, TrustedPublisher, User, World,
+};
+use crate::packages::{synthesize_version, valid_version, validate_name};
+
+/// The built-in "before migration" organisation.
+pub const LEGACY: &str = include_str!("../scenarios/legacy.json");
+/// The built-in "after a correct migration" organisation.
+pub const MIGRATED: &str = include_str!("../scenarios/migrated.json");
+
+/// Why a scenario could not be loaded; messages name the file and the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read scenario {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("scenario {origin}: line {line}, column {column}: {message}")]
+    Parse {
+        origin: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("scenario {origin}: {field}: {message}")]
+    Invalid {
+        origin: String,
+        field: String,
+        message: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioFile {
+    org: String,
+    #[serde(default)]
+    users: Vec<UserSpec>,
+    #[serde(default)]
+    teams: Vec<TeamSpec>,
+    #[serde(default)]
+    packages: Vec<PackageSpec>,
+    #[serde(default)]
+    tokens: Vec<TokenSpec>,
+    #[serde(default)]
+    circleci: CircleCiSpec,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserSpec {
+    name: String,
+    role: Role,
+    email: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TeamSpec {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    members: Vec<String>,
+    /// Package name (or `"*"` for every package of the scenario) → permission.
+    #[serde(default)]
+    packages: BTreeMap<String, Permission>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackageSpec {
+    name: String,
+    #[serde(default = "default_versions")]
+    versions: Vec<VersionSpec>,
+    #[serde(default = "default_mfa")]
+    mfa: Mfa,
+    #[serde(default = "default_true")]
+    public: bool,
+    /// Default publisher of the versions: a user name, or `"oidc"` (needs `trust`).
+    published_by: Option<String>,
+    trust: Option<TrustSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum VersionSpec {
+    Plain(String),
+    Detailed {
+        version: String,
+        published_by: Option<String>,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "provider", rename_all = "lowercase", deny_unknown_fields)]
+enum TrustSpec {
+    Circleci {
+        /// Project name (as in `circleci.projects[].name`).
+        project: String,
+        #[serde(default)]
+        contexts: Vec<String>,
+        #[serde(default = "default_permissions")]
+        permissions: Vec<String>,
+    },
+    Github {
+        repository: String,
+        file: String,
+        environment: Option<String>,
+        #[serde(default = "default_permissions")]
+        permissions: Vec<String>,
+    },
+    Gitlab {
+        project_path: String,
+        file: String,
+        environment: Option<String>,
+        #[serde(default = "default_permissions")]
+        permissions: Vec<String>,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenSpec {
+    name: String,
+    owner: String,
+    #[serde(default)]
+    bypass_2fa: bool,
+    expires_in_days: Option<u64>,
+    #[serde(default)]
+    created_days_ago: u64,
+    #[serde(default)]
+    packages: Vec<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    packages_all: bool,
+    #[serde(default = "default_permission")]
+    permission: Permission,
+    description: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CircleCiSpec {
+    org_slug: Option<String>,
+    #[serde(default)]
+    projects: Vec<ProjectSpec>,
+    #[serde(default)]
+    contexts: Vec<ContextSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProjectSpec {
+    name: String,
+    vcs_origin: String,
+    #[serde(default)]
+    env: Vec<String>,
+    #[serde(default)]
+    pipelines: Vec<PipelineSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PipelineSpec {
+    branch: Option<String>,
+    tag: Option<String>,
+    config: Text,
+}
+
+/// A string, or an array of lines joined with `\n` (readable multi-line YAML in JSON).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Text {
+    One(String),
+    Lines(Vec<String>),
+}
+
+impl Text {
+    fn into_string(self) -> String {
+        match self {
+            Text::One(s) => s,
+            Text::Lines(lines) => {
+                let mut s = lines.join("\n");
+                s.push('\n');
+                s
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContextSpec {
+    name: String,
+    #[serde(default)]
+    env: Vec<String>,
+    #[serde(default)]
+    restrictions: Vec<RestrictionSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RestrictionSpec {
+    #[serde(rename = "type")]
+    kind: String,
+    value: String,
+}
+
+fn default_versions() -> Vec<VersionSpec> {
+    vec![VersionSpec::Plain("1.0.0".into())]
+}
+fn default_mfa() -> Mfa {
+    Mfa::Automation
+}
+fn default_true() -> bool {
+    true
+}
+fn default_permissions() -> Vec<String> {
+    vec!["createPackage".into()]
+}
+fn default_permission() -> Permission {
+    Permission::ReadWrite
+}
+
+/// Where a scenario comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scenario {
+    Legacy,
+    Migrated,
+    File(std::path::PathBuf),
+    /// JSON text given directly (tests, generated benchmarks).
+    Inline(String),
+}
+
+impl std::str::FromStr for Scenario {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "legacy" => Scenario::Legacy,
+            "migrated" => Scenario::Migrated,
+            path => Scenario::File(path.into()),
+        })
+    }
+}
+
+impl Scenario {
+    /// Builds the world this scenario describes.
+    pub fn load(&self) -> Result<World, ScenarioError> {
+        match self {
+            Scenario::Legacy => build("legacy", LEGACY),
+            Scenario::Migrated => build("migrated", MIGRATED),
+            Scenario::Inline(text) => build("(inline)", text),
+            Scenario::File(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                build(&path.display().to_string(), &text)
+            }
+        }
+    }
+
+    pub fn load_path(path: &Path) -> Result<World, ScenarioError> {
+        Scenario::File(path.to_owned()).load()
+    }
+}
+
+fn env_value(name: &str) -> String {
+    if name.contains("NPM") {
+        ids::npm_token()
+    } else {
+        ids::password()
+    }
+}
+
+fn build(origin: &str, text: &str) -> Result<World, ScenarioError> {
+    let spec: ScenarioFile = serde_json::from_str(text).map_err(|e| ScenarioError::Parse {
+        origin: origin.to_owned(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
+    let invalid = |field: String, message: String| ScenarioError::Invalid {
+        origin: origin.to_owned(),
+        field,
+        message,
+    };
+    if !spec
+        .org
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        || spec.org.is_empty()
+    {
+        return Err(invalid(
+            "org".into(),
+            format!("{:?} must be lower-case letters, digits and '-'", spec.org),
+        ));
+    }
+    let now = now_secs();
+    let org = spec.org.clone();
+
+    let mut users = BTreeMap::new();
+    for (i, u) in spec.users.iter().enumerate() {
+        if users.contains_key(&u.name) || u.name.is_empty() {
+            return Err(invalid(
+                format!("users[{i}].name"),
+                format!("{:?} is empty or a duplicate", u.name),
+            ));
+        }
+        users.insert(
+            u.name.clone(),
+            User {
+                name: u.name.clone(),
+                email: u
+                    .email
+                    .clone()
+                    .unwrap_or_else(|| format!("{}@{org}.example", u.name)),
+                role: u.role,
+                password: ids::password(),
+                totp_secret: ids::totp_secret(),
+                session_token: ids::npm_token(),
+            },
+        );
+    }
+    let first_owner = spec
+        .users
+        .iter()
+        .find(|u| u.role == Role::Owner)
+        .map(|u| u.name.clone())
+        .ok_or_else(|| {
+            invalid(
+                "users".into(),
+                "at least one user with role \"owner\" is required".into(),
+            )
+        })?;
+
+    // CircleCI first: trust configs refer to its ids.
+    let org_id = stable_uuid("circleci-org", &org);
+    let mut projects = Vec::new();
+    for (i, p) in spec.circleci.projects.iter().enumerate() {
+        if p.vcs_origin.contains("://") || p.vcs_origin.split('/').count() < 3 {
+            return Err(invalid(
+                format!("circleci.projects[{i}].vcs_origin"),
+                "expected `host/owner/repo` without a scheme".into(),
+            ));
+        }
+        let repo = p
+            .vcs_origin
+            .split_once('/')
+            .map_or(p.name.as_str(), |x| x.1)
+            .to_owned();
+        let slug = format!("gh/{repo}");
+        let pipelines = p
+            .pipelines
+            .iter()
+            .enumerate()
+            .map(|(n, pl)| {
+                let config = match &pl.config {
+                    Text::One(s) => s.clone(),
+                    Text::Lines(l) => Text::Lines(l.clone()).into_string(),
+                };
+                Pipeline {
+                    id: stable_uuid("pipeline", &format!("{slug}#{n}")),
+                    number: n as u64 + 1,
+                    created: now.saturating_sub(86_400 * (p.pipelines.len() - n) as u64),
+                    branch: pl.branch.clone(),
+                    tag: pl.tag.clone(),
+                    revision: stable_uuid("revision", &format!("{slug}#{n}")).replace('-', "")
+                        [..32]
+                        .to_owned()
+                        + "00000000",
+                    config,
+                    setup_config: String::new(),
+                }
+            })
+            .collect();
+        projects.push(Project {
+            id: stable_uuid("project", &slug),
+            slug: slug.clone(),
+            name: p.name.clone(),
+            vcs_origin: p.vcs_origin.clone(),
+            pipeline_definition_id: stable_uuid("pipeline-definition", &slug),
+            env: p
+                .env
+                .iter()
+                .map(|n| EnvVar {
+                    name: n.clone(),
+                    value: env_value(n),
+                    created: now,
+                })
+                .collect(),
+            pipelines,
+        });
+    }
+    let mut contexts = Vec::new();
+    for (i, c) in spec.circleci.contexts.iter().enumerate() {
+        let id = stable_uuid("context", &format!("{org}/{}", c.name));
+        let mut restrictions = Vec::new();
+        for (j, r) in c.restrictions.iter().enumerate() {
+            if !matches!(r.kind.as_str(), "expression" | "project" | "group") {
+                return Err(invalid(
+                    format!("circleci.contexts[{i}].restrictions[{j}].type"),
+                    format!("{:?} is not one of expression, project, group", r.kind),
+                ));
+            }
+            restrictions.push(Restriction {
+                id: stable_uuid("restriction", &format!("{id}#{j}")),
+                restriction_type: r.kind.clone(),
+                restriction_value: r.value.clone(),
+                name: r.value.clone(),
+            });
+        }
+        contexts.push(Context {
+            id,
+            name: c.name.clone(),
+            created: now,
+            env: c
+                .env
+                .iter()
+                .map(|n| EnvVar {
+                    name: n.clone(),
+                    value: env_value(n),
+                    created: now,
+                })
+                .collect(),
+            restrictions,
+        });
+    }
+
+    let mut packages = BTreeMap::new();
+    for (i, p) in spec.packages.iter().enumerate() {
+        let field = |f: &str| format!("packages[{i}].{f}");
+        validate_name(&p.name).map_err(|e| invalid(field("name"), e.to_string()))?;
+        if packages.contains_key(&p.name) {
+            return Err(invalid(
+                field("name"),
+                format!("duplicate package {:?}", p.name),
+            ));
+        }
+        let trust = match &p.trust {
+            None => None,
+            Some(t) => Some(
+                trust_config(t, &org_id, &projects, &contexts, &p.name)
+                    .map_err(|m| invalid(field("trust"), m))?,
+            ),
+        };
+        let mut versions = BTreeMap::new();
+        let mut latest: Option<String> = None;
+        let count = p.versions.len() as u64;
+        for (j, v) in p.versions.iter().enumerate() {
+            let (version, by) = match v {
+                VersionSpec::Plain(s) => (s.clone(), None),
+                VersionSpec::Detailed {
+                    version,
+                    published_by,
+                } => (version.clone(), published_by.clone()),
+            };
+            if !valid_version(&version) {
+                return Err(invalid(
+                    format!("packages[{i}].versions[{j}]"),
+                    format!("{version:?} is not a semver version"),
+                ));
+            }
+            let by = by
+                .or_else(|| p.published_by.clone())
+                .unwrap_or_else(|| first_owner.clone());
+            let publisher = if by == "oidc" {
+                let t = trust.as_ref().ok_or_else(|| {
+                    invalid(
+                        format!("packages[{i}].versions[{j}]"),
+                        "published_by \"oidc\" needs a trust config".into(),
+                    )
+                })?;
+                Publisher {
+                    name: provider_publisher(&t.provider),
+                    email: "npm-oidc-no-reply@github.com".into(),
+                    trusted_publisher: Some(TrustedPublisher {
+                        id: t.provider.clone(),
+                        oidc_config_id: t.id.clone(),
+                    }),
+                }
+            } else {
+                let u = users.get(&by).ok_or_else(|| {
+                    invalid(
+                        format!("packages[{i}].published_by"),
+                        format!("unknown user {by:?}"),
+                    )
+                })?;
+                Publisher {
+                    name: u.name.clone(),
+                    email: u.email.clone(),
+                    trusted_publisher: None,
+                }
+            };
+            let published = now.saturating_sub(86_400 * 7 * (count - j as u64));
+            let built = synthesize_version(&p.name, &version, published, publisher)
+                .map_err(|e| invalid(format!("packages[{i}].versions[{j}]"), e.to_string()))?;
+            latest = Some(version.clone());
+            versions.insert(version, built);
+        }
+        let created = versions.values().map(|v| v.published).min().unwrap_or(now);
+        let mut dist_tags = BTreeMap::new();
+        if let Some(l) = latest {
+            dist_tags.insert("latest".to_owned(), l);
+        }
+        packages.insert(
+            p.name.clone(),
+            Package {
+                name: p.name.clone(),
+                created,
+                modified: versions.values().map(|v| v.published).max().unwrap_or(now),
+                public: p.public,
+                mfa: p.mfa,
+                trust,
+                dist_tags,
+                versions,
+            },
+        );
+    }
+
+    let mut teams = BTreeMap::new();
+    for (i, t) in spec.teams.iter().enumerate() {
+        for m in &t.members {
+            if !users.contains_key(m) {
+                return Err(invalid(
+                    format!("teams[{i}].members"),
+                    format!("unknown user {m:?}"),
+                ));
+            }
+        }
+        let mut perms = BTreeMap::new();
+        for (name, perm) in &t.packages {
+            if name == "*" {
+                for p in packages.keys() {
+                    perms.insert(p.clone(), *perm);
+                }
+            } else if packages.contains_key(name) {
+                perms.insert(name.clone(), *perm);
+            } else {
+                return Err(invalid(
+                    format!("teams[{i}].packages"),
+                    format!("unknown package {name:?}"),
+                ));
+            }
+        }
+        teams.insert(
+            t.name.clone(),
+            Team {
+                name: t.name.clone(),
+                description: t.description.clone(),
+                members: t.members.clone(),
+                packages: perms,
+            },
+        );
+    }
+
+    let mut tokens = BTreeMap::new();
+    for (i, t) in spec.tokens.iter().enumerate() {
+        if !users.contains_key(&t.owner) {
+            return Err(invalid(
+                format!("tokens[{i}].owner"),
+                format!("unknown user {:?}", t.owner),
+            ));
+        }
+        let key = stable_uuid("token", &format!("{}/{}", t.owner, t.name));
+        let created = now.saturating_sub(86_400 * t.created_days_ago);
+        tokens.insert(
+            key.clone(),
+            GranularToken {
+                key,
+                token: ids::npm_token(),
+                name: t.name.clone(),
+                description: t.description.clone(),
+                owner: t.owner.clone(),
+                created,
+                expires: t.expires_in_days.map(|d| created + 86_400 * d),
+                bypass_2fa: t.bypass_2fa,
+                packages: t.packages.clone(),
+                scopes: t.scopes.clone(),
+                orgs: Vec::new(),
+                packages_all: t.packages_all,
+                permission: t.permission,
+                cidr_whitelist: None,
+            },
+        );
+    }
+
+    Ok(World {
+        org: org.clone(),
+        users,
+        tokens,
+        packages,
+        teams,
+        stages: BTreeMap::new(),
+        circleci: CircleCi {
+            org_id,
+            org_slug: spec
+                .circleci
+                .org_slug
+                .unwrap_or_else(|| format!("gh/{org}")),
+            projects,
+            contexts,
+        },
+    })
+}
+
+fn provider_publisher(provider: &str) -> String {
+    match provider {
+        "github" => "GitHub Actions",
+        "gitlab" => "GitLab CI/CD",
+        _ => "CircleCI",
+    }
+    .to_owned()
+}
+
+fn trust_config(
+    t: &TrustSpec,
+    org_id: &str,
+    projects: &[Project],
+    contexts: &[Context],
+    package: &str,
+) -> Result<TrustConfig, String> {
+    let id = stable_uuid("trust", package);
+    Ok(match t {
+        TrustSpec::Circleci {
+            project,
+            contexts: ctx,
+            permissions,
+        } => {
+            let p = projects
+                .iter()
+                .find(|p| &p.name == project)
+                .ok_or_else(|| format!("unknown CircleCI project {project:?}"))?;
+            let mut claims = json!({
+                "oidc.circleci.com/org-id": org_id,
+                "oidc.circleci.com/project-id": p.id,
+                "oidc.circleci.com/pipeline-definition-id": p.pipeline_definition_id,
+                "oidc.circleci.com/vcs-origin": p.vcs_origin,
+            });
+            if !ctx.is_empty() {
+                let ids = ctx
+                    .iter()
+                    .map(|c| {
+                        contexts
+                            .iter()
+                            .find(|x| &x.name == c)
+                            .map(|x| x.id.clone())
+                            .ok_or_else(|| format!("unknown context {c:?}"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                if let Some(obj) = claims.as_object_mut() {
+                    obj.insert("oidc.circleci.com/context-ids".into(), json!(ids));
+                }
+            }
+            TrustConfig {
+                id,
+                provider: "circleci".into(),
+                claims,
+                permissions: permissions.clone(),
+            }
+        }
+        TrustSpec::Github {
+            repository,
+            file,
+            environment,
+            permissions,
+        } => {
+            let mut claims = json!({"repository": repository, "workflow_ref": {"file": file}});
+            if let (Some(env), Some(obj)) = (environment, claims.as_object_mut()) {
+                obj.insert("environment".into(), json!(env));
+            }
+            TrustConfig {
+                id,
+                provider: "github".into(),
+                claims,
+                permissions: permissions.clone(),
+            }
+        }
+        TrustSpec::Gitlab {
+            project_path,
+            file,
+            environment,
+            permissions,
+        } => {
+            let mut claims =
+                json!({"project_path": project_path, "ci_config_ref_uri": {"file": file}});
+            if let (Some(env), Some(obj)) = (environment, claims.as_object_mut()) {
+                obj.insert("environment".into(), json!(env));
+            }
+            TrustConfig {
+                id,
+                provider: "gitlab".into(),
+                claims,
+                permissions: permissions.clone(),
+            }
+        }
+    })
+}
