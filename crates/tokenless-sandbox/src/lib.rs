@@ -12,7 +12,7 @@
 //!     ..SandboxOptions::default() // listens on 127.0.0.1:0
 //! })
 //! .await?;
-//! let registry = sandbox.url(); // "http://127.0.0.1:PORT/"
+//! let registry = sandbox.url().to_owned(); // "http://127.0.0.1:PORT/"
 //! let info = sandbox.info(); // the same document as GET /-/sandbox/info
 //! let owner = info.owner().map(|u| u.name.clone());
 //! let code = info.owner().and_then(|u| tokenless_sandbox::totp::current_code(&u.totp_secret).ok());
