@@ -292,7 +292,7 @@ async fn sources(
             .collect();
         (
             Secret::new(owner.token.as_str()),
-            format!("the sandbox session of {}", owner.name),
+            "a sandbox session".to_string(),
         )
     } else {
         bail!("no npm credential: use --login, --npm-token-env NAME or --sandbox URL");

@@ -139,24 +139,25 @@ pub fn temp_token_deleted(s: &Snapshot) -> CheckResult {
             )),
             Ok(tokens) => {
                 for t in foreign(s, tokens) {
-                    let recorded = s.record.temporary_tokens.iter().find(|r| r.key == t.key);
-                    let why = if let Some(r) = recorded {
-                        format!(
+                    let mut why = Vec::new();
+                    if let Some(r) = s.record.temporary_tokens.iter().find(|r| r.key == t.key) {
+                        why.push(format!(
                             "created by tokenless for {}{} ({})",
                             r.operation.as_deref().unwrap_or("a bulk change"),
-                            r.created_at
-                                .as_deref()
-                                .map(|c| format!(" at {c}"))
-                                .unwrap_or_default(),
+                            r.created_at.as_deref().map(|c| format!(" at {c}")).unwrap_or_default(),
                             s.record.source.as_deref().unwrap_or("record")
-                        )
-                    } else if t.bypass_2fa == Some(true) {
-                        "a bypass-2FA token, the kind bulk hardening used".to_string()
-                    } else if t.name.as_deref().is_some_and(looks_temporary) {
-                        "named like a temporary bulk-hardening token".to_string()
-                    } else {
+                        ));
+                    }
+                    if t.bypass_2fa == Some(true) {
+                        why.push("a bypass-2FA token, the kind bulk hardening used".to_string());
+                    }
+                    if t.name.as_deref().is_some_and(looks_temporary) {
+                        why.push("named like a temporary bulk-hardening token".to_string());
+                    }
+                    if why.is_empty() {
                         continue;
-                    };
+                    }
+                    let why = why.join("; ");
                     fails.push(Evidence::new(
                         source(account),
                         format!("{} still holds {}: {why}", account.user, describe(t)),
