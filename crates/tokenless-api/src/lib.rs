@@ -12,10 +12,9 @@ mod error;
 mod http;
 pub mod npm;
 pub mod sandbox;
-mod secret;
 
 pub use circleci::CircleCiClient;
 pub use error::{ApiError, ErrorKind};
 pub use http::{ClientOptions, StatsSnapshot, USER_AGENT};
 pub use npm::NpmClient;
-pub use secret::Secret;
+pub use tokenless_trust::Secret;

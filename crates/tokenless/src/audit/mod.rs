@@ -8,12 +8,6 @@ pub mod checks;
 pub mod collect;
 pub mod lint_config;
 pub mod record;
-pub mod render_json;
-pub mod render_markdown;
-pub mod render_sarif;
-#[cfg(test)]
-mod render_tests;
-pub mod render_text;
 pub mod report;
 pub mod restrictions;
 pub mod snapshot;

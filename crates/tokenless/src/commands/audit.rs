@@ -19,6 +19,7 @@ use crate::{
         snapshot::{ConfigLint, OwnCredential},
     },
     config::Config,
+    render,
 };
 
 const DEFAULT_REGISTRY: &str = "https://registry.npmjs.org/";
@@ -359,51 +360,40 @@ async fn sources(
     Ok((sources, session))
 }
 
-/// The CI configs of a repository, linted.
+/// The CI configs of a repository, found and read as `tokenless lint` does, linted.
 fn lint_repo(root: &Path) -> Vec<ConfigLint> {
-    let mut files: Vec<PathBuf> = [".circleci/config.yml", ".gitlab-ci.yml"]
-        .iter()
-        .map(|p| root.join(p))
-        .filter(|p| p.is_file())
-        .collect();
-    if let Ok(entries) = std::fs::read_dir(root.join(".github/workflows")) {
-        let mut workflows: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
-            .collect();
-        workflows.sort();
-        files.extend(workflows);
-    }
-    if files.is_empty() {
+    use super::lint::{discover, read};
+    let found = if root.is_file() {
+        vec![discover::Found {
+            path: root.to_path_buf(),
+            rel: root.display().to_string(),
+        }]
+    } else {
+        discover::walk(root)
+    };
+    if found.is_empty() {
         return vec![ConfigLint {
             origin: root.display().to_string(),
-            findings: Err("no CI config found (.circleci/config.yml, .github/workflows/*.yml, .gitlab-ci.yml)".into()),
+            findings: Err(
+                "no CI config found (.circleci/config.yml, .github/workflows/*.yml, .gitlab-ci.yml)"
+                    .into(),
+            ),
         }];
     }
-    files
+    found
         .iter()
-        .map(|path| {
-            let label = path.display().to_string();
-            match std::fs::read_to_string(path) {
+        .map(|f| {
+            let label = f.path.display().to_string();
+            match read::read_config(&f.path) {
                 Err(e) => ConfigLint {
                     origin: label,
-                    findings: Err(format!("cannot read: {e}")),
+                    findings: Err(e.message),
                 },
                 Ok(source) => {
-                    let provider = if label.ends_with(".gitlab-ci.yml") {
-                        tokenless_ci::Provider::GitLab
-                    } else if label.contains(".github") {
-                        tokenless_ci::Provider::GitHub
-                    } else {
-                        tokenless_ci::Provider::CircleCi
-                    };
-                    lint_config::lint_one(
-                        label.clone(),
-                        &label,
-                        &source,
-                        provider,
-                        &tokenless_ci::NoFiles,
-                    )
+                    let provider = tokenless_ci::detect::detect(&f.rel, &source)
+                        .unwrap_or(tokenless_ci::Provider::CircleCi);
+                    let files = read::RootedFiles::new(discover::include_root(root, f));
+                    lint_config::lint_one(label.clone(), &label, &source, provider, &files)
                 }
             }
         })
@@ -453,15 +443,10 @@ fn spawn_progress(npm: NpmClient, scope: String) -> tokio::task::JoinHandle<()> 
 
 fn print_report(report: &Report, format: Format) -> anyhow::Result<()> {
     let text = match format {
-        Format::Text => audit::render_text::render(report),
-        Format::Json => audit::render_json::render(report),
-        Format::Sarif => audit::render_sarif::render(report),
-        Format::Markdown => audit::render_markdown::render(report),
+        Format::Text => render::audit_text::render(report),
+        Format::Json => render::audit_json::render(report),
+        Format::Sarif => render::audit_sarif::render(report),
+        Format::Markdown => render::audit_markdown::render(report),
     };
-    use std::io::Write;
-    let mut out = anstream::stdout();
-    out.write_all(text.as_bytes())
-        .context("cannot write the report")?;
-    out.flush().context("cannot write the report")?;
-    Ok(())
+    render::write_all(&mut render::stdout(), &text).context("cannot write the report")
 }

@@ -5,8 +5,8 @@
 //! Exit codes: 0 no findings at or above `--min-severity`, 1 findings, 2 usage error or an
 //! input that could not be read or analysed (every other input is still checked).
 
-mod discover;
-mod read;
+pub(crate) mod discover;
+pub(crate) mod read;
 
 use std::{
     collections::BTreeMap,

@@ -2,6 +2,10 @@
 //! shared helpers here (`lint_text`, `lint_json`, `lint_sarif`; audit adds its own).
 //! Renderers never decide what is a problem; they only lay out what they are given.
 
+pub mod audit_json;
+pub mod audit_markdown;
+pub mod audit_sarif;
+pub mod audit_text;
 pub mod line_index;
 pub mod lint_json;
 pub mod lint_report;
@@ -24,5 +28,7 @@ pub fn write_all(out: &mut dyn Write, text: &str) -> io::Result<()> {
     }
 }
 
+#[cfg(test)]
+mod audit_tests;
 #[cfg(test)]
 mod test_support;

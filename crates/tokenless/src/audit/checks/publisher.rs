@@ -175,8 +175,6 @@ pub fn context_bound(s: &Snapshot) -> CheckResult {
                                     restrictions::Verdict::NotGuaranteed(why) => {
                                         reasons.push(format!("context {} ({cid}): {why}", detail.name))
                                     }
-                                    restrictions::Verdict::Unavailable(why) => unreadable
-                                        .push(Evidence::new(&csource, format!("context {}: {why}", detail.name))),
                                 }
                             }
                         }

@@ -15,12 +15,11 @@ fn statuses(s: &Snapshot) -> BTreeMap<CheckId, Status> {
     run_all(s).into_iter().map(|c| (c.id, c.status)).collect()
 }
 
-/// Checks that do not pass, ignoring context-bound unless asked (its evaluator is
-/// exercised by the sandbox tests).
+/// Checks that do not pass.
 fn not_passing(s: &Snapshot) -> Vec<(CheckId, Status)> {
     statuses(s)
         .into_iter()
-        .filter(|(id, st)| *st != Status::Pass && *id != CheckId::ContextBound)
+        .filter(|(_, st)| *st != Status::Pass)
         .collect()
 }
 
@@ -346,4 +345,24 @@ fn unreadable_registry_is_unknown_everywhere_it_matters() {
     ] {
         assert_eq!(st[&id], Status::Unknown, "{id:?}");
     }
+}
+
+#[test]
+fn a_context_that_allows_ssh_reruns_fails_context_bound() {
+    let mut s = clean();
+    if let Some(c) = &mut s.circleci
+        && let Some(Ok(detail)) = c.pinned.get_mut(CONTEXT)
+    {
+        detail.restrictions[0].restriction_value = "pipeline.git.branch == \"main\"".into();
+    }
+    assert_eq!(not_passing(&s), vec![(CheckId::ContextBound, Status::Fail)]);
+    let ev = evidence(&s, CheckId::ContextBound);
+    assert!(
+        ev.contains("no pinned context admits only main without SSH reruns"),
+        "{ev}"
+    );
+    assert!(
+        ev.contains("org admins bypass context restrictions"),
+        "{ev}"
+    );
 }

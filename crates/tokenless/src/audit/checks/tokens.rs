@@ -144,7 +144,10 @@ pub fn temp_token_deleted(s: &Snapshot) -> CheckResult {
                         why.push(format!(
                             "created by tokenless for {}{} ({})",
                             r.operation.as_deref().unwrap_or("a bulk change"),
-                            r.created_at.as_deref().map(|c| format!(" at {c}")).unwrap_or_default(),
+                            r.created_at
+                                .as_deref()
+                                .map(|c| format!(" at {c}"))
+                                .unwrap_or_default(),
                             s.record.source.as_deref().unwrap_or("record")
                         ));
                     }

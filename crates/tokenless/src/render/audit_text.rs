@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use anstyle::{AnsiColor, Style};
 
-use super::{Report, Status};
+use crate::audit::{Report, Status};
 
 /// Evidence lines shown per box; the rest are counted (JSON lists everything).
 const MAX_EVIDENCE: usize = 12;

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{Report, Status};
+use crate::audit::{Report, Status};
 
 /// Make text safe inside Markdown prose (no HTML, no accidental emphasis or links).
 fn escape(s: &str) -> String {

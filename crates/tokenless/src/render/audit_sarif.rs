@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{CheckId, Report, Status};
+use crate::audit::{CheckId, Report, Status};
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 

@@ -1,11 +1,15 @@
 //! The four renderers over one report with a pass, a fail and an unknown.
 
 use super::{
+    audit_json as render_json, audit_markdown as render_markdown, audit_sarif as render_sarif,
+    audit_text as render_text,
+};
+use crate::audit::{
     checks::fixtures::{clean, token},
-    evaluate, render_json, render_markdown, render_sarif, render_text,
+    evaluate,
 };
 
-fn report() -> super::Report {
+fn report() -> crate::audit::Report {
     let mut s = clean();
     s.token_accounts[0].tokens = Ok(vec![token("0123456789abcdef", "tmp-bulk-hardening", true)]);
     s.members_config = None;
