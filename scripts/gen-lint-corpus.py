@@ -99,7 +99,9 @@ def circleci(rng):
       - image: cimg/node:22.14
     steps:
       - checkout
-      - run: echo "export NPM_ID_TOKEN=$(circleci run oidc get --claims '{\\"aud\\": \\"npm:registry.npmjs.org\\"}')" >> "$BASH_ENV"
+      - run:
+          command: |
+            echo "export NPM_ID_TOKEN=$(circleci run oidc get --claims '{\\"aud\\": \\"npm:registry.npmjs.org\\"}')" >> "$BASH_ENV"
       - run: npx semantic-release
 """
         context = ""

@@ -383,7 +383,6 @@ fn check(
         provider,
     };
     let result = tokenless_ci::lint(doc, &files);
-    outcome.scanned = true;
     // Every text a finding may point into, by the path findings use.
     let mut texts: BTreeMap<String, SourceText> = BTreeMap::new();
     for (include, text) in files.into_read() {
@@ -442,7 +441,10 @@ fn classify(
         suppressions.insert(key.as_str(), found);
     }
     let findings = match result {
-        Ok(findings) => findings,
+        Ok(findings) => {
+            outcome.scanned = true;
+            findings
+        }
         Err(e) => {
             let path = texts.get(&e.path).map_or(e.path, |s| s.shown.clone());
             outcome.errors.push(InputError {

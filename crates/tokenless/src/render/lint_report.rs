@@ -44,7 +44,8 @@ pub struct LintReport {
     /// The text of every file a finding points into, by display path.
     pub sources: BTreeMap<String, String>,
     pub errors: Vec<InputError>,
-    /// Configuration files analysed (includes read on their behalf are not counted).
+    /// Configuration files analysed without error (includes read on their behalf are
+    /// not counted; files that could not be read or parsed are in `errors`).
     pub files_scanned: usize,
     /// Findings suppressed by `# tokenless: ignore[...]` or `[lint] disable`.
     pub suppressed: usize,
