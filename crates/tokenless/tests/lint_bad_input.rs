@@ -171,7 +171,10 @@ fn a_file_of_no_known_provider_asks_for_provider() {
 fn malformed_yaml_names_file_line_and_column() {
     let dir = repo(&[
         (".github/workflows/ci.yml", CLEAN_WORKFLOW),
-        (".gitlab-ci.yml", b"stages: [test]\ntest:\n  script: [npm test\n  image: node\n"),
+        (
+            ".gitlab-ci.yml",
+            b"stages: [test]\ntest:\n  script: [npm test\n  image: node\n",
+        ),
     ]);
     let out = lint_in(dir.path(), &["."]);
     assert_eq!(out.code, Some(2), "{}", out.transcript());
@@ -184,14 +187,28 @@ fn malformed_yaml_names_file_line_and_column() {
     // `error: .gitlab-ci.yml:LINE:COLUMN: message`
     let mut parts = line.trim_start_matches("error: ").splitn(4, ':');
     assert_eq!(parts.next(), Some(".gitlab-ci.yml"), "{line}");
-    assert!(parts.next().and_then(|l| l.parse::<usize>().ok()).is_some_and(|l| l >= 3), "{line}");
-    assert!(parts.next().and_then(|c| c.parse::<usize>().ok()).is_some_and(|c| c >= 1), "{line}");
+    assert!(
+        parts
+            .next()
+            .and_then(|l| l.parse::<usize>().ok())
+            .is_some_and(|l| l >= 3),
+        "{line}"
+    );
+    assert!(
+        parts
+            .next()
+            .and_then(|c| c.parse::<usize>().ok())
+            .is_some_and(|c| c >= 1),
+        "{line}"
+    );
     assert!(out.stdout.contains("1 file scanned"), "{}", out.stdout);
 }
 
 #[test]
 fn a_billion_laughs_document_is_refused_quickly() {
-    let mut text = String::from("a0: &a0 [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n");
+    let mut text = String::from(
+        "a0: &a0 [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n",
+    );
     for i in 1..10 {
         let prev = i - 1;
         text.push_str(&format!(
@@ -206,7 +223,10 @@ fn a_billion_laughs_document_is_refused_quickly() {
     let out = lint_in(dir.path(), &[".", "--format", "json"]);
     assert_eq!(out.code, Some(2), "{}", out.transcript());
     let json = out.json();
-    assert_eq!(json["files_scanned"], 1, "the other file was still analysed");
+    assert_eq!(
+        json["files_scanned"], 1,
+        "the other file was still analysed"
+    );
     let message = json["errors"][0]["message"].as_str().unwrap_or_default();
     assert_eq!(json["errors"][0]["path"], ".gitlab-ci.yml");
     assert!(message.contains("alias"), "{message}");

@@ -51,8 +51,14 @@ fn the_fixture_has_the_findings_the_tests_suppress() {
     let out = lint_workflow(WORKFLOW, &[], &[]);
     assert_eq!(out.code, Some(1), "{}", out.transcript());
     let found = rules(&out);
-    assert!(found.contains(&"static-token-publish".to_owned()), "{found:?}");
-    assert!(found.contains(&"oidc-token-missing".to_owned()), "{found:?}");
+    assert!(
+        found.contains(&"static-token-publish".to_owned()),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&"oidc-token-missing".to_owned()),
+        "{found:?}"
+    );
 }
 
 #[test]
@@ -62,7 +68,11 @@ fn a_comment_on_the_line_above_suppresses() {
         "          # tokenless: ignore[static-token-publish]\n          NODE_AUTH_TOKEN:",
     );
     let out = lint_workflow(&workflow, &[], &[]);
-    assert!(!rules(&out).contains(&"static-token-publish".to_owned()), "{}", out.transcript());
+    assert!(
+        !rules(&out).contains(&"static-token-publish".to_owned()),
+        "{}",
+        out.transcript()
+    );
     assert_eq!(out.json()["suppressed"], 1);
 }
 
@@ -73,7 +83,11 @@ fn a_comment_on_the_same_line_can_name_several_rules() {
         "NODE_AUTH_TOKEN: ${{ secrets.NPM_TOKEN }}  # tokenless: ignore[token-fallback, static-token-publish]",
     );
     let out = lint_workflow(&workflow, &[], &[]);
-    assert!(!rules(&out).contains(&"static-token-publish".to_owned()), "{}", out.transcript());
+    assert!(
+        !rules(&out).contains(&"static-token-publish".to_owned()),
+        "{}",
+        out.transcript()
+    );
 }
 
 #[test]
@@ -83,7 +97,11 @@ fn a_comment_two_lines_above_does_not_suppress() {
         "        # tokenless: ignore[static-token-publish]\n        env:\n",
     );
     let out = lint_workflow(&workflow, &[], &[]);
-    assert!(rules(&out).contains(&"static-token-publish".to_owned()), "{}", out.transcript());
+    assert!(
+        rules(&out).contains(&"static-token-publish".to_owned()),
+        "{}",
+        out.transcript()
+    );
 }
 
 #[test]
@@ -115,7 +133,10 @@ fn tokenless_toml_in_the_linted_directory_disables_rules() {
 #[test]
 fn tokenless_toml_ignores_paths_by_glob() {
     let config = "[lint]\nignore = [\".github/workflows/rel*.yml\"]\n";
-    let other = ("ci/.gitlab-ci.yml", "stages: [test]\ntest:\n  script: [npm test]\n");
+    let other = (
+        "ci/.gitlab-ci.yml",
+        "stages: [test]\ntest:\n  script: [npm test]\n",
+    );
     let out = lint_workflow(WORKFLOW, &[("tokenless.toml", config), other], &[]);
     assert_eq!(out.code, Some(0), "{}", out.transcript());
     assert_eq!(out.json()["files_scanned"], 1);
@@ -125,17 +146,35 @@ fn tokenless_toml_ignores_paths_by_glob() {
 fn config_flag_wins_and_unknown_ids_name_file_and_line() {
     let dir = repo(&[
         (PATH, WORKFLOW.as_bytes()),
-        ("tokenless.toml", b"[lint]\ndisable = [\"static-token-publish\"]\n"),
-        ("strict.toml", b"[lint]\n\ndisable = [\"static-token-publish\", \"oidc-missing\"]\n"),
+        (
+            "tokenless.toml",
+            b"[lint]\ndisable = [\"static-token-publish\"]\n",
+        ),
+        (
+            "strict.toml",
+            b"[lint]\n\ndisable = [\"static-token-publish\", \"oidc-missing\"]\n",
+        ),
     ]);
     let out = lint_in(dir.path(), &[".", "--config", "strict.toml"]);
     assert_eq!(out.code, Some(2), "{}", out.transcript());
     assert!(out.stderr.contains("strict.toml"), "{}", out.stderr);
     assert!(out.stderr.contains("line 3"), "{}", out.stderr);
-    assert!(out.stderr.contains("unknown rule id `oidc-missing`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("unknown rule id `oidc-missing`"),
+        "{}",
+        out.stderr
+    );
     std::fs::write(dir.path().join("strict.toml"), "[lint]\n").expect("write");
-    let out = lint_in(dir.path(), &[".", "--config", "strict.toml", "--format", "json"]);
-    assert_eq!(out.code, Some(1), "--config replaces tokenless.toml: {}", out.transcript());
+    let out = lint_in(
+        dir.path(),
+        &[".", "--config", "strict.toml", "--format", "json"],
+    );
+    assert_eq!(
+        out.code,
+        Some(1),
+        "--config replaces tokenless.toml: {}",
+        out.transcript()
+    );
 }
 
 #[test]
@@ -143,17 +182,26 @@ fn min_severity_filters_output_and_exit_code() {
     let out = lint_workflow(WORKFLOW, &[], &["--min-severity", "high"]);
     assert_eq!(out.code, Some(1));
     let found = rules(&out);
-    assert!(!found.is_empty() && !found.contains(&"oidc-token-missing".to_owned()), "{found:?}");
+    assert!(
+        !found.is_empty() && !found.contains(&"oidc-token-missing".to_owned()),
+        "{found:?}"
+    );
     let workflow = WORKFLOW.replace(
         "NODE_AUTH_TOKEN: ${{ secrets.NPM_TOKEN }}",
         "NODE_AUTH_TOKEN: ${{ secrets.NPM_TOKEN }}  # tokenless: ignore[static-token-publish]",
     );
     let out = lint_workflow(&workflow, &[], &["--min-severity", "high"]);
-    assert_eq!(out.code, Some(0), "only medium findings remain: {}", out.transcript());
+    assert_eq!(
+        out.code,
+        Some(0),
+        "only medium findings remain: {}",
+        out.transcript()
+    );
     let dir = repo(&[(PATH, workflow.as_bytes())]);
     let text = lint_in(dir.path(), &[".", "--min-severity", "high"]);
     assert!(
-        text.stdout.contains("1 suppressed; 1 below --min-severity high"),
+        text.stdout
+            .contains("1 suppressed; 1 below --min-severity high"),
         "{}",
         text.stdout
     );
