@@ -23,7 +23,8 @@ pub struct Entry {
     pub name: String,
     pub node: NodeId,
     pub contexts: Vec<(String, NodeId)>,
-    pub filters: Option<NodeId>,
+    /// The `filters` key and its value.
+    pub filters: Option<(NodeId, NodeId)>,
     /// The workflow has a `when:`/`unless:` condition or triggers.
     pub workflow_conditional: bool,
     /// It waits for an approval job.
@@ -369,7 +370,7 @@ pub fn build(forest: &Forest, root: NodeId) -> Config {
                     name,
                     node,
                     contexts,
-                    filters: get("filters"),
+                    filters: cfg.and_then(|c| forest.entry(c, "filters")),
                     workflow_conditional: conditional,
                     behind_approval: false,
                     is_approval,
@@ -468,14 +469,14 @@ pub fn workflow_rules(out: &mut Out<'_>, cfg: &Config, facts: &[Facts]) {
                 "attach a context whose expression restriction pins the branch (`pipeline.git.branch == \"main\" and not job.ssh.enabled`) and bind its id in the trusted publisher",
             );
         }
-        let reach = reach(forest, e.filters);
-        let (why, at) = match &reach {
+        let reach = reach(forest, e.filters.map(|f| f.1));
+        let at = e.filters.map(|f| f.0).unwrap_or(e.node);
+        let why = match &reach {
             Reach::Restricted => continue,
-            Reach::AllBranches(why) => (why.to_string(), e.filters.unwrap_or(e.node)),
-            Reach::MostBranches(pats) => (
-                format!("its filters only ignore {pats}, so it runs on every other branch"),
-                e.filters.unwrap_or(e.node),
-            ),
+            Reach::AllBranches(why) => why.to_string(),
+            Reach::MostBranches(pats) => {
+                format!("its filters only ignore {pats}, so it runs on every other branch")
+            }
         };
         let mut severity = None;
         let mut guard_note = String::new();

@@ -105,6 +105,8 @@ static SECRET_REF: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\$\{\{\s*([A-Za-z_][A-Za-z0-9_.\-\[\]']*)\s*\}\}|\$\{?([A-Za-z_][A-Za-z0-9_]*)")
         .expect("static regex")
 });
+static GITHUB_AUDIENCE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[?&]audience=([^&\s'\x22)]+)").expect("static regex"));
 static NPM_TOKEN_LITERAL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\bnpm_[A-Za-z0-9]{36}\b").expect("static regex"));
 static AUTH_LINE: LazyLock<Regex> = LazyLock::new(|| {
@@ -835,6 +837,18 @@ fn command_facts(
                 ctx.loc(w.start, w.end),
                 format!("NPM_ID_TOKEN is set from `{}`, whose audience is the CircleCI organization id, not npm:registry.npmjs.org", value.trim()),
             ));
+        }
+        if up == "NPM_ID_TOKEN"
+            && value.contains("ACTIONS_ID_TOKEN_REQUEST_URL")
+            && let Some(aud) = GITHUB_AUDIENCE.captures(value).and_then(|c| c.get(1))
+        {
+            let aud = aud.as_str().replace("%3A", ":").replace("%3a", ":");
+            if aud != format!("npm:{NPMJS}") {
+                f.audience_errors.push((
+                    ctx.loc(w.start, w.end),
+                    format!("NPM_ID_TOKEN is requested from GitHub with audience `{aud}`; npm accepts only npm:registry.npmjs.org (leave NPM_ID_TOKEN unset and npm requests the right one)"),
+                ));
+            }
         }
         if up == "NPM_ID_TOKEN" && oidc.iter().any(|v| refers_to(value, v)) && !minted.contains(n) {
             minted.push(n.clone());

@@ -327,7 +327,8 @@ pub fn job_rules(out: &mut Out<'_>, provider: Provider, job: &Job, f: &Facts) {
     // Does an id token reach each publish?
     let reaches = |p: &Publish| -> bool {
         match provider {
-            Provider::CircleCi => circle_mint_reaches(f, p.step),
+            // A wrong-audience token in NPM_ID_TOKEN is reported as a mismatch, not as missing.
+            Provider::CircleCi => circle_mint_reaches(f, p.step) || !f.audience_errors.is_empty(),
             Provider::GitHub => job.id_token.github_write.is_some(),
             Provider::GitLab => job.id_token.gitlab.iter().any(|g| g.0 == "NPM_ID_TOKEN"),
         }

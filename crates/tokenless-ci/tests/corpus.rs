@@ -80,7 +80,7 @@ const EXPECTED: &[(&str, &[(usize, &str)])] = &[
         "history/CircleCI-Public__sign-and-publish-examples__9b9f8384__npm-publish.yml",
         &[
             (25, "oidc-token-unguarded"),
-            (52, "untrusted-trigger-publish"),
+            (51, "untrusted-trigger-publish"),
         ],
     ),
     // Plain assignment under CircleCI's default `bash -eo pipefail`, npm upgraded, but
