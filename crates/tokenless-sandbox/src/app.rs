@@ -10,19 +10,13 @@ use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 
-use crate::issuers::Issuers;
+use tokenless_trust::{
+    InMemoryJtiStore, IssuerEntry, IssuerTable, KeySet, MintedToken, Minter, StaticJwks, Verifier,
+};
+
+use crate::issuers::{Issuers, Provider, SigningKey};
 use crate::model::World;
 use crate::{circleci, http, login, oidc, registry, settings, teams, tokens};
-
-/// A token minted by the OIDC exchange: one package, its allowed actions, a short lifetime.
-#[derive(Debug, Clone)]
-pub struct MintedToken {
-    pub package: String,
-    pub permissions: Vec<String>,
-    pub expires: u64,
-    pub provider: String,
-    pub config_id: String,
-}
 
 /// A pending web login (`POST /-/v1/login`).
 #[derive(Debug, Clone, Default)]
@@ -54,6 +48,9 @@ pub struct App {
     pub audience: String,
     pub world: Mutex<World>,
     pub issuers: Issuers,
+    /// `tokenless-trust`'s verifier over this sandbox's own issuers, with a replay store.
+    pub verifier: Verifier,
+    pub minter: Minter,
     pub runtime: Mutex<Runtime>,
     pub limits: Limits,
     pub dirty: AtomicBool,
@@ -73,11 +70,16 @@ impl App {
         issuers: Issuers,
         limits: Limits,
     ) -> App {
+        let verifier = Verifier::new(issuer_table(&base, &issuers))
+            .with_jti_store(Arc::new(InMemoryJtiStore::default()));
+        let minter = Minter::with_ttl(limits.token_lifetime.as_secs().max(1));
         App {
             base,
             audience,
             world: Mutex::new(world),
             issuers,
+            verifier,
+            minter,
             runtime: Mutex::new(Runtime::default()),
             limits,
             dirty: AtomicBool::new(false),
@@ -120,6 +122,23 @@ impl App {
         w.1 += 1;
         w.1 <= limit
     }
+}
+
+/// One entry per issuer, each trusting only its own key: a token signed by the GitHub issuer's
+/// key cannot pass as a CircleCI token.
+fn issuer_table(base: &str, issuers: &Issuers) -> IssuerTable {
+    let keys = |k: &SigningKey| -> Arc<StaticJwks> {
+        let doc = serde_json::json!({"keys": [k.jwk()]}).to_string();
+        // Our own freshly built JWK always parses; an empty set would refuse every token.
+        let set = KeySet::from_jwks_json(doc.as_bytes()).unwrap_or_else(|_| KeySet::from_keys([]));
+        Arc::new(StaticJwks::new(set))
+    };
+    let prefix = |p: Provider| format!("{base}/-/sandbox/oidc/{}", p.as_str());
+    IssuerTable::new(vec![
+        IssuerEntry::circleci(prefix(Provider::Circleci), keys(&issuers.circleci)),
+        IssuerEntry::github(prefix(Provider::Github), keys(&issuers.github)),
+        IssuerEntry::gitlab(prefix(Provider::Gitlab), keys(&issuers.gitlab)),
+    ])
 }
 
 fn random_unit() -> f64 {

@@ -3,7 +3,9 @@
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use crate::app::{App, MintedToken};
+use tokenless_trust::{Action, MintedToken};
+
+use crate::app::App;
 use crate::clock::now_secs;
 use crate::http;
 use crate::model::{Mfa, Permission, World};
@@ -60,7 +62,7 @@ pub fn principal(
         }));
     }
     if let Some(m) = app.minted(token) {
-        if m.expires <= now_secs() {
+        if m.expires_at <= now_secs() {
             return Err(http::unauthorized(
                 "This short-lived publish token has expired.",
             ));
@@ -129,18 +131,19 @@ pub fn may_publish(
     let mfa = existing.map_or(Mfa::Automation, |p| p.mfa);
     match principal {
         Principal::Oidc(m) => {
-            if m.package != package {
-                return Err(http::forbidden(format!(
+            if m.authorizes(package, Action::Publish, now_secs()) {
+                Ok(Publishing::Oidc(m.clone()))
+            } else if m.package != package {
+                Err(http::forbidden(format!(
                     "This short-lived token was issued for {} and cannot publish {package}.",
                     m.package
-                )));
+                )))
+            } else {
+                Err(http::forbidden(format!(
+                    "This short-lived token allows `{}` only, not `npm publish`.",
+                    m.action.as_str()
+                )))
             }
-            if !m.permissions.iter().any(|p| p == "createPackage") {
-                return Err(http::forbidden(
-                    "The trusted publisher of this package does not allow `npm publish`.",
-                ));
-            }
-            Ok(Publishing::Oidc(m.clone()))
         }
         Principal::Granular {
             key,

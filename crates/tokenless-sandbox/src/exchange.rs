@@ -1,12 +1,14 @@
 //! `POST /-/npm/v1/oidc/token/exchange/package/<pkg>`: a CI id token in, a short-lived
 //! publish token for that one package out (201 `{"token"}`), or 404 `{"message"}` for any
-//! failure, as registry.npmjs.org answers. The decision is `tokenless-trust`'s verifier.
+//! failure, as registry.npmjs.org answers. The decision is `tokenless-trust`'s verifier,
+//! run with the sandbox's own issuer table and replay store.
 
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
+use tokenless_trust::{Action, TrustConfig};
 
-use crate::app::{Ctx, MintedToken};
+use crate::app::Ctx;
 use crate::clock::now_secs;
 use crate::http;
 use crate::packages::validate_name;
@@ -16,11 +18,17 @@ fn refuse(msg: impl Into<String>) -> Response {
 }
 
 /// The action the exchanged token is for: `npm stage publish` sends `npm-command: stage`.
-fn wants_stage(c: &Ctx<'_>) -> bool {
-    c.headers
+fn action(c: &Ctx<'_>) -> Action {
+    let stage = c
+        .headers
         .get("npm-command")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("stage"))
+        .is_some_and(|v| v.contains("stage"));
+    if stage {
+        Action::Stage
+    } else {
+        Action::Publish
+    }
 }
 
 pub async fn exchange(c: &Ctx<'_>, package: &str) -> Response {
@@ -30,7 +38,7 @@ pub async fn exchange(c: &Ctx<'_>, package: &str) -> Response {
     let Some(id_token) = http::bearer(c.headers) else {
         return refuse("No OIDC id token: send it as `Authorization: Bearer <jwt>`.");
     };
-    let trust = {
+    let stored = {
         let world = c.app.world();
         match world.packages.get(package) {
             None => {
@@ -44,20 +52,35 @@ pub async fn exchange(c: &Ctx<'_>, package: &str) -> Response {
             },
         }
     };
-    let stage = wants_stage(c);
-    match crate::verify::verify(c.app, id_token, &trust, package, stage, now_secs()) {
-        Ok(accepted) => {
-            let token = crate::ids::npm_token();
-            let minted = MintedToken {
-                package: package.to_owned(),
-                permissions: vec![accepted.permission.to_owned()],
-                expires: now_secs() + c.app.limits.token_lifetime.as_secs(),
-                provider: accepted.provider,
-                config_id: trust.id.clone(),
-            };
+    let config = match serde_json::to_value(&stored)
+        .map_err(|e| e.to_string())
+        .and_then(|v| TrustConfig::from_json(&v, "trust").map_err(|e| e.to_string()))
+    {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            return refuse(format!(
+                "The trusted publisher of {package} is unusable: {e}"
+            ));
+        }
+    };
+    let now = now_secs();
+    let host = c.app.audience.trim_start_matches("npm:");
+    let decision =
+        c.app
+            .verifier
+            .verify_exchange(id_token, &[config], package, action(c), host, now);
+    if !decision.accepted {
+        return refuse(format!(
+            "OIDC token exchange refused: {}",
+            decision.summary()
+        ));
+    }
+    match c.app.minter.mint(&decision, now) {
+        Ok(minted) => {
+            let token = minted.secret.expose().to_owned();
             c.app.runtime().minted.insert(token.clone(), minted);
             http::json(StatusCode::CREATED, &json!({"token": token}))
         }
-        Err(message) => refuse(message),
+        Err(e) => refuse(format!("Could not mint a token: {e}")),
     }
 }

@@ -48,7 +48,6 @@ mod settings;
 mod teams;
 mod tokens;
 pub mod totp;
-mod verify;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -199,15 +199,15 @@ fn publisher(world: &World, who: &Publishing) -> Publisher {
             trusted_publisher: None,
         },
         Publishing::Oidc(m) => Publisher {
-            name: match m.provider.as_str() {
-                "github" => "GitHub Actions".into(),
-                "gitlab" => "GitLab CI/CD".into(),
-                _ => "CircleCI".into(),
+            name: match m.provider {
+                tokenless_trust::Provider::GitHub => "GitHub Actions".into(),
+                tokenless_trust::Provider::GitLab => "GitLab CI/CD".into(),
+                tokenless_trust::Provider::CircleCi => "CircleCI".into(),
             },
             email: "npm-oidc-no-reply@github.com".into(),
             trusted_publisher: Some(TrustedPublisher {
-                id: m.provider.clone(),
-                oidc_config_id: m.config_id.clone(),
+                id: m.provider.as_str().to_owned(),
+                oidc_config_id: m.trust_config_id.clone().unwrap_or_default(),
             }),
         },
     }
@@ -310,7 +310,7 @@ pub fn stage(c: &Ctx<'_>, name: &str) -> Response {
         Err(e) => return e,
     };
     if let Principal::Oidc(m) = &principal {
-        if m.package != name || !m.permissions.iter().any(|p| p == "createStagedPackage") {
+        if !m.authorizes(name, tokenless_trust::Action::Stage, now_secs()) {
             return http::forbidden(format!(
                 "This short-lived token may not stage a publish of {name}."
             ));
