@@ -1,0 +1,122 @@
+//! `tokenless sandbox` as a process: prints its URLs, serves, refuses bad options, and keeps
+//! its state across a restart with `--state`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+fn spawn(args: &[&str]) -> (Child, Vec<String>) {
+    let bin = assert_cmd::cargo::cargo_bin("tokenless");
+    let mut child = Command::new(bin)
+        .arg("sandbox")
+        .args(args)
+        .env_remove("CI")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap_or_default();
+        let done = line.starts_with("Press Ctrl-C");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    (child, lines)
+}
+
+fn stop(mut child: Child) {
+    // Only the child this test started, by its id.
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let status = child.wait().unwrap_or_else(|e| panic!("wait: {e}"));
+    assert!(
+        status.success() || status.code().is_none(),
+        "sandbox exited with {status}"
+    );
+}
+
+fn registry_of(lines: &[String]) -> String {
+    lines
+        .iter()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("registry")
+                .map(|r| r.trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no registry line in {lines:?}"))
+}
+
+fn get(url: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "10", url])
+        .output()
+        .unwrap_or_else(|e| panic!("curl: {e}"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn prints_its_urls_and_serves_until_terminated() {
+    let (child, lines) = spawn(&["--listen", "127.0.0.1:0", "--scenario", "migrated"]);
+    let registry = registry_of(&lines);
+    assert!(
+        registry.starts_with("http://127.0.0.1:") && registry.ends_with('/'),
+        "{registry}"
+    );
+    assert!(lines.iter().any(|l| l.contains("/api/v2")));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("/-/sandbox/oidc/circleci/org/"))
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("npm_")),
+        "no secrets printed: {lines:?}"
+    );
+    let info = get(&format!("{registry}-/sandbox/info"));
+    assert!(info.contains("\"scope\":\"@acme\""), "{info}");
+    stop(child);
+}
+
+#[test]
+fn state_file_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let state = dir.path().join("state.json");
+    let state_arg = state.display().to_string();
+    let (child, lines) = spawn(&["--state", &state_arg]);
+    let first = get(&format!("{}-/sandbox/info", registry_of(&lines)));
+    stop(child);
+    assert!(state.exists());
+    let (child, lines) = spawn(&["--state", &state_arg]);
+    let second = get(&format!("{}-/sandbox/info", registry_of(&lines)));
+    stop(child);
+    let users = |s: &str| {
+        serde_json::from_str::<serde_json::Value>(s)
+            .map(|v| v["users"].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(users(&first), users(&second));
+    assert!(users(&first).as_array().is_some_and(|a| !a.is_empty()));
+}
+
+#[test]
+fn bad_options_are_usage_errors() {
+    let bin = assert_cmd::cargo::cargo_bin("tokenless");
+    let out = Command::new(&bin)
+        .args(["sandbox", "--fail-rate", "2"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fail-rate"));
+    let out = Command::new(&bin)
+        .args(["sandbox", "--scenario", "/nonexistent/scenario.json"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/scenario.json"));
+}
