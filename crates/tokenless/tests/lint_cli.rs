@@ -85,3 +85,77 @@ fn no_color_output_has_no_escape_codes() {
     let out = lint(&["examples/legacy-repo"]);
     assert!(!out.stdout.contains('\u{1b}'), "{}", out.stdout);
 }
+
+/// A small repository: a GitHub publish with a stored token on a line with non-ASCII text
+/// before the span (columns count characters), a clean GitLab file, and a broken one.
+fn small_fixture() -> tempfile::TempDir {
+    repo(&[
+        (
+            ".github/workflows/release.yml",
+            "name: release — publish\non:\n  push:\n    tags: ['v*']\npermissions:\n  contents: read\njobs:\n  publish:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/setup-node@v4\n        with:\n          node-version: 24\n          registry-url: https://registry.npmjs.org\n      - run: npm publish\n        env: {NOTE: \"déjà vu\", NODE_AUTH_TOKEN: \"${{ secrets.NPM_TOKEN }}\"}\n"
+                .as_bytes(),
+        ),
+        (".gitlab-ci.yml", b"stages: [test]\ntest:\n  script: [npm test]\n"),
+        (".circleci/config.yml", b"version: 2.1\njobs:\n  build: [\n"),
+    ])
+}
+
+#[test]
+fn small_fixture_text() {
+    let dir = small_fixture();
+    insta::assert_snapshot!(
+        "small_fixture_text",
+        lint_in(dir.path(), &["."]).transcript()
+    );
+}
+
+#[test]
+fn small_fixture_json() {
+    let dir = small_fixture();
+    let out = lint_in(
+        dir.path(),
+        &[".", "--format", "json", "--min-severity", "info"],
+    );
+    insta::assert_snapshot!("small_fixture_json", out.transcript());
+}
+
+#[test]
+fn small_fixture_sarif() {
+    let dir = small_fixture();
+    let out = lint_in(dir.path(), &[".", "--format", "sarif"]);
+    insta::assert_snapshot!("small_fixture_sarif", out.transcript());
+}
+
+#[test]
+fn sarif_fingerprints_survive_unrelated_edits() {
+    let fingerprints = |dir: &std::path::Path| -> Vec<(String, String)> {
+        let sarif = lint_in(dir, &[".", "--format", "sarif"]).json();
+        sarif["runs"][0]["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                (
+                    r["ruleId"].as_str().unwrap_or_default().to_owned(),
+                    r["partialFingerprints"]["tokenless/v1"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            })
+            .collect()
+    };
+    let src = std::fs::read_to_string(
+        lint_common::workspace().join("examples/legacy-repo/.github/workflows/release.yml"),
+    )
+    .expect("example workflow");
+    let before = repo(&[(".github/workflows/release.yml", src.as_bytes())]);
+    let edited = format!(
+        "# a comment added at the top\n# and another\n{}",
+        src.replace("name: release", "name: release-pipeline")
+    );
+    let after = repo(&[(".github/workflows/release.yml", edited.as_bytes())]);
+    let a = fingerprints(before.path());
+    assert!(!a.is_empty(), "the example has findings");
+    assert_eq!(a, fingerprints(after.path()));
+}
