@@ -299,9 +299,12 @@ fn run_jobs<T: Send, J: Sync>(jobs: &[J], check: impl Fn(&J) -> T + Sync) -> Vec
     let done = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, T)>> = Mutex::new(Vec::with_capacity(jobs.len()));
     let show_progress = std::io::stderr().is_terminal();
+    // The progress loop sleeps until the last job is done, not a tick longer.
+    let main = std::thread::current();
     std::thread::scope(|scope| {
+        let mut handles = Vec::with_capacity(workers);
         for _ in 0..workers {
-            scope.spawn(|| {
+            handles.push(scope.spawn(|| {
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(index) else { break };
@@ -310,15 +313,20 @@ fn run_jobs<T: Send, J: Sync>(jobs: &[J], check: impl Fn(&J) -> T + Sync) -> Vec
                         Ok(mut all) => all.push((index, result)),
                         Err(poisoned) => poisoned.into_inner().push((index, result)),
                     }
-                    done.fetch_add(1, Ordering::Relaxed);
+                    if done.fetch_add(1, Ordering::Relaxed) + 1 == jobs.len() {
+                        main.unpark();
+                    }
                 }
-            });
+            }));
         }
         if show_progress {
             let started = Instant::now();
             let mut shown = false;
-            while done.load(Ordering::Relaxed) < jobs.len() {
-                std::thread::sleep(Duration::from_millis(100));
+            // A worker that died (a bug) ends the wait too; the scope then re-raises it.
+            while done.load(Ordering::Relaxed) < jobs.len()
+                && !handles.iter().all(|h| h.is_finished())
+            {
+                std::thread::park_timeout(Duration::from_millis(100));
                 if started.elapsed() > Duration::from_secs(1) {
                     eprint!(
                         "\rlinting: {}/{} files",
