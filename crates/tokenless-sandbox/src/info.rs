@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::app::{App, Ctx};
 use crate::clock::rfc3339;
 use crate::http;
-use crate::ids::redact;
 use crate::issuers::{Provider, issuer_url};
 use crate::model::Role;
+use tokenless_trust::secret::redact;
 
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SandboxInfo {

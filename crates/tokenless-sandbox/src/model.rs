@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use tokenless_trust::secret::redact;
 
 /// A member's role in the org, as `npm org ls` prints it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,7 +26,7 @@ impl Role {
 }
 
 /// A person or service account with a login session and a TOTP secret.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct User {
     pub name: String,
     pub email: String,
@@ -56,7 +57,7 @@ impl Permission {
 }
 
 /// A granular access token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct GranularToken {
     pub key: String,
     pub token: String,
@@ -185,7 +186,7 @@ pub struct Stage {
     pub body: serde_json::Value,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct EnvVar {
     pub name: String,
     /// Only the last 4 characters are ever shown (as CircleCI's masked values).
@@ -301,6 +302,41 @@ impl World {
     }
 }
 
+// Secrets never reach logs: these Debug impls redact them as `npm_…abcd`.
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("session_token", &redact(&self.session_token))
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for GranularToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GranularToken")
+            .field("key", &self.key)
+            .field("token", &redact(&self.token))
+            .field("name", &self.name)
+            .field("owner", &self.owner)
+            .field("expires", &self.expires)
+            .field("bypass_2fa", &self.bypass_2fa)
+            .field("permission", &self.permission)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for EnvVar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvVar")
+            .field("name", &self.name)
+            .field("value", &redact(&self.value))
+            .finish_non_exhaustive()
+    }
+}
+
 mod base64_bytes {
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
@@ -315,5 +351,32 @@ mod base64_bytes {
         STANDARD
             .decode(s.as_bytes())
             .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn debug_output_redacts_secrets() {
+        let world = crate::scenario::Scenario::Legacy
+            .load()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let printed = format!("{world:?}");
+        for u in world.users.values() {
+            assert!(
+                !printed.contains(&u.session_token)
+                    && !printed.contains(&u.password)
+                    && !printed.contains(&u.totp_secret)
+            );
+        }
+        for t in world.tokens.values() {
+            assert!(!printed.contains(&t.token));
+        }
+        for p in &world.circleci.projects {
+            for e in &p.env {
+                assert!(!printed.contains(&e.value));
+            }
+        }
+        assert!(printed.contains("npm_…"));
     }
 }
