@@ -93,13 +93,18 @@ impl<'de> Visitor<'de> for StrictVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                return Err(de::Error::custom(format!(
-                    "{DUPLICATE_MARKER}{key}{DUPLICATE_MARKER}"
-                )));
-            }
             let value = map.next_value_seed(StrictValue)?;
-            out.insert(key, value);
+            match out.entry(key) {
+                serde_json::map::Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
+                serde_json::map::Entry::Occupied(slot) => {
+                    return Err(de::Error::custom(format!(
+                        "{DUPLICATE_MARKER}{}{DUPLICATE_MARKER}",
+                        slot.key()
+                    )));
+                }
+            }
         }
         Ok(Value::Object(out))
     }

@@ -447,11 +447,7 @@ impl Verifier {
         let oversize: Vec<String> = claims
             .iter()
             .filter_map(|(k, v)| {
-                let len = if let Value::String(s) = v {
-                    s.len()
-                } else {
-                    v.to_string().len()
-                };
+                let len = json_len(v);
                 (len > MAX_CLAIM_BYTES).then(|| format!("{} ({len} bytes)", truncate(k)))
             })
             .collect();
@@ -718,6 +714,7 @@ impl Verifier {
 
         // trust-config, action, provider claims
         let mut chosen: Option<(&TrustConfig, Vec<Check>)> = None;
+        let mut chosen_id = None;
         if candidates.is_empty() {
             let configured = trust_configs
                 .iter()
@@ -754,7 +751,7 @@ impl Verifier {
                     chosen = Some((config, checks));
                 }
             }
-            if let Some((config, checks)) = &chosen {
+            if let Some((config, checks)) = chosen.take() {
                 let id_text = config
                     .id
                     .as_deref()
@@ -769,8 +766,9 @@ impl Verifier {
                     format!("{provider} trust config {id_text}{of}"),
                 ));
                 for c in checks {
-                    run.push(c.clone());
+                    run.push(c);
                 }
+                chosen_id = config.id.clone();
             }
         }
 
@@ -795,7 +793,7 @@ impl Verifier {
             None => Check::fail(CheckId::Jti, "jti is missing; replays could not be detected").with_fix(MINT_FRESH),
         });
 
-        Some((chosen.and_then(|(c, _)| c.id.clone()), token_exp))
+        Some((chosen_id, token_exp))
     }
 }
 
@@ -831,6 +829,22 @@ fn action_check(config: &TrustConfig, action: Action, package: &str) -> Check {
             "allow the action in the trust config: `npm trust {} {package} … {flag}`",
             config.publisher.provider()
         ))
+    }
+}
+
+/// Serialized length of a JSON value, computed without serializing (strings count their
+/// raw bytes; numbers, booleans and null at most 24).
+fn json_len(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.len(),
+        Value::Array(items) => items.iter().map(|v| json_len(v) + 3).sum::<usize>() + 2,
+        Value::Object(map) => {
+            map.iter()
+                .map(|(k, v)| k.len() + json_len(v) + 4)
+                .sum::<usize>()
+                + 2
+        }
+        _ => 24,
     }
 }
 
