@@ -437,6 +437,28 @@ fn reach(forest: &Forest, filters: Option<NodeId>) -> Reach {
     Reach::AllBranches("its filters do not restrict branches, so it runs on every branch push")
 }
 
+/// `environment:` values that reference variables: CircleCI does not expand them, so
+/// the job sees the literal text (and it overrides a context's real value).
+pub fn literal_env_rules(out: &mut Out<'_>, cfg: &Config) {
+    let forest = out.forest;
+    for job in &cfg.jobs {
+        let step_env = job.steps.iter().flat_map(|s| s.env.iter());
+        for e in job.env.iter().chain(step_env) {
+            let raw = forest.text(e.value);
+            if !crate::facts::references_variable(raw) {
+                continue;
+            }
+            out.push(
+                "literal-env-reference",
+                None,
+                Loc::of(forest, e.value),
+                format!("job `{}` sets {} to the literal text `{}`: CircleCI does not expand variables in `environment:`, and this value overrides any context or project variable of that name", job.name, e.name, raw.trim()),
+                "remove the entry and let the context or project variable through, or set it in a `run` step (`export X=\"$Y\"`)",
+            );
+        }
+    }
+}
+
 /// Workflow-level rules: branch-filter-only, untrusted-trigger-publish, and a stored
 /// token that can only come from a context or project variable.
 pub fn workflow_rules(out: &mut Out<'_>, cfg: &Config, facts: &[Facts]) {

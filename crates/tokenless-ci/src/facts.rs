@@ -91,6 +91,10 @@ pub struct Facts {
     pub tool_versions: Vec<(String, String, Loc)>,
     /// `--provenance` / `NPM_CONFIG_PROVENANCE=true`.
     pub provenance: Vec<Loc>,
+    /// Places the id token is printed: (step, location, how).
+    pub logged: Vec<(usize, Loc, String)>,
+    /// `set -x` (shell tracing) per step.
+    pub xtrace: Vec<(usize, Loc)>,
 }
 
 static TOKEN_NAME: LazyLock<Regex> = LazyLock::new(|| {
@@ -152,6 +156,13 @@ pub fn classify(value: &str, extra_oidc: &[String]) -> Source {
         return Source::Static(v.to_string());
     }
     Source::Placeholder
+}
+
+/// Whether a value references any variable (`$X`, `${X}`), ignoring CircleCI `<< … >>`.
+pub fn references_variable(text: &str) -> bool {
+    static VAR: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\$\{?[A-Za-z_]").expect("static regex"));
+    VAR.is_match(text)
 }
 
 /// Whether `text` references shell variable `name` (`$name`, `${name}`, `${name:-…}`).
@@ -325,7 +336,18 @@ fn publish_of_depth(argv: &[Word], depth: usize) -> Option<PublishCmd> {
             let (i0, s0) = pos.first().copied()?;
             match s0 {
                 "publish" => {
-                    return mk(format!("`{name} publish`"), 1 + i0, false);
+                    let recursive = argv.iter().any(|w| {
+                        matches!(
+                            w.text.as_str(),
+                            "-r" | "--recursive" | "--workspaces" | "-ws"
+                        )
+                    });
+                    let what = if recursive {
+                        format!("`{name} publish --recursive`")
+                    } else {
+                        format!("`{name} publish`")
+                    };
+                    return mk(what, 1 + i0, false);
                 }
                 "stage" if pos.get(1).map(|p| p.1) == Some("publish") => {
                     return mk(format!("`{name} stage publish`"), 1 + pos[1].0, false);
@@ -358,6 +380,14 @@ fn publish_of_depth(argv: &[Word], depth: usize) -> Option<PublishCmd> {
                 }
                 _ if name != "npm" && publishy_script(sub) => {
                     return mk(format!("`{name} {sub}`"), 1 + i0, false);
+                }
+                // `pnpm changeset publish`, `yarn semantic-release`: a package binary.
+                _ if name != "npm" => {
+                    return publish_of_depth(&argv[1 + i0..], depth + 1).map(|mut p| {
+                        p.start = first.start;
+                        p.what = format!("`{name} {}`", p.what.trim_matches('`'));
+                        p
+                    });
                 }
                 _ => return None,
             }
@@ -729,15 +759,60 @@ fn command_facts(
     // A mint at the top level of this command (no substitution).
     if is_mint(c) && !nested {
         let to_file = c.writes_to(|_| true).is_some();
+        let loc = ctx.loc(c.start, argv.get(3).map(|w| w.end).unwrap_or(c.end));
+        if !to_file && c.joiner != Joiner::Pipe {
+            f.logged.push((
+                step,
+                loc,
+                "`circleci run oidc get` writes the token to stdout, which is the job log".into(),
+            ));
+        }
         f.mints.push(Mint {
             step,
-            loc: ctx.loc(c.start, argv.get(3).map(|w| w.end).unwrap_or(c.end)),
+            loc,
             claims: mint_claims(ctx, c),
             var: None,
-            masked: (!to_file)
-                .then(|| "the token is printed to the log instead of being stored".to_string()),
+            masked: None,
             to_bash_env: c.writes_to(word_is_bash_env).is_some(),
         });
+    }
+    // Printing the token (its length, `${#NPM_ID_TOKEN}`, is fine).
+    if matches!(name, "echo" | "printf")
+        && c.writes_to(|_| true).is_none()
+        && c.joiner != Joiner::Pipe
+    {
+        let names: Vec<String> = std::iter::once("NPM_ID_TOKEN".to_string())
+            .chain(minted.iter().cloned())
+            .collect();
+        if argv.iter().skip(1).any(|w| {
+            let shown = w.text.replace("${#", "");
+            names.iter().any(|v| refers_to(&shown, v))
+        }) {
+            f.logged.push((
+                step,
+                ctx.loc(c.start, c.end),
+                format!("`{name}` prints the id token to the job log"),
+            ));
+        }
+    }
+    if matches!(name, "printenv" | "env" | "export" | "set")
+        && argv.len() == 1
+        && c.writes_to(|_| true).is_none()
+        && c.joiner != Joiner::Pipe
+    {
+        f.logged.push((
+            step,
+            ctx.loc(c.start, c.end),
+            format!("`{name}` prints every variable, the id token included"),
+        ));
+    }
+    if name == "set"
+        && argv.iter().skip(1).any(|w| {
+            (w.text.starts_with('-') && !w.text.starts_with("--") && w.text.contains('x'))
+                || w.text == "xtrace"
+        })
+    {
+        f.xtrace.push((step, ctx.loc(c.start, c.end)));
     }
 
     // Mints inside a word of this command.
@@ -1110,7 +1185,10 @@ mod tests {
     #[test]
     fn recognises_publish_commands() {
         assert_eq!(pubs("npm publish --access public"), ["`npm publish`"]);
-        assert_eq!(pubs("pnpm -r publish --no-git-checks"), ["`pnpm publish`"]);
+        assert_eq!(
+            pubs("pnpm -r publish --no-git-checks"),
+            ["`pnpm publish --recursive`"]
+        );
         assert_eq!(pubs("yarn npm publish"), ["`yarn npm publish`"]);
         assert_eq!(pubs("npx semantic-release@25"), ["`npx semantic-release`"]);
         assert_eq!(pubs("pnpm release:publish"), ["`pnpm release:publish`"]);

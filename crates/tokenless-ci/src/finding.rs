@@ -130,6 +130,26 @@ pub const RULES: &[RuleMeta] = &[
         default_severity: Severity::High,
         summary: "A publish reachable from pull requests, forks or other untrusted triggers.",
     },
+    RuleMeta {
+        id: "provenance-unsupported",
+        default_severity: Severity::Medium,
+        summary: "Provenance requested in a CircleCI publish job, where npm refuses to generate it.",
+    },
+    RuleMeta {
+        id: "literal-env-reference",
+        default_severity: Severity::Medium,
+        summary: "A CircleCI `environment:` value that references a variable, which CircleCI does not expand.",
+    },
+    RuleMeta {
+        id: "oidc-token-logged",
+        default_severity: Severity::Medium,
+        summary: "The OIDC id token is printed to the job log.",
+    },
+    RuleMeta {
+        id: "oidc-token-reused",
+        default_severity: Severity::Info,
+        summary: "One id token minted for a multi-package publish that may outlive its exchange window.",
+    },
 ];
 
 /// The metadata of a rule id, if it exists.

@@ -101,6 +101,7 @@ pub fn lint(doc: Document<'_>, files: &dyn FileSource) -> Result<Vec<Finding>, L
                 rules::job_rules(&mut out, doc.provider, job, f);
             }
             circleci::workflow_rules(&mut out, &cfg, &facts);
+            circleci::literal_env_rules(&mut out, &cfg);
             out.finish()
         }
         Provider::GitHub => {

@@ -320,8 +320,43 @@ pub fn job_rules(out: &mut Out<'_>, provider: Provider, job: &Job, f: &Facts) {
         );
     }
 
+    // The id token printed to the log.
+    for (_, loc, how) in &f.logged {
+        out.push(
+            "oidc-token-logged",
+            None,
+            *loc,
+            format!("job `{}`: {how}; anyone who can read the log can replay it within its lifetime", job.name),
+            "capture the token in a variable and never print it (log its length with ${#NPM_ID_TOKEN} if needed)",
+        );
+    }
+    for (s, loc) in &f.xtrace {
+        if f.mints.iter().any(|m| m.step == *s) {
+            out.push(
+                "oidc-token-logged",
+                None,
+                *loc,
+                format!("job `{}` traces the step that mints the id token (`set -x`), which prints the token to the log", job.name),
+                "remove `set -x` from the minting step (or `set +x` around the mint)",
+            );
+        }
+    }
+
     if publishes.is_empty() {
         return;
+    }
+
+    // Provenance on CircleCI.
+    if provider == Provider::CircleCi {
+        for loc in &f.provenance {
+            out.push(
+                "provenance-unsupported",
+                None,
+                *loc,
+                format!("job `{}` asks for provenance, which npm does not generate on CircleCI: the publish fails with EUSAGE", job.name),
+                "drop --provenance / NPM_CONFIG_PROVENANCE (and publishConfig.provenance) from the CircleCI publish",
+            );
+        }
     }
 
     // Does an id token reach each publish?
@@ -441,6 +476,31 @@ pub fn job_rules(out: &mut Out<'_>, provider: Provider, job: &Job, f: &Facts) {
                 format!("job `{}` runs {} but declares no `id_tokens: NPM_ID_TOKEN`", job.name, p.what),
                 "add `id_tokens: { NPM_ID_TOKEN: { aud: \"npm:registry.npmjs.org\" } }` to the publish job",
             ),
+        }
+    }
+
+    // One mint for a multi-package publish (CircleCI tokens are accepted only briefly).
+    if provider == Provider::CircleCi && all_reach {
+        for p in &publishes {
+            let w = p.what.to_ascii_lowercase();
+            if [
+                "changeset",
+                "lerna",
+                "nx release",
+                "workspaces foreach",
+                "--recursive",
+            ]
+            .iter()
+            .any(|k| w.contains(k))
+            {
+                out.push(
+                    "oidc-token-reused",
+                    None,
+                    p.loc,
+                    format!("job `{}` mints one id token and then runs {}, which publishes package after package; npm reportedly accepts a CircleCI token in the exchange only for a few minutes", job.name, p.what),
+                    "mint a fresh NPM_ID_TOKEN before each package's publish in long monorepo releases",
+                );
+            }
         }
     }
 
