@@ -2,6 +2,8 @@
 //! executors resolved to images, orb commands kept as steps with inputs) and workflow
 //! entries (context, filters, approvals), plus the rules that read workflows.
 
+use std::collections::HashMap;
+
 use crate::facts::{self, Facts};
 use crate::model::{EnvVar, IdTokenDecl, Input, Job, Loc, Step, StepKind};
 use crate::rules::Out;
@@ -132,7 +134,7 @@ fn env_of(forest: &Forest, map: Option<NodeId>, b: &Bindings) -> Vec<EnvVar> {
 
 struct Expander<'a> {
     forest: &'a Forest,
-    commands: Option<NodeId>,
+    commands: &'a HashMap<&'a str, NodeId>,
     orbs: Option<NodeId>,
     steps: Vec<Step>,
 }
@@ -204,7 +206,7 @@ impl Expander<'_> {
         depth: usize,
     ) {
         let forest = self.forest;
-        if let Some(def) = self.commands.and_then(|c| forest.get(c, name)) {
+        if let Some(&def) = self.commands.get(name) {
             if depth >= MAX_COMMAND_DEPTH {
                 return;
             }
@@ -246,7 +248,7 @@ impl Expander<'_> {
 /// Image of an executor reference (`executor: name` or `executor: {name, params…}`).
 fn executor_images(
     forest: &Forest,
-    root: NodeId,
+    executors: &HashMap<&str, NodeId>,
     exec: NodeId,
     b: &Bindings,
 ) -> Vec<(String, NodeId)> {
@@ -257,7 +259,7 @@ fn executor_images(
             None => return Vec::new(),
         },
     };
-    let Some(def) = forest.path(root, &["executors", &name]) else {
+    let Some(&def) = executors.get(name.as_str()) else {
         return Vec::new();
     };
     let eb = call_bindings(forest, def, args, b);
@@ -277,8 +279,20 @@ fn images_of(forest: &Forest, def: NodeId, b: &Bindings) -> Vec<(String, NodeId)
     out
 }
 
+/// Name → definition for a mapping of named definitions (first definition wins).
+fn index(forest: &Forest, map: Option<NodeId>) -> HashMap<&str, NodeId> {
+    let mut out = HashMap::new();
+    for &(k, v) in map.map(|m| forest.entries(m)).unwrap_or(&[]) {
+        if let Some(name) = forest.str(k) {
+            out.entry(name).or_insert(v);
+        }
+    }
+    out
+}
+
 pub fn build(forest: &Forest, root: NodeId) -> Config {
-    let commands = forest.get(root, "commands");
+    let commands = index(forest, forest.get(root, "commands"));
+    let executors = index(forest, forest.get(root, "executors"));
     let orbs = forest.get(root, "orbs");
     let mut jobs = Vec::new();
     if let Some(jmap) = forest.get(root, "jobs") {
@@ -289,7 +303,7 @@ pub fn build(forest: &Forest, root: NodeId) -> Config {
             let b = defaults(forest, def);
             let mut ex = Expander {
                 forest,
-                commands,
+                commands: &commands,
                 orbs,
                 steps: Vec::new(),
             };
@@ -300,7 +314,7 @@ pub fn build(forest: &Forest, root: NodeId) -> Config {
             if images.is_empty()
                 && let Some(e) = forest.get(def, "executor")
             {
-                images = executor_images(forest, root, e, &b);
+                images = executor_images(forest, &executors, e, &b);
             }
             let shell = forest.get(def, "shell").map(|s| forest.text(s).to_string());
             jobs.push(Job {
@@ -463,11 +477,21 @@ pub fn literal_env_rules(out: &mut Out<'_>, cfg: &Config) {
 /// token that can only come from a context or project variable.
 pub fn workflow_rules(out: &mut Out<'_>, cfg: &Config, facts: &[Facts]) {
     let forest = out.forest;
+    let by_name: HashMap<&str, usize> = cfg
+        .jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| (j.name.as_str(), i))
+        .collect();
+    let mut entries_of: HashMap<&str, Vec<&Entry>> = HashMap::new();
+    for e in &cfg.entries {
+        entries_of.entry(e.job.as_str()).or_default().push(e);
+    }
     for e in &cfg.entries {
         if e.is_approval {
             continue;
         }
-        let Some(ji) = cfg.jobs.iter().position(|j| j.name == e.job) else {
+        let Some(&ji) = by_name.get(e.job.as_str()) else {
             continue;
         };
         let f = &facts[ji];
@@ -541,10 +565,11 @@ pub fn workflow_rules(out: &mut Out<'_>, cfg: &Config, facts: &[Facts]) {
         if !p.reads_npm_token {
             continue;
         }
-        let ctxs: Vec<&(String, NodeId)> = cfg
-            .entries
-            .iter()
-            .filter(|e| e.job == job.name && !e.is_approval)
+        let ctxs: Vec<&(String, NodeId)> = entries_of
+            .get(job.name.as_str())
+            .into_iter()
+            .flatten()
+            .filter(|e| !e.is_approval)
             .flat_map(|e| e.contexts.iter())
             .collect();
         let Some(first) = ctxs.first() else { continue };

@@ -31,6 +31,21 @@ pub struct Roots {
     pub roots: Vec<NodeId>,
 }
 
+/// Top-level keys of all files, the main file winning (key node, value node).
+type Index<'f> = std::collections::HashMap<&'f str, (NodeId, NodeId)>;
+
+fn top_index<'f>(forest: &'f Forest, roots: &Roots) -> Index<'f> {
+    let mut out = Index::new();
+    for r in &roots.roots {
+        for &(k, v) in forest.entries(*r) {
+            if let Some(name) = forest.str(k) {
+                out.entry(name).or_insert((k, v));
+            }
+        }
+    }
+    out
+}
+
 /// Parse local includes. Returns the roots and parse errors (path, line, column, message).
 pub fn load(
     forest: &mut Forest,
@@ -87,20 +102,20 @@ pub struct Config {
     pub mr: Vec<Option<NodeId>>,
 }
 
-fn lookup(forest: &Forest, roots: &Roots, key: &str) -> Option<(NodeId, NodeId)> {
-    roots.roots.iter().find_map(|r| forest.entry(*r, key))
+fn lookup(index: &Index<'_>, key: &str) -> Option<(NodeId, NodeId)> {
+    index.get(key).copied()
 }
 
 /// The definitions in effect for a job: its ancestors (through `extends`) first, the job last.
-fn chain(forest: &Forest, roots: &Roots, def: NodeId) -> Vec<NodeId> {
+fn chain(forest: &Forest, roots: &Index<'_>, def: NodeId) -> Vec<NodeId> {
     let mut out = Vec::new();
-    fn go(forest: &Forest, roots: &Roots, def: NodeId, depth: usize, out: &mut Vec<NodeId>) {
+    fn go(forest: &Forest, roots: &Index<'_>, def: NodeId, depth: usize, out: &mut Vec<NodeId>) {
         if depth > MAX_EXTENDS_DEPTH || out.len() > 64 {
             return;
         }
         if let Some(ext) = forest.get(def, "extends") {
             for (_, name) in forest.str_or_list(ext) {
-                if let Some((_, parent)) = lookup(forest, roots, name) {
+                if let Some((_, parent)) = lookup(roots, name) {
                     go(forest, roots, parent, depth + 1, out);
                 }
             }
@@ -167,24 +182,24 @@ fn image(forest: &Forest, node: NodeId) -> Option<(String, NodeId)> {
 }
 
 pub fn build(forest: &Forest, roots: &Roots) -> Config {
-    let default = lookup(forest, roots, "default").map(|d| d.1);
+    let index = top_index(forest, roots);
+    let default = lookup(&index, "default").map(|d| d.1);
     let mut jobs = Vec::new();
     let mut mr = Vec::new();
-    let mut names: Vec<String> = Vec::new();
+    let mut names: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for r in &roots.roots {
         for &(k, def) in forest.entries(*r) {
             let name = forest.text(k);
             if name.starts_with('.')
                 || RESERVED.contains(&name)
                 || !forest.is_map(def)
-                || names.iter().any(|n| n == name)
+                || !names.insert(name)
             {
                 continue;
             }
-            names.push(name.to_string());
-            let ch = chain(forest, roots, def);
+            let ch = chain(forest, &index, def);
             let in_default = |key: &str| default.and_then(|d| forest.get(d, key));
-            let global = |key: &str| lookup(forest, roots, key).map(|e| e.1);
+            let global = |key: &str| lookup(&index, key).map(|e| e.1);
             let mut env = Vec::new();
             for r in roots.roots.iter().rev() {
                 if let Some(v) = forest.get(*r, "variables") {

@@ -449,19 +449,23 @@ impl<'f, 't> Builder<'f, 't> {
                             ..
                         } => {
                             let mut size = size;
-                            for m in merges {
-                                for (k, v) in self.forest.entries(m).to_vec() {
-                                    let key = self.forest.str(k).map(str::to_owned);
-                                    let present = key.as_deref().is_some_and(|key| {
-                                        entries
-                                            .iter()
-                                            .any(|(ek, _)| self.forest.str(*ek) == Some(key))
-                                    });
-                                    if !present {
-                                        size = size
-                                            .saturating_add(self.forest.sizes[k as usize])
-                                            .saturating_add(self.forest.sizes[v as usize]);
-                                        entries.push((k, v));
+                            if !merges.is_empty() {
+                                let mut own: std::collections::HashSet<Box<str>> = entries
+                                    .iter()
+                                    .filter_map(|(k, _)| self.forest.str(*k).map(Box::from))
+                                    .collect();
+                                for m in merges {
+                                    for &(k, v) in self.forest.entries(m) {
+                                        let fresh = match self.forest.str(k) {
+                                            Some(key) => own.insert(Box::from(key)),
+                                            None => true,
+                                        };
+                                        if fresh {
+                                            size = size
+                                                .saturating_add(self.forest.sizes[k as usize])
+                                                .saturating_add(self.forest.sizes[v as usize]);
+                                            entries.push((k, v));
+                                        }
                                     }
                                 }
                             }

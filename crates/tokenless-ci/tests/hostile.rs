@@ -63,14 +63,40 @@ fn billion_laughs_through_merge_keys_is_refused() {
 fn deep_block_nesting_is_a_clean_error() {
     let err = on_small_stack(|| {
         let mut src = String::new();
-        for i in 0..10_000 {
+        for i in 0..1_000 {
             src.push_str(&" ".repeat(i));
             src.push_str("a:\n");
         }
         run(&src, Provider::CircleCi).expect_err("too deep")
     });
     assert!(err.message.contains("nesting"), "{err}");
-    assert_eq!(err.line, 129);
+    assert_eq!((err.line, err.column), (129, 129));
+}
+
+#[test]
+fn ten_thousand_nested_block_sequences_are_a_clean_error() {
+    // `- - - …` nests block sequences without growing the line.
+    let err = on_small_stack(|| {
+        let src = format!("{}x\n", "- ".repeat(10_000));
+        run(&src, Provider::GitLab).expect_err("too deep")
+    });
+    assert!(err.message.contains("nesting"), "{err}");
+    assert_eq!(err.line, 1);
+}
+
+#[test]
+fn ten_thousand_indented_levels_are_refused_cleanly() {
+    // Ten thousand indentation levels need about 50 MB of text: refused by size,
+    // cleanly, before any parsing.
+    let err = on_small_stack(|| {
+        let mut src = String::new();
+        for i in 0..10_000 {
+            src.push_str(&" ".repeat(i));
+            src.push_str("a:\n");
+        }
+        run(&src, Provider::CircleCi).expect_err("refused")
+    });
+    assert!(err.message.contains("not analysed"), "{err}");
 }
 
 #[test]
@@ -83,19 +109,6 @@ fn deep_flow_nesting_is_a_clean_error() {
         assert_eq!(err.line, 1);
         assert!(err.column > 1, "{err}");
     }
-}
-
-#[test]
-fn deep_sequence_nesting_is_a_clean_error() {
-    let err = on_small_stack(|| {
-        let mut src = String::new();
-        for i in 0..10_000 {
-            src.push_str(&"  ".repeat(i));
-            src.push_str("-\n");
-        }
-        run(&src, Provider::GitLab).expect_err("too deep")
-    });
-    assert!(err.message.contains("nesting"), "{err}");
 }
 
 #[test]
@@ -201,4 +214,13 @@ fn non_mapping_documents_are_empty() {
             assert!(run(src, p).expect("lints").is_empty());
         }
     }
+}
+
+#[test]
+fn oversized_source_is_refused_before_parsing() {
+    let src = format!("a: \"{}\"\n", "x".repeat(tokenless_ci::MAX_SOURCE_BYTES));
+    let start = std::time::Instant::now();
+    let err = run(&src, Provider::CircleCi).expect_err("too large");
+    assert!(err.message.contains("not analysed"), "{err}");
+    assert!(start.elapsed().as_secs() < 5);
 }
