@@ -70,10 +70,9 @@ fn string_claim<'a>(
 fn exact(claims: &Map<String, Value>, id: CheckId, name: &str, expected: &str, fix: &str) -> Check {
     match string_claim(claims, id, name) {
         Err(check) => check.with_fix(fix.to_owned()),
-        Ok(actual) if actual == expected => Check::pass(
-            id,
-            format!("{name} {actual:?} equals the configured {expected:?}"),
-        ),
+        Ok(actual) if actual == expected => {
+            Check::pass(id, format!("{name} {actual:?} equals the configured value"))
+        }
         Ok(actual) => {
             let hint = if actual.eq_ignore_ascii_case(expected) {
                 " (differs only in case; the comparison is case-sensitive)"
@@ -238,12 +237,14 @@ fn github(p: &GitHubPublisher, claims: &Map<String, Value>) -> Vec<Check> {
         "publish from the configured repository, or update the trust config's repository (renamed or forked repositories do not match)",
     )];
     let id = CheckId::GithubWorkflowRef;
-    let fix = format!(
-        "publish from `.github/workflows/{}` (the calling workflow) or update the trust config's workflow file",
-        p.workflow_file
-    );
+    let fix = || {
+        format!(
+            "publish from `.github/workflows/{}` (the calling workflow) or update the trust config's workflow file",
+            p.workflow_file
+        )
+    };
     checks.push(match string_claim(claims, id, "workflow_ref") {
-        Err(c) => c.with_fix(fix),
+        Err(c) => c.with_fix(fix()),
         Ok(wf) => {
             let prefix = format!("{}/.github/workflows/", p.repository);
             let file = wf
@@ -265,7 +266,7 @@ fn github(p: &GitHubPublisher, claims: &Map<String, Value>) -> Vec<Check> {
                         p.workflow_file
                     ),
                 )
-                .with_fix(fix),
+                .with_fix(fix()),
                 None => Check::fail(
                     id,
                     format!(
@@ -273,7 +274,7 @@ fn github(p: &GitHubPublisher, claims: &Map<String, Value>) -> Vec<Check> {
                         p.workflow_file
                     ),
                 )
-                .with_fix(fix),
+                .with_fix(fix()),
             }
         }
     });
@@ -303,12 +304,14 @@ fn gitlab(p: &GitLabPublisher, claims: &Map<String, Value>) -> Vec<Check> {
         "publish from the configured project (merge-request pipelines from forks carry the fork's path), or update the trust config",
     )];
     let id = CheckId::GitlabCiConfigRefUri;
-    let fix = format!(
-        "run the publish job from the top-level CI file {:?} or update the trust config's file",
-        p.ci_config_file
-    );
+    let fix = || {
+        format!(
+            "run the publish job from the top-level CI file {:?} or update the trust config's file",
+            p.ci_config_file
+        )
+    };
     checks.push(match string_claim(claims, id, "ci_config_ref_uri") {
-        Err(c) => c.with_fix(fix),
+        Err(c) => c.with_fix(fix()),
         Ok(uri) => {
             // <host>/<project_path>//<file>@<ref>
             let parsed = uri.split_once("//").and_then(|(left, right)| {
@@ -323,8 +326,8 @@ fn gitlab(p: &GitLabPublisher, claims: &Map<String, Value>) -> Vec<Check> {
                 Some((project, file)) => Check::fail(id, format!(
                     "ci_config_ref_uri {uri:?} names file {file:?} of project {project:?}, the trust config {:?} of {:?}",
                     p.ci_config_file, p.project_path
-                )).with_fix(fix),
-                None => Check::fail(id, format!("ci_config_ref_uri {uri:?} is not <host>/<project>//<file>@<ref>")).with_fix(fix),
+                )).with_fix(fix()),
+                None => Check::fail(id, format!("ci_config_ref_uri {uri:?} is not <host>/<project>//<file>@<ref>")).with_fix(fix()),
             }
         }
     });

@@ -448,7 +448,7 @@ impl Verifier {
             .iter()
             .filter_map(|(k, v)| {
                 let len = json_len(v);
-                (len > MAX_CLAIM_BYTES).then(|| format!("{} ({len} bytes)", truncate(k)))
+                (len > MAX_CLAIM_BYTES).then(|| format!("{:?} ({len} bytes)", truncate(k)))
             })
             .collect();
         fatal!(if oversize.is_empty() {
@@ -680,9 +680,11 @@ impl Verifier {
 
         // audience
         let expected_aud = audience_for_host(registry_host);
-        let aud_fix = format!(
-            "request the audience exactly {expected_aud:?}: CircleCI `circleci run oidc get --claims '{{\"aud\":\"{expected_aud}\"}}'`, GitLab `id_tokens: NPM_ID_TOKEN: aud: \"{expected_aud}\"` (GitHub: npm computes it from the registry URL)"
-        );
+        let aud_fix = || {
+            format!(
+                "request the audience exactly {expected_aud:?}: CircleCI `circleci run oidc get --claims '{{\"aud\":\"{expected_aud}\"}}'`, GitLab `id_tokens: NPM_ID_TOKEN: aud: \"{expected_aud}\"` (GitHub: npm computes it from the registry URL)"
+            )
+        };
         run.push(match claims.get("aud") {
             Some(Value::String(a)) if *a == expected_aud => Check::pass(
                 CheckId::Audience,
@@ -704,12 +706,12 @@ impl Verifier {
                     truncate(&other.to_string())
                 ),
             )
-            .with_fix(aud_fix),
+            .with_fix(aud_fix()),
             None => Check::fail(
                 CheckId::Audience,
                 format!("aud is missing (expected {expected_aud:?})"),
             )
-            .with_fix(aud_fix),
+            .with_fix(aud_fix()),
         });
 
         // trust-config, action, provider claims
@@ -849,8 +851,18 @@ fn json_len(value: &Value) -> usize {
 }
 
 fn keys_of(map: &Map<String, Value>) -> String {
-    let keys: Vec<String> = map.keys().map(|k| truncate(k)).collect();
-    keys.join(", ")
+    let mut out = String::with_capacity(map.len() * 6);
+    for (i, k) in map.keys().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        if k.len() <= 40 && k.bytes().all(|b| b.is_ascii_graphic()) {
+            out.push_str(k);
+        } else {
+            out.push_str(&format!("{:?}", truncate(k)));
+        }
+    }
+    out
 }
 
 /// Shortens hostile values before they reach a detail line.
