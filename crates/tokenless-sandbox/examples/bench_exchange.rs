@@ -129,13 +129,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })?;
         Ok(pairs.len() as f64 / start.elapsed().as_secs_f64())
     };
+    let cpu0 = cpu_seconds();
     let local_1 = in_process(1)?;
+    let cpu_local = (cpu_seconds() - cpu0) / pairs.len() as f64;
 
     // Over HTTP: 32 keep-alive clients, each taking the next (token, package) pair.
     let http_tokens = Arc::new(http_tokens);
     let shared_packages = Arc::new(packages.clone());
     let total = http_tokens.len() * PACKAGES;
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu0 = cpu_seconds();
     let start = Instant::now();
     let addr = sb.addr();
     let mut tasks = Vec::new();
@@ -171,6 +174,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         failed += f;
     }
     let elapsed = start.elapsed();
+    let cpu_http = (cpu_seconds() - cpu0) / total as f64;
     let local_2 = in_process(2)?;
     latencies.sort();
     let pct = |q: f64| {
@@ -221,6 +225,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{:<44} {:>11.0}%",
         "HTTP / in-process (2 threads)",
         100.0 * http_rate / local_2
+    );
+    println!(
+        "{:<44} {:>10.0}µs",
+        "CPU per in-process verification",
+        cpu_local * 1e6
+    );
+    println!(
+        "{:<44} {:>10.0}µs",
+        "CPU per HTTP exchange (server + client)",
+        cpu_http * 1e6
     );
     println!("{:<44} {:>12}", "failed exchanges", failed);
     let goal = http_rate >= 0.5 * local_1 && p99 < Duration::from_millis(10) && failed == 0;
@@ -287,4 +301,19 @@ impl KeepAlive {
         self.stream.read_exact(&mut body).await?;
         Ok(status)
     }
+}
+
+/// CPU time (user + system) this process has used, from `/proc/self/stat` (Linux; 0 elsewhere).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }

@@ -11,7 +11,8 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 
 use tokenless_trust::{
-    InMemoryJtiStore, IssuerEntry, IssuerTable, KeySet, MintedToken, Minter, StaticJwks, Verifier,
+    InMemoryJtiStore, IssuerEntry, IssuerTable, KeySet, MintedToken, Minter, StaticJwks,
+    TrustConfig, Verifier,
 };
 
 use crate::issuers::{Issuers, Provider, SigningKey};
@@ -51,6 +52,8 @@ pub struct App {
     /// `tokenless-trust`'s verifier over this sandbox's own issuers, with a replay store.
     pub verifier: Verifier,
     pub minter: Minter,
+    /// Trust configs parsed by `tokenless-trust`, by id (a config never changes under its id).
+    parsed: Mutex<HashMap<String, Arc<TrustConfig>>>,
     pub runtime: Mutex<Runtime>,
     pub limits: Limits,
     pub dirty: AtomicBool,
@@ -80,6 +83,7 @@ impl App {
             issuers,
             verifier,
             minter,
+            parsed: Mutex::new(HashMap::new()),
             runtime: Mutex::new(Runtime::default()),
             limits,
             dirty: AtomicBool::new(false),
@@ -107,6 +111,20 @@ impl App {
 
     pub fn minted(&self, token: &str) -> Option<MintedToken> {
         self.runtime().minted.get(token).cloned()
+    }
+
+    /// The package's trust config as `tokenless-trust` reads it (parsed once per config id).
+    pub fn parsed_trust(
+        &self,
+        stored: &crate::model::TrustConfig,
+    ) -> Result<Arc<TrustConfig>, String> {
+        if let Some(hit) = lock(&self.parsed).get(&stored.id) {
+            return Ok(hit.clone());
+        }
+        let value = serde_json::to_value(stored).map_err(|e| e.to_string())?;
+        let parsed = Arc::new(TrustConfig::from_json(&value, "trust").map_err(|e| e.to_string())?);
+        lock(&self.parsed).insert(stored.id.clone(), parsed.clone());
+        Ok(parsed)
     }
 
     /// Counts a request in the current one-second window; `false` when over `--rate-limit`.

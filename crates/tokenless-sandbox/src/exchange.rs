@@ -6,7 +6,7 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
-use tokenless_trust::{Action, TrustConfig};
+use tokenless_trust::Action;
 
 use crate::app::Ctx;
 use crate::clock::now_secs;
@@ -52,10 +52,7 @@ pub async fn exchange(c: &Ctx<'_>, package: &str) -> Response {
             },
         }
     };
-    let config = match serde_json::to_value(&stored)
-        .map_err(|e| e.to_string())
-        .and_then(|v| TrustConfig::from_json(&v, "trust").map_err(|e| e.to_string()))
-    {
+    let config = match c.app.parsed_trust(&stored) {
         Ok(cfg) => cfg,
         Err(e) => {
             return refuse(format!(
@@ -65,10 +62,14 @@ pub async fn exchange(c: &Ctx<'_>, package: &str) -> Response {
     };
     let now = now_secs();
     let host = c.app.audience.trim_start_matches("npm:");
-    let decision =
-        c.app
-            .verifier
-            .verify_exchange(id_token, &[config], package, action(c), host, now);
+    let decision = c.app.verifier.verify_exchange(
+        id_token,
+        std::slice::from_ref(&*config),
+        package,
+        action(c),
+        host,
+        now,
+    );
     if !decision.accepted {
         return refuse(format!(
             "OIDC token exchange refused: {}",

@@ -291,7 +291,7 @@ async fn web_login_with_name_and_totp() {
 
 #[tokio::test]
 async fn state_file_survives_a_restart() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap_or_else(|e| panic!("{e}"));
     let state = dir.path().join("state.json");
     let opts = || SandboxOptions {
         scenario: Scenario::Legacy,

@@ -85,7 +85,7 @@ fn prints_its_urls_and_serves_until_terminated() {
 
 #[test]
 fn state_file_survives_a_restart() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap_or_else(|e| panic!("{e}"));
     let state = dir.path().join("state.json");
     let state_arg = state.display().to_string();
     let (child, lines) = spawn(&["--state", &state_arg]);

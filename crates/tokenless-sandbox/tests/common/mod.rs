@@ -61,7 +61,11 @@ pub struct Npm {
 
 impl Npm {
     pub fn new(sb: &SandboxHandle, token: Option<&str>) -> Npm {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        // Under target/tmp rather than /tmp: other processes on a shared machine sweep /tmp.
+        let dir = tempfile::Builder::new()
+            .prefix("npm-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap_or_else(|e| panic!("tempdir: {e}"));
         let registry = sb.url().to_owned();
         let mut npmrc =
             format!("registry={registry}\nfund=false\naudit=false\nupdate-notifier=false\n");
