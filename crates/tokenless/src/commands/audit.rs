@@ -4,6 +4,7 @@ use std::{
     io::IsTerminal,
     path::{Path, PathBuf},
     process::ExitCode,
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -155,26 +156,32 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_async(args: AuditArgs) -> anyhow::Result<ExitCode> {
-    let config = match &args.config {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
-    let record = load_record(&args)?;
-    let options = ClientOptions {
-        concurrency: usize::from(args.concurrency),
-        ..ClientOptions::default()
-    };
-    let (sources, session) = sources(&args, config, record, options).await?;
-    let format = args.format;
-    let work = tokio::spawn(audit_and_render(sources, format, args.stats));
+    // Signals are caught from the start, so a session obtained at any point is revoked.
+    let mut signals = Signals::install()?;
+    let session: SessionSlot = Arc::new(Mutex::new(None));
+    let slot = session.clone();
+    let work = tokio::spawn(async move {
+        let config = match &args.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        let record = load_record(&args)?;
+        let options = ClientOptions {
+            concurrency: usize::from(args.concurrency),
+            ..ClientOptions::default()
+        };
+        let sources = sources(&args, config, record, options, &slot).await?;
+        audit_and_render(sources, args.format, args.stats).await
+    });
     let outcome = tokio::select! {
         joined = work => match joined {
             Ok(result) => result,
             Err(e) => Err(anyhow::anyhow!("the audit stopped unexpectedly: {e}")),
         },
-        signal = interrupted() => Err(anyhow::anyhow!("interrupted by {signal}")),
+        signal = signals.recv() => Err(anyhow::anyhow!("interrupted by {signal}")),
     };
-    if let Some((npm, token)) = session {
+    let held = session.lock().ok().and_then(|mut s| s.take());
+    if let Some((npm, token)) = held {
         match npm.logout(&token).await {
             Ok(()) => eprintln!("tokenless: signed out; the login session {token} is revoked"),
             Err(e) => eprintln!(
@@ -185,26 +192,46 @@ async fn run_async(args: AuditArgs) -> anyhow::Result<ExitCode> {
     outcome.map(ExitCode::from)
 }
 
-/// Ctrl-C or SIGTERM.
-async fn interrupted() -> &'static str {
+/// Where a web-login session is kept from the moment it exists until it is revoked.
+type SessionSlot = Arc<Mutex<Option<(NpmClient, Secret)>>>;
+
+/// Ctrl-C and SIGTERM, registered when created.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => "Ctrl-C",
-                _ = term.recv() => "SIGTERM",
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                "Ctrl-C"
-            }
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                interrupt: signal(SignalKind::interrupt()).context("cannot watch for Ctrl-C")?,
+                terminate: signal(SignalKind::terminate()).context("cannot watch for SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Signals {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
+
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "Ctrl-C",
+                _ = self.terminate.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
     }
 }
 
@@ -229,15 +256,14 @@ fn env_secret(name: &str, flag: &str) -> anyhow::Result<Secret> {
     }
 }
 
-type Session = Option<(NpmClient, Secret)>;
-
 /// Endpoints and credentials, from the sandbox, the command line and the config.
 async fn sources(
     args: &AuditArgs,
     config: Config,
     record: Record,
     options: ClientOptions,
-) -> anyhow::Result<(Sources, Session)> {
+    session: &SessionSlot,
+) -> anyhow::Result<Sources> {
     let info: Option<SandboxInfo> = match &args.sandbox {
         Some(url) => Some(
             tokenless_api::sandbox::fetch_info(url, options.clone())
@@ -264,7 +290,6 @@ async fn sources(
     let anonymous = NpmClient::new(&registry, None, options.clone())?;
 
     // The audit's own npm credential.
-    let mut session: Session = None;
     let mut other_accounts = Vec::new();
     let (token, kind) = if let Some(name) = &args.npm_token_env {
         (
@@ -278,7 +303,9 @@ async fn sources(
             login.login_url
         );
         let token = anonymous.finish_web_login(&login, LOGIN_TIMEOUT).await?;
-        session = Some((anonymous.clone(), token.clone()));
+        if let Ok(mut slot) = session.lock() {
+            *slot = Some((anonymous.clone(), token.clone()));
+        }
         (token, "a web login session".to_string())
     } else if let Some(info) = &info {
         let owner = info
@@ -357,7 +384,7 @@ async fn sources(
         members_config: config.members,
         record,
     };
-    Ok((sources, session))
+    Ok(sources)
 }
 
 /// The CI configs of a repository, found and read as `tokenless lint` does, linted.
