@@ -37,6 +37,29 @@ pub struct Publish {
     pub reads_npm_token: bool,
 }
 
+impl Publish {
+    /// A release tool whose npm publish can be switched off in its own config
+    /// (semantic-release `npmPublish: false`, release-it `npm.publish: false`).
+    pub fn is_release_tool(&self) -> bool {
+        self.what.contains("semantic-release") || self.what.contains("release-it")
+    }
+}
+
+/// Within one file, a release tool in a job is not "the publishing job" when another job
+/// runs an explicit publish: the tool versions or makes GitHub releases there.
+pub fn demote_release_tools(facts: &mut [Facts]) {
+    let explicit: Vec<bool> = facts
+        .iter()
+        .map(|f| f.publishes.iter().any(|p| !p.is_release_tool()))
+        .collect();
+    for (i, f) in facts.iter_mut().enumerate() {
+        let other_publishes = explicit.iter().enumerate().any(|(j, e)| j != i && *e);
+        if other_publishes && !explicit[i] {
+            f.publishes.retain(|p| !p.is_release_tool());
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Mint {
     pub step: usize,
@@ -576,26 +599,29 @@ fn uses_facts(
     {
         f.registries.push((h, Loc::of(forest, r.value)));
     }
-    for key in [
+    const TOKEN_INPUTS: &[&str] = &[
         "token",
         "npm-token",
         "npm_token",
         "npmToken",
-        "NPM_TOKEN",
         "node-auth-token",
-    ] {
-        if let Some(t) = input(key) {
-            let source = classify(&t.text, oidc);
-            f.wires.push(Wire {
-                step: Some(i),
-                persistent: false,
-                loc: Loc::of(forest, t.value),
-                what: format!("the `{key}` input of `{name}`"),
-                source,
-                host: registry.clone(),
-            });
-        }
+    ];
+    for t in inputs
+        .iter()
+        .filter(|x| TOKEN_INPUTS.contains(&x.name.as_str()) || is_token_name(&x.name))
+    {
+        let source = classify(&t.text, oidc);
+        f.wires.push(Wire {
+            step: Some(i),
+            persistent: false,
+            loc: Loc::of(forest, t.value),
+            what: format!("the `{}` input of `{name}`", t.name),
+            source,
+            host: registry.clone(),
+        });
     }
+    let reusable =
+        base.contains(".github/workflows/") || base.ends_with(".yml") || base.ends_with(".yaml");
     let mut publish = |what: String, reads: bool| {
         f.publishes.push(Publish {
             step: i,
@@ -605,7 +631,13 @@ fn uses_facts(
             reads_npm_token: reads,
         });
     };
-    if base.starts_with("js-devtools/npm-publish") {
+    if reusable {
+        let named = base.contains("publish") || base.contains("release");
+        let passes_token = inputs.iter().any(|x| is_token_name(&x.name));
+        if named || passes_token {
+            publish(format!("the reusable workflow `{name}`"), passes_token);
+        }
+    } else if base.starts_with("js-devtools/npm-publish") {
         let dry = input("dry-run").is_some_and(|d| d.text.trim() == "true");
         if !dry {
             publish(format!("`{name}`"), false);

@@ -129,6 +129,35 @@ pub fn build(forest: &Forest, root: NodeId) -> Workflow {
                     });
                 }
             }
+            // A call to a reusable workflow: one step with its inputs and secrets.
+            if let Some(uses) = forest.get(def, "uses") {
+                let mut inputs = Vec::new();
+                for key in ["with", "secrets"] {
+                    for (ik, iv) in forest
+                        .get(def, key)
+                        .map(|w| forest.entries(w))
+                        .unwrap_or(&[])
+                    {
+                        inputs.push(Input {
+                            name: forest.text(*ik).to_string(),
+                            key: *ik,
+                            value: *iv,
+                            text: forest.text(*iv).to_string(),
+                        });
+                    }
+                }
+                ifs.push(None);
+                steps.push(Step {
+                    kind: StepKind::Uses {
+                        name: forest.text(uses).to_string(),
+                        node: uses,
+                        inputs,
+                    },
+                    env: Vec::new(),
+                    node: uses,
+                    name: String::new(),
+                });
+            }
             let images = forest
                 .get(def, "container")
                 .and_then(|c| {

@@ -124,7 +124,8 @@ pub fn lint(doc: Document<'_>, files: &dyn FileSource) -> Result<Vec<Finding>, L
         }
         Provider::GitHub => {
             let wf = github::build(&forest, root);
-            let facts: Vec<_> = wf.jobs.iter().map(|j| facts::collect(&forest, j)).collect();
+            let mut facts: Vec<_> = wf.jobs.iter().map(|j| facts::collect(&forest, j)).collect();
+            facts::demote_release_tools(&mut facts);
             let mut out = rules::Out::new(&forest);
             for (job, f) in wf.jobs.iter().zip(&facts) {
                 rules::job_rules(&mut out, doc.provider, job, f);
