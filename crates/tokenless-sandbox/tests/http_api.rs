@@ -663,3 +663,78 @@ async fn a_thousand_package_scenario_loads_fast() {
         t.elapsed()
     );
 }
+
+#[tokio::test]
+async fn stage_publish_then_approve_with_2fa() {
+    let scenario = r#"{"org": "acme", "users": [{"name": "alice", "role": "owner"}],
+      "packages": [{"name": "@acme/a", "mfa": "publish", "trust": {"provider": "gitlab", "project_path": "acme/a", "file": ".gitlab-ci.yml", "permissions": ["createStagedPackage"]}}]}"#;
+    let sb = start(Scenario::Inline(scenario.to_owned())).await;
+    let claims = json!({"aud": sb.audience(), "project_path": "acme/a", "ci_config_ref_uri": "gitlab.com/acme/a//.gitlab-ci.yml@refs/heads/main", "project_visibility": "private"});
+    let (_, minted) = send_json(
+        Method::POST,
+        &format!("{}-/sandbox/oidc/gitlab/token", sb.url()),
+        None,
+        None,
+        &claims,
+    )
+    .await;
+    let id_token = minted["token"].as_str().unwrap_or_default().to_owned();
+    let exchange = format!("{}-/npm/v1/oidc/token/exchange/package/@acme%2fa", sb.url());
+    // A publish exchange is refused (the config allows stage publish only) ...
+    let resp = client()
+        .post(&exchange)
+        .bearer_auth(&id_token)
+        .header("npm-command", "publish")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resp.status().as_u16(), 404);
+    // ... a stage exchange is accepted, and its token stages but does not publish.
+    let resp = client()
+        .post(&exchange)
+        .bearer_auth(&id_token)
+        .header("npm-command", "stage")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resp.status().as_u16(), 201);
+    let token = resp.json::<Value>().await.unwrap_or_default()["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let body = publish_body("@acme/a", "2.0.0", b"staged");
+    let (status, _) = send_json(
+        Method::PUT,
+        &format!("{}@acme%2fa", sb.url()),
+        Some(&token),
+        None,
+        &body,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, staged) = send_json(
+        Method::POST,
+        &format!("{}-/stage/package/@acme%2fa", sb.url()),
+        Some(&token),
+        None,
+        &body,
+    )
+    .await;
+    assert_eq!(status, 201, "{staged}");
+    let id = staged["stageId"].as_str().unwrap_or_default().to_owned();
+    let alice = session(&sb, "alice");
+    let approve = format!("{}-/stage/{id}/approve", sb.url());
+    let (status, _) = send_json(Method::POST, &approve, Some(&alice), None, &json!({})).await;
+    assert_eq!(status, 401, "approval needs 2FA");
+    let (status, _) = send_json(
+        Method::POST,
+        &approve,
+        Some(&alice),
+        Some(&otp(&sb, "alice")),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, doc) = get_json(&format!("{}@acme%2fa", sb.url()), None).await;
+    assert_eq!(doc["dist-tags"]["latest"], "2.0.0");
+}
