@@ -430,7 +430,14 @@ fn reach(forest: &Forest, filters: Option<NodeId>) -> Reach {
     let branches = forest.get(f, "branches");
     let only = branches.and_then(|b| forest.get(b, "only"));
     let ignore = branches.and_then(|b| forest.get(b, "ignore"));
-    if only.is_some() {
+    if let Some(only) = only {
+        let everything = forest
+            .str_or_list(only)
+            .iter()
+            .any(|(_, p)| matches!(*p, "/.*/" | "/.+/" | "/^.*$/" | "/^.*/"));
+        if everything {
+            return Reach::AllBranches("its branch filter `only` matches every branch");
+        }
         return Reach::Restricted;
     }
     if let Some(ig) = ignore {
@@ -466,7 +473,7 @@ pub fn literal_env_rules(out: &mut Out<'_>, cfg: &Config) {
                 "literal-env-reference",
                 None,
                 Loc::of(forest, e.value),
-                format!("job `{}` sets {} to the literal text `{}`: CircleCI does not expand variables in `environment:`, and this value overrides any context or project variable of that name", job.name, e.name, raw.trim()),
+                format!("job `{}` sets {} to the literal text `{}`: CircleCI does not expand variables in `environment:`, and this value overrides any context or project variable of that name", job.name, e.name, facts::redact(raw.trim())),
                 "remove the entry and let the context or project variable through, or set it in a `run` step (`export X=\"$Y\"`)",
             );
         }

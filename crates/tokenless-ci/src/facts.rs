@@ -176,9 +176,34 @@ pub fn classify(value: &str, extra_oidc: &[String]) -> Source {
         }
     }
     if v.contains("${{") || v.contains('$') || v.contains('`') {
-        return Source::Static(v.to_string());
+        return Source::Static(redact(v));
+    }
+    if looks_like_secret(v) {
+        return Source::Static("a hard-coded token".into());
     }
     Source::Placeholder
+}
+
+/// A literal long enough and random enough to be a credential rather than a placeholder
+/// (`nada`, `XXXX`, setup-node's `XXXXX-XXXXX-XXXXX-XXXXX`).
+fn looks_like_secret(v: &str) -> bool {
+    v.len() >= 20
+        && !v.contains(char::is_whitespace)
+        && !v.chars().all(|c| matches!(c, 'X' | 'x' | '-' | '*' | '.'))
+        && v.chars().any(|c| c.is_ascii_digit())
+        && v.chars().any(|c| c.is_ascii_alphabetic())
+}
+
+/// Never show a credential: npm tokens become `npm_…abcd`, JWTs `eyJ…`.
+pub fn redact(text: &str) -> String {
+    static JWT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"eyJ[A-Za-z0-9_\-]{8,}(\.[A-Za-z0-9_\-]*){0,2}").expect("static regex")
+    });
+    let out = NPM_TOKEN_LITERAL.replace_all(text, |c: &regex::Captures<'_>| {
+        let t = &c[0];
+        format!("npm_…{}", &t[t.len().saturating_sub(4)..])
+    });
+    JWT.replace_all(&out, "eyJ…").into_owned()
 }
 
 /// Whether a value references any variable (`$X`, `${X}`), ignoring CircleCI `<< … >>`.
@@ -1252,6 +1277,22 @@ mod tests {
         ));
         assert!(matches!(classify("${NPM_ID_TOKEN}", &[]), Source::Oidc(_)));
         assert!(matches!(classify("$NPM_TOKEN", &[]), Source::Static(_)));
+        assert_eq!(
+            classify("XXXXX-XXXXX-XXXXX-XXXXX", &[]),
+            Source::Placeholder
+        );
+        assert_eq!(
+            classify("npm_abcdefghijklmnopqrstuvwxyz0123456789", &[]),
+            Source::Static("a hard-coded npm token".into())
+        );
+        assert_eq!(
+            classify("0f3c9a7e-1b2d-4e5f-8a9b-0c1d2e3f4a5b", &[]),
+            Source::Static("a hard-coded token".into())
+        );
+        assert_eq!(
+            redact("x npm_abcdefghijklmnopqrstuvwxyz0123456789 y"),
+            "x npm_…6789 y"
+        );
         assert!(
             is_token_name("NPM_TOKEN")
                 && is_token_name("NODE_AUTH_TOKEN")

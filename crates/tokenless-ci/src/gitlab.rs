@@ -290,7 +290,7 @@ fn merge_request_reach(forest: &Forest, ch: &[NodeId]) -> Option<NodeId> {
             }
             if c.contains("==\"merge_request_event\"")
                 || c.contains("=='merge_request_event'")
-                || (c.contains("$CI_MERGE_REQUEST_IID") && !c.contains("!$CI_MERGE_REQUEST_IID"))
+                || (c.contains("$CI_MERGE_REQUEST_I") && !c.contains("!$CI_MERGE_REQUEST_I"))
             {
                 return Some(cond);
             }

@@ -581,7 +581,8 @@ fn provider_label(p: Provider) -> &'static str {
 
 /// Shorten long values for messages (never shows more than 60 characters).
 fn abbreviate(s: &str) -> String {
-    let s = s.trim();
+    let s = facts::redact(s.trim());
+    let s = s.as_str();
     if s.chars().count() > 60 {
         format!("{}…", s.chars().take(57).collect::<String>())
     } else {
