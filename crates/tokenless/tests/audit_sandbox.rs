@@ -38,16 +38,30 @@ async fn start(scenario: Scenario) -> SandboxHandle {
 
 /// Run the audit binary in one format; returns (exit code, stdout).
 async fn audit_as(sandbox: &SandboxHandle, format: &str) -> (i32, String) {
+    audit_with(sandbox, format, &[], None).await
+}
+
+/// … with extra arguments and one extra environment variable.
+async fn audit_with(
+    sandbox: &SandboxHandle,
+    format: &str,
+    extra: &[&str],
+    env: Option<(&str, &str)>,
+) -> (i32, String) {
     let url = sandbox.url().to_string();
     let format = format.to_string();
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    let env = env.map(|(k, v)| (k.to_string(), v.to_string()));
     let out = tokio::task::spawn_blocking(move || {
-        assert_cmd::Command::cargo_bin("tokenless")
-            .expect("binary")
-            .args(["audit", "--sandbox", &url, "--format", &format, "--config"])
+        let mut cmd = assert_cmd::Command::cargo_bin("tokenless").expect("binary");
+        cmd.args(["audit", "--sandbox", &url, "--format", &format, "--config"])
             .arg(config_path())
-            .env_remove("NO_COLOR")
-            .output()
-            .expect("runs")
+            .args(&extra)
+            .env_remove("NO_COLOR");
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("runs")
     })
     .await
     .expect("joins");
@@ -450,4 +464,84 @@ fn drop_language_patterns(v: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(drop_language_patterns),
         _ => {}
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_audits_own_token_is_excluded_by_key_and_other_members_are_unknown() {
+    let sandbox = start(Scenario::Migrated).await;
+    let info = sandbox.info();
+    let alice = actor(&info, "alice");
+    let token = NewToken {
+        name: "audit-reader".into(),
+        password: alice.password.clone(),
+        scopes: vec![info.scope.clone()],
+        packages: vec![],
+        packages_and_scopes_permission: "read-only".into(),
+        expires: Some(1),
+        bypass_2fa: false,
+    };
+    let (key, secret) = alice
+        .npm
+        .create_token(&token, &alice.otp)
+        .await
+        .expect("token created");
+    let (code, stdout) = audit_with(
+        &sandbox,
+        "json",
+        &["--npm-token-env", "TOKENLESS_AUDIT_TOKEN"],
+        Some(("TOKENLESS_AUDIT_TOKEN", secret.expose())),
+    )
+    .await;
+    let report: Value = serde_json::from_str(&stdout).expect("json");
+    // npm lists only the signed-in account's tokens: bob's are unknown, never pass.
+    assert_eq!(
+        not_passing(&report),
+        ["no-static-tokens=unknown", "temp-token-deleted=unknown"],
+        "{report:#}"
+    );
+    assert_eq!(code, 3);
+    let ev = evidence(&report, "no-static-tokens");
+    assert!(
+        ev.contains(&format!(
+            "token key {}…, excluded from the findings",
+            &key[..8]
+        )),
+        "{ev}"
+    );
+    assert!(ev.contains("sign in as bob"), "{ev}");
+    assert!(
+        !stdout.contains(secret.expose()),
+        "the audit's own token leaked"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repo_configs_are_linted_with_file_and_line() {
+    let sandbox = start(Scenario::Migrated).await;
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let legacy = examples.join("legacy-repo");
+    let migrated = examples.join("migrated-repo");
+    let (code, stdout) = audit_with(
+        &sandbox,
+        "json",
+        &["--repo", &migrated.to_string_lossy()],
+        None,
+    )
+    .await;
+    let report: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!((code, not_passing(&report)), (0, vec![]), "{report:#}");
+
+    let (code, stdout) = audit_with(
+        &sandbox,
+        "json",
+        &["--repo", &legacy.to_string_lossy()],
+        None,
+    )
+    .await;
+    let report: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(code, 1);
+    assert_eq!(not_passing(&report), ["oidc-publish-job=fail"]);
+    let ev = evidence(&report, "oidc-publish-job");
+    assert!(ev.contains("legacy-repo/.circleci/config.yml:"), "{ev}");
+    assert!(ev.contains("static-token-publish"), "{ev}");
 }
