@@ -48,6 +48,33 @@ fn id_token(forest: &Forest, (key, perms): (NodeId, NodeId)) -> (Option<NodeId>,
     }
 }
 
+/// `${{ matrix.k }}` resolves to the matrix entry with the lowest Node version (the one
+/// that decides whether every leg can publish); anything else stays as written.
+fn matrix_value(forest: &Forest, matrix: Option<NodeId>, value: NodeId) -> (NodeId, String) {
+    let text = forest.text(value);
+    let key = text
+        .trim()
+        .strip_prefix("${{")
+        .and_then(|t| t.strip_suffix("}}"))
+        .and_then(|t| t.trim().strip_prefix("matrix."));
+    let items = key
+        .and_then(|k| matrix.and_then(|m| forest.get(m, k)))
+        .map(|l| forest.items(l));
+    let lowest = items.and_then(|items| {
+        items
+            .iter()
+            .filter_map(|i| forest.str(*i).map(|t| (*i, t)))
+            .min_by_key(|(_, t)| {
+                crate::versions::node_version(crate::versions::parse_node(t))
+                    .unwrap_or(crate::versions::Version(u32::MAX, 0, 0))
+            })
+    });
+    match lowest {
+        Some((node, t)) => (node, t.to_string()),
+        None => (value, text.to_string()),
+    }
+}
+
 pub fn build(forest: &Forest, root: NodeId) -> Workflow {
     let mut triggers = Vec::new();
     if let Some(on) = forest.get(root, "on").or_else(|| forest.get(root, "true")) {
@@ -79,6 +106,7 @@ pub fn build(forest: &Forest, root: NodeId) -> Workflow {
                 // No permissions anywhere: the repository default, which never includes id-token.
                 None => (None, None),
             };
+            let matrix = forest.path(def, &["strategy", "matrix"]);
             let mut env = wf_env.clone();
             env.extend(env_map(forest, forest.get(def, "env")));
             let mut steps = Vec::new();
@@ -103,11 +131,14 @@ pub fn build(forest: &Forest, root: NodeId) -> Workflow {
                                 forest
                                     .entries(w)
                                     .iter()
-                                    .map(|(ik, iv)| Input {
-                                        name: forest.text(*ik).to_string(),
-                                        key: *ik,
-                                        value: *iv,
-                                        text: forest.text(*iv).to_string(),
+                                    .map(|(ik, iv)| {
+                                        let (value, text) = matrix_value(forest, matrix, *iv);
+                                        Input {
+                                            name: forest.text(*ik).to_string(),
+                                            key: *ik,
+                                            value,
+                                            text,
+                                        }
                                     })
                                     .collect()
                             })
