@@ -25,8 +25,18 @@ pub struct ContextDetail {
     pub id: String,
     #[serde(default)]
     pub name: String,
+    /// Filled by [`CircleCiClient::context`] from `GET /context/{id}/restrictions` when
+    /// the context document does not carry them.
     #[serde(default)]
     pub restrictions: Vec<Restriction>,
+}
+
+#[derive(Deserialize)]
+struct ContextDoc {
+    id: String,
+    #[serde(default)]
+    name: String,
+    restrictions: Option<Vec<Restriction>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,10 +206,24 @@ impl CircleCiClient {
         self.all_pages(&path).await
     }
 
-    /// `GET /context/{id}`, restrictions included.
+    /// `GET /context/{id}`, restrictions included: from the context document when it
+    /// has them, else from `GET /context/{id}/restrictions` (never guessed empty).
     pub async fn context(&self, id: &str) -> Result<ContextDetail, ApiError> {
-        self.get_json(Request::get(format!("context/{}", escape(id))))
-            .await
+        let doc: ContextDoc = self
+            .get_json(Request::get(format!("context/{}", escape(id))))
+            .await?;
+        let restrictions = match doc.restrictions {
+            Some(r) => r,
+            None => {
+                self.all_pages(&format!("context/{}/restrictions", escape(id)))
+                    .await?
+            }
+        };
+        Ok(ContextDetail {
+            id: doc.id,
+            name: doc.name,
+            restrictions,
+        })
     }
 
     /// `GET /context/{id}/environment-variable`: the variable names.

@@ -236,3 +236,37 @@ async fn otp_challenges_are_answered_and_reprompted() {
         .expect_err("no code");
     assert!(matches!(err.kind, ErrorKind::OtpRequired), "{err}");
 }
+
+#[tokio::test]
+async fn context_restrictions_are_read_from_their_own_endpoint_when_absent() {
+    use tokenless_api::CircleCiClient;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/context/c1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"id": "c1", "name": "npm-publish"})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/context/c1/restrictions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "items": [{"id": "r1", "restriction_type": "expression", "restriction_value": "pipeline.git.branch == \"main\""}],
+            "next_page_token": null
+        })))
+        .mount(&server)
+        .await;
+    let circle = CircleCiClient::new(
+        &format!("{}/api/v2", server.uri()),
+        Some(Secret::new("circle-token-0123456789abcdef")),
+        fast(),
+    )
+    .expect("client");
+    let ctx = circle.context("c1").await.expect("context");
+    assert_eq!(ctx.restrictions.len(), 1);
+    assert_eq!(
+        ctx.restrictions[0].restriction_value,
+        "pipeline.git.branch == \"main\""
+    );
+}
