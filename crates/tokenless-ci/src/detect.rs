@@ -185,3 +185,30 @@ mod tests {
         assert_eq!(key_of("plain"), None);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn detection_never_panics_on_any_text(path in ".{0,40}", source in "(?s).{0,400}") {
+            let _ = detect(&path, &source);
+        }
+
+        #[test]
+        fn yaml_shaped_text_is_typed_consistently(keys in proptest::collection::vec("[a-z-]{1,8}", 0..8)) {
+            let source: String = keys.iter().map(|k| format!("{k}:\n  x: 1\n")).collect();
+            let got = provider_from_content(&source);
+            let has = |k: &str| keys.iter().any(|x| x == k);
+            if has("jobs") && has("workflows") {
+                prop_assert_eq!(got, Some(Provider::CircleCi));
+            } else if has("stages") {
+                prop_assert_eq!(got, Some(Provider::GitLab));
+            } else {
+                prop_assert_eq!(got, None);
+            }
+        }
+    }
+}

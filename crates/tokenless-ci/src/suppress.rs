@@ -191,3 +191,24 @@ mod tests {
         assert!(is_suppressed(&found, "npm-too-old", 1, 5));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn parsing_never_panics_and_stays_in_range(source in "(?s)(.{0,30}(# tokenless: ignore\\[[a-z, -]{0,30}\\]?)?\n?){0,8}") {
+            let (found, errors) = parse(&source);
+            let lines = source.lines().count();
+            for s in &found {
+                prop_assert!(s.line >= 1 && s.line <= lines);
+                prop_assert!(!s.rules.is_empty());
+            }
+            for e in &errors {
+                prop_assert!(e.line >= 1 && e.line <= lines && e.column >= 1);
+            }
+        }
+    }
+}

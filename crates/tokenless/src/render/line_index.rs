@@ -118,3 +118,22 @@ mod tests {
         assert_eq!(idx.line_range("", 1), 0..0);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn positions_are_monotonic_and_in_range(text in "(?s).{0,200}", a in 0usize..300, b in 0usize..300) {
+            let index = LineIndex::new(&text);
+            let (lo, hi) = (a.min(b), a.max(b));
+            let (p, q) = (index.position(&text, lo), index.position(&text, hi));
+            prop_assert!(p <= q);
+            prop_assert!(q.line <= text.lines().count().max(1) + 1);
+            let range = index.line_range(&text, q.line);
+            prop_assert!(text.get(range).is_some());
+        }
+    }
+}

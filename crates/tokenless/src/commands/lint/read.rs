@@ -216,3 +216,23 @@ mod tests {
         assert_eq!(files.into_read().len(), 2, "one text per path asked for");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn decode_accepts_exactly_nul_free_utf8(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let expected_ok = !bytes.contains(&0) && std::str::from_utf8(&bytes).is_ok();
+            match decode(bytes) {
+                Ok(_) => prop_assert!(expected_ok),
+                Err(e) => {
+                    prop_assert!(!expected_ok);
+                    prop_assert!(!e.message.is_empty());
+                }
+            }
+        }
+    }
+}
