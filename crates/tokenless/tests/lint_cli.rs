@@ -159,3 +159,14 @@ fn sarif_fingerprints_survive_unrelated_edits() {
     assert!(!a.is_empty(), "the example has findings");
     assert_eq!(a, fingerprints(after.path()));
 }
+
+#[test]
+fn a_file_named_twice_is_linted_once() {
+    let out = lint(&[
+        "examples/legacy-repo",
+        "examples/legacy-repo/.gitlab-ci.yml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.json()["files_scanned"], 3, "{}", out.transcript());
+}

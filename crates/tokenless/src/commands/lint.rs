@@ -215,6 +215,10 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
+    // A file named twice (`lint . .github/workflows/x.yml`) is linted once.
+    let mut seen = std::collections::HashSet::new();
+    jobs.retain(|job| seen.insert(job.path.canonicalize().unwrap_or_else(|_| job.path.clone())));
+
     let provider = args.provider.map(Provider::from);
     let default_config = LintConfig::default();
     let outcomes = run_jobs(&jobs, |job| {
