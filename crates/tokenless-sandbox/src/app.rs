@@ -146,7 +146,7 @@ impl App {
 /// key cannot pass as a CircleCI token.
 fn issuer_table(base: &str, issuers: &Issuers) -> IssuerTable {
     let keys = |k: &SigningKey| -> Arc<StaticJwks> {
-        let doc = serde_json::json!({"keys": [k.jwk()]}).to_string();
+        let doc = serde_json::json!({"keys": [k.public_jwk()]}).to_string();
         // Our own freshly built JWK always parses; an empty set would refuse every token.
         let set = KeySet::from_jwks_json(doc.as_bytes()).unwrap_or_else(|_| KeySet::from_keys([]));
         Arc::new(StaticJwks::new(set))

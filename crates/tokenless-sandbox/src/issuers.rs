@@ -3,13 +3,12 @@
 
 use std::sync::Arc;
 
-use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256, RsaKeyPair};
-use aws_lc_rs::{encoding::AsDer as _, rand::SystemRandom};
 use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tokenless_trust::keys::Algorithm;
+use tokenless_trust::signer::SignerError;
+pub use tokenless_trust::signer::SigningKey;
 
 /// The CI providers the sandbox issues tokens for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -47,96 +46,30 @@ impl Provider {
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("RSA key generation failed")]
-    Generate,
+    #[error("RSA key generation failed: {0}")]
+    Generate(SignerError),
     #[error("stored issuer key for {0} is not a valid PKCS#8 RSA key")]
     Stored(&'static str),
-    #[error("signing failed")]
-    Sign,
 }
 
-/// One issuer's signing key.
-pub struct SigningKey {
-    pub kid: String,
-    pair: RsaKeyPair,
-    pkcs8: Vec<u8>,
-    jwk: Value,
+/// A fresh RS256 issuer key whose `kid` is its RFC 7638 thumbprint.
+fn generate_key() -> Result<SigningKey, KeyError> {
+    let key = SigningKey::generate_rs256("").map_err(KeyError::Generate)?;
+    let kid = key.thumbprint();
+    Ok(key.with_kid(kid))
 }
 
-impl std::fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
+/// An issuer key from a `--state` file (base64 PKCS#8), with the same thumbprint `kid`.
+fn stored_key(b64: &str, which: &'static str) -> Result<SigningKey, KeyError> {
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|_| KeyError::Stored(which))?;
+    let key = SigningKey::from_pkcs8("", &der).map_err(|_| KeyError::Stored(which))?;
+    if key.algorithm() != Algorithm::Rs256 {
+        return Err(KeyError::Stored(which));
     }
-}
-
-impl SigningKey {
-    pub fn generate() -> Result<SigningKey, KeyError> {
-        let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::Generate)?;
-        let pkcs8 = pair
-            .as_der()
-            .map_err(|_| KeyError::Generate)?
-            .as_ref()
-            .to_vec();
-        SigningKey::from_pkcs8(&pkcs8).map_err(|_| KeyError::Generate)
-    }
-
-    pub fn from_pkcs8(pkcs8: &[u8]) -> Result<SigningKey, KeyError> {
-        let pair = RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| KeyError::Stored("issuer"))?;
-        let public = pair.public_key();
-        let parsed = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(public);
-        let n = B64URL.encode(strip_zeros(&parsed.n));
-        let e = B64URL.encode(strip_zeros(&parsed.e));
-        let thumb = aws_lc_rs::digest::digest(
-            &aws_lc_rs::digest::SHA256,
-            format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#).as_bytes(),
-        );
-        let kid = B64URL.encode(&thumb.as_ref()[..16]);
-        let jwk = json!({"kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid, "n": n, "e": e});
-        Ok(SigningKey {
-            kid,
-            pair,
-            pkcs8: pkcs8.to_vec(),
-            jwk,
-        })
-    }
-
-    pub fn pkcs8(&self) -> &[u8] {
-        &self.pkcs8
-    }
-
-    pub fn jwk(&self) -> &Value {
-        &self.jwk
-    }
-
-    /// Signs `claims` as an RS256 JWT with this key's `kid`.
-    pub fn sign(&self, claims: &Value) -> Result<String, KeyError> {
-        let header = json!({"alg": "RS256", "typ": "JWT", "kid": self.kid});
-        let mut input = B64URL.encode(header.to_string());
-        input.push('.');
-        input.push_str(&B64URL.encode(claims.to_string()));
-        let mut sig = vec![0u8; self.pair.public_modulus_len()];
-        self.pair
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                input.as_bytes(),
-                &mut sig,
-            )
-            .map_err(|_| KeyError::Sign)?;
-        input.push('.');
-        input.push_str(&B64URL.encode(sig));
-        Ok(input)
-    }
-}
-
-fn strip_zeros(b: &[u8]) -> &[u8] {
-    let first = b
-        .iter()
-        .position(|&x| x != 0)
-        .unwrap_or(b.len().saturating_sub(1));
-    &b[first..]
+    let kid = key.thumbprint();
+    Ok(key.with_kid(kid))
 }
 
 /// The three issuers, their keys and URLs.
@@ -158,9 +91,9 @@ pub struct StoredKeys {
 impl Issuers {
     pub fn generate() -> Result<Issuers, KeyError> {
         Ok(Issuers {
-            circleci: Arc::new(SigningKey::generate()?),
-            github: Arc::new(SigningKey::generate()?),
-            gitlab: Arc::new(SigningKey::generate()?),
+            circleci: Arc::new(generate_key()?),
+            github: Arc::new(generate_key()?),
+            gitlab: Arc::new(generate_key()?),
         })
     }
 
@@ -172,28 +105,23 @@ impl Issuers {
         }
     }
 
-    pub fn to_stored(&self) -> StoredKeys {
-        let enc = |k: &SigningKey| base64::engine::general_purpose::STANDARD.encode(k.pkcs8());
-        StoredKeys {
-            circleci: enc(&self.circleci),
-            github: enc(&self.github),
-            gitlab: enc(&self.gitlab),
-        }
+    pub fn to_stored(&self) -> Result<StoredKeys, KeyError> {
+        let enc = |k: &SigningKey| -> Result<String, KeyError> {
+            let der = k.to_pkcs8().map_err(KeyError::Generate)?;
+            Ok(base64::engine::general_purpose::STANDARD.encode(der))
+        };
+        Ok(StoredKeys {
+            circleci: enc(&self.circleci)?,
+            github: enc(&self.github)?,
+            gitlab: enc(&self.gitlab)?,
+        })
     }
 
     pub fn from_stored(s: &StoredKeys) -> Result<Issuers, KeyError> {
-        let dec = |v: &str, which: &'static str| -> Result<Arc<SigningKey>, KeyError> {
-            let der = base64::engine::general_purpose::STANDARD
-                .decode(v)
-                .map_err(|_| KeyError::Stored(which))?;
-            SigningKey::from_pkcs8(&der)
-                .map(Arc::new)
-                .map_err(|_| KeyError::Stored(which))
-        };
         Ok(Issuers {
-            circleci: dec(&s.circleci, "circleci")?,
-            github: dec(&s.github, "github")?,
-            gitlab: dec(&s.gitlab, "gitlab")?,
+            circleci: Arc::new(stored_key(&s.circleci, "circleci")?),
+            github: Arc::new(stored_key(&s.github, "github")?),
+            gitlab: Arc::new(stored_key(&s.gitlab, "gitlab")?),
         })
     }
 }
@@ -263,24 +191,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn signs_verifiable_rs256() {
-        let key = SigningKey::generate().unwrap_or_else(|e| panic!("{e}"));
-        let jwt = key
-            .sign(&json!({"sub": "x"}))
+    fn stored_keys_round_trip_with_the_same_kids() {
+        let issuers = Issuers::generate().unwrap_or_else(|e| panic!("{e}"));
+        let stored = issuers.to_stored().unwrap_or_else(|e| panic!("{e}"));
+        let again = Issuers::from_stored(&stored).unwrap_or_else(|e| panic!("{e}"));
+        for p in Provider::ALL {
+            assert_eq!(again.key(p).kid(), issuers.key(p).kid());
+            assert_eq!(again.key(p).public_jwk(), issuers.key(p).public_jwk());
+        }
+        assert_ne!(
+            issuers.circleci.kid(),
+            issuers.github.kid(),
+            "one key per issuer"
+        );
+    }
+
+    #[test]
+    fn a_stored_key_that_is_not_rsa_pkcs8_is_refused_by_issuer() {
+        let mut stored = Issuers::generate()
+            .and_then(|i| i.to_stored())
             .unwrap_or_else(|e| panic!("{e}"));
-        let parts: Vec<&str> = jwt.split('.').collect();
-        assert_eq!(parts.len(), 3);
-        let pk = aws_lc_rs::signature::UnparsedPublicKey::new(
-            &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
-            key.pair.public_key().as_ref().to_vec(),
-        );
-        let sig = B64URL.decode(parts[2]).unwrap_or_default();
-        assert!(
-            pk.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
-                .is_ok()
-        );
-        let again = SigningKey::from_pkcs8(key.pkcs8()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(again.kid, key.kid);
-        assert_eq!(key.jwk()["e"], "AQAB");
+        stored.github = "bm90IGEga2V5".into();
+        let err = Issuers::from_stored(&stored).expect_err("refused");
+        assert!(err.to_string().contains("github"), "{err}");
     }
 }

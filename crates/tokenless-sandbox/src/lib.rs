@@ -178,7 +178,7 @@ impl Sandbox {
         })?;
         let base = format!("http://{addr}");
         let audience = format!("npm:{}", addr.ip());
-        let stored = issuers.to_stored();
+        let stored = issuers.to_stored()?;
         let app = Arc::new(App::new(
             base.clone(),
             audience,

@@ -62,7 +62,7 @@ pub fn route(c: &Ctx<'_>, rest: &[&str]) -> Response {
 }
 
 fn jwks(c: &Ctx<'_>, provider: Provider) -> Response {
-    http::ok(&json!({"keys": [c.app.issuers.key(provider).jwk()]}))
+    http::ok(&json!({"keys": [c.app.issuers.key(provider).public_jwk()]}))
 }
 
 fn refuse(status: StatusCode, msg: impl Into<String>) -> Response {
@@ -149,7 +149,7 @@ pub fn mint(
     c.app
         .issuers
         .key(provider)
-        .sign(&Value::Object(claims))
+        .sign_jwt(&Value::Object(claims))
         .map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 

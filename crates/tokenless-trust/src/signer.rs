@@ -3,6 +3,7 @@
 //! This is the issuer's side. The sandbox's OIDC issuers, the tests and the benchmark use it
 //! to mint tokens that [`crate::Verifier`] then checks; production verification never signs.
 
+use aws_lc_rs::encoding::AsDer as _;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
@@ -58,6 +59,45 @@ impl SigningKey {
             kid: kid.into(),
             inner: Inner::Ec(pair),
         })
+    }
+
+    /// An RSA (RS256) or P-256 (ES256) key from its PKCS#8 DER encoding, as written by
+    /// [`SigningKey::to_pkcs8`]: how an issuer keeps its key across restarts.
+    pub fn from_pkcs8(kid: impl Into<String>, der: &[u8]) -> Result<SigningKey, SignerError> {
+        let inner = match RsaKeyPair::from_pkcs8(der) {
+            Ok(pair) => Inner::Rsa(pair),
+            Err(_) => EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                .map(Inner::Ec)
+                .map_err(|_| SignerError("not a PKCS#8 RSA or P-256 private key".into()))?,
+        };
+        Ok(SigningKey {
+            kid: kid.into(),
+            inner,
+        })
+    }
+
+    /// The private key as PKCS#8 DER. It is a secret: store it only where the issuer's
+    /// own state lives.
+    pub fn to_pkcs8(&self) -> Result<Vec<u8>, SignerError> {
+        let der = match &self.inner {
+            Inner::Rsa(pair) => pair.as_der().map(|d| d.as_ref().to_vec()),
+            Inner::Ec(pair) => pair.to_pkcs8v1().map(|d| d.as_ref().to_vec()),
+        };
+        der.map_err(|e| SignerError(format!("PKCS#8 encoding: {e}")))
+    }
+
+    /// The same key under another key id.
+    pub fn with_kid(self, kid: impl Into<String>) -> SigningKey {
+        SigningKey {
+            kid: kid.into(),
+            ..self
+        }
+    }
+
+    /// The RFC 7638 thumbprint of the public key: a key id derived from the key itself,
+    /// so it is the same after every restart.
+    pub fn thumbprint(&self) -> String {
+        jwk_thumbprint(&self.public_jwk()).unwrap_or_default()
     }
 
     /// The key id.
@@ -137,7 +177,73 @@ impl SigningKey {
     }
 }
 
+/// The RFC 7638 JWK thumbprint (SHA-256 over the required members in lexicographic
+/// order, base64url), for an RSA or P-256 public JWK; `None` for any other key.
+pub fn jwk_thumbprint(jwk: &Value) -> Option<String> {
+    let field = |k: &str| jwk.get(k).and_then(Value::as_str);
+    let canonical = match field("kty")? {
+        "RSA" => format!(
+            r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+            field("e")?,
+            field("n")?
+        ),
+        "EC" => format!(
+            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+            field("crv")?,
+            field("x")?,
+            field("y")?
+        ),
+        _ => return None,
+    };
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
+    Some(URL_SAFE_NO_PAD.encode(digest.as_ref()))
+}
+
 /// `{"keys": [...]}` for these keys: what an issuer serves at its `jwks_uri`.
 pub fn jwks_document<'a>(keys: impl IntoIterator<Item = &'a SigningKey>) -> Value {
     json!({"keys": keys.into_iter().map(SigningKey::public_jwk).collect::<Vec<_>>()})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkcs8_round_trip_keeps_the_key_for_both_algorithms() {
+        for key in [
+            SigningKey::generate_rs256("r").expect("rsa"),
+            SigningKey::generate_es256("e").expect("ec"),
+        ] {
+            let der = key.to_pkcs8().expect("encode");
+            let again = SigningKey::from_pkcs8(key.kid(), &der).expect("decode");
+            assert_eq!(again.public_jwk(), key.public_jwk());
+            assert_eq!(again.thumbprint(), key.thumbprint());
+            let jwt = again.sign_jwt(&json!({"sub": "x"})).expect("sign");
+            let verifying = key.verifying_key().expect("public key");
+            let (input, sig) = jwt.rsplit_once('.').expect("three parts");
+            let sig = URL_SAFE_NO_PAD.decode(sig).expect("base64url");
+            assert!(
+                verifying.verify(input.as_bytes(), &sig),
+                "signed by the reloaded key"
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_is_not_a_key() {
+        let err = SigningKey::from_pkcs8("k", b"not a key").expect_err("refused");
+        assert!(err.to_string().contains("PKCS#8"), "{err}");
+    }
+
+    #[test]
+    fn thumbprint_matches_rfc_7638_example() {
+        // RFC 7638 §3.1: the example RSA key's thumbprint.
+        let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+        let jwk = json!({"kty": "RSA", "n": n, "e": "AQAB", "alg": "RS256", "kid": "2011-04-29"});
+        assert_eq!(
+            jwk_thumbprint(&jwk).as_deref(),
+            Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
+        );
+        assert_eq!(jwk_thumbprint(&json!({"kty": "oct", "k": "x"})), None);
+    }
 }
