@@ -153,9 +153,9 @@ fn issuer_table(base: &str, issuers: &Issuers) -> IssuerTable {
     };
     let prefix = |p: Provider| format!("{base}/-/sandbox/oidc/{}", p.as_str());
     IssuerTable::new(vec![
-        IssuerEntry::circleci(prefix(Provider::Circleci), keys(&issuers.circleci)),
-        IssuerEntry::github(prefix(Provider::Github), keys(&issuers.github)),
-        IssuerEntry::gitlab(prefix(Provider::Gitlab), keys(&issuers.gitlab)),
+        IssuerEntry::circleci(prefix(Provider::CircleCi), keys(&issuers.circleci)),
+        IssuerEntry::github(prefix(Provider::GitHub), keys(&issuers.github)),
+        IssuerEntry::gitlab(prefix(Provider::GitLab), keys(&issuers.gitlab)),
     ])
 }
 

@@ -142,9 +142,9 @@ pub fn snapshot(app: &App) -> SandboxInfo {
         registry: app.registry(),
         circleci_api: format!("{}/api/v2", app.base),
         issuers: IssuerUrls {
-            circleci: issuer_url(&app.base, Provider::Circleci, &org_id),
-            github: issuer_url(&app.base, Provider::Github, &org_id),
-            gitlab: issuer_url(&app.base, Provider::Gitlab, &org_id),
+            circleci: issuer_url(&app.base, Provider::CircleCi, &org_id),
+            github: issuer_url(&app.base, Provider::GitHub, &org_id),
+            gitlab: issuer_url(&app.base, Provider::GitLab, &org_id),
         },
         org: world.org.clone(),
         scope: world.scope(),

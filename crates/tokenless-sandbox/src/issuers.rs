@@ -6,41 +6,17 @@ use std::sync::Arc;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+pub use tokenless_trust::Provider;
 use tokenless_trust::keys::Algorithm;
 use tokenless_trust::signer::SignerError;
 pub use tokenless_trust::signer::SigningKey;
 
-/// The CI providers the sandbox issues tokens for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    Circleci,
-    Github,
-    Gitlab,
-}
-
-impl Provider {
-    pub const ALL: [Provider; 3] = [Provider::Circleci, Provider::Github, Provider::Gitlab];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Circleci => "circleci",
-            Provider::Github => "github",
-            Provider::Gitlab => "gitlab",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Provider> {
-        Provider::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-
-    /// Where the JWKS lives below the issuer URL (each provider's real layout).
-    pub fn jwks_path(self) -> &'static str {
-        match self {
-            Provider::Circleci => "/.well-known/jwks-pub.json",
-            Provider::Github => "/.well-known/jwks",
-            Provider::Gitlab => "/oauth/discovery/keys",
-        }
+/// Where the JWKS lives below a provider's issuer URL (each provider's real layout).
+pub fn jwks_path(provider: Provider) -> &'static str {
+    match provider {
+        Provider::CircleCi => "/.well-known/jwks-pub.json",
+        Provider::GitHub => "/.well-known/jwks",
+        Provider::GitLab => "/oauth/discovery/keys",
     }
 }
 
@@ -99,9 +75,9 @@ impl Issuers {
 
     pub fn key(&self, p: Provider) -> &Arc<SigningKey> {
         match p {
-            Provider::Circleci => &self.circleci,
-            Provider::Github => &self.github,
-            Provider::Gitlab => &self.gitlab,
+            Provider::CircleCi => &self.circleci,
+            Provider::GitHub => &self.github,
+            Provider::GitLab => &self.gitlab,
         }
     }
 
@@ -130,16 +106,16 @@ impl Issuers {
 /// trailing slash). CircleCI issuers are per org.
 pub fn issuer_url(base: &str, provider: Provider, circleci_org_id: &str) -> String {
     match provider {
-        Provider::Circleci => format!("{base}/-/sandbox/oidc/circleci/org/{circleci_org_id}"),
-        Provider::Github => format!("{base}/-/sandbox/oidc/github"),
-        Provider::Gitlab => format!("{base}/-/sandbox/oidc/gitlab"),
+        Provider::CircleCi => format!("{base}/-/sandbox/oidc/circleci/org/{circleci_org_id}"),
+        Provider::GitHub => format!("{base}/-/sandbox/oidc/github"),
+        Provider::GitLab => format!("{base}/-/sandbox/oidc/gitlab"),
     }
 }
 
 /// `/.well-known/openid-configuration` for an issuer.
 pub fn discovery(issuer: &str, provider: Provider) -> Value {
     let claims: Vec<&str> = match provider {
-        Provider::Circleci => vec![
+        Provider::CircleCi => vec![
             "sub",
             "aud",
             "exp",
@@ -149,7 +125,7 @@ pub fn discovery(issuer: &str, provider: Provider) -> Value {
             "oidc.circleci.com/project-id",
             "oidc.circleci.com/context-ids",
         ],
-        Provider::Github => vec![
+        Provider::GitHub => vec![
             "sub",
             "aud",
             "exp",
@@ -162,7 +138,7 @@ pub fn discovery(issuer: &str, provider: Provider) -> Value {
             "workflow_ref",
             "environment",
         ],
-        Provider::Gitlab => vec![
+        Provider::GitLab => vec![
             "sub",
             "aud",
             "exp",
@@ -177,7 +153,7 @@ pub fn discovery(issuer: &str, provider: Provider) -> Value {
     };
     json!({
         "issuer": issuer,
-        "jwks_uri": format!("{issuer}{}", provider.jwks_path()),
+        "jwks_uri": format!("{issuer}{}", jwks_path(provider)),
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["id_token"],
         "scopes_supported": ["openid"],

@@ -26,13 +26,13 @@ pub fn route(c: &Ctx<'_>, rest: &[&str]) -> Response {
                 "openid-configuration",
             ],
         ) if *org == org_id => http::ok(&discovery(
-            &issuer_url(&c.app.base, Provider::Circleci, &org_id),
-            Provider::Circleci,
+            &issuer_url(&c.app.base, Provider::CircleCi, &org_id),
+            Provider::CircleCi,
         )),
         (&Method::GET, ["circleci", "org", org, ".well-known", "jwks-pub.json"])
             if *org == org_id =>
         {
-            jwks(c, Provider::Circleci)
+            jwks(c, Provider::CircleCi)
         }
         (
             &Method::GET,
@@ -42,14 +42,14 @@ pub fn route(c: &Ctx<'_>, rest: &[&str]) -> Response {
                 "openid-configuration",
             ],
         ) => {
-            let provider = Provider::parse(p).unwrap_or(Provider::Github);
+            let provider = Provider::parse(p).unwrap_or(Provider::GitHub);
             http::ok(&discovery(
                 &issuer_url(&c.app.base, provider, &org_id),
                 provider,
             ))
         }
-        (&Method::GET, ["github", ".well-known", "jwks"]) => jwks(c, Provider::Github),
-        (&Method::GET, ["gitlab", "oauth", "discovery", "keys"]) => jwks(c, Provider::Gitlab),
+        (&Method::GET, ["github", ".well-known", "jwks"]) => jwks(c, Provider::GitHub),
+        (&Method::GET, ["gitlab", "oauth", "discovery", "keys"]) => jwks(c, Provider::GitLab),
         (&Method::POST, [p, "token"]) => match Provider::parse(p) {
             Some(provider) => mint_endpoint(c, provider),
             None => http::not_found(format!(
@@ -96,7 +96,7 @@ pub fn mint(
     let now = now_secs();
     let org_id = c.app.world().circleci.org_id.clone();
     let config_source = claims.remove("config_source");
-    if provider == Provider::Circleci {
+    if provider == Provider::CircleCi {
         let org = claims
             .entry("oidc.circleci.com/org-id")
             .or_insert_with(|| json!(org_id))
@@ -240,7 +240,7 @@ fn actions_token(c: &Ctx<'_>) -> Response {
     if let Some(aud) = http::query_param(c.query, "audience") {
         claims.insert("aud".into(), json!(aud));
     }
-    match mint(c, Provider::Github, claims) {
+    match mint(c, Provider::GitHub, claims) {
         Ok(token) => http::ok(&json!({"value": token})),
         Err(e) => e,
     }

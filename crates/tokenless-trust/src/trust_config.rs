@@ -35,6 +35,14 @@ pub enum Provider {
 }
 
 impl Provider {
+    /// Every provider, in the order npm's docs list them.
+    pub const ALL: [Provider; 3] = [Provider::GitHub, Provider::GitLab, Provider::CircleCi];
+
+    /// The provider whose [`Provider::as_str`] is `name`, exactly.
+    pub fn parse(name: &str) -> Option<Provider> {
+        Provider::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
     /// The `type` value in a trust config: `github`, `gitlab`, `circleci`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -374,14 +382,12 @@ impl TrustConfig {
         let type_path = join(path, "type");
         let provider = match map.get("type") {
             None => return Err(err(&type_path, "missing required field")),
-            Some(Value::String(t)) => match t.as_str() {
-                "github" => Provider::GitHub,
-                "gitlab" => Provider::GitLab,
-                "circleci" => Provider::CircleCi,
-                other => {
+            Some(Value::String(t)) => match Provider::parse(t) {
+                Some(p) => p,
+                None => {
                     return Err(err(
                         &type_path,
-                        format!("unknown provider {other:?} (expected github, gitlab or circleci)"),
+                        format!("unknown provider {t:?} (expected github, gitlab or circleci)"),
                     ));
                 }
             },
