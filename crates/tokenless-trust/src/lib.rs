@@ -18,15 +18,20 @@
 //!   with the `discovery` feature, [`discovery::HttpFetcher`] fetches
 //!   `<iss>/.well-known/openid-configuration` → `jwks_uri` over HTTP.
 //! - [`keys`]: [`VerifyingKey`] (a JWK parsed once) and [`KeySet`]; [`Algorithm`] (RS256, ES256).
-//! - [`verify`]: [`Verifier::verify_exchange`]`(token, trust_configs, package, action,
-//!   registry_host, now)` → [`Decision`] `{accepted, provider, trust_config_id, checks, …}`;
-//!   each [`Check`] has a stable [`CheckId`], a [`CheckStatus`] (pass/fail/skip), a detail
-//!   naming the values compared (never the token), a [`Policy`] (npm's rule or tokenless's
-//!   stricter one) and, for failures, a fix.
+//! - [`verify`]: [`Verifier::verify_exchange`]`(token, trust_configs, package, actions,
+//!   registry_host, now)` → [`Decision`] `{accepted, provider, trust_config_id, checks,
+//!   grants, configs, …}`. A package may have several trust configs; `actions` are the
+//!   actions the caller may perform (one, or `[Publish, Stage]` for a registry that learns
+//!   the action after the exchange). The token is accepted when its claims match a config
+//!   of its provider that allows an asked action; each [`Grant`] names, per allowed action,
+//!   the first matching config allowing it, and each [`ConfigDecision`] is one config's own
+//!   evaluation (`matches`, `used`, its checks). Each [`Check`] has a stable [`CheckId`], a
+//!   [`CheckStatus`] (pass/fail/skip), a detail naming the values compared (never the
+//!   token), a [`Policy`] (npm's rule or tokenless's stricter one) and, for failures, a fix.
 //! - [`jti`]: the [`JtiStore`] trait and [`InMemoryJtiStore`] (atomic check-and-insert per
 //!   `(jti, package)`, entries dropped after the token expires).
-//! - [`mint`]: [`Minter`] → [`MintedToken`] (`npm_` + 36 base62, one package, one action,
-//!   default 5 minutes, recording the trust config id).
+//! - [`mint`]: [`Minter`] → [`MintedToken`] (`npm_` + 36 base62, one package, exactly the
+//!   granted actions each with its config ([`MintedToken::grant_for`]), default 5 minutes).
 //! - [`restriction`]: CircleCI context-restriction expressions ([`restriction::parse`],
 //!   [`restriction::Expr::admits`] with an [`restriction::Env`]) and
 //!   [`restriction::analyze`]: do these restrictions guarantee only the protected ref, with
@@ -96,4 +101,6 @@ pub use trust_config::{
     Action, CircleCiPublisher, GitHubPublisher, GitLabPublisher, Permission, Provider, Publisher,
     TrustConfig, TrustConfigError, parse_trust_configs,
 };
-pub use verify::{Decision, LEEWAY_SECS, MAX_CLAIM_BYTES, MAX_TOKEN_BYTES, Verifier};
+pub use verify::{
+    ConfigDecision, Decision, Grant, LEEWAY_SECS, MAX_CLAIM_BYTES, MAX_TOKEN_BYTES, Verifier,
+};

@@ -1,15 +1,15 @@
 //! Minting the short-lived registry token an accepted exchange yields.
 //!
 //! The token looks like npm's: `npm_` + 36 characters of `[0-9A-Za-z]`, uniformly random
-//! from the system CSPRNG. It is scoped to exactly one package and one action, lives
-//! [`DEFAULT_TTL_SECS`] unless configured otherwise, and records which trust config minted it
-//! (for `_npmUser.trustedPublisher`).
+//! from the system CSPRNG. It is scoped to exactly one package and to the actions the
+//! decision granted, lives [`DEFAULT_TTL_SECS`] unless configured otherwise, and records for
+//! each granted action the trust config that allowed it (for `_npmUser.trustedPublisher`).
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 
 use crate::secret::Secret;
 use crate::trust_config::{Action, Provider};
-use crate::verify::Decision;
+use crate::verify::{Decision, Grant};
 
 /// Default lifetime of a minted token: 5 minutes.
 pub const DEFAULT_TTL_SECS: u64 = 300;
@@ -23,12 +23,17 @@ pub struct MintedToken {
     pub secret: Secret,
     /// The one package it may write.
     pub package: String,
-    /// The one action it allows.
+    /// The first granted action (the only one when one action was asked for); see
+    /// [`MintedToken::grants`] for all of them.
     pub action: Action,
     /// Unix time after which it is refused.
     pub expires_at: u64,
-    /// The trust config that allowed the exchange.
+    /// The trust config of the first grant; see [`MintedToken::grant_for`] for the config
+    /// allowing a given action.
     pub trust_config_id: Option<String>,
+    /// Exactly the actions this token may perform, each with the config that allows it;
+    /// never empty.
+    pub grants: Vec<Grant>,
     /// The CI provider the id token came from.
     pub provider: Provider,
 }
@@ -36,7 +41,13 @@ pub struct MintedToken {
 impl MintedToken {
     /// Whether the token may perform `action` on `package` at `now`.
     pub fn authorizes(&self, package: &str, action: Action, now: u64) -> bool {
-        self.package == package && self.action == action && now < self.expires_at
+        self.package == package && self.grant_for(action).is_some() && now < self.expires_at
+    }
+
+    /// The grant allowing `action` (its config id names `_npmUser.trustedPublisher`), or
+    /// `None` when the token may not perform it.
+    pub fn grant_for(&self, action: Action) -> Option<&Grant> {
+        self.grants.iter().find(|g| g.action == action)
     }
 }
 
@@ -78,16 +89,21 @@ impl Minter {
 
     /// A token for an accepted decision, valid from `now` for the configured lifetime.
     pub fn mint(&self, decision: &Decision, now: u64) -> Result<MintedToken, MintError> {
-        let provider = match (decision.accepted, decision.provider) {
-            (true, Some(p)) => p,
+        let (provider, first) = match (
+            decision.accepted,
+            decision.provider,
+            decision.grants.first(),
+        ) {
+            (true, Some(p), Some(g)) => (p, g),
             _ => return Err(MintError::Refused),
         };
         Ok(MintedToken {
             secret: random_npm_token()?,
             package: decision.package.clone(),
-            action: decision.action,
+            action: first.action,
             expires_at: now.saturating_add(self.ttl_secs),
-            trust_config_id: decision.trust_config_id.clone(),
+            trust_config_id: first.trust_config_id.clone(),
+            grants: decision.grants.clone(),
             provider,
         })
     }

@@ -87,6 +87,14 @@ impl Action {
     }
 }
 
+/// One action is a one-element list of actions, so
+/// [`Verifier::verify_exchange`](crate::Verifier::verify_exchange) takes either.
+impl AsRef<[Action]> for Action {
+    fn as_ref(&self) -> &[Action] {
+        std::slice::from_ref(self)
+    }
+}
+
 /// A trust-config permission (npm's "allowed actions").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Permission {

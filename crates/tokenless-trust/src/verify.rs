@@ -20,7 +20,7 @@ use crate::jti::{JtiError, JtiStore};
 use crate::keys::Algorithm;
 use crate::policy;
 use crate::strict_json::{self, StrictJsonError};
-use crate::trust_config::{Action, CIRCLECI_ORG_ID, Provider, Publisher, TrustConfig};
+use crate::trust_config::{Action, CIRCLECI_ORG_ID, Permission, Provider, Publisher, TrustConfig};
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECS: u64 = 60;
@@ -34,20 +34,72 @@ const MAX_KID_BYTES: usize = 256;
 /// The outcome of one exchange: accepted or not, and every check that led there.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Decision {
-    /// Whether a registry token may be minted.
+    /// Whether a registry token may be minted: the token verified, its claims match at
+    /// least one trust config of its provider, and a matching config allows at least one
+    /// asked action ([`Decision::grants`] is then not empty).
     pub accepted: bool,
     /// The package asked for.
     pub package: String,
-    /// The action asked for.
-    pub action: Action,
+    /// The actions the caller asked to be allowed to perform, in the order given (without
+    /// repeats).
+    pub actions: Vec<Action>,
     /// The provider, once the issuer is known.
     pub provider: Option<Provider>,
-    /// The id of the trust config the claims were compared with.
+    /// The id of the trust config used for the first grant (`None` when refused or when
+    /// that config has no id).
     pub trust_config_id: Option<String>,
-    /// Every check, in order.
+    /// Every check, in order. The trust-config part (`trust-config`, `action`, the
+    /// provider's claim checks) is that of the config used for the first grant, or, when
+    /// refused, of the candidate config with the fewest failures (the first on a tie);
+    /// [`Decision::configs`] holds every config's own evaluation.
     pub checks: Vec<Check>,
+    /// For each asked action that is allowed, the config that allows it.
+    pub grants: Vec<Grant>,
+    /// Every trust config passed in, each with its own evaluation (empty when verification
+    /// stopped before the claims could be trusted).
+    pub configs: Vec<ConfigDecision>,
     /// The id token's `exp`, when read.
     pub token_expires_at: Option<u64>,
+}
+
+/// One allowed action and the trust config allowing it: the first config (in the order the
+/// configs were given) whose claims match the token and whose permissions allow the action.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Grant {
+    /// The allowed action.
+    pub action: Action,
+    /// The id of the config that allows it (for `_npmUser.trustedPublisher`).
+    pub trust_config_id: Option<String>,
+}
+
+/// One trust config's own evaluation against a token.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConfigDecision {
+    /// Position of the config in the slice given to [`Verifier::verify_exchange`].
+    pub index: usize,
+    /// The config's id.
+    pub id: Option<String>,
+    /// The provider the config trusts.
+    pub provider: Provider,
+    /// The config's permissions.
+    pub permissions: Vec<Permission>,
+    /// The asked actions this config allows (whether or not its claims match).
+    pub allows: Vec<Action>,
+    /// For a config of the token's provider: the `action` check, then the provider's claim
+    /// checks. For a config of another provider: one failed `trust-config` check.
+    pub checks: Vec<Check>,
+    /// Whether the token's claims match this config (every claim check passes; the
+    /// `action` check does not count).
+    pub matches: bool,
+    /// Whether at least one grant is attributed to this config.
+    pub used: bool,
+}
+
+impl ConfigDecision {
+    /// The failed checks of this config.
+    pub fn failures(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| c.status == CheckStatus::Fail)
+    }
 }
 
 impl Decision {
@@ -62,6 +114,11 @@ impl Decision {
             .iter()
             .filter(|c| c.status == CheckStatus::Fail)
             .find_map(|c| c.fix.as_deref())
+    }
+
+    /// The grant for `action`, when the exchange allows it.
+    pub fn grant_for(&self, action: Action) -> Option<&Grant> {
+        self.grants.iter().find(|g| g.action == action)
     }
 
     /// The check with this id, if it ran.
@@ -122,6 +179,8 @@ const MINT_FRESH: &str = "mint the id token inside the CI job, right before `npm
 struct Run {
     checks: Vec<Check>,
     provider: Option<Provider>,
+    grants: Vec<Grant>,
+    configs: Vec<ConfigDecision>,
 }
 
 impl Run {
@@ -214,41 +273,65 @@ impl Verifier {
         &self.issuers
     }
 
-    /// Decides whether `token` may be exchanged for a registry token that performs `action`
-    /// on `package`, given the package's `trust_configs`, the registry's hostname (the
-    /// audience is `npm:<registry_host>`) and the time `now` (Unix seconds).
+    /// Decides whether `token` may be exchanged for a registry token that performs some of
+    /// `actions` on `package`, given the package's `trust_configs`, the registry's hostname
+    /// (the audience is `npm:<registry_host>`) and the time `now` (Unix seconds).
+    ///
+    /// `actions` are the actions the caller may go on to perform: one ([`Action`] itself
+    /// converts, as `explain` and the audit ask) or several (`&[Action::Publish,
+    /// Action::Stage]`, as a registry that learns the action only after the exchange asks).
+    /// The token is accepted when its claims match at least one config of its provider and
+    /// a matching config allows at least one asked action; [`Decision::grants`] then says,
+    /// for each allowed action, which config allows it.
     pub fn verify_exchange(
         &self,
         token: &str,
         trust_configs: &[TrustConfig],
         package: &str,
-        action: Action,
+        actions: impl AsRef<[Action]>,
         registry_host: &str,
         now: u64,
     ) -> Decision {
+        let mut asked: Vec<Action> = Vec::with_capacity(2);
+        for a in actions.as_ref() {
+            if !asked.contains(a) {
+                asked.push(*a);
+            }
+        }
         let mut run = Run {
             checks: Vec::with_capacity(32),
             provider: None,
+            grants: Vec::new(),
+            configs: Vec::new(),
         };
         let outcome = self.run(
             &mut run,
             token,
             trust_configs,
             package,
-            action,
+            &asked,
             registry_host,
             now,
         );
-        let (trust_config_id, token_expires_at) = outcome.unwrap_or_default();
-        let accepted =
-            !run.checks.is_empty() && run.checks.iter().all(|c| c.status != CheckStatus::Fail);
+        let token_expires_at = outcome.unwrap_or_default();
+        let accepted = !run.checks.is_empty()
+            && !run.grants.is_empty()
+            && run.checks.iter().all(|c| c.status != CheckStatus::Fail);
+        if !accepted {
+            run.grants.clear();
+            for c in &mut run.configs {
+                c.used = false;
+            }
+        }
         Decision {
             accepted,
             package: package.to_owned(),
-            action,
+            actions: asked,
             provider: run.provider,
-            trust_config_id,
+            trust_config_id: run.grants.first().and_then(|g| g.trust_config_id.clone()),
             checks: run.checks,
+            grants: run.grants,
+            configs: run.configs,
             token_expires_at,
         }
     }
@@ -260,10 +343,10 @@ impl Verifier {
         token: &str,
         trust_configs: &[TrustConfig],
         package: &str,
-        action: Action,
+        asked: &[Action],
         registry_host: &str,
         now: u64,
-    ) -> Option<(Option<String>, Option<u64>)> {
+    ) -> Option<Option<u64>> {
         macro_rules! fatal {
             ($check:expr) => {
                 if !run.push($check) {
@@ -715,64 +798,7 @@ impl Verifier {
         });
 
         // trust-config, action, provider claims
-        let mut chosen: Option<(&TrustConfig, Vec<Check>)> = None;
-        let mut chosen_id = None;
-        if candidates.is_empty() {
-            let configured = trust_configs
-                .iter()
-                .map(|c| c.publisher.provider().as_str())
-                .collect::<Vec<_>>();
-            let detail = if configured.is_empty() {
-                format!("{package} has no trust config")
-            } else {
-                format!(
-                    "{package} trusts {} only; the token is from {provider}",
-                    configured.join(", ")
-                )
-            };
-            run.push(Check::fail(CheckId::TrustConfig, detail).with_fix(format!(
-                "add a trusted publisher for {provider}: `npm trust {provider} {package} …`"
-            )));
-            run.push(Check::skip(
-                CheckId::Action,
-                "no trust config for this provider",
-            ));
-            for id in policy::check_ids(provider) {
-                run.push(Check::skip(*id, "no trust config for this provider"));
-            }
-        } else {
-            for config in &candidates {
-                let mut checks = vec![action_check(config, action, package)];
-                checks.extend(policy::evaluate(&config.publisher, &claims));
-                let all_ok = checks.iter().all(|c| c.status != CheckStatus::Fail);
-                if all_ok {
-                    chosen = Some((config, checks));
-                    break;
-                }
-                if chosen.is_none() {
-                    chosen = Some((config, checks));
-                }
-            }
-            if let Some((config, checks)) = chosen.take() {
-                let id_text = config
-                    .id
-                    .as_deref()
-                    .map_or("without id".to_owned(), |i| format!("{i:?}"));
-                let of = if candidates.len() > 1 {
-                    format!(" (of {} {provider} configs)", candidates.len())
-                } else {
-                    String::new()
-                };
-                run.push(Check::pass(
-                    CheckId::TrustConfig,
-                    format!("{provider} trust config {id_text}{of}"),
-                ));
-                for c in checks {
-                    run.push(c);
-                }
-                chosen_id = config.id.clone();
-            }
-        }
+        self.evaluate_configs(run, &claims, trust_configs, package, asked, provider);
 
         // jti
         let failed_so_far = run.checks.iter().any(|c| c.status == CheckStatus::Fail);
@@ -795,37 +821,172 @@ impl Verifier {
             None => Check::fail(CheckId::Jti, "jti is missing; replays could not be detected").with_fix(MINT_FRESH),
         });
 
-        Some((chosen_id, token_exp))
+        Some(token_exp)
+    }
+
+    /// Evaluates every config, records the grants, and pushes the `trust-config`, `action`
+    /// and claim checks of the representative config (see [`Decision::checks`]).
+    fn evaluate_configs(
+        &self,
+        run: &mut Run,
+        claims: &Map<String, Value>,
+        trust_configs: &[TrustConfig],
+        package: &str,
+        asked: &[Action],
+        provider: Provider,
+    ) {
+        let mut configs = Vec::with_capacity(trust_configs.len());
+        for (index, config) in trust_configs.iter().enumerate() {
+            let config_provider = config.publisher.provider();
+            let allows: Vec<Action> = asked
+                .iter()
+                .copied()
+                .filter(|a| config.allows(*a))
+                .collect();
+            let (checks, matches) = if config_provider == provider {
+                let mut checks = Vec::with_capacity(8);
+                checks.push(action_check(config, asked, package));
+                let before = checks.len();
+                checks.extend(policy::evaluate(&config.publisher, claims));
+                let matches = checks
+                    .get(before..)
+                    .unwrap_or_default()
+                    .iter()
+                    .all(|c| c.status != CheckStatus::Fail);
+                (checks, matches)
+            } else {
+                let check = Check::fail(
+                    CheckId::TrustConfig,
+                    format!("a {config_provider} config; the token is from {provider}"),
+                );
+                (vec![check], false)
+            };
+            configs.push(ConfigDecision {
+                index,
+                id: config.id.clone(),
+                provider: config_provider,
+                permissions: config.permissions.clone(),
+                allows,
+                checks,
+                matches,
+                used: false,
+            });
+        }
+        for action in asked {
+            if let Some(c) = configs
+                .iter_mut()
+                .find(|c| c.matches && c.allows.contains(action))
+            {
+                c.used = true;
+                run.grants.push(Grant {
+                    action: *action,
+                    trust_config_id: c.id.clone(),
+                });
+            }
+        }
+        let candidates = configs.iter().filter(|c| c.provider == provider).count();
+        // The config whose checks `Decision::checks` shows.
+        let representative = if run.grants.is_empty() {
+            configs
+                .iter()
+                .filter(|c| c.provider == provider)
+                .min_by_key(|c| c.failures().count())
+        } else {
+            configs.iter().find(|c| c.used)
+        };
+        match representative {
+            None => {
+                let configured = trust_configs
+                    .iter()
+                    .map(|c| c.publisher.provider().as_str())
+                    .collect::<Vec<_>>();
+                let detail = if configured.is_empty() {
+                    format!("{package} has no trust config")
+                } else {
+                    format!(
+                        "{package} trusts {} only; the token is from {provider}",
+                        configured.join(", ")
+                    )
+                };
+                run.push(Check::fail(CheckId::TrustConfig, detail).with_fix(format!(
+                    "add a trusted publisher for {provider}: `npm trust {provider} {package} …`"
+                )));
+                run.push(Check::skip(
+                    CheckId::Action,
+                    "no trust config for this provider",
+                ));
+                for id in policy::check_ids(provider) {
+                    run.push(Check::skip(*id, "no trust config for this provider"));
+                }
+            }
+            Some(config) => {
+                let id_text = config
+                    .id
+                    .as_deref()
+                    .map_or("without id".to_owned(), |i| format!("{i:?}"));
+                let of = if candidates > 1 {
+                    let role = if run.grants.is_empty() {
+                        "closest"
+                    } else {
+                        "used"
+                    };
+                    format!(" ({role} of {candidates} {provider} configs)")
+                } else {
+                    String::new()
+                };
+                run.push(Check::pass(
+                    CheckId::TrustConfig,
+                    format!("{provider} trust config {id_text}{of}"),
+                ));
+                for c in &config.checks {
+                    run.push(c.clone());
+                }
+            }
+        }
+        run.configs = configs;
     }
 }
 
-fn action_check(config: &TrustConfig, action: Action, package: &str) -> Check {
-    let perm = action.permission().as_str();
+fn action_check(config: &TrustConfig, asked: &[Action], package: &str) -> Check {
+    let needs = asked
+        .iter()
+        .map(|a| format!("{} needs {}", a.as_str(), a.permission().as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
     let listed = config
         .permissions
         .iter()
         .map(|p| p.as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    if config.allows(action) {
+    let refused: Vec<&str> = asked
+        .iter()
+        .filter(|a| !config.allows(**a))
+        .map(|a| a.as_str())
+        .collect();
+    if asked.is_empty() {
+        Check::fail(CheckId::Action, "no action was asked for")
+    } else if refused.is_empty() {
+        Check::pass(
+            CheckId::Action,
+            format!("{needs}; the config allows {listed}"),
+        )
+    } else if refused.len() < asked.len() {
         Check::pass(
             CheckId::Action,
             format!(
-                "{} needs {perm}; the config allows {listed}",
-                action.as_str()
+                "{needs}; the config allows {listed} (so not {})",
+                refused.join(", ")
             ),
         )
     } else {
-        let flag = match action {
-            Action::Publish => "--allow-publish",
-            Action::Stage => "--allow-stage-publish",
+        let flag = match asked.first() {
+            Some(Action::Stage) => "--allow-stage-publish",
+            _ => "--allow-publish",
         };
         Check::fail(
             CheckId::Action,
-            format!(
-                "{} needs {perm}; the config allows only {listed}",
-                action.as_str()
-            ),
+            format!("{needs}; the config allows only {listed}"),
         )
         .with_fix(format!(
             "allow the action in the trust config: `npm trust {} {package} … {flag}`",

@@ -268,7 +268,7 @@ fn render_text(decision: &Decision, registry_host: &str) -> String {
     out.push_str(&format!(
         "Exchange of a {provider} id token for {} ({}) on {registry_host}\n\n",
         decision.package,
-        decision.action.as_str()
+        actions_text(decision)
     ));
     let width = decision
         .checks
@@ -303,7 +303,7 @@ fn render_text(decision: &Decision, registry_host: &str) -> String {
         out.push_str(&format!(
             "{ok}ACCEPTED{ok:#}: the registry would mint a token for {} ({}){config}\n",
             decision.package,
-            decision.action.as_str()
+            actions_text(decision)
         ));
     } else {
         let bad = AnsiColor::Red.on_default().bold();
@@ -328,11 +328,21 @@ fn render_text(decision: &Decision, registry_host: &str) -> String {
     out
 }
 
+/// The asked actions, `publish` or `publish, stage`.
+fn actions_text(decision: &Decision) -> String {
+    decision
+        .actions
+        .iter()
+        .map(|a| a.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn to_json(decision: &Decision) -> serde_json::Value {
     let mut value = json!({
         "accepted": decision.accepted,
         "package": decision.package,
-        "action": decision.action,
+        "action": decision.actions.first(),
         "provider": decision.provider,
         "trust_config_id": decision.trust_config_id,
         "checks": decision.checks,
