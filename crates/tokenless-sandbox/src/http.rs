@@ -1,10 +1,13 @@
-//! Response helpers: JSON bodies, npm-style errors, the OTP challenge, body reading.
+//! Response and request helpers: JSON bodies, bearer and OTP headers, body parsing, query
+//! strings, percent-decoding, and the dropped connection of `--fail-rate`.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+
+use crate::error::SandboxError;
 
 /// A JSON response.
 pub fn json(status: StatusCode, body: &Value) -> Response {
@@ -21,38 +24,14 @@ pub fn ok(body: &Value) -> Response {
     json(StatusCode::OK, body)
 }
 
-/// An npm-style error: `{"error": msg}` (what the npm CLI appends to its message), with the
-/// same text in `message` for clients that read that key.
-pub fn error(status: StatusCode, msg: impl Into<String>) -> Response {
-    let msg = msg.into();
-    json(status, &json!({"error": msg, "message": msg}))
+/// 201 with a JSON body.
+pub fn created(body: &Value) -> Response {
+    json(StatusCode::CREATED, body)
 }
 
-pub fn not_found(what: impl Into<String>) -> Response {
-    error(StatusCode::NOT_FOUND, what)
-}
-
-pub fn bad_request(msg: impl Into<String>) -> Response {
-    error(StatusCode::BAD_REQUEST, msg)
-}
-
-pub fn forbidden(msg: impl Into<String>) -> Response {
-    error(StatusCode::FORBIDDEN, msg)
-}
-
-pub fn unauthorized(msg: impl Into<String>) -> Response {
-    error(StatusCode::UNAUTHORIZED, msg)
-}
-
-/// 401 + `www-authenticate: OTP`: the npm CLI turns this into `EOTP` and retries with `npm-otp`.
-pub fn otp_challenge() -> Response {
-    let mut resp = error(
-        StatusCode::UNAUTHORIZED,
-        "This operation requires a one-time password from your authenticator.",
-    );
-    resp.headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("OTP"));
-    resp
+/// `{}`: the success body npm accepts for deletes and approvals.
+pub fn empty_ok() -> Response {
+    ok(&json!({}))
 }
 
 /// The bearer token of a request, if any.
@@ -76,9 +55,9 @@ pub fn otp(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Parses a JSON body, or answers 400 naming the line and column.
-pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, SandboxError> {
     serde_json::from_slice(body).map_err(|e| {
-        bad_request(format!(
+        SandboxError::bad_request(format!(
             "malformed JSON body: line {}, column {}: {e}",
             e.line(),
             e.column()

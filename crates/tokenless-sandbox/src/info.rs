@@ -1,14 +1,12 @@
 //! `GET /-/sandbox/info`: everything a client needs to drive the sandbox, including the whole
 //! made-up secrets (the one place tokenless shows them). Typed, so clients can deserialize it.
 
-use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use crate::app::{App, Ctx};
 use crate::clock::rfc3339;
-use crate::http;
 use crate::issuers::{Provider, issuer_url};
 use crate::model::Role;
+use crate::state::App;
 use tokenless_trust::secret::redact;
 
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -18,6 +16,9 @@ pub struct SandboxInfo {
     /// The CircleCI API v2 base URL (`…/api/v2`).
     pub circleci_api: String,
     pub issuers: IssuerUrls,
+    /// Every OIDC audience the exchange accepts: npm's `npm:<hostname>` first, then the
+    /// aliases other clients derive from the registry URL (yarn keeps the port).
+    pub audiences: Vec<String>,
     pub org: String,
     pub scope: String,
     pub users: Vec<InfoUser>,
@@ -35,7 +36,8 @@ pub struct IssuerUrls {
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct InfoUser {
     pub name: String,
-    pub role: Role,
+    /// `None` once the account has left the org.
+    pub role: Option<Role>,
     /// The user's login session token.
     pub token: String,
     pub totp_secret: String,
@@ -125,7 +127,7 @@ impl SandboxInfo {
 
     /// The first owner.
     pub fn owner(&self) -> Option<&InfoUser> {
-        self.users.iter().find(|u| u.role == Role::Owner)
+        self.users.iter().find(|u| u.role == Some(Role::Owner))
     }
 
     /// The granular token named `name`.
@@ -146,6 +148,7 @@ pub fn snapshot(app: &App) -> SandboxInfo {
             github: issuer_url(&app.base, Provider::GitHub, &org_id),
             gitlab: issuer_url(&app.base, Provider::GitLab, &org_id),
         },
+        audiences: app.audiences.clone(),
         org: world.org.clone(),
         scope: world.scope(),
         users: world
@@ -203,12 +206,5 @@ pub fn snapshot(app: &App) -> SandboxInfo {
                 })
                 .collect(),
         },
-    }
-}
-
-pub fn handler(c: &Ctx<'_>) -> Response {
-    match serde_json::to_value(snapshot(c.app)) {
-        Ok(v) => http::ok(&v),
-        Err(e) => http::error(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }

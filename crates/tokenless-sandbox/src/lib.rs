@@ -23,30 +23,22 @@
 //! The HTTP surface, the scenario format and the fault-injection options are documented in
 //! `docs/sandbox.md`.
 
-// Handlers short-circuit with `Result<_, Response>`; the error path is the response itself,
-// built once per request, so boxing it would only add an allocation.
-#![allow(clippy::result_large_err)]
-
-mod app;
 mod auth;
-mod circleci;
 pub mod clock;
-mod exchange;
+mod error;
+mod handlers;
 mod http;
 pub mod ids;
 mod info;
 pub mod issuers;
-mod login;
 pub mod model;
-mod oidc;
 pub mod packages;
 mod persist;
-mod registry;
 mod restrictions;
+mod router;
 pub mod scenario;
-mod settings;
-mod teams;
-mod tokens;
+mod server;
+mod state;
 pub mod totp;
 
 use std::net::SocketAddr;
@@ -62,8 +54,8 @@ pub use info::{
 pub use persist::StateError;
 pub use scenario::{Scenario, ScenarioError};
 
-use app::{App, Limits};
 use issuers::Issuers;
+use state::{App, Limits};
 
 /// How to run a sandbox.
 #[derive(Debug, Clone)]
@@ -177,11 +169,11 @@ impl Sandbox {
             source,
         })?;
         let base = format!("http://{addr}");
-        let audience = format!("npm:{}", addr.ip());
+        let audiences = audiences_for(addr);
         let stored = issuers.to_stored()?;
         let app = Arc::new(App::new(
             base.clone(),
-            audience,
+            audiences,
             world,
             issuers,
             Limits {
@@ -200,17 +192,10 @@ impl Sandbox {
             spawn_saver(app.clone(), path.clone(), keys.clone());
         }
         let router = axum::Router::new()
-            .fallback(app::handle)
+            .fallback(router::handle)
             .with_state(app.clone());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let serve = axum::serve(listener, router).with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            });
-            if let Err(e) = serve.await {
-                eprintln!("tokenless sandbox: server error: {e}");
-            }
-        });
+        let server = tokio::spawn(server::serve(listener, router, stop_rx));
         Ok(SandboxHandle {
             app,
             addr,
@@ -220,6 +205,20 @@ impl Sandbox {
             state,
         })
     }
+}
+
+/// The audiences a client may derive from this registry's URL: npm takes the hostname
+/// (`npm:127.0.0.1`); yarn keeps the port (`npm:127.0.0.1:4873`); `localhost` names the same
+/// loopback registry. An explicit list: the exchange accepts these and nothing else.
+fn audiences_for(addr: SocketAddr) -> Vec<String> {
+    let ip = addr.ip();
+    let port = addr.port();
+    let mut out = vec![format!("npm:{ip}"), format!("npm:{ip}:{port}")];
+    if ip.is_loopback() {
+        out.push("npm:localhost".to_owned());
+        out.push(format!("npm:localhost:{port}"));
+    }
+    out
 }
 
 fn spawn_saver(app: Arc<App>, path: PathBuf, keys: issuers::StoredKeys) {
@@ -255,9 +254,15 @@ impl SandboxHandle {
         self.addr
     }
 
-    /// The audience the exchange requires: `npm:<registry hostname>`.
+    /// The audience npm computes for this registry: `npm:<registry hostname>`.
     pub fn audience(&self) -> &str {
-        &self.app.audience
+        self.app.audiences.first().map_or("", String::as_str)
+    }
+
+    /// Every audience the exchange accepts (the first, then the aliases other clients derive
+    /// from the registry URL).
+    pub fn audiences(&self) -> &[String] {
+        &self.app.audiences
     }
 
     /// The same document as `GET /-/sandbox/info`.

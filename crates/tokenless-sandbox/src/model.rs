@@ -30,11 +30,17 @@ impl Role {
 pub struct User {
     pub name: String,
     pub email: String,
-    pub role: Role,
+    /// The role in the org; `None` once the account has left it (accounts are never deleted
+    /// by org changes).
+    pub role: Option<Role>,
     pub password: String,
     pub totp_secret: String,
     /// The login session token (like `npm login`'s; not listed among granular tokens).
     pub session_token: String,
+    /// The account's second factor is a security key: OTP challenges offer npm's web 2FA
+    /// flow (`authUrl`/`doneUrl`) instead of asking for a code.
+    #[serde(default)]
+    pub security_key: bool,
 }
 
 /// `read-only` / `read-write` as npm's token and team APIs spell them.
@@ -73,6 +79,11 @@ pub struct GranularToken {
     pub orgs: Vec<String>,
     pub packages_all: bool,
     pub permission: Permission,
+    /// `read-write-stage-only` (npm CLI 11.20.0): may stage, move dist-tags and deprecate,
+    /// never publish directly.
+    #[serde(default)]
+    pub stage_only: bool,
+    pub orgs_permission: Option<Permission>,
     pub cidr_whitelist: Option<Vec<String>>,
 }
 
@@ -116,15 +127,10 @@ impl Mfa {
     }
 }
 
-/// One trusted-publisher configuration, in npm's wire shape.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrustConfig {
-    pub id: String,
-    #[serde(rename = "type")]
-    pub provider: String,
-    pub claims: serde_json::Value,
-    pub permissions: Vec<String>,
-}
+/// Several trusted publishers per package (npm since 2026-09-03); each is its own way in.
+/// Stored as tokenless-trust's typed model (the one trust-config model), written to the state
+/// file in npm's JSON shape.
+pub type TrustConfigs = Vec<tokenless_trust::TrustConfig>;
 
 /// Who published a version.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -134,6 +140,9 @@ pub struct Publisher {
     /// `{"id": provider, "oidcConfigId": trust config id}` for OIDC publishes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trusted_publisher: Option<TrustedPublisher>,
+    /// The account that approved a staged publish (shown as `_npmUser.approvedBy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -149,10 +158,25 @@ pub struct Version {
     pub manifest: serde_json::Value,
     pub published: u64,
     pub publisher: Publisher,
-    #[serde(with = "base64_bytes")]
-    pub tarball: Vec<u8>,
+    /// The tarball is kept once in [`World::blobs`], under this digest.
     pub shasum: String,
     pub integrity: String,
+}
+
+/// A tarball, shared (cloning the world for a save copies a pointer, not the bytes).
+#[derive(Debug, Clone)]
+pub struct Blob(pub std::sync::Arc<Vec<u8>>);
+
+impl Serialize for Blob {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        base64_bytes::serialize(&self.0, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Blob {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Blob, D::Error> {
+        base64_bytes::deserialize(d).map(|b| Blob(std::sync::Arc::new(b)))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -162,9 +186,27 @@ pub struct Package {
     pub modified: u64,
     pub public: bool,
     pub mfa: Mfa,
-    pub trust: Option<TrustConfig>,
+    #[serde(with = "trust_serde")]
+    pub trust: TrustConfigs,
     pub dist_tags: BTreeMap<String, String>,
     pub versions: BTreeMap<String, Version>,
+    /// Versions removed by `npm unpublish`: never publishable again.
+    #[serde(default)]
+    pub unpublished: Vec<String>,
+    /// Revision counter behind `_rev` (bumped by every change of the document).
+    #[serde(default)]
+    pub rev: u64,
+}
+
+impl Package {
+    /// `_rev` as the packument shows it and unpublish sends it back.
+    pub fn rev_string(&self) -> String {
+        format!(
+            "{}-{:016x}",
+            self.rev + 1,
+            self.created ^ (self.rev.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        )
+    }
 }
 
 /// A team of the org and the packages it may read or write.
@@ -176,14 +218,53 @@ pub struct Team {
     pub packages: BTreeMap<String, Permission>,
 }
 
-/// A staged publish awaiting approval.
+/// A staged publish awaiting approval: the version as it will be published, and who staged it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Stage {
     pub id: String,
     pub package: String,
     pub version: String,
+    pub tag: String,
     pub created: u64,
-    pub body: serde_json::Value,
+    pub manifest: serde_json::Value,
+    pub shasum: String,
+    pub integrity: String,
+    pub public: bool,
+    /// The account, or the CI provider's publisher name for OIDC stages.
+    pub actor: String,
+    /// `user` or `oidc`.
+    pub actor_type: String,
+    /// The trust config a stage made through OIDC came through; kept on approval.
+    pub trusted_publisher: Option<TrustedPublisher>,
+}
+
+/// Registry policy switches a scenario can set (to rehearse npm's announced changes).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Policy {
+    /// Granular tokens with bypass 2FA may publish directly (true until npm's phase 2,
+    /// targeted for January 2027; set false to rehearse it).
+    #[serde(default = "yes")]
+    pub bypass_tokens_publish: bool,
+    /// Trusted publishers per package.
+    #[serde(default = "ten")]
+    pub max_trust_configs: usize,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn ten() -> usize {
+    10
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            bypass_tokens_publish: true,
+            max_trust_configs: 10,
+        }
+    }
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -251,6 +332,11 @@ pub struct World {
     pub packages: BTreeMap<String, Package>,
     pub teams: BTreeMap<String, Team>,
     pub stages: BTreeMap<String, Stage>,
+    /// Tarballs by `integrity` digest.
+    #[serde(default)]
+    pub blobs: BTreeMap<String, Blob>,
+    #[serde(default)]
+    pub policy: Policy,
     pub circleci: CircleCi,
 }
 
@@ -268,37 +354,71 @@ impl World {
         self.tokens.values().find(|t| t.token == token)
     }
 
-    /// The write permission `user` has on `package` through role or teams.
-    pub fn can_write(&self, user: &str, package: &str) -> bool {
-        let Some(u) = self.users.get(user) else {
-            return false;
-        };
-        if !self.packages.contains_key(package) {
-            // Anyone may create an unscoped package; org members may create scope packages.
-            return true;
-        }
-        if !package.starts_with(&format!("{}/", self.scope())) {
-            // Unscoped packages: whoever published them first, recorded as maintainer.
-            return self
-                .packages
-                .get(package)
-                .is_none_or(|p| p.versions.values().any(|v| v.publisher.name == user))
-                || matches!(u.role, Role::Owner | Role::Admin);
-        }
-        matches!(u.role, Role::Owner | Role::Admin)
-            || self.teams.values().any(|t| {
-                t.members.iter().any(|m| m == user)
-                    && t.packages.get(package) == Some(&Permission::ReadWrite)
-            })
+    /// The org role of `user`, if a member.
+    pub fn role(&self, user: &str) -> Option<Role> {
+        self.users.get(user).and_then(|u| u.role)
     }
 
-    /// Whether `user` may change settings (trust, access, teams) of `package`.
+    /// Whether `package` is in this org's scope.
+    pub fn in_scope(&self, package: &str) -> bool {
+        package
+            .strip_prefix('@')
+            .and_then(|rest| rest.split_once('/'))
+            .is_some_and(|(scope, _)| scope == self.org)
+    }
+
+    /// The scope of `package` (`@acme/web` → `acme`), if scoped.
+    pub fn scope_of(package: &str) -> Option<&str> {
+        package
+            .strip_prefix('@')
+            .and_then(|rest| rest.split_once('/'))
+            .map(|(scope, _)| scope)
+    }
+
+    /// Whether `user` may publish `package` (existing or new). Scoped packages: only this org's
+    /// scope, by owners, admins and members of a team with write access (any member for a
+    /// new package); another scope is never writable. Unscoped packages: a new name by anyone,
+    /// an existing one by its maintainers (those who published it).
+    pub fn can_write(&self, user: &str, package: &str) -> bool {
+        if !self.users.contains_key(user) {
+            return false;
+        }
+        let existing = self.packages.get(package);
+        if Self::scope_of(package).is_some() {
+            let Some(role) = self.role(user) else {
+                return false;
+            };
+            if !self.in_scope(package) {
+                return false;
+            }
+            return existing.is_none()
+                || matches!(role, Role::Owner | Role::Admin)
+                || self.teams.values().any(|t| {
+                    t.members.iter().any(|m| m == user)
+                        && t.packages.get(package) == Some(&Permission::ReadWrite)
+                });
+        }
+        existing.is_none_or(|p| p.versions.values().any(|v| v.publisher.name == user))
+    }
+
+    /// Whether `user` may change settings (trust, access, tags) of an existing `package`:
+    /// org owners and admins for the org's scope, maintainers for unscoped packages.
     pub fn can_manage(&self, user: &str, package: &str) -> bool {
+        if !self.packages.contains_key(package) {
+            return false;
+        }
+        if self.in_scope(package) {
+            return matches!(self.role(user), Some(Role::Owner | Role::Admin));
+        }
+        Self::scope_of(package).is_none() && self.can_write(user, package)
+    }
+
+    /// The owners of the org.
+    pub fn owners(&self) -> usize {
         self.users
-            .get(user)
-            .is_some_and(|u| matches!(u.role, Role::Owner | Role::Admin))
-            || (!package.starts_with(&format!("{}/", self.scope()))
-                && self.can_write(user, package))
+            .values()
+            .filter(|u| u.role == Some(Role::Owner))
+            .count()
     }
 }
 
@@ -334,6 +454,26 @@ impl std::fmt::Debug for EnvVar {
             .field("name", &self.name)
             .field("value", &redact(&self.value))
             .finish_non_exhaustive()
+    }
+}
+
+mod trust_serde {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use tokenless_trust::TrustConfig;
+
+    pub fn serialize<S: Serializer>(configs: &[TrustConfig], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(configs.iter().map(TrustConfig::to_json))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<TrustConfig>, D::Error> {
+        let values = Vec::<serde_json::Value>::deserialize(d)?;
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                TrustConfig::from_json(v, &format!("trust[{i}]")).map_err(serde::de::Error::custom)
+            })
+            .collect()
     }
 }
 

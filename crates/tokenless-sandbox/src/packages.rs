@@ -9,23 +9,80 @@ use serde_json::{Map, Value, json};
 
 use crate::model::{Package, Publisher, Version};
 
-/// Why a package name is refused (npm's `validate-npm-package-name` rules for new names).
+/// Why a package name is refused (`validate-npm-package-name`'s rules for new names).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum InvalidName {
     #[error("package name must be between 1 and 214 characters")]
     Length,
-    #[error("package name {0:?} can only contain URL-friendly lower-case characters")]
+    #[error(
+        "package name {0:?} can only contain URL-friendly lower-case characters (a-z, 0-9, - . _)"
+    )]
     Characters(String),
     #[error("package name {0:?} cannot start with a period or underscore")]
     Leading(String),
     #[error("package name {0:?} must be `name` or `@scope/name`")]
     Shape(String),
+    #[error("package name {0:?} is not allowed (a blocked name)")]
+    Blocked(String),
+    #[error("package name {0:?} is a Node.js core module name")]
+    CoreModule(String),
 }
 
+/// Names npm refuses outright.
+const BLOCKED: &[&str] = &["node_modules", "favicon.ico"];
+
+/// Node.js core modules: npm refuses them as (unscoped) package names.
+const CORE_MODULES: &[&str] = &[
+    "assert",
+    "async_hooks",
+    "buffer",
+    "child_process",
+    "cluster",
+    "console",
+    "constants",
+    "crypto",
+    "dgram",
+    "diagnostics_channel",
+    "dns",
+    "domain",
+    "events",
+    "fs",
+    "http",
+    "http2",
+    "https",
+    "inspector",
+    "module",
+    "net",
+    "os",
+    "path",
+    "perf_hooks",
+    "process",
+    "punycode",
+    "querystring",
+    "readline",
+    "repl",
+    "stream",
+    "string_decoder",
+    "sys",
+    "timers",
+    "tls",
+    "trace_events",
+    "tty",
+    "url",
+    "util",
+    "v8",
+    "vm",
+    "wasi",
+    "worker_threads",
+    "zlib",
+];
+
+/// Lower-case letters, digits, `-`, `.` and `_`: what `encodeURIComponent` leaves alone,
+/// less the upper case and the special characters (`~'!()*`) npm refuses in new names.
 fn valid_part(part: &str) -> bool {
     !part.is_empty()
         && part.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_' | b'~')
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_')
         })
 }
 
@@ -42,12 +99,18 @@ pub fn validate_name(name: &str) -> Result<(), InvalidName> {
         None => (None, name),
     };
     for part in scope.into_iter().chain([bare]) {
+        if part.starts_with('.') || part.starts_with('_') {
+            return Err(InvalidName::Leading(name.to_owned()));
+        }
         if !valid_part(part) {
             return Err(InvalidName::Characters(name.to_owned()));
         }
-        if part.starts_with('.') || part.starts_with('_') || part == "node_modules" {
-            return Err(InvalidName::Leading(name.to_owned()));
-        }
+    }
+    if BLOCKED.contains(&bare) {
+        return Err(InvalidName::Blocked(name.to_owned()));
+    }
+    if scope.is_none() && CORE_MODULES.contains(&bare) {
+        return Err(InvalidName::CoreModule(name.to_owned()));
     }
     Ok(())
 }
@@ -62,17 +125,48 @@ pub fn tarball_file(name: &str, version: &str) -> String {
     format!("{}-{version}.tgz", bare_name(name))
 }
 
-/// Whether `v` looks like a semver version (`1.2.3`, with optional pre-release/build).
+/// A numeric identifier: `0` or no leading zero, at most 16 digits (JavaScript's safe range).
+fn numeric(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 16
+        && id.bytes().all(|b| b.is_ascii_digit())
+        && (id == "0" || !id.starts_with('0'))
+}
+
+/// Dot-separated identifiers of `[0-9A-Za-z-]`, none empty; pre-release numeric ones without
+/// leading zeros.
+fn identifiers(s: &str, prerelease: bool) -> bool {
+    s.split('.').all(|id| {
+        !id.is_empty()
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && (!prerelease || !id.bytes().all(|b| b.is_ascii_digit()) || numeric(id))
+    })
+}
+
+/// Whether `v` is a strict SemVer 2.0 version as npm's `semver` parses it (no `v` prefix, no
+/// leading zeros, non-empty pre-release and build identifiers).
 pub fn valid_version(v: &str) -> bool {
-    let core = v.split(['-', '+']).next().unwrap_or("");
+    if v.is_empty() || v.len() > 256 {
+        return false;
+    }
+    let (rest, build) = match v.split_once('+') {
+        Some((r, b)) => (r, Some(b)),
+        None => (v, None),
+    };
+    let (core, pre) = match rest.split_once('-') {
+        Some((c, p)) => (c, Some(p)),
+        None => (rest, None),
+    };
     let parts: Vec<&str> = core.split('.').collect();
     parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.len() <= 16 && p.bytes().all(|b| b.is_ascii_digit()))
-        && v.len() <= 256
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+'))
+        && parts.iter().all(|p| numeric(p))
+        && pre.is_none_or(|p| identifiers(p, true))
+        && build.is_none_or(|b| identifiers(b, false))
+}
+
+/// The version without build metadata: `1.0.0+build.5` and `1.0.0` are one version.
+pub fn version_key(v: &str) -> &str {
+    v.split_once('+').map_or(v, |(core, _)| core)
 }
 
 /// `(sha1 hex, "sha512-<base64>")` of a tarball.
@@ -105,13 +199,13 @@ pub fn make_tarball(manifest: &Value) -> std::io::Result<Vec<u8>> {
     gz.finish()
 }
 
-/// A version built by the sandbox itself (scenarios): manifest, tarball and digests.
+/// A version built by the sandbox itself (scenarios): the version and its tarball.
 pub fn synthesize_version(
     name: &str,
     version: &str,
     published: u64,
     publisher: Publisher,
-) -> std::io::Result<Version> {
+) -> std::io::Result<(Version, Vec<u8>)> {
     let manifest = json!({
         "name": name,
         "version": version,
@@ -121,14 +215,16 @@ pub fn synthesize_version(
     });
     let tarball = make_tarball(&manifest)?;
     let (shasum, integrity) = digests(&tarball);
-    Ok(Version {
-        manifest,
-        published,
-        publisher,
+    Ok((
+        Version {
+            manifest,
+            published,
+            publisher,
+            shasum,
+            integrity,
+        },
         tarball,
-        shasum,
-        integrity,
-    })
+    ))
 }
 
 /// The packument (`GET /<pkg>`): versions with `dist` pointing at this registry.
@@ -165,6 +261,9 @@ pub fn packument(pkg: &Package, registry: &str) -> Value {
                 json!({"id": tp.id, "oidcConfigId": tp.oidc_config_id}),
             );
         }
+        if let (Some(by), Some(obj)) = (&ver.publisher.approved_by, npm_user.as_object_mut()) {
+            obj.insert("approvedBy".into(), json!(by));
+        }
         m.insert("_npmUser".into(), npm_user);
         m.remove("_attachments");
         versions.insert(v.clone(), Value::Object(m));
@@ -176,6 +275,7 @@ pub fn packument(pkg: &Package, registry: &str) -> Value {
     }
     json!({
         "_id": pkg.name,
+        "_rev": pkg.rev_string(),
         "name": pkg.name,
         "dist-tags": pkg.dist_tags,
         "versions": versions,
@@ -204,6 +304,12 @@ mod tests {
             "_x",
             ".x",
             "%2e%2e",
+            "favicon.ico",
+            "http",
+            "node_modules",
+            "a~b",
+            "it's",
+            "@acme/Web",
         ] {
             assert!(validate_name(bad).is_err(), "{bad:?} must be refused");
         }
@@ -214,7 +320,22 @@ mod tests {
     fn versions() {
         assert!(valid_version("1.0.0"));
         assert!(valid_version("1.0.0-beta.1+build.5"));
+        assert!(valid_version("0.0.0-0"));
         assert!(!valid_version("1.0"));
+        for bad in [
+            "01.0.0",
+            "1.00.0",
+            "1.0.0-",
+            "1.0.0-beta..1",
+            "1.0.0-01",
+            "1.0.0+",
+            "v1.0.0",
+            "1.0.0+a..b",
+            "1.0.0 ",
+        ] {
+            assert!(!valid_version(bad), "{bad:?} must be refused");
+        }
+        assert_eq!(version_key("1.0.0+build.5"), "1.0.0");
         assert!(!valid_version("../1.0.0"));
         assert!(!valid_version("1.0.0/x"));
     }
@@ -229,10 +350,11 @@ mod tests {
                 name: "alice".into(),
                 email: "a@x".into(),
                 trusted_publisher: None,
+                approved_by: None,
             },
         );
-        let v = v.unwrap_or_else(|e| panic!("tarball: {e}"));
-        assert_eq!(digests(&v.tarball), (v.shasum.clone(), v.integrity.clone()));
+        let (v, tarball) = v.unwrap_or_else(|e| panic!("tarball: {e}"));
+        assert_eq!(digests(&tarball), (v.shasum.clone(), v.integrity.clone()));
         assert_eq!(v.shasum.len(), 40);
         assert!(v.integrity.starts_with("sha512-"));
         assert_eq!(tarball_file("@acme/web", "1.0.0"), "web-1.0.0.tgz");

@@ -1,5 +1,7 @@
 //! `--state FILE`: the world and the issuer keys as one JSON document, written atomically
-//! (temporary file + rename) shortly after changes and at shutdown.
+//! shortly after changes and at shutdown. The file holds secrets (issuer private keys, TOTP
+//! secrets), so it is created `0600` through a fresh temporary file (`O_EXCL`, which never
+//! follows a symlink) renamed over the target (a rename replaces a symlink, never its target).
 
 use std::path::Path;
 
@@ -8,7 +10,40 @@ use serde::{Deserialize, Serialize};
 use crate::issuers::StoredKeys;
 use crate::model::World;
 
-const FORMAT: u32 = 1;
+/// Format 2: several trust configs per package, tarballs stored once by digest.
+const FORMAT: u32 = 2;
+/// Largest state file read.
+pub const MAX_STATE_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// Reads a UTF-8 file of at most `max` bytes, refusing what is not a regular file (a FIFO,
+/// `/dev/zero`, a directory) before opening it, so nothing blocks or reads without end.
+pub fn read_capped(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    if meta.len() > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} bytes, more than the limit of {max}", meta.len()),
+        ));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(max + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("grew past the limit of {max} bytes while being read"),
+        ));
+    }
+    Ok(text)
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct StateFile {
@@ -42,7 +77,7 @@ pub enum StateError {
 
 /// Reads a state file; `Ok(None)` when it does not exist yet.
 pub fn load(path: &Path) -> Result<Option<StateFile>, StateError> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match read_capped(path, MAX_STATE_BYTES) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
@@ -85,7 +120,33 @@ pub fn save(path: &Path, keys: &StoredKeys, world: &World) -> Result<(), StateEr
         world,
     })
     .map_err(|e| err(std::io::Error::other(e)))?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    write_private(path, &bytes).map_err(err)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".to_owned());
+    let tmp = dir.join(format!(".{name}.{}.tmp", crate::ids::opaque()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let written = options.open(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    let renamed = written.and_then(|()| std::fs::rename(&tmp, path));
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    renamed
 }

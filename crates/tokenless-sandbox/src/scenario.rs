@@ -12,15 +12,20 @@ use serde_json::json;
 use crate::clock::now_secs;
 use crate::ids::{self, stable_uuid};
 use crate::model::{
-    CircleCi, Context, EnvVar, GranularToken, Mfa, Package, Permission, Pipeline, Project,
-    Publisher, Restriction, Role, Team, TrustConfig, TrustedPublisher, User, World,
+    Blob, CircleCi, Context, EnvVar, GranularToken, Mfa, Package, Permission, Pipeline, Project,
+    Publisher, Restriction, Role, Team, TrustedPublisher, User, World,
 };
+use tokenless_trust::TrustConfig;
+
 use crate::packages::{synthesize_version, valid_version, validate_name};
 
 /// The built-in "before migration" organisation.
 pub const LEGACY: &str = include_str!("../scenarios/legacy.json");
 /// The built-in "after a correct migration" organisation.
 pub const MIGRATED: &str = include_str!("../scenarios/migrated.json");
+
+/// Largest scenario file read.
+pub const MAX_SCENARIO_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Why a scenario could not be loaded; messages name the file and the field.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +64,9 @@ struct ScenarioFile {
     tokens: Vec<TokenSpec>,
     #[serde(default)]
     circleci: CircleCiSpec,
+    /// Registry policy switches (e.g. `{"bypass_tokens_publish": false}` for January 2027).
+    #[serde(default)]
+    policy: crate::model::Policy,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,6 +75,9 @@ struct UserSpec {
     name: String,
     role: Role,
     email: Option<String>,
+    /// The account uses a security key: 2FA goes through npm's web flow.
+    #[serde(default)]
+    security_key: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,7 +105,28 @@ struct PackageSpec {
     public: bool,
     /// Default publisher of the versions: a user name, or `"oidc"` (needs `trust`).
     published_by: Option<String>,
-    trust: Option<TrustSpec>,
+    /// One trusted publisher, or a list of them.
+    #[serde(default)]
+    trust: TrustSpecs,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(untagged)]
+enum TrustSpecs {
+    #[default]
+    None,
+    One(TrustSpec),
+    Many(Vec<TrustSpec>),
+}
+
+impl TrustSpecs {
+    fn iter(&self) -> std::slice::Iter<'_, TrustSpec> {
+        match self {
+            TrustSpecs::None => [].iter(),
+            TrustSpecs::One(t) => std::slice::from_ref(t).iter(),
+            TrustSpecs::Many(ts) => ts.iter(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -268,10 +300,13 @@ impl Scenario {
             Scenario::Migrated => build("migrated", MIGRATED),
             Scenario::Inline(text) => build("(inline)", text),
             Scenario::File(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-                    path: path.display().to_string(),
-                    source,
-                })?;
+                let text =
+                    crate::persist::read_capped(path, MAX_SCENARIO_BYTES).map_err(|source| {
+                        ScenarioError::Read {
+                            path: path.display().to_string(),
+                            source,
+                        }
+                    })?;
                 build(&path.display().to_string(), &text)
             }
         }
@@ -332,10 +367,11 @@ fn build(origin: &str, text: &str) -> Result<World, ScenarioError> {
                     .email
                     .clone()
                     .unwrap_or_else(|| format!("{}@{org}.example", u.name)),
-                role: u.role,
+                role: Some(u.role),
                 password: ids::password(),
                 totp_secret: ids::totp_secret(),
                 session_token: ids::npm_token(),
+                security_key: u.security_key,
             },
         );
     }
@@ -445,6 +481,7 @@ fn build(origin: &str, text: &str) -> Result<World, ScenarioError> {
     }
 
     let mut packages = BTreeMap::new();
+    let mut blobs = BTreeMap::new();
     for (i, p) in spec.packages.iter().enumerate() {
         let field = |f: &str| format!("packages[{i}].{f}");
         validate_name(&p.name).map_err(|e| invalid(field("name"), e.to_string()))?;
@@ -454,13 +491,30 @@ fn build(origin: &str, text: &str) -> Result<World, ScenarioError> {
                 format!("duplicate package {:?}", p.name),
             ));
         }
-        let trust = match &p.trust {
-            None => None,
-            Some(t) => Some(
-                trust_config(t, &org_id, &projects, &contexts, &p.name)
-                    .map_err(|m| invalid(field("trust"), m))?,
-            ),
-        };
+        let trust = p
+            .trust
+            .iter()
+            .enumerate()
+            .map(|(k, t)| {
+                let key = if k == 0 {
+                    p.name.clone()
+                } else {
+                    format!("{}#{k}", p.name)
+                };
+                trust_config(t, &org_id, &projects, &contexts, &key)
+                    .map_err(|m| invalid(field("trust"), m))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if trust.len() > spec.policy.max_trust_configs {
+            return Err(invalid(
+                field("trust"),
+                format!(
+                    "{} trusted publishers; the policy allows {}",
+                    trust.len(),
+                    spec.policy.max_trust_configs
+                ),
+            ));
+        }
         let mut versions = BTreeMap::new();
         let mut latest: Option<String> = None;
         let count = p.versions.len() as u64;
@@ -482,19 +536,21 @@ fn build(origin: &str, text: &str) -> Result<World, ScenarioError> {
                 .or_else(|| p.published_by.clone())
                 .unwrap_or_else(|| first_owner.clone());
             let publisher = if by == "oidc" {
-                let t = trust.as_ref().ok_or_else(|| {
+                let t = trust.first().ok_or_else(|| {
                     invalid(
                         format!("packages[{i}].versions[{j}]"),
                         "published_by \"oidc\" needs a trust config".into(),
                     )
                 })?;
                 Publisher {
-                    name: provider_publisher(&t.provider),
+                    name: crate::handlers::registry::provider_publisher(t.publisher.provider())
+                        .to_owned(),
                     email: "npm-oidc-no-reply@github.com".into(),
                     trusted_publisher: Some(TrustedPublisher {
-                        id: t.provider.clone(),
-                        oidc_config_id: t.id.clone(),
+                        id: t.publisher.provider().as_str().to_owned(),
+                        oidc_config_id: t.id.clone().unwrap_or_default(),
                     }),
+                    approved_by: None,
                 }
             } else {
                 let u = users.get(&by).ok_or_else(|| {
@@ -507,11 +563,13 @@ fn build(origin: &str, text: &str) -> Result<World, ScenarioError> {
                     name: u.name.clone(),
                     email: u.email.clone(),
                     trusted_publisher: None,
+                    approved_by: None,
                 }
             };
             let published = now.saturating_sub(86_400 * 7 * (count - j as u64));
-            let built = synthesize_version(&p.name, &version, published, publisher)
+            let (built, tarball) = synthesize_version(&p.name, &version, published, publisher)
                 .map_err(|e| invalid(format!("packages[{i}].versions[{j}]"), e.to_string()))?;
+            blobs.insert(built.integrity.clone(), Blob(std::sync::Arc::new(tarball)));
             latest = Some(version.clone());
             versions.insert(version, built);
         }
@@ -531,6 +589,8 @@ fn build(origin: &str, text: &str) -> Result<World, ScenarioError> {
                 trust,
                 dist_tags,
                 versions,
+                unpublished: Vec::new(),
+                rev: 0,
             },
         );
     }
@@ -597,6 +657,8 @@ fn build(origin: &str, text: &str) -> Result<World, ScenarioError> {
                 orgs: Vec::new(),
                 packages_all: t.packages_all,
                 permission: t.permission,
+                stage_only: false,
+                orgs_permission: None,
                 cidr_whitelist: None,
             },
         );
@@ -609,6 +671,8 @@ fn build(origin: &str, text: &str) -> Result<World, ScenarioError> {
         packages,
         teams,
         stages: BTreeMap::new(),
+        blobs,
+        policy: spec.policy,
         circleci: CircleCi {
             org_id,
             org_slug: spec
@@ -621,15 +685,6 @@ fn build(origin: &str, text: &str) -> Result<World, ScenarioError> {
     })
 }
 
-fn provider_publisher(provider: &str) -> String {
-    match provider {
-        "github" => "GitHub Actions",
-        "gitlab" => "GitLab CI/CD",
-        _ => "CircleCI",
-    }
-    .to_owned()
-}
-
 fn trust_config(
     t: &TrustSpec,
     org_id: &str,
@@ -638,7 +693,7 @@ fn trust_config(
     package: &str,
 ) -> Result<TrustConfig, String> {
     let id = stable_uuid("trust", package);
-    Ok(match t {
+    let wire = match t {
         TrustSpec::Circleci {
             project,
             contexts: ctx,
@@ -669,12 +724,7 @@ fn trust_config(
                     obj.insert("oidc.circleci.com/context-ids".into(), json!(ids));
                 }
             }
-            TrustConfig {
-                id,
-                provider: "circleci".into(),
-                claims,
-                permissions: permissions.clone(),
-            }
+            json!({"id": id, "type": "circleci", "claims": claims, "permissions": permissions})
         }
         TrustSpec::Github {
             repository,
@@ -686,12 +736,7 @@ fn trust_config(
             if let (Some(env), Some(obj)) = (environment, claims.as_object_mut()) {
                 obj.insert("environment".into(), json!(env));
             }
-            TrustConfig {
-                id,
-                provider: "github".into(),
-                claims,
-                permissions: permissions.clone(),
-            }
+            json!({"id": id, "type": "github", "claims": claims, "permissions": permissions})
         }
         TrustSpec::Gitlab {
             project_path,
@@ -704,12 +749,8 @@ fn trust_config(
             if let (Some(env), Some(obj)) = (environment, claims.as_object_mut()) {
                 obj.insert("environment".into(), json!(env));
             }
-            TrustConfig {
-                id,
-                provider: "gitlab".into(),
-                claims,
-                permissions: permissions.clone(),
-            }
+            json!({"id": id, "type": "gitlab", "claims": claims, "permissions": permissions})
         }
-    })
+    };
+    TrustConfig::from_json(&wire, "trust").map_err(|e| e.to_string())
 }

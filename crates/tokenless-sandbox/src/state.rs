@@ -1,35 +1,64 @@
-//! Shared state of a running sandbox and the request dispatcher.
+//! The shared state of a running sandbox: the persisted [`World`] and what lives only in
+//! memory ([`Runtime`]: exchanged tokens, web logins, 2FA challenges, attempt counters).
+//!
+//! # Lock order
+//!
+//! `world` before `runtime`, never the other way round; `rate_window` is a leaf
+//! (taken alone, briefly). A handler that needs both takes `world` first and keeps it.
+//! Writers take the world through [`App::write`], whose guard marks the state dirty (for
+//! `--state`) when it is dropped after a mutable borrow.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode};
-use axum::response::Response;
-
 use tokenless_trust::{
-    InMemoryJtiStore, IssuerEntry, IssuerTable, KeySet, MintedToken, Minter, StaticJwks,
-    TrustConfig, Verifier,
+    InMemoryJtiStore, IssuerEntry, IssuerTable, KeySet, MintedToken, Minter, StaticJwks, Verifier,
 };
 
 use crate::issuers::{Issuers, Provider, SigningKey};
 use crate::model::World;
-use crate::{circleci, http, login, oidc, registry, settings, teams, tokens};
 
 /// A pending web login (`POST /-/v1/login`).
 #[derive(Debug, Clone, Default)]
 pub struct WebLogin {
     pub approved_token: Option<String>,
+    pub created: u64,
 }
 
-/// State that is not persisted: exchange results and web logins.
+/// A pending web 2FA challenge of one user: approved through its `authUrl` (or the sandbox's
+/// inspection endpoint); the `doneUrl` then hands out a one-use code the CLI sends as `npm-otp`.
+#[derive(Debug, Clone)]
+pub struct TfaChallenge {
+    pub user: String,
+    pub created: u64,
+    /// Set on approval; consumed by the first write that presents it.
+    pub code: Option<String>,
+    /// The approver ticked "skip 2FA for the next 5 minutes".
+    pub remember: bool,
+}
+
+/// Failed attempts of one kind (login or OTP) for one account, for lockout with backoff.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Attempts {
+    pub failures: u32,
+    /// Unix seconds before which every attempt is refused with 429.
+    pub locked_until: u64,
+}
+
+/// State that is not persisted.
 #[derive(Debug, Default)]
 pub struct Runtime {
     pub minted: HashMap<String, MintedToken>,
     pub logins: HashMap<String, WebLogin>,
+    pub challenges: HashMap<String, TfaChallenge>,
+    /// Approved web 2FA codes not used yet: code → user.
+    pub tfa_codes: HashMap<String, String>,
+    /// "Skip 2FA for the next 5 minutes": user → until (Unix seconds).
+    pub tfa_windows: HashMap<String, u64>,
+    /// (kind, account) → failed attempts.
+    pub attempts: HashMap<(&'static str, String), Attempts>,
 }
 
 /// Fault-injection and limit settings.
@@ -45,20 +74,48 @@ pub struct Limits {
 pub struct App {
     /// `http://127.0.0.1:PORT` (no trailing slash).
     pub base: String,
-    /// The audience the exchange requires: `npm:<registry hostname>`.
-    pub audience: String,
-    pub world: Mutex<World>,
+    /// The audiences the exchange accepts: `npm:<registry hostname>` first, then the aliases
+    /// clients derive from the registry URL they were given (listed in `/-/sandbox/info`).
+    pub audiences: Vec<String>,
+    world: Mutex<World>,
     pub issuers: Issuers,
     /// `tokenless-trust`'s verifier over this sandbox's own issuers, with a replay store.
     pub verifier: Verifier,
     pub minter: Minter,
-    /// Trust configs parsed by `tokenless-trust`, by id (a config never changes under its id).
-    parsed: Mutex<HashMap<String, Arc<TrustConfig>>>,
-    pub runtime: Mutex<Runtime>,
+    runtime: Mutex<Runtime>,
     pub limits: Limits,
     pub dirty: AtomicBool,
     rate_window: Mutex<(u64, u32)>,
     pub requests: AtomicU64,
+}
+
+/// The world, borrowed for a write: marks the state dirty when dropped if it was mutated.
+pub struct WorldWrite<'a> {
+    guard: MutexGuard<'a, World>,
+    dirty: &'a AtomicBool,
+    touched: bool,
+}
+
+impl std::ops::Deref for WorldWrite<'_> {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for WorldWrite<'_> {
+    fn deref_mut(&mut self) -> &mut World {
+        self.touched = true;
+        &mut self.guard
+    }
+}
+
+impl Drop for WorldWrite<'_> {
+    fn drop(&mut self) {
+        if self.touched {
+            self.dirty.store(true, Ordering::Release);
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -68,7 +125,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl App {
     pub fn new(
         base: String,
-        audience: String,
+        audiences: Vec<String>,
         world: World,
         issuers: Issuers,
         limits: Limits,
@@ -78,12 +135,11 @@ impl App {
         let minter = Minter::with_ttl(limits.token_lifetime.as_secs().max(1));
         App {
             base,
-            audience,
+            audiences,
             world: Mutex::new(world),
             issuers,
             verifier,
             minter,
-            parsed: Mutex::new(HashMap::new()),
             runtime: Mutex::new(Runtime::default()),
             limits,
             dirty: AtomicBool::new(false),
@@ -97,8 +153,19 @@ impl App {
         format!("{}/", self.base)
     }
 
+    /// The world for reading.
     pub fn world(&self) -> MutexGuard<'_, World> {
         lock(&self.world)
+    }
+
+    /// The world for a write; the state is marked dirty once the guard is dropped, if the
+    /// handler borrowed it mutably.
+    pub fn write(&self) -> WorldWrite<'_> {
+        WorldWrite {
+            guard: lock(&self.world),
+            dirty: &self.dirty,
+            touched: false,
+        }
     }
 
     pub fn runtime(&self) -> MutexGuard<'_, Runtime> {
@@ -113,22 +180,18 @@ impl App {
         self.runtime().minted.get(token).cloned()
     }
 
-    /// The package's trust config as `tokenless-trust` reads it (parsed once per config id).
-    pub fn parsed_trust(
-        &self,
-        stored: &crate::model::TrustConfig,
-    ) -> Result<Arc<TrustConfig>, String> {
-        if let Some(hit) = lock(&self.parsed).get(&stored.id) {
-            return Ok(hit.clone());
+    /// Keeps an exchanged token until it expires (expired ones are dropped on the way, so the
+    /// table holds only live tokens).
+    pub fn remember_minted(&self, token: String, minted: MintedToken, now: u64) {
+        let mut rt = self.runtime();
+        if rt.minted.len() >= 1024 {
+            rt.minted.retain(|_, m| m.expires_at > now);
         }
-        let value = serde_json::to_value(stored).map_err(|e| e.to_string())?;
-        let parsed = Arc::new(TrustConfig::from_json(&value, "trust").map_err(|e| e.to_string())?);
-        lock(&self.parsed).insert(stored.id.clone(), parsed.clone());
-        Ok(parsed)
+        rt.minted.insert(token, minted);
     }
 
     /// Counts a request in the current one-second window; `false` when over `--rate-limit`.
-    fn admit(&self) -> bool {
+    pub fn admit(&self) -> bool {
         let Some(limit) = self.limits.rate_limit else {
             return true;
         };
@@ -157,206 +220,4 @@ fn issuer_table(base: &str, issuers: &Issuers) -> IssuerTable {
         IssuerEntry::github(prefix(Provider::GitHub), keys(&issuers.github)),
         IssuerEntry::gitlab(prefix(Provider::GitLab), keys(&issuers.gitlab)),
     ])
-}
-
-fn random_unit() -> f64 {
-    let mut b = [0u8; 4];
-    if aws_lc_rs::rand::fill(&mut b).is_err() {
-        return 1.0;
-    }
-    f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX)
-}
-
-/// Every request enters here: faults first, then the route table.
-pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
-    app.requests.fetch_add(1, Ordering::Relaxed);
-    if !app.limits.latency.is_zero() {
-        tokio::time::sleep(app.limits.latency).await;
-    }
-    if !app.admit() {
-        let mut resp = http::error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many requests; slow down.",
-        );
-        resp.headers_mut()
-            .insert("retry-after", axum::http::HeaderValue::from_static("1"));
-        return resp;
-    }
-    if app.limits.fail_rate > 0.0 && random_unit() < app.limits.fail_rate {
-        return if random_unit() < 0.5 {
-            http::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Injected failure (--fail-rate).",
-            )
-        } else {
-            http::dropped_connection()
-        };
-    }
-    let (parts, body) = req.into_parts();
-    let body = match axum::body::to_bytes(body, app.limits.max_body_bytes).await {
-        Ok(b) => b,
-        Err(_) => {
-            return http::error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "Request body exceeds the sandbox limit of {} bytes.",
-                    app.limits.max_body_bytes
-                ),
-            );
-        }
-    };
-    let ctx = Ctx {
-        app: &app,
-        method: &parts.method,
-        headers: &parts.headers,
-        query: parts.uri.query(),
-        body: &body,
-    };
-    let path = parts.uri.path();
-    let segs: Vec<&str> = path.split('/').skip(1).collect();
-    route(&ctx, &segs).await
-}
-
-/// One request, as the handlers see it.
-pub struct Ctx<'a> {
-    pub app: &'a Arc<App>,
-    pub method: &'a Method,
-    pub headers: &'a axum::http::HeaderMap,
-    pub query: Option<&'a str>,
-    pub body: &'a [u8],
-}
-
-async fn route(c: &Ctx<'_>, segs: &[&str]) -> Response {
-    use Method as M;
-    let m = c.method.clone();
-    match (m, segs) {
-        // npm registry: identity, packages, publish
-        (M::GET, ["-", "whoami"]) => registry::whoami(c),
-        (M::GET, ["-", "ping"]) => http::ok(&serde_json::json!({})),
-        (
-            M::POST,
-            [
-                "-",
-                "npm",
-                "v1",
-                "oidc",
-                "token",
-                "exchange",
-                "package",
-                pkg,
-            ],
-        ) => crate::exchange::exchange(c, &http::decode(pkg)).await,
-        (
-            M::POST,
-            [
-                "-",
-                "npm",
-                "v1",
-                "oidc",
-                "token",
-                "exchange",
-                "package",
-                scope,
-                name,
-            ],
-        ) if scope.starts_with('@') => {
-            crate::exchange::exchange(
-                c,
-                &format!("{}/{}", http::decode(scope), http::decode(name)),
-            )
-            .await
-        }
-        (M::GET, ["-", "package", pkg, "visibility"]) => {
-            settings::visibility(c, &http::decode(pkg))
-        }
-        (M::GET, ["-", "package", pkg, "trust"]) => settings::trust_list(c, &http::decode(pkg)),
-        (M::POST, ["-", "package", pkg, "trust"]) => settings::trust_create(c, &http::decode(pkg)),
-        (M::DELETE, ["-", "package", pkg, "trust", id]) => {
-            settings::trust_delete(c, &http::decode(pkg), &http::decode(id))
-        }
-        (M::GET, ["-", "package", pkg, "access"]) => settings::access_get(c, &http::decode(pkg)),
-        (M::POST, ["-", "package", pkg, "access"]) => settings::access_set(c, &http::decode(pkg)),
-        (M::GET, ["-", "package", pkg, "collaborators"]) => {
-            teams::collaborators(c, &http::decode(pkg))
-        }
-        (M::GET, ["-", "package", pkg, "dist-tags"]) => registry::dist_tags(c, &http::decode(pkg)),
-        (M::POST, ["-", "stage", "package", pkg]) => registry::stage(c, &http::decode(pkg)),
-        (M::GET, ["-", "stage"]) => registry::stage_list(c),
-        (M::GET, ["-", "stage", id]) => registry::stage_view(c, &http::decode(id)),
-        (M::POST, ["-", "stage", id, "approve"]) => registry::stage_approve(c, &http::decode(id)),
-        (M::DELETE, ["-", "stage", id]) => registry::stage_reject(c, &http::decode(id)),
-        // tokens and profile
-        (M::GET, ["-", "npm", "v1", "tokens"]) => tokens::list(c),
-        (M::POST, ["-", "npm", "v1", "tokens"]) => tokens::create(c),
-        (M::DELETE, ["-", "npm", "v1", "tokens", "token", key]) => {
-            tokens::delete(c, &http::decode(key))
-        }
-        (M::GET, ["-", "npm", "v1", "user"]) => tokens::profile(c),
-        // login
-        (M::POST, ["-", "v1", "login"]) => login::start(c),
-        (M::GET, ["-", "v1", "login", "done", id]) => login::done(c, &http::decode(id)),
-        (M::GET, ["-", "v1", "login", "approve", id]) => login::page(c, &http::decode(id)),
-        (M::POST, ["-", "v1", "login", "approve", id]) => login::approve(c, &http::decode(id)),
-        (M::PUT, ["-", "user", user]) if user.starts_with("org.couchdb.user:") => login::couch(c),
-        (M::DELETE, ["-", "user", "token", token]) => login::logout(c, &http::decode(token)),
-        // orgs and teams
-        (M::GET, ["-", "org", org, "user"]) => teams::org_members(c, &http::decode(org)),
-        (M::PUT, ["-", "org", org, "user"]) => teams::org_set(c, &http::decode(org)),
-        (M::DELETE, ["-", "org", org, "user"]) => teams::org_remove(c, &http::decode(org)),
-        (M::GET, ["-", "org", org, "team"]) => teams::team_list(c, &http::decode(org)),
-        (M::PUT, ["-", "org", org, "team"]) => teams::team_create(c, &http::decode(org)),
-        (M::GET, ["-", "org", org, "package"]) => teams::org_packages(c, &http::decode(org)),
-        (M::GET, ["-", "user", user, "package"]) => teams::user_packages(c, &http::decode(user)),
-        (M::GET, ["-", "team", org, team, "user"]) => {
-            teams::team_members(c, &http::decode(org), &http::decode(team))
-        }
-        (M::PUT, ["-", "team", org, team, "user"]) => {
-            teams::team_add_member(c, &http::decode(org), &http::decode(team))
-        }
-        (M::DELETE, ["-", "team", org, team, "user"]) => {
-            teams::team_remove_member(c, &http::decode(org), &http::decode(team))
-        }
-        (M::GET, ["-", "team", org, team, "package"]) => {
-            teams::team_packages(c, &http::decode(org), &http::decode(team))
-        }
-        (M::PUT, ["-", "team", org, team, "package"]) => {
-            teams::team_grant(c, &http::decode(org), &http::decode(team))
-        }
-        (M::DELETE, ["-", "team", org, team, "package"]) => {
-            teams::team_revoke(c, &http::decode(org), &http::decode(team))
-        }
-        (M::DELETE, ["-", "team", org, team]) => {
-            teams::team_destroy(c, &http::decode(org), &http::decode(team))
-        }
-        // sandbox extensions: info and OIDC issuers
-        (M::GET, ["-", "sandbox", "info"]) => crate::info::handler(c),
-        (_, ["-", "sandbox", "oidc", rest @ ..]) => oidc::route(c, rest),
-        // CircleCI API v2
-        (_, ["api", "v2", rest @ ..]) => circleci::route(c, rest),
-        // package documents and tarballs (after every `/-/` route)
-        (_, ["-", ..]) => http::not_found("Not found: no such registry endpoint."),
-        (M::GET, [pkg]) if !pkg.is_empty() => registry::packument(c, &http::decode(pkg)),
-        (M::GET, [scope, name]) if scope.starts_with('@') => registry::packument(
-            c,
-            &format!("{}/{}", http::decode(scope), http::decode(name)),
-        ),
-        (M::PUT, [pkg]) if !pkg.is_empty() => registry::publish(c, &http::decode(pkg)),
-        (M::GET, [pkg, "-", file]) => registry::tarball(c, &http::decode(pkg), &http::decode(file)),
-        (M::GET, [scope, name, "-", file]) if scope.starts_with('@') => registry::tarball(
-            c,
-            &format!("{}/{}", http::decode(scope), http::decode(name)),
-            &http::decode(file),
-        ),
-        _ => http::not_found("Not found"),
-    }
-}
-
-/// An empty 204-less success body npm accepts for deletes.
-pub fn empty_ok() -> Response {
-    let mut r = Response::new(Body::from("{}"));
-    r.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static("application/json"),
-    );
-    r
 }

@@ -115,8 +115,23 @@ async fn trust_create_list_revoke_through_the_otp_challenge() {
     with_otp.push(&otp_flag);
     assert_ok(&owner.run(&with_otp, &[]).await);
 
-    // One trusted publisher per package: a second one is refused.
-    assert_fails_with(&owner.run(&with_otp, &[]).await, "only one");
+    // The same publisher twice is refused; a second, stage-only publisher is added beside
+    // it (several per package since 2026-09-03).
+    assert_fails_with(
+        &owner.run(&with_otp, &[]).await,
+        "already has this trusted publisher",
+    );
+    let stage_only: Vec<&str> = with_otp
+        .iter()
+        .map(|a| {
+            if *a == "--allow-publish" {
+                "--allow-stage-publish"
+            } else {
+                *a
+            }
+        })
+        .collect();
+    assert_ok(&owner.run(&stage_only, &[]).await);
 
     let out = owner
         .run(&["trust", "list", "@acme/utils", "--json"], &[])
@@ -132,7 +147,17 @@ async fn trust_create_list_revoke_through_the_otp_challenge() {
     )
     .await;
     assert_eq!(status, 200);
+    assert_eq!(configs.as_array().map(Vec::len), Some(2), "{configs}");
+    assert_eq!(
+        configs[0]["permissions"],
+        serde_json::json!(["createPackage"])
+    );
+    assert_eq!(
+        configs[1]["permissions"],
+        serde_json::json!(["createStagedPackage"])
+    );
     let id = configs[0]["id"].as_str().unwrap_or_default().to_owned();
+    let stage_id = configs[1]["id"].as_str().unwrap_or_default().to_owned();
     assert_eq!(
         configs[0]["claims"]["oidc.circleci.com/context-ids"][0],
         context.id.as_str()
@@ -154,12 +179,14 @@ async fn trust_create_list_revoke_through_the_otp_challenge() {
             )
             .await,
     );
+    // Revoking by id removes that config only.
     let (_, configs) = get_json(
         &format!("{}-/package/@acme%2futils/trust", sb.url()),
         Some(&session(&sb, "alice")),
     )
     .await;
-    assert_eq!(configs, serde_json::json!([]));
+    assert_eq!(configs.as_array().map(Vec::len), Some(1), "{configs}");
+    assert_eq!(configs[0]["id"], stage_id.as_str());
 
     // A bypass-2FA token cannot change trust, even with an OTP (August 2026 policy).
     let temp = Npm::new(&sb, Some(&granular(&sb, "tmp-bulk-hardening")));

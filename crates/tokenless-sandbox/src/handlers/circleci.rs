@@ -8,16 +8,17 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::app::Ctx;
 use crate::clock::{now_secs, rfc3339};
+use crate::error::{Handled, SandboxError};
 use crate::http;
 use crate::model::{Context, EnvVar, Pipeline, Project, Restriction, World};
+use crate::router::Ctx;
 
-fn msg(status: StatusCode, m: impl Into<String>) -> Response {
-    http::json(status, &json!({"message": m.into()}))
+fn msg(status: StatusCode, m: impl Into<String>) -> SandboxError {
+    SandboxError::new(status, m)
 }
 
-fn not_found(what: &str) -> Response {
+fn not_found(what: &str) -> SandboxError {
     msg(StatusCode::NOT_FOUND, format!("{what} not found."))
 }
 
@@ -25,7 +26,7 @@ fn page(items: Vec<Value>) -> Response {
     http::ok(&json!({"items": items, "next_page_token": null}))
 }
 
-pub fn route(c: &Ctx<'_>, rest: &[&str]) -> Response {
+pub fn route(c: &Ctx<'_>, rest: &[&str]) -> Handled {
     use Method as M;
     let m = c.method.clone();
     let decoded: Vec<String> = rest.iter().map(|s| http::decode(s)).collect();
@@ -78,8 +79,8 @@ pub fn route(c: &Ctx<'_>, rest: &[&str]) -> Response {
         (M::GET, ["projects", id, "pipeline-definitions"]) => {
             let world = c.app.world();
             match world.circleci.projects.iter().find(|p| p.id == *id) {
-                Some(p) => page(vec![definition_json(p)]),
-                None => not_found("Project"),
+                Some(p) => Ok(page(vec![definition_json(p)])),
+                None => Err(not_found("Project")),
             }
         }
         (M::GET, ["pipeline", id]) => {
@@ -93,24 +94,24 @@ pub fn route(c: &Ctx<'_>, rest: &[&str]) -> Response {
                 "compiled-setup-config": pl.setup_config,
             }))
         }),
-        _ => not_found("Endpoint"),
+        _ => Err(not_found("Endpoint")),
     }
 }
 
-fn with_context(c: &Ctx<'_>, id: &str, f: impl FnOnce(&World, &Context) -> Response) -> Response {
+fn with_context(c: &Ctx<'_>, id: &str, f: impl FnOnce(&World, &Context) -> Response) -> Handled {
     let world = c.app.world();
     match world.circleci.contexts.iter().find(|x| x.id == id) {
-        Some(ctx) => f(&world, ctx),
-        None => not_found("Context"),
+        Some(ctx) => Ok(f(&world, ctx)),
+        None => Err(not_found("Context")),
     }
 }
 
-fn with_project(c: &Ctx<'_>, slug: &str, f: impl FnOnce(&World, &Project) -> Response) -> Response {
+fn with_project(c: &Ctx<'_>, slug: &str, f: impl FnOnce(&World, &Project) -> Response) -> Handled {
     let world = c.app.world();
     let slug = slug.replacen("github/", "gh/", 1);
     match world.circleci.projects.iter().find(|p| p.slug == slug) {
-        Some(p) => f(&world, p),
-        None => not_found("Project"),
+        Some(p) => Ok(f(&world, p)),
+        None => Err(not_found("Project")),
     }
 }
 
@@ -118,14 +119,14 @@ fn with_pipeline(
     c: &Ctx<'_>,
     id: &str,
     f: impl FnOnce(&World, &Project, &Pipeline) -> Response,
-) -> Response {
+) -> Handled {
     let world = c.app.world();
     for p in &world.circleci.projects {
         if let Some(pl) = p.pipelines.iter().find(|pl| pl.id == id) {
-            return f(&world, p, pl);
+            return Ok(f(&world, p, pl));
         }
     }
-    not_found("Pipeline")
+    Err(not_found("Pipeline"))
 }
 
 fn context_json(ctx: &Context) -> Value {
@@ -234,7 +235,7 @@ fn pipeline_json(world: &World, p: &Project, pl: &Pipeline) -> Value {
     })
 }
 
-fn list_contexts(c: &Ctx<'_>) -> Response {
+fn list_contexts(c: &Ctx<'_>) -> Handled {
     let world = c.app.world();
     let owner_id = http::query_param(c.query, "owner-id");
     let owner_slug = http::query_param(c.query, "owner-slug");
@@ -243,22 +244,22 @@ fn list_contexts(c: &Ctx<'_>) -> Response {
             .as_deref()
             .is_some_and(|s| s.replacen("github/", "gh/", 1) == world.circleci.org_slug);
     if owner_id.is_none() && owner_slug.is_none() {
-        return msg(
+        return Err(msg(
             StatusCode::BAD_REQUEST,
             "owner-id or owner-slug is required.",
-        );
+        ));
     }
     if !ours {
-        return not_found("Organization");
+        return Err(not_found("Organization"));
     }
-    page(
+    Ok(page(
         world
             .circleci
             .contexts
             .iter()
             .map(|x| json!({"id": x.id, "name": x.name, "created_at": rfc3339(x.created)}))
             .collect(),
-    )
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -273,17 +274,14 @@ struct Owner {
     slug: Option<String>,
 }
 
-fn parse<T: serde::de::DeserializeOwned>(c: &Ctx<'_>) -> Result<T, Response> {
+fn parse<T: serde::de::DeserializeOwned>(c: &Ctx<'_>) -> Result<T, SandboxError> {
     serde_json::from_slice(c.body)
         .map_err(|e| msg(StatusCode::BAD_REQUEST, format!("malformed JSON body: {e}")))
 }
 
-fn create_context(c: &Ctx<'_>) -> Response {
-    let body: NewContext = match parse(c) {
-        Ok(b) => b,
-        Err(e) => return e,
-    };
-    let mut world = c.app.world();
+fn create_context(c: &Ctx<'_>) -> Handled {
+    let body: NewContext = parse(c)?;
+    let mut world = c.app.write();
     let ours = body.owner.id.as_deref() == Some(world.circleci.org_id.as_str())
         || body
             .owner
@@ -291,13 +289,13 @@ fn create_context(c: &Ctx<'_>) -> Response {
             .as_deref()
             .is_some_and(|s| s.replacen("github/", "gh/", 1) == world.circleci.org_slug);
     if !ours {
-        return not_found("Organization");
+        return Err(not_found("Organization"));
     }
     if body.name.trim().is_empty() || world.circleci.contexts.iter().any(|x| x.name == body.name) {
-        return msg(
+        return Err(msg(
             StatusCode::BAD_REQUEST,
             "A context needs a unique, non-empty name.",
-        );
+        ));
     }
     let ctx = Context {
         id: crate::ids::random_uuid(),
@@ -308,19 +306,17 @@ fn create_context(c: &Ctx<'_>) -> Response {
     };
     let out = json!({"id": ctx.id, "name": ctx.name, "created_at": rfc3339(ctx.created)});
     world.circleci.contexts.push(ctx);
-    c.app.mark_dirty();
-    http::ok(&out)
+    Ok(http::ok(&out))
 }
 
-fn delete_context(c: &Ctx<'_>, id: &str) -> Response {
-    let mut world = c.app.world();
+fn delete_context(c: &Ctx<'_>, id: &str) -> Handled {
+    let mut world = c.app.write();
     let before = world.circleci.contexts.len();
     world.circleci.contexts.retain(|x| x.id != id);
     if world.circleci.contexts.len() == before {
-        return not_found("Context");
+        return Err(not_found("Context"));
     }
-    c.app.mark_dirty();
-    http::ok(&json!({"message": "Context deleted."}))
+    Ok(http::ok(&json!({"message": "Context deleted."})))
 }
 
 #[derive(Debug, Deserialize)]
@@ -335,20 +331,17 @@ fn valid_var_name(name: &str) -> bool {
         && !name.as_bytes()[0].is_ascii_digit()
 }
 
-fn put_context_var(c: &Ctx<'_>, id: &str, name: &str) -> Response {
-    let body: Value_ = match parse(c) {
-        Ok(b) => b,
-        Err(e) => return e,
-    };
+fn put_context_var(c: &Ctx<'_>, id: &str, name: &str) -> Handled {
+    let body: Value_ = parse(c)?;
     if !valid_var_name(name) {
-        return msg(
+        return Err(msg(
             StatusCode::BAD_REQUEST,
             format!("Invalid environment variable name {name:?}."),
-        );
+        ));
     }
-    let mut world = c.app.world();
+    let mut world = c.app.write();
     let Some(ctx) = world.circleci.contexts.iter_mut().find(|x| x.id == id) else {
-        return not_found("Context");
+        return Err(not_found("Context"));
     };
     ctx.env.retain(|e| e.name != name);
     ctx.env.push(EnvVar {
@@ -361,22 +354,22 @@ fn put_context_var(c: &Ctx<'_>, id: &str, name: &str) -> Response {
         .last()
         .map(|e| context_var(ctx, e))
         .unwrap_or_default();
-    c.app.mark_dirty();
-    http::ok(&out)
+    Ok(http::ok(&out))
 }
 
-fn delete_context_var(c: &Ctx<'_>, id: &str, name: &str) -> Response {
-    let mut world = c.app.world();
+fn delete_context_var(c: &Ctx<'_>, id: &str, name: &str) -> Handled {
+    let mut world = c.app.write();
     let Some(ctx) = world.circleci.contexts.iter_mut().find(|x| x.id == id) else {
-        return not_found("Context");
+        return Err(not_found("Context"));
     };
     let before = ctx.env.len();
     ctx.env.retain(|e| e.name != name);
     if ctx.env.len() == before {
-        return not_found("Environment variable");
+        return Err(not_found("Environment variable"));
     }
-    c.app.mark_dirty();
-    http::ok(&json!({"message": "Environment variable deleted."}))
+    Ok(http::ok(
+        &json!({"message": "Environment variable deleted."}),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -385,12 +378,9 @@ struct NewRestriction {
     restriction_value: String,
 }
 
-fn create_restriction(c: &Ctx<'_>, id: &str) -> Response {
-    let body: NewRestriction = match parse(c) {
-        Ok(b) => b,
-        Err(e) => return e,
-    };
-    let mut world = c.app.world();
+fn create_restriction(c: &Ctx<'_>, id: &str) -> Handled {
+    let body: NewRestriction = parse(c)?;
+    let mut world = c.app.write();
     let valid = match body.restriction_type.as_str() {
         "expression" => crate::restrictions::validate_expression(&body.restriction_value),
         "project" => {
@@ -411,13 +401,13 @@ fn create_restriction(c: &Ctx<'_>, id: &str) -> Response {
         )),
     };
     if let Err(why) = valid {
-        return msg(
+        return Err(msg(
             StatusCode::BAD_REQUEST,
             format!("Invalid restriction: {why}."),
-        );
+        ));
     }
     let Some(ctx) = world.circleci.contexts.iter_mut().find(|x| x.id == id) else {
-        return not_found("Context");
+        return Err(not_found("Context"));
     };
     let r = Restriction {
         id: crate::ids::random_uuid(),
@@ -427,22 +417,22 @@ fn create_restriction(c: &Ctx<'_>, id: &str) -> Response {
     };
     let out = restriction_json(ctx, &r);
     ctx.restrictions.push(r);
-    c.app.mark_dirty();
-    http::json(StatusCode::CREATED, &out)
+    Ok(http::json(StatusCode::CREATED, &out))
 }
 
-fn delete_restriction(c: &Ctx<'_>, id: &str, rid: &str) -> Response {
-    let mut world = c.app.world();
+fn delete_restriction(c: &Ctx<'_>, id: &str, rid: &str) -> Handled {
+    let mut world = c.app.write();
     let Some(ctx) = world.circleci.contexts.iter_mut().find(|x| x.id == id) else {
-        return not_found("Context");
+        return Err(not_found("Context"));
     };
     let before = ctx.restrictions.len();
     ctx.restrictions.retain(|r| r.id != rid);
     if ctx.restrictions.len() == before {
-        return not_found("Restriction");
+        return Err(not_found("Restriction"));
     }
-    c.app.mark_dirty();
-    http::ok(&json!({"message": "Context restriction deleted."}))
+    Ok(http::ok(
+        &json!({"message": "Context restriction deleted."}),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -451,21 +441,18 @@ struct NewVar {
     value: String,
 }
 
-fn put_project_var(c: &Ctx<'_>, slug: &str) -> Response {
-    let body: NewVar = match parse(c) {
-        Ok(b) => b,
-        Err(e) => return e,
-    };
+fn put_project_var(c: &Ctx<'_>, slug: &str) -> Handled {
+    let body: NewVar = parse(c)?;
     if !valid_var_name(&body.name) {
-        return msg(
+        return Err(msg(
             StatusCode::BAD_REQUEST,
             format!("Invalid environment variable name {:?}.", body.name),
-        );
+        ));
     }
-    let mut world = c.app.world();
+    let mut world = c.app.write();
     let slug = slug.replacen("github/", "gh/", 1);
     let Some(p) = world.circleci.projects.iter_mut().find(|p| p.slug == slug) else {
-        return not_found("Project");
+        return Err(not_found("Project"));
     };
     p.env.retain(|e| e.name != body.name);
     let var = EnvVar {
@@ -475,21 +462,21 @@ fn put_project_var(c: &Ctx<'_>, slug: &str) -> Response {
     };
     let out = project_var(&var);
     p.env.push(var);
-    c.app.mark_dirty();
-    http::json(StatusCode::CREATED, &out)
+    Ok(http::json(StatusCode::CREATED, &out))
 }
 
-fn delete_project_var(c: &Ctx<'_>, slug: &str, name: &str) -> Response {
-    let mut world = c.app.world();
+fn delete_project_var(c: &Ctx<'_>, slug: &str, name: &str) -> Handled {
+    let mut world = c.app.write();
     let slug = slug.replacen("github/", "gh/", 1);
     let Some(p) = world.circleci.projects.iter_mut().find(|p| p.slug == slug) else {
-        return not_found("Project");
+        return Err(not_found("Project"));
     };
     let before = p.env.len();
     p.env.retain(|e| e.name != name);
     if p.env.len() == before {
-        return not_found("Environment variable");
+        return Err(not_found("Environment variable"));
     }
-    c.app.mark_dirty();
-    http::ok(&json!({"message": "Environment variable deleted."}))
+    Ok(http::ok(
+        &json!({"message": "Environment variable deleted."}),
+    ))
 }

@@ -1,49 +1,63 @@
 //! Logging in and out: web login (`POST /-/v1/login`, an approval page, the done URL the CLI
 //! polls), the legacy couch login, and logout.
 
+use crate::error::{Handled, SandboxError};
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::{Ctx, WebLogin, empty_ok};
 use crate::clock::now_secs;
 use crate::http;
+use crate::router::Ctx;
+use crate::state::WebLogin;
 
-pub fn start(c: &Ctx<'_>) -> Response {
+pub fn start(c: &Ctx<'_>) -> Handled {
     let id = crate::ids::opaque();
+    let now = now_secs();
     let mut rt = c.app.runtime();
-    if rt.logins.len() > 10_000 {
-        rt.logins.clear();
+    rt.logins.retain(|_, l| l.created + 600 > now);
+    if rt.logins.len() >= 10_000 {
+        return Err(SandboxError::too_many("Too many pending web logins.", 60));
     }
-    rt.logins.insert(id.clone(), WebLogin::default());
-    http::ok(&json!({
+    rt.logins.insert(
+        id.clone(),
+        WebLogin {
+            approved_token: None,
+            created: now,
+        },
+    );
+    Ok(http::ok(&json!({
         "loginUrl": format!("{}/-/v1/login/approve/{id}", c.app.base),
         "doneUrl": format!("{}/-/v1/login/done/{id}", c.app.base),
-    }))
+    })))
 }
 
-pub fn done(c: &Ctx<'_>, id: &str) -> Response {
+pub fn done(c: &Ctx<'_>, id: &str) -> Handled {
     let mut rt = c.app.runtime();
     match rt.logins.get(id).map(|l| l.approved_token.clone()) {
-        None => http::not_found("Unknown or finished login session."),
+        None => Err(SandboxError::not_found(
+            "Unknown or finished login session.",
+        )),
         Some(None) => {
             let mut resp = http::json(StatusCode::ACCEPTED, &json!({}));
             resp.headers_mut()
                 .insert("retry-after", HeaderValue::from_static("1"));
-            resp
+            Ok(resp)
         }
         Some(Some(token)) => {
             rt.logins.remove(id);
-            http::ok(&json!({"token": token}))
+            Ok(http::ok(&json!({"token": token})))
         }
     }
 }
 
-pub fn page(c: &Ctx<'_>, id: &str) -> Response {
+pub fn page(c: &Ctx<'_>, id: &str) -> Handled {
     if !c.app.runtime().logins.contains_key(id) {
-        return http::not_found("Unknown or finished login session.");
+        return Err(SandboxError::not_found(
+            "Unknown or finished login session.",
+        ));
     }
     let html = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>tokenless sandbox login</title></head><body>\
@@ -59,7 +73,7 @@ pub fn page(c: &Ctx<'_>, id: &str) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    resp
+    Ok(resp)
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,26 +100,41 @@ fn parse_approval(c: &Ctx<'_>) -> Option<Approval> {
 
 /// Approves a pending web login with a user name and that user's current TOTP code
 /// (a form POST from the page, or JSON `{"name","otp"}` from tests).
-pub fn approve(c: &Ctx<'_>, id: &str) -> Response {
+pub fn approve(c: &Ctx<'_>, id: &str) -> Handled {
     let Some(a) = parse_approval(c) else {
-        return http::bad_request("Expected `name` and `otp` (form fields or JSON).");
+        return Err(SandboxError::bad_request(
+            "Expected `name` and `otp` (form fields or JSON).",
+        ));
     };
+    let now = now_secs();
+    c.check_attempts("login", &a.name, now)?;
     let token = {
         let world = c.app.world();
         match world.users.get(&a.name) {
-            Some(u) if crate::totp::verify(&u.totp_secret, &a.otp, now_secs()) => {
-                u.session_token.clone()
+            Some(u) if crate::totp::verify(&u.totp_secret, &a.otp, now) => {
+                Some(u.session_token.clone())
             }
-            _ => return http::unauthorized("Unknown user or wrong one-time password."),
+            _ => None,
         }
     };
+    let Some(token) = token else {
+        c.record_failure("login", &a.name, now);
+        return Err(SandboxError::unauthorized(
+            "Unknown user or wrong one-time password.",
+        ));
+    };
+    c.clear_failures("login", &a.name);
     let mut rt = c.app.runtime();
     match rt.logins.get_mut(id) {
         Some(l) => {
             l.approved_token = Some(token);
-            http::ok(&json!({"ok": true, "message": "Login approved; you can close this page."}))
+            Ok(http::ok(
+                &json!({"ok": true, "message": "Login approved; you can close this page."}),
+            ))
         }
-        None => http::not_found("Unknown or finished login session."),
+        None => Err(SandboxError::not_found(
+            "Unknown or finished login session.",
+        )),
     }
 }
 
@@ -116,40 +145,129 @@ struct CouchBody {
 }
 
 /// `PUT /-/user/org.couchdb.user:<name>`: password login (plus OTP, as the account has 2FA).
-pub fn couch(c: &Ctx<'_>) -> Response {
-    let body: CouchBody = match http::parse(c.body) {
-        Ok(b) => b,
-        Err(e) => return e,
-    };
+pub fn couch(c: &Ctx<'_>) -> Handled {
+    let body: CouchBody = http::parse(c.body)?;
+    let now = now_secs();
+    c.check_attempts("login", &body.name, now)?;
     let world = c.app.world();
     let Some(u) = world
         .users
         .get(&body.name)
         .filter(|u| u.password == body.password)
     else {
-        return http::unauthorized("Incorrect user name or password.");
+        drop(world);
+        c.record_failure("login", &body.name, now);
+        return Err(SandboxError::unauthorized(
+            "Incorrect user name or password.",
+        ));
     };
-    if !crate::auth::otp_valid(&world, &u.name, c.headers) {
-        return http::otp_challenge();
-    }
-    http::json(
+    c.clear_failures("login", &body.name);
+    c.second_factor(&world, &u.name)?;
+    Ok(http::json(
         StatusCode::CREATED,
         &json!({"ok": format!("you are authenticated as '{}'", u.name), "token": u.session_token}),
-    )
+    ))
 }
 
 /// `DELETE /-/user/token/<token>`: ends the caller's login session (a new one replaces it).
-pub fn logout(c: &Ctx<'_>, token: &str) -> Response {
+pub fn logout(c: &Ctx<'_>, token: &str) -> Handled {
     if http::bearer(c.headers) != Some(token) {
-        return http::unauthorized("You can only log out your own session.");
+        return Err(SandboxError::unauthorized(
+            "You can only log out your own session.",
+        ));
     }
-    let mut world = c.app.world();
+    let mut world = c.app.write();
     match world.users.values_mut().find(|u| u.session_token == token) {
         Some(u) => {
             u.session_token = crate::ids::npm_token();
-            c.app.mark_dirty();
-            empty_ok()
+            Ok(http::empty_ok())
         }
-        None => http::not_found("Not a login session."),
+        None => Err(SandboxError::not_found("Not a login session.")),
     }
+}
+
+/// The `doneUrl` of a web 2FA challenge: 202 + `retry-after` until approved, then 200
+/// `{"token": code}` once (the CLI sends the code as `npm-otp` on its retry).
+pub fn tfa_done(c: &Ctx<'_>, id: &str) -> Handled {
+    let mut rt = c.app.runtime();
+    match rt
+        .challenges
+        .get(id)
+        .map(|ch| (ch.code.clone(), ch.user.clone()))
+    {
+        None => Err(SandboxError::not_found(
+            "Unknown or finished 2FA challenge.",
+        )),
+        Some((None, _)) => {
+            let mut resp = http::json(StatusCode::ACCEPTED, &json!({}));
+            resp.headers_mut()
+                .insert("retry-after", HeaderValue::from_static("1"));
+            Ok(resp)
+        }
+        Some((Some(code), user)) => {
+            rt.challenges.remove(id);
+            rt.tfa_codes.insert(code.clone(), user);
+            Ok(http::ok(&json!({"token": code})))
+        }
+    }
+}
+
+/// The `authUrl` of a web 2FA challenge: where a person would touch their security key.
+pub fn tfa_page(c: &Ctx<'_>, id: &str) -> Handled {
+    let user = c
+        .app
+        .runtime()
+        .challenges
+        .get(id)
+        .map(|ch| ch.user.clone())
+        .ok_or_else(|| SandboxError::not_found("Unknown or finished 2FA challenge."))?;
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>tokenless sandbox 2FA</title></head><body>\
+<h1>Confirm a write for {user}</h1>\
+<p>The sandbox has no security keys: approve with <code>POST /-/sandbox/2fa/{id}/approve</code> \
+(JSON <code>{{\"remember\": true}}</code> skips 2FA for the next 5 minutes).</p></body></html>"
+    );
+    let mut resp = Response::new(Body::from(html));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    Ok(resp)
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct TfaApproval {
+    #[serde(default)]
+    remember: bool,
+}
+
+/// `POST /-/sandbox/2fa/<id>/approve` (tests and the demo stand in for the person with the
+/// security key): approves the challenge; `{"remember": true}` also opens the "skip 2FA for
+/// the next 5 minutes" window of that user.
+pub fn tfa_approve(c: &Ctx<'_>, id: &str) -> Handled {
+    let approval: TfaApproval = if c.body.is_empty() {
+        TfaApproval::default()
+    } else {
+        http::parse(c.body)?
+    };
+    let now = now_secs();
+    let mut rt = c.app.runtime();
+    let Some(ch) = rt.challenges.get_mut(id) else {
+        return Err(SandboxError::not_found(
+            "Unknown or finished 2FA challenge.",
+        ));
+    };
+    if ch.code.is_none() {
+        ch.code = Some(crate::ids::opaque());
+    }
+    ch.remember = approval.remember;
+    let user = ch.user.clone();
+    if approval.remember {
+        rt.tfa_windows.retain(|_, until| *until > now);
+        rt.tfa_windows
+            .insert(user.clone(), now + crate::auth::TFA_WINDOW_SECS);
+    }
+    Ok(http::ok(
+        &json!({"ok": true, "user": user, "remember": approval.remember}),
+    ))
 }

@@ -1,19 +1,19 @@
 //! The OIDC issuers' HTTP side: discovery, JWKS, the mint endpoint for tests and demos, and a
 //! GitHub Actions id-token request endpoint (what `ACTIONS_ID_TOKEN_REQUEST_URL` points at).
 
+use crate::error::{Handled, SandboxError};
 use axum::http::{Method, StatusCode};
-use axum::response::Response;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
-use crate::app::Ctx;
 use crate::clock::now_secs;
 use crate::http;
 use crate::issuers::{Provider, discovery, issuer_url};
 use crate::restrictions;
+use crate::router::Ctx;
 
 /// Routes below `/-/sandbox/oidc/`.
-pub fn route(c: &Ctx<'_>, rest: &[&str]) -> Response {
+pub fn route(c: &Ctx<'_>, rest: &[&str]) -> Handled {
     let org_id = c.app.world().circleci.org_id.clone();
     match (c.method, rest) {
         (
@@ -25,10 +25,10 @@ pub fn route(c: &Ctx<'_>, rest: &[&str]) -> Response {
                 ".well-known",
                 "openid-configuration",
             ],
-        ) if *org == org_id => http::ok(&discovery(
+        ) if *org == org_id => Ok(http::ok(&discovery(
             &issuer_url(&c.app.base, Provider::CircleCi, &org_id),
             Provider::CircleCi,
-        )),
+        ))),
         (&Method::GET, ["circleci", "org", org, ".well-known", "jwks-pub.json"])
             if *org == org_id =>
         {
@@ -43,46 +43,55 @@ pub fn route(c: &Ctx<'_>, rest: &[&str]) -> Response {
             ],
         ) => {
             let provider = Provider::parse(p).unwrap_or(Provider::GitHub);
-            http::ok(&discovery(
+            Ok(http::ok(&discovery(
                 &issuer_url(&c.app.base, provider, &org_id),
                 provider,
-            ))
+            )))
         }
         (&Method::GET, ["github", ".well-known", "jwks"]) => jwks(c, Provider::GitHub),
         (&Method::GET, ["gitlab", "oauth", "discovery", "keys"]) => jwks(c, Provider::GitLab),
         (&Method::POST, [p, "token"]) => match Provider::parse(p) {
             Some(provider) => mint_endpoint(c, provider),
-            None => http::not_found(format!(
+            None => Err(SandboxError::not_found(format!(
                 "No sandbox issuer {p:?}; use circleci, github or gitlab."
-            )),
+            ))),
         },
         (&Method::GET, ["github", "actions-token"]) => actions_token(c),
-        _ => http::not_found("Not found: no such sandbox issuer endpoint."),
+        _ => Err(SandboxError::not_found(
+            "Not found: no such sandbox issuer endpoint.",
+        )),
     }
 }
 
-fn jwks(c: &Ctx<'_>, provider: Provider) -> Response {
-    http::ok(&json!({"keys": [c.app.issuers.key(provider).public_jwk()]}))
+fn jwks(c: &Ctx<'_>, provider: Provider) -> Handled {
+    Ok(http::ok(
+        &json!({"keys": [c.app.issuers.key(provider).public_jwk()]}),
+    ))
 }
 
-fn refuse(status: StatusCode, msg: impl Into<String>) -> Response {
-    http::json(status, &json!({"error": msg.into()}))
+fn refuse(status: StatusCode, msg: impl Into<String>) -> SandboxError {
+    SandboxError::new(status, msg)
 }
 
-fn mint_endpoint(c: &Ctx<'_>, provider: Provider) -> Response {
+fn mint_endpoint(c: &Ctx<'_>, provider: Provider) -> Handled {
     let body: Value = match serde_json::from_slice(c.body) {
         Ok(v) => v,
-        Err(e) => return refuse(StatusCode::BAD_REQUEST, format!("malformed JSON body: {e}")),
+        Err(e) => {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                format!("malformed JSON body: {e}"),
+            ));
+        }
     };
     let Value::Object(claims) = body else {
-        return refuse(
+        return Err(refuse(
             StatusCode::BAD_REQUEST,
             "the body must be a JSON object of claims",
-        );
+        ));
     };
     match mint(c, provider, claims) {
-        Ok(token) => http::ok(&json!({"token": token})),
-        Err(resp) => resp,
+        Ok(token) => Ok(http::ok(&json!({"token": token}))),
+        Err(resp) => Err(resp),
     }
 }
 
@@ -92,7 +101,7 @@ pub fn mint(
     c: &Ctx<'_>,
     provider: Provider,
     mut claims: Map<String, Value>,
-) -> Result<String, Response> {
+) -> Result<String, SandboxError> {
     let now = now_secs();
     let org_id = c.app.world().circleci.org_id.clone();
     let config_source = claims.remove("config_source");
@@ -131,7 +140,9 @@ pub fn mint(
         });
         claims.entry("aud").or_insert_with(|| json!(org_id));
     } else {
-        claims.entry("aud").or_insert_with(|| json!(c.app.audience));
+        claims
+            .entry("aud")
+            .or_insert_with(|| json!(c.app.audiences.first()));
     }
     claims
         .entry("iss")
@@ -159,7 +170,7 @@ fn check_contexts(
     c: &Ctx<'_>,
     claims: &Map<String, Value>,
     config_source: &str,
-) -> Result<(), Response> {
+) -> Result<(), SandboxError> {
     let Some(ids) = claims.get("oidc.circleci.com/context-ids") else {
         return Ok(());
     };
@@ -220,7 +231,7 @@ fn check_contexts(
 
 /// `GET /-/sandbox/oidc/github/actions-token?claims=<base64url JSON>&audience=<aud>` →
 /// `{"value": jwt}`: point `ACTIONS_ID_TOKEN_REQUEST_URL` here and npm's GitHub flow works.
-fn actions_token(c: &Ctx<'_>) -> Response {
+fn actions_token(c: &Ctx<'_>) -> Handled {
     let mut claims = Map::new();
     if let Some(encoded) = http::query_param(c.query, "claims") {
         let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -230,10 +241,10 @@ fn actions_token(c: &Ctx<'_>) -> Response {
         match decoded {
             Some(Value::Object(m)) => claims = m,
             _ => {
-                return refuse(
+                return Err(refuse(
                     StatusCode::BAD_REQUEST,
                     "claims must be base64url-encoded JSON object",
-                );
+                ));
             }
         }
     }
@@ -241,7 +252,7 @@ fn actions_token(c: &Ctx<'_>) -> Response {
         claims.insert("aud".into(), json!(aud));
     }
     match mint(c, Provider::GitHub, claims) {
-        Ok(token) => http::ok(&json!({"value": token})),
-        Err(e) => e,
+        Ok(token) => Ok(http::ok(&json!({"value": token}))),
+        Err(e) => Err(e),
     }
 }

@@ -1,33 +1,40 @@
-//! Registry reads and writes the npm CLI uses for install and publish: whoami, packuments,
-//! tarballs, publish and stage publish.
+//! Registry reads and writes the npm CLI uses: whoami, packuments, tarballs, publish,
+//! dist-tags, deprecate (a packument `PUT`) and unpublish (`-rev` writes and deletes).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use crate::app::{Ctx, empty_ok};
 use crate::auth::{self, Principal, Publishing};
 use crate::clock::now_secs;
+use crate::error::{Handled, SandboxError};
 use crate::http;
-use crate::model::{Mfa, Package, Publisher, Stage, TrustedPublisher, Version, World};
+use crate::model::{Blob, Mfa, Package, Publisher, TrustedPublisher, Version, World};
 use crate::packages::{
-    digests, packument as render_packument, tarball_file, valid_version, validate_name,
+    digests, packument as render_packument, tarball_file, valid_version, validate_name, version_key,
 };
+use crate::router::Ctx;
 
-pub fn whoami(c: &Ctx<'_>) -> Response {
+/// How long after publishing a version may be unpublished (npm's rule, simplified: npm also
+/// allows later unpublishes of packages without dependents and with few downloads).
+pub const UNPUBLISH_WINDOW_SECS: u64 = 72 * 3600;
+
+pub fn whoami(c: &Ctx<'_>) -> Handled {
     let world = c.app.world();
-    match auth::principal(c.app, &world, c.headers) {
-        Err(e) => e,
-        Ok(None) => http::unauthorized("You must be logged in to see who you are."),
-        Ok(Some(Principal::Oidc(_))) => http::unauthorized(
+    match c.principal(&world)? {
+        None => Err(SandboxError::unauthorized(
+            "You must be logged in to see who you are.",
+        )),
+        Some(Principal::Oidc(_)) => Err(SandboxError::unauthorized(
             "A trusted-publishing token has no account; `npm whoami` does not reflect OIDC.",
-        ),
-        Ok(Some(p)) => http::ok(&json!({"username": p.user().unwrap_or_default()})),
+        )),
+        Some(p) => Ok(http::ok(&json!({"username": p.user().unwrap_or_default()}))),
     }
 }
 
@@ -36,115 +43,211 @@ pub fn readable(c: &Ctx<'_>, world: &World, pkg: &Package) -> bool {
     if pkg.public {
         return true;
     }
-    match auth::principal(c.app, world, c.headers) {
+    match c.principal(world) {
         Ok(Some(Principal::Oidc(m))) => m.package == pkg.name,
-        Ok(Some(p)) => p.user().is_some_and(|u| world.users.contains_key(u)),
+        Ok(Some(p)) => p
+            .user()
+            .is_some_and(|u| world.role(u).is_some() && world.in_scope(&pkg.name)),
         _ => false,
     }
 }
 
-pub fn packument(c: &Ctx<'_>, name: &str) -> Response {
-    if let Err(e) = validate_name(name) {
-        return http::bad_request(e.to_string());
-    }
+fn known_name(name: &str) -> Result<(), SandboxError> {
+    validate_name(name).map_err(|e| SandboxError::bad_request(e.to_string()))
+}
+
+pub fn packument(c: &Ctx<'_>, name: &str) -> Handled {
+    known_name(name)?;
     let world = c.app.world();
     match world.packages.get(name) {
         Some(pkg) if readable(c, &world, pkg) => {
-            http::ok(&render_packument(pkg, &c.app.registry()))
+            Ok(http::ok(&render_packument(pkg, &c.app.registry())))
         }
-        _ => http::not_found("Not found"),
+        _ => Err(SandboxError::not_found("Not found")),
     }
 }
 
-pub fn dist_tags(c: &Ctx<'_>, name: &str) -> Response {
+pub fn dist_tags(c: &Ctx<'_>, name: &str) -> Handled {
     let world = c.app.world();
     match world.packages.get(name) {
-        Some(pkg) if readable(c, &world, pkg) => http::ok(&json!(pkg.dist_tags)),
-        _ => http::not_found("Not found"),
+        Some(pkg) if readable(c, &world, pkg) => Ok(http::ok(&json!(pkg.dist_tags))),
+        _ => Err(SandboxError::not_found("Not found")),
     }
 }
 
-pub fn tarball(c: &Ctx<'_>, name: &str, file: &str) -> Response {
+/// A tag name npm accepts: not empty, not a version or range, URL-safe.
+fn valid_tag(tag: &str) -> bool {
+    !tag.is_empty()
+        && tag.len() <= 128
+        && !valid_version(tag)
+        && !tag.starts_with('v')
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// `npm dist-tag add <pkg>@<version> <tag>`: the body is the version as a JSON string.
+pub fn dist_tag_set(c: &Ctx<'_>, name: &str, tag: &str) -> Handled {
+    let version: String = http::parse(c.body)?;
+    if !valid_tag(tag) {
+        return Err(SandboxError::bad_request(format!(
+            "Invalid tag {tag:?}: a tag cannot be empty or look like a version."
+        )));
+    }
+    let mut world = c.app.write();
+    tag_writer(c, &world, name)?;
+    let Some(pkg) = world.packages.get_mut(name) else {
+        return Err(SandboxError::not_found(format!(
+            "Package {name} not found."
+        )));
+    };
+    if !pkg.versions.contains_key(&version) {
+        return Err(SandboxError::not_found(format!(
+            "{name} has no version {version:?}."
+        )));
+    }
+    pkg.dist_tags.insert(tag.to_owned(), version);
+    touch(pkg);
+    Ok(http::created(&json!(pkg.dist_tags)))
+}
+
+pub fn dist_tag_remove(c: &Ctx<'_>, name: &str, tag: &str) -> Handled {
+    let mut world = c.app.write();
+    tag_writer(c, &world, name)?;
+    let Some(pkg) = world.packages.get_mut(name) else {
+        return Err(SandboxError::not_found(format!(
+            "Package {name} not found."
+        )));
+    };
+    if tag == "latest" {
+        return Err(SandboxError::bad_request(
+            "The latest tag cannot be removed.",
+        ));
+    }
+    if pkg.dist_tags.remove(tag).is_none() {
+        return Err(SandboxError::not_found(format!(
+            "{name} has no tag {tag:?}."
+        )));
+    }
+    touch(pkg);
+    Ok(http::ok(&json!(pkg.dist_tags)))
+}
+
+/// Tags and deprecations: a maintainer with 2FA, or a stage-only token (which npm lets move
+/// tags and deprecate without a second factor: it cannot publish).
+fn tag_writer(c: &Ctx<'_>, world: &World, name: &str) -> Result<String, SandboxError> {
+    if let Ok(Some(p)) = c.principal(world)
+        && let Some(t) = p.token(world)
+        && t.stage_only
+    {
+        auth::token_covers_write(t, name)?;
+        let user = t.owner.clone();
+        if !world.can_write(&user, name) {
+            return Err(SandboxError::forbidden(format!(
+                "{user} may not change {name}."
+            )));
+        }
+        return Ok(user);
+    }
+    auth::package_writer(c, world, name)
+}
+
+fn touch(pkg: &mut Package) {
+    pkg.rev += 1;
+    pkg.modified = now_secs();
+}
+
+pub fn tarball(c: &Ctx<'_>, name: &str, file: &str) -> Handled {
     let world = c.app.world();
     let Some(pkg) = world.packages.get(name).filter(|p| readable(c, &world, p)) else {
-        return http::not_found("Not found");
+        return Err(SandboxError::not_found("Not found"));
     };
-    match pkg
+    let Some((_, ver)) = pkg
         .versions
         .iter()
         .find(|(v, _)| tarball_file(name, v) == file)
-    {
-        Some((_, ver)) => {
-            let mut resp = Response::new(Body::from(ver.tarball.clone()));
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
-            );
-            resp
-        }
-        None => http::not_found(format!("Tarball {file:?} of {name} not found.")),
-    }
+    else {
+        return Err(SandboxError::not_found(format!(
+            "Tarball {file:?} of {name} not found."
+        )));
+    };
+    let Some(Blob(bytes)) = world.blobs.get(&ver.integrity) else {
+        return Err(SandboxError::not_found(format!(
+            "Tarball {file:?} is gone."
+        )));
+    };
+    Ok(octets(bytes.as_ref().clone()))
+}
+
+pub fn octets(bytes: Vec<u8>) -> Response {
+    let mut resp = Response::new(Body::from(bytes));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    resp
 }
 
 /// A validated publish document: one version, its tarball and dist-tags.
-struct Upload {
-    version: String,
-    manifest: Value,
-    tarball: Vec<u8>,
-    shasum: String,
-    integrity: String,
-    tags: BTreeMap<String, String>,
-    public: bool,
+pub struct Upload {
+    pub version: String,
+    pub manifest: Value,
+    pub tarball: Vec<u8>,
+    pub shasum: String,
+    pub integrity: String,
+    pub tags: BTreeMap<String, String>,
+    pub public: bool,
 }
 
-fn parse_upload(name: &str, body: &Value) -> Result<Upload, Response> {
+pub fn parse_upload(name: &str, body: &Value) -> Result<Upload, SandboxError> {
+    let bad = |m: &str| SandboxError::bad_request(m);
     let obj = body
         .as_object()
-        .ok_or_else(|| http::bad_request("Publish body must be a JSON object."))?;
+        .ok_or_else(|| bad("Publish body must be a JSON object."))?;
     if obj.get("name").and_then(Value::as_str) != Some(name) {
-        return Err(http::bad_request(format!(
+        return Err(SandboxError::bad_request(format!(
             "Publish body `name` must be {name:?}, the package in the URL."
         )));
     }
     let versions = obj
         .get("versions")
         .and_then(Value::as_object)
-        .ok_or_else(|| http::bad_request("Publish body has no `versions` object."))?;
+        .ok_or_else(|| bad("Publish body has no `versions` object."))?;
     let mut versions = versions.iter();
     let (Some((version, manifest)), None) = (versions.next(), versions.next()) else {
-        return Err(http::bad_request(
-            "Publish body must carry exactly one version.",
-        ));
+        return Err(bad("Publish body must carry exactly one version."));
     };
     if !valid_version(version) {
-        return Err(http::bad_request(format!("Invalid version {version:?}.")));
+        return Err(SandboxError::bad_request(format!(
+            "Invalid version {version:?}: not a SemVer 2.0 version."
+        )));
     }
     if manifest.get("version").and_then(Value::as_str) != Some(version.as_str())
         || manifest.get("name").and_then(Value::as_str) != Some(name)
     {
-        return Err(http::bad_request(
+        return Err(bad(
             "The version's manifest must name the same package and version.",
         ));
     }
     let attachments = obj
         .get("_attachments")
         .and_then(Value::as_object)
-        .ok_or_else(|| http::bad_request("Publish body has no `_attachments`."))?;
+        .ok_or_else(|| bad("Publish body has no `_attachments`."))?;
     let expected = format!("{name}-{version}.tgz");
     let attachment = attachments.get(&expected).ok_or_else(|| {
-        http::bad_request(format!("Publish body has no attachment {expected:?}."))
+        SandboxError::bad_request(format!("Publish body has no attachment {expected:?}."))
     })?;
     let data = attachment
         .get("data")
         .and_then(Value::as_str)
-        .ok_or_else(|| http::bad_request("Attachment has no base64 `data`."))?;
+        .ok_or_else(|| bad("Attachment has no base64 `data`."))?;
     let tarball = STANDARD
         .decode(data)
-        .map_err(|e| http::bad_request(format!("Attachment data is not base64: {e}.")))?;
+        .map_err(|e| SandboxError::bad_request(format!("Attachment data is not base64: {e}.")))?;
     if let Some(len) = attachment.get("length").and_then(Value::as_u64)
         && len != tarball.len() as u64
     {
-        return Err(http::bad_request(format!(
+        return Err(SandboxError::bad_request(format!(
             "Attachment length {len} does not match its {} bytes.",
             tarball.len()
         )));
@@ -154,18 +257,14 @@ fn parse_upload(name: &str, body: &Value) -> Result<Upload, Response> {
     if let Some(s) = dist.and_then(|d| d.get("shasum")).and_then(Value::as_str)
         && s != shasum
     {
-        return Err(http::bad_request(
-            "dist.shasum does not match the attached tarball.",
-        ));
+        return Err(bad("dist.shasum does not match the attached tarball."));
     }
     if let Some(i) = dist
         .and_then(|d| d.get("integrity"))
         .and_then(Value::as_str)
         && i != integrity
     {
-        return Err(http::bad_request(
-            "dist.integrity does not match the attached tarball.",
-        ));
+        return Err(bad("dist.integrity does not match the attached tarball."));
     }
     let mut tags = BTreeMap::new();
     if let Some(t) = obj.get("dist-tags").and_then(Value::as_object) {
@@ -176,9 +275,13 @@ fn parse_upload(name: &str, body: &Value) -> Result<Upload, Response> {
         }
     }
     let public = obj.get("access").and_then(Value::as_str) != Some("restricted");
+    let mut manifest = manifest.clone();
+    if let Some(m) = manifest.as_object_mut() {
+        m.remove("_attachments");
+    }
     Ok(Upload {
         version: version.clone(),
-        manifest: manifest.clone(),
+        manifest,
         tarball,
         shasum,
         integrity,
@@ -187,7 +290,8 @@ fn parse_upload(name: &str, body: &Value) -> Result<Upload, Response> {
     })
 }
 
-fn publisher(world: &World, who: &Publishing) -> Publisher {
+/// The `_npmUser` of a publish.
+pub fn publisher(world: &World, who: &Publishing, action: tokenless_trust::Action) -> Publisher {
     match who {
         Publishing::User(u) => Publisher {
             name: u.clone(),
@@ -197,26 +301,64 @@ fn publisher(world: &World, who: &Publishing) -> Publisher {
                 .map(|x| x.email.clone())
                 .unwrap_or_default(),
             trusted_publisher: None,
+            approved_by: None,
         },
         Publishing::Oidc(m) => Publisher {
-            name: match m.provider {
-                tokenless_trust::Provider::GitHub => "GitHub Actions".into(),
-                tokenless_trust::Provider::GitLab => "GitLab CI/CD".into(),
-                tokenless_trust::Provider::CircleCi => "CircleCI".into(),
-            },
+            name: provider_publisher(m.provider).to_owned(),
             email: "npm-oidc-no-reply@github.com".into(),
             trusted_publisher: Some(TrustedPublisher {
                 id: m.provider.as_str().to_owned(),
-                oidc_config_id: m.trust_config_id.clone().unwrap_or_default(),
+                oidc_config_id: oidc_config_id(m, action),
             }),
+            approved_by: None,
         },
     }
 }
 
+/// The trust config that granted `action` to an exchanged token.
+pub fn oidc_config_id(m: &tokenless_trust::MintedToken, action: tokenless_trust::Action) -> String {
+    m.grant_for(action)
+        .and_then(|g| g.trust_config_id.clone())
+        .unwrap_or_default()
+}
+
+/// The name npm records for a CI provider's publishes.
+pub fn provider_publisher(p: tokenless_trust::Provider) -> &'static str {
+    match p {
+        tokenless_trust::Provider::GitHub => "GitHub Actions",
+        tokenless_trust::Provider::GitLab => "GitLab CI/CD",
+        tokenless_trust::Provider::CircleCi => "CircleCI",
+    }
+}
+
+/// Refuses a version that exists (build metadata does not make a new version) or was
+/// unpublished (a name@version is never reused).
+pub fn check_new_version(world: &World, name: &str, version: &str) -> Result<(), SandboxError> {
+    let key = version_key(version);
+    if let Some(pkg) = world.packages.get(name)
+        && (pkg.versions.keys().any(|v| version_key(v) == key)
+            || pkg.unpublished.iter().any(|v| version_key(v) == key))
+    {
+        return Err(SandboxError::forbidden(format!(
+            "You cannot publish over the previously published versions: {version}."
+        )));
+    }
+    Ok(())
+}
+
 /// Inserts the version; exactly one concurrent publish of a version wins (the world lock).
-fn apply(world: &mut World, name: &str, up: Upload, who: &Publishing) -> Result<(), Response> {
+pub fn apply(
+    world: &mut World,
+    name: &str,
+    up: Upload,
+    publisher: Publisher,
+) -> Result<(), SandboxError> {
+    check_new_version(world, name, &up.version)?;
     let now = now_secs();
-    let publisher = publisher(world, who);
+    world
+        .blobs
+        .entry(up.integrity.clone())
+        .or_insert_with(|| Blob(Arc::new(up.tarball)));
     let pkg = world
         .packages
         .entry(name.to_owned())
@@ -226,31 +368,25 @@ fn apply(world: &mut World, name: &str, up: Upload, who: &Publishing) -> Result<
             modified: now,
             public: up.public,
             mfa: Mfa::Automation,
-            trust: None,
+            trust: Vec::new(),
             dist_tags: BTreeMap::new(),
             versions: BTreeMap::new(),
+            unpublished: Vec::new(),
+            rev: 0,
         });
-    if pkg.versions.contains_key(&up.version) {
-        return Err(http::forbidden(format!(
-            "You cannot publish over the previously published versions: {}.",
-            up.version
-        )));
+    touch(pkg);
+    if up.tags.is_empty() && !pkg.dist_tags.contains_key("latest") {
+        pkg.dist_tags.insert("latest".into(), up.version.clone());
     }
-    pkg.modified = now;
     for (tag, v) in up.tags {
         pkg.dist_tags.insert(tag, v);
-    }
-    let mut manifest = up.manifest;
-    if let Some(m) = manifest.as_object_mut() {
-        m.remove("_attachments");
     }
     pkg.versions.insert(
         up.version,
         Version {
-            manifest,
+            manifest: up.manifest,
             published: now,
             publisher,
-            tarball: up.tarball,
             shasum: up.shasum,
             integrity: up.integrity,
         },
@@ -258,160 +394,178 @@ fn apply(world: &mut World, name: &str, up: Upload, who: &Publishing) -> Result<
     Ok(())
 }
 
-pub fn publish(c: &Ctx<'_>, name: &str) -> Response {
-    if let Err(e) = validate_name(name) {
-        return http::bad_request(e.to_string());
+/// `PUT /<pkg>`: a publish (the body carries `_attachments`), or npm's metadata write
+/// (`npm deprecate` sends the packument back with `deprecated` set on versions).
+pub fn put_package(c: &Ctx<'_>, name: &str) -> Handled {
+    known_name(name)?;
+    let body: Value = http::parse(c.body)?;
+    if body.get("_attachments").is_none() {
+        return update(c, name, None);
     }
-    let body: Value = match http::parse(c.body) {
-        Ok(b) => b,
-        Err(e) => return e,
-    };
-    let up = match parse_upload(name, &body) {
-        Ok(u) => u,
-        Err(e) => return e,
-    };
-    let mut world = c.app.world();
-    let principal = match auth::require(c.app, &world, c.headers) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    let who = match auth::may_publish(&world, &principal, name, c.headers) {
-        Ok(w) => w,
-        Err(e) => return e,
-    };
+    let up = parse_upload(name, &body)?;
+    let mut world = c.app.write();
+    let principal = c.require(&world)?;
+    let who = auth::may_publish(c, &world, &principal, name)?;
     let version = up.version.clone();
-    match apply(&mut world, name, up, &who) {
-        Ok(()) => {
-            c.app.mark_dirty();
-            http::json(
-                StatusCode::OK,
-                &json!({"ok": "created new entry", "id": name, "version": version}),
-            )
-        }
-        Err(e) => e,
-    }
-}
-
-pub fn stage(c: &Ctx<'_>, name: &str) -> Response {
-    if let Err(e) = validate_name(name) {
-        return http::bad_request(e.to_string());
-    }
-    let body: Value = match http::parse(c.body) {
-        Ok(b) => b,
-        Err(e) => return e,
-    };
-    let up = match parse_upload(name, &body) {
-        Ok(u) => u,
-        Err(e) => return e,
-    };
-    let mut world = c.app.world();
-    let principal = match auth::require(c.app, &world, c.headers) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    if let Principal::Oidc(m) = &principal {
-        if !m.authorizes(name, tokenless_trust::Action::Stage, now_secs()) {
-            return http::forbidden(format!(
-                "This short-lived token may not stage a publish of {name}."
-            ));
-        }
-    } else if let Err(e) = auth::may_publish(&world, &principal, name, c.headers) {
-        return e;
-    }
-    if world
-        .packages
-        .get(name)
-        .is_some_and(|p| p.versions.contains_key(&up.version))
-    {
-        return http::forbidden(format!(
-            "You cannot publish over the previously published versions: {}.",
-            up.version
-        ));
-    }
-    let id = crate::ids::random_uuid();
-    world.stages.insert(
-        id.clone(),
-        Stage {
-            id: id.clone(),
-            package: name.to_owned(),
-            version: up.version,
-            created: now_secs(),
-            body,
-        },
-    );
-    c.app.mark_dirty();
-    http::json(StatusCode::CREATED, &json!({"stageId": id}))
-}
-
-fn stage_json(s: &Stage) -> Value {
-    json!({"id": s.id, "stageId": s.id, "package": s.package, "version": s.version, "created": crate::clock::rfc3339(s.created)})
-}
-
-pub fn stage_list(c: &Ctx<'_>) -> Response {
-    let world = c.app.world();
-    if let Err(e) = auth::require(c.app, &world, c.headers) {
-        return e;
-    }
-    http::ok(&json!(
-        world.stages.values().map(stage_json).collect::<Vec<_>>()
+    let publisher = publisher(&world, &who, tokenless_trust::Action::Publish);
+    apply(&mut world, name, up, publisher)?;
+    Ok(http::ok(
+        &json!({"ok": "created new entry", "id": name, "version": version}),
     ))
 }
 
-pub fn stage_view(c: &Ctx<'_>, id: &str) -> Response {
-    let world = c.app.world();
-    if let Err(e) = auth::require(c.app, &world, c.headers) {
-        return e;
+/// A metadata write of an existing packument: `deprecated` messages (`npm deprecate`) and,
+/// through `PUT /<pkg>/-rev/<rev>`, removed versions (`npm unpublish <pkg>@<v>`). Nothing
+/// else of the stored versions changes.
+pub fn update(c: &Ctx<'_>, name: &str, rev: Option<&str>) -> Handled {
+    known_name(name)?;
+    let body: Value = http::parse(c.body)?;
+    let sent = body
+        .get("versions")
+        .and_then(Value::as_object)
+        .ok_or_else(|| SandboxError::bad_request("The packument has no `versions` object."))?;
+    let mut world = c.app.write();
+    let existing = world
+        .packages
+        .get(name)
+        .ok_or_else(|| SandboxError::not_found(format!("Package {name} not found.")))?;
+    if let Some(rev) = rev
+        && rev != existing.rev_string()
+    {
+        return Err(SandboxError::conflict(format!(
+            "Document update conflict: {name} is at revision {}, not {rev}.",
+            existing.rev_string()
+        )));
     }
-    world.stages.get(id).map_or_else(
-        || http::not_found("No such staged publish."),
-        |s| http::ok(&stage_json(s)),
-    )
+    if let Some(unknown) = sent.keys().find(|v| !existing.versions.contains_key(*v)) {
+        return Err(SandboxError::bad_request(format!(
+            "{name}@{unknown} does not exist; publish new versions with their tarball."
+        )));
+    }
+    let removed: Vec<String> = existing
+        .versions
+        .keys()
+        .filter(|v| !sent.contains_key(*v))
+        .cloned()
+        .collect();
+    let now = now_secs();
+    if !removed.is_empty() {
+        if rev.is_none() {
+            return Err(SandboxError::bad_request(
+                "Removing versions needs the document revision (`PUT /<pkg>/-rev/<rev>`).",
+            ));
+        }
+        unpublish_allowed(existing, &removed, now)?;
+    }
+    let user = tag_writer(c, &world, name)?;
+    if !removed.is_empty()
+        && world
+            .packages
+            .get(name)
+            .is_some_and(|p| p.versions.len() == removed.len())
+    {
+        return Err(SandboxError::bad_request(
+            "Removing every version unpublishes the package: `DELETE /<pkg>/-rev/<rev>`.",
+        ));
+    }
+    let Some(pkg) = world.packages.get_mut(name) else {
+        return Err(SandboxError::not_found(format!(
+            "Package {name} not found."
+        )));
+    };
+    for (v, manifest) in sent {
+        let Some(stored) = pkg.versions.get_mut(v) else {
+            continue;
+        };
+        let message = manifest.get("deprecated").and_then(Value::as_str);
+        if let Some(m) = stored.manifest.as_object_mut() {
+            match message {
+                Some(msg) if !msg.is_empty() => {
+                    m.insert("deprecated".into(), json!(msg));
+                }
+                _ => {
+                    m.remove("deprecated");
+                }
+            }
+        }
+    }
+    for v in &removed {
+        pkg.versions.remove(v);
+        pkg.unpublished.push(v.clone());
+    }
+    pkg.dist_tags.retain(|_, v| !removed.contains(v));
+    if !pkg.dist_tags.contains_key("latest")
+        && let Some(highest) = pkg.versions.keys().max_by(|a, b| semver_cmp(a, b))
+    {
+        pkg.dist_tags.insert("latest".into(), highest.clone());
+    }
+    touch(pkg);
+    Ok(http::ok(
+        &json!({"ok": format!("updated {name} as {user}")}),
+    ))
 }
 
-pub fn stage_approve(c: &Ctx<'_>, id: &str) -> Response {
-    let mut world = c.app.world();
-    let principal = match auth::require(c.app, &world, c.headers) {
-        Ok(p) => p,
-        Err(e) => return e,
+/// Orders versions by major, minor, patch (pre-releases after nothing; good enough for
+/// choosing the next `latest`).
+fn semver_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let key = |v: &str| -> (Vec<u64>, bool) {
+        let core = version_key(v).split('-').next().unwrap_or("");
+        (
+            core.split('.').map(|p| p.parse().unwrap_or(0)).collect(),
+            !v.contains('-'),
+        )
     };
-    let user = match auth::require_2fa_write(&world, &principal, c.headers) {
-        Ok(u) => u,
-        Err(e) => return e,
-    };
-    let Some(stage) = world.stages.get(id).cloned() else {
-        return http::not_found("No such staged publish.");
-    };
-    if !world.can_write(&user, &stage.package) {
-        return http::forbidden(format!("{user} may not publish {}.", stage.package));
-    }
-    let up = match parse_upload(&stage.package, &stage.body) {
-        Ok(u) => u,
-        Err(e) => return e,
-    };
-    match apply(&mut world, &stage.package, up, &Publishing::User(user)) {
-        Ok(()) => {
-            world.stages.remove(id);
-            c.app.mark_dirty();
-            empty_ok()
-        }
-        Err(e) => e,
-    }
+    key(a).cmp(&key(b))
 }
 
-pub fn stage_reject(c: &Ctx<'_>, id: &str) -> Response {
-    let mut world = c.app.world();
-    let principal = match auth::require(c.app, &world, c.headers) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    if let Err(e) = auth::require_2fa_write(&world, &principal, c.headers) {
-        return e;
-    }
-    match world.stages.remove(id) {
-        Some(_) => {
-            c.app.mark_dirty();
-            empty_ok()
+fn unpublish_allowed(pkg: &Package, versions: &[String], now: u64) -> Result<(), SandboxError> {
+    for v in versions {
+        if let Some(ver) = pkg.versions.get(v)
+            && now.saturating_sub(ver.published) > UNPUBLISH_WINDOW_SECS
+        {
+            return Err(SandboxError::forbidden(format!(
+                "{}@{v} was published more than 72 hours ago and can no longer be unpublished; deprecate it instead.",
+                pkg.name
+            )));
         }
-        None => http::not_found("No such staged publish."),
     }
+    Ok(())
+}
+
+/// `DELETE /<pkg>/-rev/<rev>`: unpublishes the whole package.
+pub fn unpublish_all(c: &Ctx<'_>, name: &str, rev: &str) -> Handled {
+    known_name(name)?;
+    let mut world = c.app.write();
+    auth::package_writer(c, &world, name)?;
+    let Some(pkg) = world.packages.get(name) else {
+        return Err(SandboxError::not_found(format!(
+            "Package {name} not found."
+        )));
+    };
+    if rev != pkg.rev_string() {
+        return Err(SandboxError::conflict(format!(
+            "Document update conflict: {name} is at revision {}, not {rev}.",
+            pkg.rev_string()
+        )));
+    }
+    let all: Vec<String> = pkg.versions.keys().cloned().collect();
+    unpublish_allowed(pkg, &all, now_secs())?;
+    world.packages.remove(name);
+    world.stages.retain(|_, s| s.package != name);
+    Ok(http::empty_ok())
+}
+
+/// `DELETE /<pkg>/-/<file>/-rev/<rev>`: the tarball of a version removed by the `-rev` PUT
+/// (tarballs are stored by digest and dropped with the last version that uses them).
+pub fn tarball_delete(c: &Ctx<'_>, name: &str, _rev: &str) -> Handled {
+    let mut world = c.app.write();
+    auth::package_writer(c, &world, name)?;
+    let used: std::collections::BTreeSet<String> = world
+        .packages
+        .values()
+        .flat_map(|p| p.versions.values().map(|v| v.integrity.clone()))
+        .chain(world.stages.values().map(|s| s.integrity.clone()))
+        .collect();
+    world.blobs.retain(|digest, _| used.contains(digest));
+    Ok(http::empty_ok())
 }

@@ -1,65 +1,46 @@
 //! Package settings: visibility, trusted publishers (`npm trust`) and publishing access
 //! (`npm access set mfa=…`, plus the sandbox-only read `GET /-/package/<pkg>/access`).
 
-use axum::http::StatusCode;
-use axum::response::Response;
+use crate::error::{Handled, SandboxError};
 use serde_json::{Value, json};
 
-use crate::app::{Ctx, empty_ok};
-use crate::auth::{self, Principal};
+use crate::auth;
 use crate::http;
 use crate::ids::is_uuid;
-use crate::model::{Mfa, TrustConfig, World};
-use crate::registry::readable;
+use crate::router::Ctx;
+use tokenless_trust::TrustConfig;
 
-pub fn visibility(c: &Ctx<'_>, name: &str) -> Response {
+use crate::handlers::registry::readable;
+use crate::model::{Mfa, World};
+
+pub fn visibility(c: &Ctx<'_>, name: &str) -> Handled {
     let world = c.app.world();
     match world.packages.get(name) {
-        Some(p) if readable(c, &world, p) => http::ok(&json!({"public": p.public})),
-        _ => http::not_found("Not found"),
+        Some(p) if readable(c, &world, p) => Ok(http::ok(&json!({"public": p.public}))),
+        _ => Err(SandboxError::not_found("Not found")),
     }
-}
-
-/// The acting user for a settings write on an existing package: 2FA-guarded, maintainer only.
-fn settings_writer(c: &Ctx<'_>, world: &World, name: &str) -> Result<String, Response> {
-    let principal = auth::require(c.app, world, c.headers)?;
-    if !world.packages.contains_key(name) {
-        return Err(http::not_found(format!("Package {name} not found.")));
-    }
-    let user = auth::require_2fa_write(world, &principal, c.headers)?;
-    if !world.can_manage(&user, name) {
-        return Err(http::forbidden(format!(
-            "{user} is not allowed to change the settings of {name}."
-        )));
-    }
-    Ok(user)
 }
 
 /// A reader of settings: any account (not an OIDC token) that may read the package.
-fn settings_reader(c: &Ctx<'_>, world: &World, name: &str) -> Result<(), Response> {
-    match auth::require(c.app, world, c.headers)? {
-        Principal::Oidc(_) => Err(http::forbidden(
-            "A trusted-publishing token cannot read package settings.",
-        )),
-        _ => match world.packages.get(name) {
-            Some(p) if readable(c, world, p) => Ok(()),
-            _ => Err(http::not_found(format!("Package {name} not found."))),
-        },
+fn settings_reader(c: &Ctx<'_>, world: &World, name: &str) -> Result<(), SandboxError> {
+    c.account(world)?;
+    match world.packages.get(name) {
+        Some(p) if readable(c, world, p) => Ok(()),
+        _ => Err(SandboxError::not_found(format!(
+            "Package {name} not found."
+        ))),
     }
 }
 
-pub fn trust_list(c: &Ctx<'_>, name: &str) -> Response {
+pub fn trust_list(c: &Ctx<'_>, name: &str) -> Handled {
     let world = c.app.world();
-    if let Err(e) = settings_reader(c, &world, name) {
-        return e;
-    }
-    let configs: Vec<&TrustConfig> = world
+    settings_reader(c, &world, name)?;
+    let configs: Vec<Value> = world
         .packages
         .get(name)
-        .and_then(|p| p.trust.as_ref())
-        .into_iter()
-        .collect();
-    http::ok(&json!(configs))
+        .map(|p| p.trust.iter().map(TrustConfig::to_json).collect())
+        .unwrap_or_default();
+    Ok(http::ok(&json!(configs)))
 }
 
 fn str_claim<'a>(claims: &'a Value, key: &str) -> Option<&'a str> {
@@ -152,113 +133,130 @@ fn validate_config(cfg: &Value) -> Result<(String, Value, Vec<String>), String> 
     Ok((provider.to_owned(), claims.clone(), permissions))
 }
 
-pub fn trust_create(c: &Ctx<'_>, name: &str) -> Response {
-    let body: Value = match http::parse(c.body) {
-        Ok(b) => b,
-        Err(e) => return e,
-    };
-    let mut world = c.app.world();
-    if let Err(e) = settings_writer(c, &world, name) {
-        return e;
-    }
+/// `POST /-/package/<pkg>/trust` with `[config]`: appends a trusted publisher (npm allows
+/// several since 2026-09-03, up to the policy's limit). Configs are immutable: changing one
+/// is revoke + create. A config is stored only when tokenless-trust's parser accepts it, so
+/// every stored config is usable at exchange time.
+pub fn trust_create(c: &Ctx<'_>, name: &str) -> Handled {
+    let body: Value = http::parse(c.body)?;
+    let mut world = c.app.write();
+    auth::package_writer(c, &world, name)?;
     let cfg = match &body {
         Value::Array(a) if a.len() == 1 => &a[0],
         Value::Object(_) => &body,
         _ => {
-            return http::bad_request(
+            return Err(SandboxError::bad_request(
                 "Expected a JSON array with exactly one trusted publisher configuration.",
-            );
+            ));
         }
     };
-    let (provider, claims, permissions) = match validate_config(cfg) {
-        Ok(v) => v,
-        Err(msg) => {
-            return http::bad_request(format!("Invalid trusted publisher configuration: {msg}."));
-        }
-    };
-    let Some(pkg) = world.packages.get_mut(name) else {
-        return http::not_found("Not found");
-    };
-    if pkg.trust.is_some() {
-        return http::error(
-            StatusCode::CONFLICT,
-            format!(
-                "{name} already has a trusted publisher; a package can have only one. Revoke it first."
-            ),
-        );
+    let (provider, claims, permissions) = validate_config(cfg).map_err(|msg| {
+        SandboxError::bad_request(format!("Invalid trusted publisher configuration: {msg}."))
+    })?;
+    if serde_json::to_vec(cfg).map_or(0, |b| b.len()) > MAX_CONFIG_BYTES {
+        return Err(SandboxError::bad_request(format!(
+            "A trusted publisher configuration is limited to {MAX_CONFIG_BYTES} bytes."
+        )));
     }
-    let config = TrustConfig {
-        id: crate::ids::random_uuid(),
-        provider,
-        claims,
-        permissions,
+    let wire = json!({
+        "id": crate::ids::random_uuid(),
+        "type": provider,
+        "claims": claims,
+        "permissions": permissions,
+    });
+    let config = TrustConfig::from_json(&wire, "[0]").map_err(|e| {
+        SandboxError::bad_request(format!("Invalid trusted publisher configuration: {e}."))
+    })?;
+    let limit = world.policy.max_trust_configs;
+    let Some(pkg) = world.packages.get_mut(name) else {
+        return Err(SandboxError::not_found("Not found"));
     };
-    pkg.trust = Some(config.clone());
-    c.app.mark_dirty();
-    http::json(StatusCode::CREATED, &json!([config]))
+    if pkg.trust.len() >= limit {
+        return Err(SandboxError::conflict(format!(
+            "{name} already has {} trusted publishers, the most a package may have. Revoke one first.",
+            pkg.trust.len()
+        )));
+    }
+    if pkg
+        .trust
+        .iter()
+        .any(|t| t.publisher == config.publisher && t.permissions == config.permissions)
+    {
+        return Err(SandboxError::conflict(format!(
+            "{name} already has this trusted publisher."
+        )));
+    }
+    pkg.trust.push(config);
+    Ok(http::created(&json!([wire])))
 }
 
-pub fn trust_delete(c: &Ctx<'_>, name: &str, id: &str) -> Response {
-    let mut world = c.app.world();
-    if let Err(e) = settings_writer(c, &world, name) {
-        return e;
-    }
+/// Largest trusted publisher configuration accepted.
+const MAX_CONFIG_BYTES: usize = 4096;
+
+pub fn trust_delete(c: &Ctx<'_>, name: &str, id: &str) -> Handled {
+    let mut world = c.app.write();
+    auth::package_writer(c, &world, name)?;
     let Some(pkg) = world.packages.get_mut(name) else {
-        return http::not_found("Not found");
+        return Err(SandboxError::not_found("Not found"));
     };
-    if pkg.trust.as_ref().is_none_or(|t| t.id != id) {
-        return http::not_found(format!("{name} has no trusted publisher with id {id}."));
+    let before = pkg.trust.len();
+    pkg.trust.retain(|t| t.id.as_deref() != Some(id));
+    if pkg.trust.len() == before {
+        return Err(SandboxError::not_found(format!(
+            "{name} has no trusted publisher with id {id}."
+        )));
     }
-    pkg.trust = None;
-    c.app.mark_dirty();
-    empty_ok()
+    Ok(http::empty_ok())
 }
 
-pub fn access_get(c: &Ctx<'_>, name: &str) -> Response {
+pub fn access_get(c: &Ctx<'_>, name: &str) -> Handled {
     let world = c.app.world();
-    if let Err(e) = settings_reader(c, &world, name) {
-        return e;
-    }
+    settings_reader(c, &world, name)?;
     let Some(pkg) = world.packages.get(name) else {
-        return http::not_found("Not found");
+        return Err(SandboxError::not_found("Not found"));
     };
     let (tfa, overrides) = pkg.mfa.flags();
-    http::ok(&json!({"publish_requires_tfa": tfa, "automation_token_overrides_tfa": overrides}))
+    Ok(http::ok(
+        &json!({"publish_requires_tfa": tfa, "automation_token_overrides_tfa": overrides}),
+    ))
 }
 
-pub fn access_set(c: &Ctx<'_>, name: &str) -> Response {
-    let body: Value = match http::parse(c.body) {
-        Ok(b) => b,
-        Err(e) => return e,
-    };
-    let mut world = c.app.world();
-    if let Err(e) = settings_writer(c, &world, name) {
-        return e;
-    }
+pub fn access_set(c: &Ctx<'_>, name: &str) -> Handled {
+    let body: Value = http::parse(c.body)?;
+    let mut world = c.app.write();
+    auth::package_writer(c, &world, name)?;
     let Some(pkg) = world.packages.get_mut(name) else {
-        return http::not_found("Not found");
+        return Err(SandboxError::not_found("Not found"));
     };
     if let Some(access) = body.get("access") {
         match access.as_str() {
             Some("public") => pkg.public = true,
             Some("restricted") if name.starts_with('@') => pkg.public = false,
             Some("restricted") => {
-                return http::bad_request("Unscoped packages cannot be restricted.");
+                return Err(SandboxError::bad_request(
+                    "Unscoped packages cannot be restricted.",
+                ));
             }
-            _ => return http::bad_request("`access` must be \"public\" or \"restricted\"."),
+            _ => {
+                return Err(SandboxError::bad_request(
+                    "`access` must be \"public\" or \"restricted\".",
+                ));
+            }
         }
     } else if let Some(tfa) = body.get("publish_requires_tfa") {
         let Some(tfa) = tfa.as_bool() else {
-            return http::bad_request("`publish_requires_tfa` must be a boolean.");
+            return Err(SandboxError::bad_request(
+                "`publish_requires_tfa` must be a boolean.",
+            ));
         };
         let overrides = match body.get("automation_token_overrides_tfa") {
             None => false,
             Some(v) => match v.as_bool() {
                 Some(b) => b,
                 None => {
-                    return http::bad_request(
+                    return Err(SandboxError::bad_request(
                         "`automation_token_overrides_tfa` must be a boolean.",
-                    );
+                    ));
                 }
             },
         };
@@ -268,12 +266,14 @@ pub fn access_set(c: &Ctx<'_>, name: &str) -> Response {
             (true, false) => Mfa::Publish,
         };
     } else {
-        return http::bad_request("Expected `access` or `publish_requires_tfa` in the body.");
+        return Err(SandboxError::bad_request(
+            "Expected `access` or `publish_requires_tfa` in the body.",
+        ));
     }
     let (tfa, overrides) = pkg.mfa.flags();
     let public = pkg.public;
-    c.app.mark_dirty();
-    http::ok(
+    pkg.rev += 1;
+    Ok(http::ok(
         &json!({"public": public, "publish_requires_tfa": tfa, "automation_token_overrides_tfa": overrides}),
-    )
+    ))
 }

@@ -184,3 +184,14 @@ pub async fn send_json(
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
 }
+
+/// A publish document as the npm CLI sends it: one version and its tarball.
+pub fn publish_body(name: &str, version: &str, tarball: &[u8]) -> Value {
+    use base64::Engine as _;
+    let data = base64::engine::general_purpose::STANDARD.encode(tarball);
+    json!({
+        "_id": name, "name": name, "dist-tags": {"latest": version},
+        "versions": {version: {"name": name, "version": version}},
+        "_attachments": {format!("{name}-{version}.tgz"): {"content_type": "application/octet-stream", "data": data, "length": tarball.len()}},
+    })
+}
