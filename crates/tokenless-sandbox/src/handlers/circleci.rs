@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 
 use crate::clock::{now_secs, rfc3339};
 use crate::error::{Handled, SandboxError};
-use crate::http;
 use crate::model::{Context, EnvVar, Pipeline, Project, Restriction, World};
 use crate::router::Ctx;
+use crate::{http, limits};
 
 fn msg(status: StatusCode, m: impl Into<String>) -> SandboxError {
     SandboxError::new(status, m)
@@ -291,6 +291,8 @@ fn create_context(c: &Ctx<'_>) -> Handled {
     if !ours {
         return Err(not_found("Organization"));
     }
+    limits::text("context name", &body.name, limits::NAME)?;
+    limits::room("contexts", world.circleci.contexts.len(), limits::CONTEXTS)?;
     if body.name.trim().is_empty() || world.circleci.contexts.iter().any(|x| x.name == body.name) {
         return Err(msg(
             StatusCode::BAD_REQUEST,
@@ -339,11 +341,13 @@ fn put_context_var(c: &Ctx<'_>, id: &str, name: &str) -> Handled {
             format!("Invalid environment variable name {name:?}."),
         ));
     }
+    limits::text("value", &body.value, limits::VALUE)?;
     let mut world = c.app.write();
     let Some(ctx) = world.circleci.contexts.iter_mut().find(|x| x.id == id) else {
         return Err(not_found("Context"));
     };
     ctx.env.retain(|e| e.name != name);
+    limits::room("environment variables", ctx.env.len(), limits::VARIABLES)?;
     ctx.env.push(EnvVar {
         name: name.to_owned(),
         value: body.value,
@@ -380,6 +384,7 @@ struct NewRestriction {
 
 fn create_restriction(c: &Ctx<'_>, id: &str) -> Handled {
     let body: NewRestriction = parse(c)?;
+    limits::text("restriction_value", &body.restriction_value, limits::VALUE)?;
     let mut world = c.app.write();
     let valid = match body.restriction_type.as_str() {
         "expression" => crate::restrictions::validate_expression(&body.restriction_value),
@@ -409,6 +414,7 @@ fn create_restriction(c: &Ctx<'_>, id: &str) -> Handled {
     let Some(ctx) = world.circleci.contexts.iter_mut().find(|x| x.id == id) else {
         return Err(not_found("Context"));
     };
+    limits::room("restrictions", ctx.restrictions.len(), limits::RESTRICTIONS)?;
     let r = Restriction {
         id: crate::ids::random_uuid(),
         name: body.restriction_value.clone(),
@@ -443,6 +449,7 @@ struct NewVar {
 
 fn put_project_var(c: &Ctx<'_>, slug: &str) -> Handled {
     let body: NewVar = parse(c)?;
+    limits::text("value", &body.value, limits::VALUE)?;
     if !valid_var_name(&body.name) {
         return Err(msg(
             StatusCode::BAD_REQUEST,
@@ -455,6 +462,7 @@ fn put_project_var(c: &Ctx<'_>, slug: &str) -> Handled {
         return Err(not_found("Project"));
     };
     p.env.retain(|e| e.name != body.name);
+    limits::room("environment variables", p.env.len(), limits::VARIABLES)?;
     let var = EnvVar {
         name: body.name,
         value: body.value,

@@ -7,10 +7,10 @@ use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
 use crate::clock::now_secs;
-use crate::http;
 use crate::issuers::{Provider, discovery, issuer_url};
 use crate::restrictions;
 use crate::router::Ctx;
+use crate::{http, limits};
 
 /// Routes below `/-/sandbox/oidc/`.
 pub fn route(c: &Ctx<'_>, rest: &[&str]) -> Handled {
@@ -83,6 +83,12 @@ fn mint_endpoint(c: &Ctx<'_>, provider: Provider) -> Handled {
             ));
         }
     };
+    if c.body.len() > limits::CLAIMS_BYTES {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            format!("claims are limited to {} bytes", limits::CLAIMS_BYTES),
+        ));
+    }
     let Value::Object(claims) = body else {
         return Err(refuse(
             StatusCode::BAD_REQUEST,

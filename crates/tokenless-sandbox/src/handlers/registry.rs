@@ -354,6 +354,10 @@ pub fn apply(
     publisher: Publisher,
 ) -> Result<(), SandboxError> {
     check_new_version(world, name, &up.version)?;
+    match world.packages.get(name) {
+        Some(p) => crate::limits::room("versions", p.versions.len(), crate::limits::VERSIONS)?,
+        None => crate::limits::room("packages", world.packages.len(), crate::limits::PACKAGES)?,
+    }
     let now = now_secs();
     world
         .blobs
