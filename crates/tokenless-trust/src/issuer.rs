@@ -20,6 +20,40 @@ pub const GITLAB_ISSUER: &str = "https://gitlab.com";
 /// CircleCI issuers are this prefix + `/org/<org-id>`.
 pub const CIRCLECI_ISSUER_PREFIX: &str = "https://oidc.circleci.com";
 
+/// Longest lifetime (`exp - iat`) of a GitHub Actions id token: 5 minutes. GitHub does not
+/// document it, but every token its OIDC provider issues has `exp - iat = 300` and there is
+/// no parameter to request longer (observed and reported in
+/// <https://github.com/google-github-actions/auth/issues/474>,
+/// <https://github.com/actions/toolkit/issues/2048> and
+/// <https://github.com/Azure/login/issues/441>).
+pub const GITHUB_MAX_LIFETIME_SECS: u64 = 300;
+
+/// Longest lifetime of a GitLab `id_tokens` token: GitLab sets `exp` to the job's timeout
+/// ("The expiry time for the token is set to the job's timeout if specified, or 5 minutes if
+/// no timeout is specified", `doc/ci/secrets/id_token_authentication.md` in
+/// gitlabhq/gitlabhq), and a project's timeout is at most `Project::MAX_BUILD_TIMEOUT =
+/// 1.month` (`app/models/project.rb`; Rails' month is 2,629,746 s). GitLab-hosted runners
+/// stop jobs after 3 hours, but a project's own runners may run to that maximum.
+pub const GITLAB_MAX_LIFETIME_SECS: u64 = 2_629_746;
+
+/// Longest lifetime of a CircleCI OIDC token: 1 hour ("`exp`: The expiration time. Its value
+/// is one hour after the time of issuance", CircleCI's OpenID Connect tokens page,
+/// `openid-connect-tokens.adoc` in circleci/circleci-docs; the same holds for tokens minted
+/// with `circleci run oidc get`).
+pub const CIRCLECI_MAX_LIFETIME_SECS: u64 = 3600;
+
+/// The longest id-token lifetime `provider` issues: [`GITHUB_MAX_LIFETIME_SECS`],
+/// [`GITLAB_MAX_LIFETIME_SECS`] or [`CIRCLECI_MAX_LIFETIME_SECS`]. The default of
+/// [`IssuerEntry::max_lifetime_secs`]; an issuer imitating a provider (the sandbox) should
+/// mint tokens living no longer.
+pub fn default_max_lifetime_secs(provider: Provider) -> u64 {
+    match provider {
+        Provider::GitHub => GITHUB_MAX_LIFETIME_SECS,
+        Provider::GitLab => GITLAB_MAX_LIFETIME_SECS,
+        Provider::CircleCi => CIRCLECI_MAX_LIFETIME_SECS,
+    }
+}
+
 /// How an entry matches `iss`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IssuerPattern {
@@ -40,6 +74,7 @@ pub struct IssuerEntry {
     pattern: IssuerPattern,
     algorithms: Vec<Algorithm>,
     keys: Arc<dyn JwksSource>,
+    max_lifetime_secs: u64,
 }
 
 impl std::fmt::Debug for IssuerEntry {
@@ -48,32 +83,38 @@ impl std::fmt::Debug for IssuerEntry {
             .field("provider", &self.provider)
             .field("pattern", &self.pattern)
             .field("algorithms", &self.algorithms)
+            .field("max_lifetime_secs", &self.max_lifetime_secs)
             .finish_non_exhaustive()
     }
 }
 
 impl IssuerEntry {
-    /// A GitHub Actions issuer at exactly `issuer`, RS256 only.
+    /// A GitHub Actions issuer at exactly `issuer`, RS256 only, tokens living at most
+    /// [`GITHUB_MAX_LIFETIME_SECS`].
     pub fn github(issuer: impl Into<String>, keys: Arc<dyn JwksSource>) -> IssuerEntry {
         IssuerEntry {
             provider: Provider::GitHub,
             pattern: IssuerPattern::Exact(issuer.into()),
             algorithms: vec![Algorithm::Rs256],
             keys,
+            max_lifetime_secs: GITHUB_MAX_LIFETIME_SECS,
         }
     }
 
-    /// A GitLab issuer at exactly `issuer`, RS256 only.
+    /// A GitLab issuer at exactly `issuer`, RS256 only, tokens living at most
+    /// [`GITLAB_MAX_LIFETIME_SECS`].
     pub fn gitlab(issuer: impl Into<String>, keys: Arc<dyn JwksSource>) -> IssuerEntry {
         IssuerEntry {
             provider: Provider::GitLab,
             pattern: IssuerPattern::Exact(issuer.into()),
             algorithms: vec![Algorithm::Rs256],
             keys,
+            max_lifetime_secs: GITLAB_MAX_LIFETIME_SECS,
         }
     }
 
-    /// CircleCI per-org issuers `prefix/org/<org-id>`, RS256 only.
+    /// CircleCI per-org issuers `prefix/org/<org-id>`, RS256 only, tokens living at most
+    /// [`CIRCLECI_MAX_LIFETIME_SECS`].
     pub fn circleci(prefix: impl Into<String>, keys: Arc<dyn JwksSource>) -> IssuerEntry {
         IssuerEntry {
             provider: Provider::CircleCi,
@@ -82,7 +123,21 @@ impl IssuerEntry {
             },
             algorithms: vec![Algorithm::Rs256],
             keys,
+            max_lifetime_secs: CIRCLECI_MAX_LIFETIME_SECS,
         }
+    }
+
+    /// Replaces the longest token lifetime (`exp - iat`, seconds) accepted from this issuer.
+    /// Longer-lived tokens are refused (check `lifetime`): the replay store must remember a
+    /// token's `jti` until it expires, so the lifetime bounds how long each entry is held.
+    pub fn with_max_lifetime(mut self, secs: u64) -> IssuerEntry {
+        self.max_lifetime_secs = secs;
+        self
+    }
+
+    /// The longest token lifetime accepted, in seconds.
+    pub fn max_lifetime_secs(&self) -> u64 {
+        self.max_lifetime_secs
     }
 
     /// Replaces the allowed algorithms (e.g. a sandbox issuer that signs ES256).
