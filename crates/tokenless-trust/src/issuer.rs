@@ -54,6 +54,16 @@ pub fn default_max_lifetime_secs(provider: Provider) -> u64 {
     }
 }
 
+/// `host` or `host:port` of a URL, as GitLab writes it at the start of `ci_config_ref_uri`.
+fn authority_of(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let host = parsed.host_str()?;
+    Some(match parsed.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    })
+}
+
 /// How an entry matches `iss`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IssuerPattern {
@@ -75,6 +85,7 @@ pub struct IssuerEntry {
     algorithms: Vec<Algorithm>,
     keys: Arc<dyn JwksSource>,
     max_lifetime_secs: u64,
+    config_host: Option<String>,
 }
 
 impl std::fmt::Debug for IssuerEntry {
@@ -98,18 +109,23 @@ impl IssuerEntry {
             algorithms: vec![Algorithm::Rs256],
             keys,
             max_lifetime_secs: GITHUB_MAX_LIFETIME_SECS,
+            config_host: None,
         }
     }
 
     /// A GitLab issuer at exactly `issuer`, RS256 only, tokens living at most
-    /// [`GITLAB_MAX_LIFETIME_SECS`].
+    /// [`GITLAB_MAX_LIFETIME_SECS`], whose `ci_config_ref_uri` must name the issuer's host
+    /// (`gitlab.com` for `https://gitlab.com`; see [`IssuerEntry::with_config_host`]).
     pub fn gitlab(issuer: impl Into<String>, keys: Arc<dyn JwksSource>) -> IssuerEntry {
+        let issuer: String = issuer.into();
+        let config_host = authority_of(&issuer);
         IssuerEntry {
             provider: Provider::GitLab,
-            pattern: IssuerPattern::Exact(issuer.into()),
+            pattern: IssuerPattern::Exact(issuer),
             algorithms: vec![Algorithm::Rs256],
             keys,
             max_lifetime_secs: GITLAB_MAX_LIFETIME_SECS,
+            config_host,
         }
     }
 
@@ -124,6 +140,7 @@ impl IssuerEntry {
             algorithms: vec![Algorithm::Rs256],
             keys,
             max_lifetime_secs: CIRCLECI_MAX_LIFETIME_SECS,
+            config_host: None,
         }
     }
 
@@ -133,6 +150,21 @@ impl IssuerEntry {
     pub fn with_max_lifetime(mut self, secs: u64) -> IssuerEntry {
         self.max_lifetime_secs = secs;
         self
+    }
+
+    /// Replaces the host a GitLab token's `ci_config_ref_uri` must name (by default the
+    /// issuer URL's host, with its port when one is given). For an issuer that imitates
+    /// gitlab.com from another address, such as a sandbox minting
+    /// `gitlab.com/<project>//<file>@<ref>`.
+    pub fn with_config_host(mut self, host: impl Into<String>) -> IssuerEntry {
+        self.config_host = Some(host.into());
+        self
+    }
+
+    /// For GitLab: the host `ci_config_ref_uri` must name (`None` when the issuer URL has
+    /// none, and for other providers).
+    pub fn config_host(&self) -> Option<&str> {
+        self.config_host.as_deref()
     }
 
     /// The longest token lifetime accepted, in seconds.
@@ -324,5 +356,26 @@ mod tests {
                 .is_some()
         );
         assert!(t.resolve(GITHUB_ISSUER).is_none());
+    }
+
+    #[test]
+    fn gitlab_config_host_is_the_issuer_host() {
+        let keys: Arc<dyn JwksSource> = Arc::new(StaticJwks::new(KeySet::default()));
+        assert_eq!(
+            IssuerEntry::gitlab(GITLAB_ISSUER, keys.clone()).config_host(),
+            Some("gitlab.com")
+        );
+        assert_eq!(
+            IssuerEntry::gitlab("http://127.0.0.1:4873/-/sandbox/oidc/gitlab", keys.clone())
+                .config_host(),
+            Some("127.0.0.1:4873")
+        );
+        assert_eq!(
+            IssuerEntry::gitlab("http://127.0.0.1:4873/x", keys.clone())
+                .with_config_host("gitlab.com")
+                .config_host(),
+            Some("gitlab.com")
+        );
+        assert_eq!(IssuerEntry::github(GITHUB_ISSUER, keys).config_host(), None);
     }
 }

@@ -832,7 +832,15 @@ impl Verifier {
         });
 
         // trust-config, action, provider claims
-        self.evaluate_configs(run, &claims, trust_configs, package, asked, provider);
+        Verifier::evaluate_configs(
+            run,
+            &claims,
+            trust_configs,
+            package,
+            asked,
+            provider,
+            resolved.entry.config_host(),
+        );
 
         // jti
         let failed_so_far = run.checks.iter().any(|c| c.status == CheckStatus::Fail);
@@ -861,13 +869,13 @@ impl Verifier {
     /// Evaluates every config, records the grants, and pushes the `trust-config`, `action`
     /// and claim checks of the representative config (see [`Decision::checks`]).
     fn evaluate_configs(
-        &self,
         run: &mut Run,
         claims: &Map<String, Value>,
         trust_configs: &[TrustConfig],
         package: &str,
         asked: &[Action],
         provider: Provider,
+        config_host: Option<&str>,
     ) {
         let mut configs = Vec::with_capacity(trust_configs.len());
         for (index, config) in trust_configs.iter().enumerate() {
@@ -881,7 +889,7 @@ impl Verifier {
                 let mut checks = Vec::with_capacity(8);
                 checks.push(action_check(config, asked, package));
                 let before = checks.len();
-                checks.extend(policy::evaluate(&config.publisher, claims));
+                checks.extend(policy::evaluate(&config.publisher, claims, config_host));
                 let matches = checks
                     .get(before..)
                     .unwrap_or_default()

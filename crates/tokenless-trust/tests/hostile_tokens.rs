@@ -744,6 +744,58 @@ fn cases() -> Vec<Case> {
         )
         .configs(github_configs(None)),
         case(
+            "GitHub event_name Pull_Request_Target",
+            sign(&with(
+                gh.clone(),
+                "event_name",
+                json!("Pull_Request_Target"),
+            )),
+            CheckId::GithubEventName,
+        )
+        .configs(github_configs(None)),
+        case(
+            "GitHub event_name PULL_REQUEST_TARGET",
+            sign(&with(
+                gh.clone(),
+                "event_name",
+                json!("PULL_REQUEST_TARGET"),
+            )),
+            CheckId::GithubEventName,
+        )
+        .configs(github_configs(None)),
+        case(
+            "GitHub event_name pull_request_Target",
+            sign(&with(
+                gh.clone(),
+                "event_name",
+                json!("pull_request_Target"),
+            )),
+            CheckId::GithubEventName,
+        )
+        .configs(github_configs(None)),
+        case(
+            "GitHub event_name  pull_request_target",
+            sign(&with(
+                gh.clone(),
+                "event_name",
+                json!(" pull_request_target"),
+            )),
+            CheckId::GithubEventName,
+        )
+        .configs(github_configs(None)),
+        case(
+            "GitHub event_name Push",
+            sign(&with(gh.clone(), "event_name", json!("Push"))),
+            CheckId::GithubEventName,
+        )
+        .configs(github_configs(None)),
+        case(
+            "GitHub event_name ",
+            sign(&with(gh.clone(), "event_name", json!(""))),
+            CheckId::GithubEventName,
+        )
+        .configs(github_configs(None)),
+        case(
             "GitHub audience of another registry",
             sign(&with(gh.clone(), "aud", json!("npm:npm.pkg.github.com"))),
             CheckId::Audience,
@@ -772,6 +824,46 @@ fn cases() -> Vec<Case> {
                 gl.clone(),
                 "ci_config_ref_uri",
                 json!("gitlab.com/mallory/widgets//.gitlab-ci.yml@refs/heads/main"),
+            )),
+            CheckId::GitlabCiConfigRefUri,
+        )
+        .configs(gitlab_configs(None)),
+        case(
+            "GitLab CI file from another host",
+            sign(&with(
+                gl.clone(),
+                "ci_config_ref_uri",
+                json!("evil.example/acme/sub/widgets//.gitlab-ci.yml@refs/heads/main"),
+            )),
+            CheckId::GitlabCiConfigRefUri,
+        )
+        .configs(gitlab_configs(None)),
+        case(
+            "GitLab CI file from a host extending gitlab.com",
+            sign(&with(
+                gl.clone(),
+                "ci_config_ref_uri",
+                json!("gitlab.com.evil.example/acme/sub/widgets//.gitlab-ci.yml@refs/heads/main"),
+            )),
+            CheckId::GitlabCiConfigRefUri,
+        )
+        .configs(gitlab_configs(None)),
+        case(
+            "GitLab CI file from the host in another case",
+            sign(&with(
+                gl.clone(),
+                "ci_config_ref_uri",
+                json!("GitLab.com/acme/sub/widgets//.gitlab-ci.yml@refs/heads/main"),
+            )),
+            CheckId::GitlabCiConfigRefUri,
+        )
+        .configs(gitlab_configs(None)),
+        case(
+            "GitLab CI file from the host with a port",
+            sign(&with(
+                gl.clone(),
+                "ci_config_ref_uri",
+                json!("gitlab.com:443/acme/sub/widgets//.gitlab-ci.yml@refs/heads/main"),
             )),
             CheckId::GitlabCiConfigRefUri,
         )
@@ -1140,4 +1232,45 @@ fn the_replay_store_keys_by_issuer_and_refuses_when_full() {
         later,
     );
     assert!(d.accepted, "{}", d.summary());
+}
+
+#[test]
+fn policy_refusals_of_case_variants_and_foreign_hosts_name_the_values() {
+    let v = Verifier::new(production());
+    let d = v.verify_exchange(
+        &sign(&with(
+            github_claims(),
+            "event_name",
+            json!("Pull_Request_Target"),
+        )),
+        &github_configs(None),
+        PKG,
+        Action::Publish,
+        HOST,
+        NOW,
+    );
+    let c = d.check(CheckId::GithubEventName).expect("event check");
+    assert_eq!((c.status, c.policy), (CheckStatus::Fail, Policy::Tokenless));
+    assert!(c.detail.contains("case variant"), "{}", c.detail);
+    let d = v.verify_exchange(
+        &sign(&with(
+            gitlab_claims(),
+            "ci_config_ref_uri",
+            json!("evil.example/acme/sub/widgets//.gitlab-ci.yml@refs/heads/main"),
+        )),
+        &gitlab_configs(None),
+        PKG,
+        Action::Publish,
+        HOST,
+        NOW,
+    );
+    let c = d
+        .check(CheckId::GitlabCiConfigRefUri)
+        .expect("ci config check");
+    assert_eq!(c.status, CheckStatus::Fail);
+    assert!(
+        c.detail.contains("\"evil.example\"") && c.detail.contains("\"gitlab.com\""),
+        "{}",
+        c.detail
+    );
 }
