@@ -222,6 +222,8 @@ fn issuer_table(base: &str, issuers: &Issuers) -> IssuerTable {
     IssuerTable::new(vec![
         IssuerEntry::circleci(prefix(Provider::CircleCi), keys(&issuers.circleci)),
         IssuerEntry::github(prefix(Provider::GitHub), keys(&issuers.github)),
-        IssuerEntry::gitlab(prefix(Provider::GitLab), keys(&issuers.gitlab)),
+        // The sandbox's GitLab tokens name CI files on gitlab.com, as real ones do.
+        IssuerEntry::gitlab(prefix(Provider::GitLab), keys(&issuers.gitlab))
+            .with_config_host("gitlab.com"),
     ])
 }

@@ -101,7 +101,7 @@ fn mint_endpoint(c: &Ctx<'_>, provider: Provider) -> Handled {
     }
 }
 
-/// Fills `iss`, `iat`, `exp` (1 hour), `jti` (and provider defaults) unless set, checks
+/// Fills `iss`, `iat`, `exp` (the provider's token lifetime, at most 1 hour), `jti` (and provider defaults) unless set, checks
 /// CircleCI contexts and their restrictions, and signs.
 pub fn mint(
     c: &Ctx<'_>,
@@ -158,7 +158,9 @@ pub fn mint(
         .or_insert_with(|| json!(now))
         .as_u64()
         .unwrap_or(now);
-    claims.entry("exp").or_insert_with(|| json!(iat + 3600));
+    claims.entry("exp").or_insert_with(|| {
+        json!(iat + tokenless_trust::issuer::default_max_lifetime_secs(provider).min(3600))
+    });
     claims.entry("nbf").or_insert_with(|| json!(iat));
     claims
         .entry("jti")
