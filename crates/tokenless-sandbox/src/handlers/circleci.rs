@@ -366,14 +366,18 @@ fn delete_context_var(c: &Ctx<'_>, id: &str, name: &str) -> Handled {
     let Some(ctx) = world.circleci.contexts.iter_mut().find(|x| x.id == id) else {
         return Err(not_found("Context"));
     };
-    let before = ctx.env.len();
-    ctx.env.retain(|e| e.name != name);
-    if ctx.env.len() == before {
-        return Err(not_found("Environment variable"));
+    remove(&mut ctx.env, |e| e.name == name, "Environment variable")
+}
+
+/// Removes the items `matches` selects: `{"message": "<what> deleted."}`, or 404 naming
+/// `what` when there was none.
+fn remove<T>(items: &mut Vec<T>, matches: impl Fn(&T) -> bool, what: &str) -> Handled {
+    let before = items.len();
+    items.retain(|item| !matches(item));
+    if items.len() == before {
+        return Err(not_found(what));
     }
-    Ok(http::ok(
-        &json!({"message": "Environment variable deleted."}),
-    ))
+    Ok(http::ok(&json!({"message": format!("{what} deleted.")})))
 }
 
 #[derive(Debug, Deserialize)]
@@ -431,14 +435,11 @@ fn delete_restriction(c: &Ctx<'_>, id: &str, rid: &str) -> Handled {
     let Some(ctx) = world.circleci.contexts.iter_mut().find(|x| x.id == id) else {
         return Err(not_found("Context"));
     };
-    let before = ctx.restrictions.len();
-    ctx.restrictions.retain(|r| r.id != rid);
-    if ctx.restrictions.len() == before {
-        return Err(not_found("Restriction"));
-    }
-    Ok(http::ok(
-        &json!({"message": "Context restriction deleted."}),
-    ))
+    remove(
+        &mut ctx.restrictions,
+        |r| r.id == rid,
+        "Context restriction",
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -479,12 +480,5 @@ fn delete_project_var(c: &Ctx<'_>, slug: &str, name: &str) -> Handled {
     let Some(p) = world.circleci.projects.iter_mut().find(|p| p.slug == slug) else {
         return Err(not_found("Project"));
     };
-    let before = p.env.len();
-    p.env.retain(|e| e.name != name);
-    if p.env.len() == before {
-        return Err(not_found("Environment variable"));
-    }
-    Ok(http::ok(
-        &json!({"message": "Environment variable deleted."}),
-    ))
+    remove(&mut p.env, |e| e.name == name, "Environment variable")
 }
