@@ -24,6 +24,30 @@ pub struct SandboxInfo {
     pub users: Vec<InfoUser>,
     pub tokens: Vec<InfoToken>,
     pub circleci: InfoCircleCi,
+    /// The GitHub REST subset, when the scenario has a GitHub organisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github: Option<InfoGitHub>,
+}
+
+/// The GitHub REST subset: base URL (`…/api/v3`, as GitHub Enterprise Server serves it), the
+/// organisation, the API token and the repositories.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InfoGitHub {
+    pub api: String,
+    pub org: String,
+    pub token: String,
+    pub repos: Vec<String>,
+}
+
+impl std::fmt::Debug for InfoGitHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InfoGitHub")
+            .field("api", &self.api)
+            .field("org", &self.org)
+            .field("token", &redact(&self.token))
+            .field("repos", &self.repos)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -206,5 +230,11 @@ pub fn snapshot(app: &App) -> SandboxInfo {
                 })
                 .collect(),
         },
+        github: (!world.github.org.is_empty()).then(|| InfoGitHub {
+            api: format!("{}/api/v3", app.base),
+            org: world.github.org.clone(),
+            token: world.github.token.clone(),
+            repos: world.github.repos.iter().map(|r| r.full_name()).collect(),
+        }),
     }
 }

@@ -26,6 +26,7 @@
 mod auth;
 pub mod clock;
 mod error;
+pub mod github;
 mod handlers;
 mod http;
 pub mod ids;
@@ -49,8 +50,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 pub use info::{
-    InfoCircleCi, InfoContext, InfoProject, InfoRestriction, InfoToken, InfoUser, IssuerUrls,
-    SandboxInfo,
+    InfoCircleCi, InfoContext, InfoGitHub, InfoProject, InfoRestriction, InfoToken, InfoUser,
+    IssuerUrls, SandboxInfo,
 };
 pub use persist::StateError;
 pub use scenario::{Scenario, ScenarioError};

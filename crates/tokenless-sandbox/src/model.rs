@@ -338,6 +338,8 @@ pub struct World {
     #[serde(default)]
     pub policy: Policy,
     pub circleci: CircleCi,
+    #[serde(default)]
+    pub github: crate::github::GitHub,
 }
 
 impl World {

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::{Handled, SandboxError};
 use crate::handlers::{
-    circleci, exchange, info, login, oidc, registry, settings, stage, teams, tokens,
+    circleci, exchange, github, info, login, oidc, registry, settings, stage, teams, tokens,
 };
 use crate::http;
 use crate::state::App;
@@ -60,6 +60,7 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         method: &parts.method,
         headers: &parts.headers,
         query: parts.uri.query(),
+        path: parts.uri.path(),
         body: &body,
         peer,
     };
@@ -101,6 +102,8 @@ pub struct Ctx<'a> {
     pub method: &'a Method,
     pub headers: &'a axum::http::HeaderMap,
     pub query: Option<&'a str>,
+    /// The request path (for `Link` headers).
+    pub path: &'a str,
     pub body: &'a [u8],
     /// The caller's address (CIDR-restricted tokens are checked against it).
     pub peer: Option<IpAddr>,
@@ -209,8 +212,9 @@ async fn route(c: &Ctx<'_>, segs: &[&str]) -> Handled {
         (M::GET, ["-", "sandbox", "info"]) => info::handler(c),
         (M::POST, ["-", "sandbox", "2fa", id, "approve"]) => login::tfa_approve(c, &d(id)),
         (_, ["-", "sandbox", "oidc", rest @ ..]) => oidc::route(c, rest),
-        // CircleCI API v2
+        // CircleCI API v2, GitHub REST (as GitHub Enterprise Server serves it), GitLab REST
         (_, ["api", "v2", rest @ ..]) => circleci::route(c, rest),
+        (_, ["api", "v3", rest @ ..]) => github::route(c, rest),
         (_, ["-", ..]) => Err(SandboxError::not_found(
             "Not found: no such registry endpoint.",
         )),

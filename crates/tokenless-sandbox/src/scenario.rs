@@ -67,6 +67,72 @@ struct ScenarioFile {
     /// Registry policy switches (e.g. `{"bypass_tokens_publish": false}` for January 2027).
     #[serde(default)]
     policy: crate::model::Policy,
+    /// The GitHub organisation and its repositories.
+    github: Option<GitHubSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GitHubSpec {
+    org: String,
+    #[serde(default)]
+    repos: Vec<GhRepoSpec>,
+    /// Organisation secret names (values are generated).
+    #[serde(default)]
+    secrets: Vec<String>,
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
+    rate_limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GhRepoSpec {
+    name: String,
+    #[serde(default)]
+    private: bool,
+    default_branch: Option<String>,
+    #[serde(default)]
+    protected_branches: Vec<String>,
+    #[serde(default)]
+    environments: Vec<GhEnvSpec>,
+    #[serde(default)]
+    secrets: Vec<String>,
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
+    /// Path → content (a string or an array of lines).
+    #[serde(default)]
+    files: BTreeMap<String, Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GhEnvSpec {
+    name: String,
+    /// `protected` (protected branches only), `custom` (the listed `policies`), or absent (any ref).
+    branch_policy: Option<String>,
+    #[serde(default)]
+    policies: Vec<GhPolicySpec>,
+    #[serde(default)]
+    reviewers: Vec<String>,
+    #[serde(default)]
+    wait_timer: u32,
+    #[serde(default)]
+    secrets: Vec<String>,
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GhPolicySpec {
+    name: String,
+    #[serde(rename = "type", default = "branch_kind")]
+    kind: crate::github::RefKind,
+}
+
+fn branch_kind() -> crate::github::RefKind {
+    crate::github::RefKind::Branch
 }
 
 #[derive(Debug, Deserialize)]
@@ -480,6 +546,7 @@ fn build(origin: &str, text: &str) -> Result<World, ScenarioError> {
         });
     }
 
+    let github = build_github(spec.github, now).map_err(|(f, m)| invalid(f, m))?;
     let mut packages = BTreeMap::new();
     let mut blobs = BTreeMap::new();
     for (i, p) in spec.packages.iter().enumerate() {
@@ -682,7 +749,116 @@ fn build(origin: &str, text: &str) -> Result<World, ScenarioError> {
             projects,
             contexts,
         },
+        github,
     })
+}
+
+fn build_github(
+    spec: Option<GitHubSpec>,
+    now: u64,
+) -> Result<crate::github::GitHub, (String, String)> {
+    use crate::github::{
+        BranchPolicy, BranchPolicySettings, Environment, GitHub, OidcSub, Repo, Secret, Variable,
+    };
+    let Some(spec) = spec else {
+        return Ok(GitHub::default());
+    };
+    let secret = |name: &str| Secret {
+        name: name.to_owned(),
+        value: env_value(name),
+        created: now,
+        updated: now,
+    };
+    let variables = |vars: &BTreeMap<String, String>| -> Vec<Variable> {
+        vars.iter()
+            .map(|(k, v)| Variable {
+                name: k.clone(),
+                value: v.clone(),
+                created: now,
+                updated: now,
+            })
+            .collect()
+    };
+    let mut gh = GitHub {
+        org: spec.org.clone(),
+        token: format!("ghp_{}", ids::opaque()),
+        org_secrets: spec.secrets.iter().map(|n| secret(n)).collect(),
+        org_variables: variables(&spec.variables),
+        rate_limit: spec.rate_limit.unwrap_or(5000),
+        ..GitHub::default()
+    };
+    for (i, r) in spec.repos.into_iter().enumerate() {
+        let field = |f: &str| format!("github.repos[{i}].{f}");
+        if r.name.is_empty() || r.name.contains('/') {
+            return Err((
+                field("name"),
+                format!("{:?} is not a repository name", r.name),
+            ));
+        }
+        let mut environments = Vec::new();
+        for (j, e) in r.environments.into_iter().enumerate() {
+            let branch_policy = match e.branch_policy.as_deref() {
+                None => None,
+                Some("protected") => Some(BranchPolicySettings {
+                    protected_branches: true,
+                    custom_branch_policies: false,
+                }),
+                Some("custom") => Some(BranchPolicySettings {
+                    protected_branches: false,
+                    custom_branch_policies: true,
+                }),
+                Some(other) => {
+                    return Err((
+                        field(&format!("environments[{j}].branch_policy")),
+                        format!("{other:?}: expected \"protected\" or \"custom\""),
+                    ));
+                }
+            };
+            let id = gh.fresh_id();
+            let mut policies = Vec::new();
+            for p in e.policies {
+                policies.push(BranchPolicy {
+                    id: gh.fresh_id(),
+                    name: p.name,
+                    kind: p.kind,
+                });
+            }
+            environments.push(Environment {
+                id,
+                name: e.name,
+                created: now,
+                updated: now,
+                wait_timer: e.wait_timer,
+                reviewers: e.reviewers,
+                branch_policy,
+                policies,
+                secrets: e.secrets.iter().map(|n| secret(n)).collect(),
+                variables: variables(&e.variables),
+            });
+        }
+        let id = gh.fresh_id();
+        gh.repos.push(Repo {
+            id,
+            owner: spec.org.clone(),
+            name: r.name,
+            private: r.private,
+            default_branch: r.default_branch.unwrap_or_else(|| "main".to_owned()),
+            protected_branches: r.protected_branches,
+            environments,
+            secrets: r.secrets.iter().map(|n| secret(n)).collect(),
+            variables: variables(&r.variables),
+            files: r
+                .files
+                .into_iter()
+                .map(|(path, text)| (path, text.into_string()))
+                .collect(),
+            oidc_sub: OidcSub {
+                use_default: true,
+                ..OidcSub::default()
+            },
+        });
+    }
+    Ok(gh)
 }
 
 fn trust_config(

@@ -88,7 +88,37 @@ pub struct App {
     pub limits: Limits,
     pub dirty: AtomicBool,
     rate_window: Mutex<(u64, u32)>,
+    /// GitHub API requests in the current hour: (hour, count).
+    github_window: Mutex<(u64, u32)>,
     pub requests: AtomicU64,
+}
+
+/// The GitHub API budget after one request, as `x-ratelimit-*` headers report it.
+#[derive(Debug, Clone, Copy)]
+pub struct RateBudget {
+    pub limit: u32,
+    pub used: u32,
+    /// Unix seconds when the window resets.
+    pub reset: u64,
+}
+
+impl RateBudget {
+    pub fn exceeded(&self) -> bool {
+        self.used > self.limit
+    }
+
+    pub fn headers(&self) -> [(&'static str, String); 5] {
+        [
+            ("x-ratelimit-limit", self.limit.to_string()),
+            (
+                "x-ratelimit-remaining",
+                self.limit.saturating_sub(self.used).to_string(),
+            ),
+            ("x-ratelimit-reset", self.reset.to_string()),
+            ("x-ratelimit-used", self.used.min(self.limit).to_string()),
+            ("x-ratelimit-resource", "core".to_owned()),
+        ]
+    }
 }
 
 /// The world, borrowed for a write: marks the state dirty when dropped if it was mutated.
@@ -146,6 +176,7 @@ impl App {
             limits,
             dirty: AtomicBool::new(false),
             rate_window: Mutex::new((0, 0)),
+            github_window: Mutex::new((0, 0)),
             requests: AtomicU64::new(0),
         }
     }
@@ -192,6 +223,21 @@ impl App {
             rt.minted_prune_at = (rt.minted.len() * 2).max(1024);
         }
         rt.minted.insert(token, minted);
+    }
+
+    /// Counts a GitHub API request in the current hour against `limit`.
+    pub fn spend_github_request(&self, limit: u32) -> RateBudget {
+        let hour = crate::clock::now_secs() / 3600;
+        let mut w = lock(&self.github_window);
+        if w.0 != hour {
+            *w = (hour, 0);
+        }
+        w.1 = w.1.saturating_add(1);
+        RateBudget {
+            limit,
+            used: w.1,
+            reset: (hour + 1) * 3600,
+        }
     }
 
     /// Counts a request in the current one-second window; `false` when over `--rate-limit`.

@@ -3,6 +3,7 @@
 
 pub mod circleci;
 pub mod exchange;
+pub mod github;
 pub mod info;
 pub mod login;
 pub mod oidc;

@@ -146,6 +146,9 @@ pub fn mint(
         });
         claims.entry("aud").or_insert_with(|| json!(org_id));
     } else {
+        if provider == Provider::GitHub {
+            check_github_environment(c, &claims)?;
+        }
         claims
             .entry("aud")
             .or_insert_with(|| json!(c.app.audiences.first()));
@@ -170,6 +173,36 @@ pub fn mint(
         .key(provider)
         .sign_jwt(&Value::Object(claims))
         .map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// GitHub refuses to run a job in an environment whose deployment branch policy does not
+/// admit the job's ref (the run fails before any step, so no token is ever issued).
+fn check_github_environment(c: &Ctx<'_>, claims: &Map<String, Value>) -> Result<(), SandboxError> {
+    let text = |k: &str| claims.get(k).and_then(Value::as_str);
+    let (Some(env), Some((owner, name))) = (
+        text("environment"),
+        text("repository").and_then(|r| r.split_once('/')),
+    ) else {
+        return Ok(());
+    };
+    let world = c.app.world();
+    let Some(repo) = world.github.repo(owner, name) else {
+        return Ok(());
+    };
+    // A job naming an environment the repository lacks creates it, unprotected.
+    let Some(environment) = repo.environment(env) else {
+        return Ok(());
+    };
+    let git_ref = text("ref").unwrap_or("");
+    match crate::github::refusal(repo, environment, git_ref) {
+        None => Ok(()),
+        Some(why) => Err(refuse(
+            StatusCode::FORBIDDEN,
+            format!(
+                "Branch \"{git_ref}\" is not allowed to deploy to {env} due to environment protection rules: {why}"
+            ),
+        )),
+    }
 }
 
 /// CircleCI refuses to start a job whose context does not exist or whose restrictions do
