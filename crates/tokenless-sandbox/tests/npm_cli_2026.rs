@@ -644,3 +644,57 @@ async fn token_create_needs_the_password() {
     assert_ok(&out);
     assert_eq!(stdout(&out).trim(), "alice");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stage_list_pages_past_100_and_download_fetches_the_staged_tarball() {
+    let sb = sandbox().await;
+    let alice = session(&sb, "alice");
+    let owner = Npm::new(&sb, Some(&alice));
+    let dir = owner.package("core", "@acme/core", "5.1.0");
+    let out = owner.run_in(&dir, &["stage", "publish"], &[]).await;
+    assert_ok(&out);
+    let id = staged_id(&out);
+    // 100 more over HTTP: npm asks for perPage=100 and must fetch a second page.
+    for i in 0..100 {
+        let version = format!("5.0.{i}");
+        let (status, body) = send_json(
+            reqwest::Method::POST,
+            &format!("{}-/stage/package/@acme%2fcore", sb.url()),
+            Some(&alice),
+            None,
+            &publish_body("@acme/core", &version, version.as_bytes()),
+        )
+        .await;
+        assert_eq!(status, 201, "{version}: {body}");
+    }
+    for args in [
+        &["stage", "list", "--json"][..],
+        &["stage", "list", "@acme/core", "--json"],
+    ] {
+        let out = owner.run(args, &[]).await;
+        assert_ok(&out);
+        let items: Value = serde_json::from_str(&stdout(&out)).unwrap_or(Value::Null);
+        let items = items.as_array().cloned().unwrap_or_default();
+        assert_eq!(items.len(), 101, "{args:?}");
+        let mut ids: Vec<&str> = items.iter().filter_map(|i| i["id"].as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 101, "{args:?}: a stage listed twice");
+    }
+    let out = owner.run(&["stage", "list"], &[]).await;
+    assert_ok(&out);
+    assert_eq!(stdout(&out).matches("\nid: ").count() + 1, 101);
+
+    // `npm stage download <id>` writes the staged tarball, byte for byte what was staged.
+    let out = owner.run(&["stage", "view", &id, "--json"], &[]).await;
+    let view: Value = serde_json::from_str(&stdout(&out)).unwrap_or(Value::Null);
+    let out = owner.run(&["stage", "download", &id], &[]).await;
+    assert_ok(&out);
+    let file = format!("acme-core-5.1.0-{id}.tgz");
+    assert!(stdout(&out).contains(&file), "{}", text(&out));
+    let bytes = std::fs::read(owner.work().join(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let sha1 = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &bytes);
+    let hex: String = sha1.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(view["shasum"], hex.as_str(), "{view}");
+    assert!(text(&out).contains("package.json"), "{}", text(&out));
+}

@@ -139,22 +139,42 @@ async fn approve_next(sb: &SandboxHandle, user: &str, remember: bool) -> String 
     id
 }
 
+/// `text(o)` with npm tokens cut to their prefix (`npm token create` prints the new token).
+fn shown(o: &Output) -> String {
+    let t = text(o);
+    let mut out = String::with_capacity(t.len());
+    let mut rest = t.as_str();
+    while let Some(i) = rest.find("npm_") {
+        out.push_str(&rest[..i + 4]);
+        rest = &rest[i + 4..];
+        let secret = rest
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(rest.len());
+        if secret > 0 {
+            out.push('…');
+        }
+        rest = &rest[secret..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// npm printed the challenge's authUrl, succeeded, and the retried write carried the code:
 /// no challenge is pending and no approved code is left unspent.
 #[track_caller]
 fn assert_web_2fa_done(out: &Output, sb: &SandboxHandle, id: &str, after: &Value) {
-    assert_ok(out);
+    assert!(out.status.success(), "npm failed:\n{}", shown(out));
     let printed = stdout(out);
     assert!(
         printed.contains("Authenticate your account at"),
         "{}",
-        text(out)
+        shown(out)
     );
     let auth_url = format!("{}-/v1/2fa/approve/{id}", sb.url());
     assert!(
         printed.contains(&auth_url),
         "{auth_url} not printed:\n{}",
-        text(out)
+        shown(out)
     );
     assert_eq!(
         *after,
@@ -362,5 +382,110 @@ async fn remember_skips_2fa_for_the_next_writes() {
             .run(&["dist-tag", "add", "@acme/core@1.1.0", "next"], &[])
             .await,
         "EOTP",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stage_approve_token_create_trust_and_org_writes_through_web_2fa() {
+    if !have_script() {
+        return;
+    }
+    let sb = sandbox().await;
+    let npm = Npm::new(&sb, Some(&session(&sb, "kim")));
+
+    // Staging defers 2FA: no challenge, even for a security-key account.
+    let dir = npm.package("core", "@acme/core", "1.2.0");
+    let out = npm.run_in(&dir, &["stage", "publish"], &[]).await;
+    assert_ok(&out);
+    assert_eq!(pending(&sb).await, json!({"challenges": [], "unspent": {}}));
+    let stage: String = stdout(&out)
+        .split("staged with id ")
+        .nth(1)
+        .unwrap_or_default()
+        .chars()
+        .take(36)
+        .collect();
+
+    // Approval: npm polls the doneUrl with POST.
+    let child = spawn_tty(&npm, &sb, &npm.work(), &["stage", "approve", &stage]);
+    let id = approve_next(&sb, "kim", false).await;
+    let out = finish(child).await;
+    assert_web_2fa_done(&out, &sb, &id, &pending(&sb).await);
+    let (_, doc) = get_json(&format!("{}@acme%2fcore", sb.url()), None).await;
+    assert_eq!(
+        doc["versions"]["1.2.0"]["_npmUser"]["approvedBy"], "kim",
+        "{doc}"
+    );
+
+    // Token creation: password and web 2FA.
+    let password = sb
+        .info()
+        .user("kim")
+        .map(|u| u.password.clone())
+        .unwrap_or_default();
+    let password = format!("--password={password}");
+    let child = spawn_tty(
+        &npm,
+        &sb,
+        &npm.work(),
+        &[
+            "token",
+            "create",
+            &password,
+            "--name=release",
+            "--packages=@acme/core",
+            "--packages-and-scopes-permission=read-write",
+        ],
+    );
+    let id = approve_next(&sb, "kim", false).await;
+    let out = finish(child).await;
+    assert_web_2fa_done(&out, &sb, &id, &pending(&sb).await);
+    assert_eq!(
+        sb.info()
+            .token("release")
+            .map(|t| t.owner.clone())
+            .as_deref(),
+        Some("kim")
+    );
+
+    // A trusted publisher.
+    let child = spawn_tty(
+        &npm,
+        &sb,
+        &npm.work(),
+        &[
+            "trust",
+            "github",
+            "@acme/core",
+            "--repo=acme/web",
+            "--file=publish.yml",
+            "--allow-publish",
+            "--yes",
+        ],
+    );
+    let id = approve_next(&sb, "kim", false).await;
+    let out = finish(child).await;
+    assert_web_2fa_done(&out, &sb, &id, &pending(&sb).await);
+    let (_, configs) = get_json(
+        &format!("{}-/package/@acme%2fcore/trust", sb.url()),
+        Some(&session(&sb, "kim")),
+    )
+    .await;
+    assert_eq!(configs[0]["type"], "github", "{configs}");
+
+    // An org role.
+    let child = spawn_tty(
+        &npm,
+        &sb,
+        &npm.work(),
+        &["org", "set", "acme", "alice", "admin"],
+    );
+    let id = approve_next(&sb, "kim", false).await;
+    let out = finish(child).await;
+    assert_web_2fa_done(&out, &sb, &id, &pending(&sb).await);
+    assert!(
+        stdout(&out).contains("Added alice as admin to acme"),
+        "{}",
+        text(&out)
     );
 }
