@@ -213,7 +213,10 @@ async fn sandbox() -> SandboxHandle {
         .collect();
     let scenario = json!({
         "org": "acme",
-        "users": [{"name": "alice", "role": "owner"}],
+        "users": [
+            {"name": "alice", "role": "owner"},
+            {"name": "kim", "role": "owner", "security_key": true}
+        ],
         "packages": packages,
         "circleci": ci_env::circleci_scenario(),
     });
@@ -608,4 +611,100 @@ async fn pnpm_refuses_an_id_token_for_another_registry() {
     // It then publishes with whatever auth it has: none.
     assert!(t.contains("401"), "{t}");
     assert!(npm_user(&sb, "@acme/core", "3.5.0").await.is_null());
+}
+
+/// `GET /-/sandbox/2fa`.
+async fn pending_2fa(sb: &SandboxHandle) -> serde_json::Value {
+    get_json(&format!("{}-/sandbox/2fa", sb.url()), None)
+        .await
+        .1
+}
+
+/// pnpm answers the web 2FA challenge of a security-key account as npm does: on a terminal
+/// it prints the authUrl (and a QR code), polls the doneUrl and retries with the code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pnpm_publish_completes_web_2fa_under_a_terminal() {
+    let Some(prefix) = clients() else { return };
+    let sb = sandbox().await;
+    let project = Project::new("@acme/core", "3.6.0");
+    let nerf = sb.url().trim_start_matches("http:");
+    std::fs::write(
+        project.home().join(".npmrc"),
+        format!("{nerf}:_authToken={}\n", session(&sb, "kim")),
+    )
+    .unwrap_or_else(|e| panic!("npmrc: {e}"));
+    let (pnpm, _) = Client::Pnpm.program(&prefix);
+    let line = format!(
+        "'{}' publish --no-git-checks --registry '{}'",
+        pnpm.display(),
+        sb.url()
+    );
+    let child = tokio::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(project.pkg())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", project.home())
+        .env("SHELL", "/bin/sh")
+        .env("TERM", "dumb")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("script (util-linux) is needed: {e}"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let id = loop {
+        let p = pending_2fa(&sb).await;
+        if let Some(id) = p["challenges"][0]["id"].as_str() {
+            break id.to_owned();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no challenge: {p}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (status, _) = send_json(
+        reqwest::Method::POST,
+        &format!("{}-/sandbox/2fa/{id}/approve", sb.url()),
+        None,
+        None,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let out = match tokio::time::timeout(Duration::from_secs(90), child.wait_with_output()).await {
+        Ok(Ok(o)) => o,
+        other => panic!("pnpm under script: {other:?}"),
+    };
+    assert_ok(&out);
+    assert!(
+        stdout(&out).contains(&format!("{}-/v1/2fa/approve/{id}", sb.url())),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        pending_2fa(&sb).await,
+        json!({"challenges": [], "unspent": {}})
+    );
+    assert_eq!(npm_user(&sb, "@acme/core", "3.6.0").await["name"], "kim");
+}
+
+/// yarn has no web 2FA: it would prompt for a one-time password on a terminal, and without
+/// one it stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn yarn_berry_stops_at_the_2fa_challenge_without_a_terminal() {
+    let Some(prefix) = clients() else { return };
+    let sb = sandbox().await;
+    let project = Project::new("@acme/core", "4.6.0");
+    let env = vec![("YARN_NPM_AUTH_TOKEN".to_owned(), session(&sb, "kim"))];
+    let out = publish(&prefix, Client::YarnBerry, &sb, &project, &env).await;
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "The registry requires additional authentication, but Yarn is not running in an interactive terminal"
+        ),
+        "{}",
+        text(&out)
+    );
+    assert!(npm_user(&sb, "@acme/core", "4.6.0").await.is_null());
 }
