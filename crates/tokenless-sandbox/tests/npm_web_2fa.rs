@@ -406,7 +406,7 @@ async fn stage_approve_token_create_trust_and_org_writes_through_web_2fa() {
         .take(36)
         .collect();
 
-    // Approval: npm polls the doneUrl with POST.
+    // Approval (npm builds the POST inside its retry, so this doneUrl poll is a GET).
     let child = spawn_tty(&npm, &sb, &npm.work(), &["stage", "approve", &stage]);
     let id = approve_next(&sb, "kim", false).await;
     let out = finish(child).await;
