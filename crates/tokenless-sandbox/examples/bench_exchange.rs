@@ -1,6 +1,7 @@
 //! OIDC exchanges per second over loopback HTTP at 32 concurrent keep-alive clients, with
-//! p50/p99 latency, next to the in-process verification rate of `tokenless-trust` measured
-//! in the same run on the same kind of tokens. Run by `scripts/bench-sandbox`.
+//! p50/p99 latency, while 1,000 idle connections (connected, nothing sent) are held open,
+//! next to the in-process verification rate of `tokenless-trust` measured in the same run on
+//! the same kind of tokens. Run by `scripts/bench-sandbox`.
 //!
 //! Each exchange needs a fresh `(jti, package)` (replay protection), so the tokens are minted
 //! before the clock starts: T tokens × P packages gives T·P distinct exchanges.
@@ -28,6 +29,7 @@ fn arg(i: usize, default: usize) -> usize {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tokens_n = arg(1, 200); // × PACKAGES exchanges over HTTP
+    let idle_n = arg(2, 1000); // idle connections held open during the HTTP run
     let packages: Vec<String> = (0..PACKAGES).map(|i| format!("@bench/pkg-{i}")).collect();
     let trust = json!({"provider": "github", "repository": "bench/mono", "file": "publish.yml"});
     let scenario = json!({
@@ -138,9 +140,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shared_packages = Arc::new(packages.clone());
     let total = http_tokens.len() * PACKAGES;
     let next = Arc::new(AtomicUsize::new(0));
+    let addr = sb.addr();
+    let mut idle = Vec::with_capacity(idle_n);
+    for _ in 0..idle_n {
+        idle.push(tokio::net::TcpStream::connect(addr).await?);
+    }
     let cpu0 = cpu_seconds();
     let start = Instant::now();
-    let addr = sb.addr();
     let mut tasks = Vec::new();
     for _ in 0..CLIENTS {
         let (tokens, packages, next) = (http_tokens.clone(), shared_packages.clone(), next.clone());
@@ -175,6 +181,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let elapsed = start.elapsed();
     let cpu_http = (cpu_seconds() - cpu0) / total as f64;
+    // Still open: the server neither closed them early nor stopped serving because of them.
+    let still_open = idle
+        .iter()
+        .filter(|s| {
+            let mut buf = [0u8; 1];
+            matches!(s.try_read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        })
+        .count();
+    drop(idle);
     let local_2 = in_process(2)?;
     latencies.sort();
     let pct = |q: f64| {
@@ -187,7 +202,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (p50, p99) = (pct(0.50), pct(0.99));
 
     println!(
-        "OIDC exchange benchmark ({} exchanges, {CLIENTS} keep-alive clients, {} cores)",
+        "OIDC exchange benchmark ({} exchanges, {CLIENTS} keep-alive clients, {idle_n} idle connections, {} cores)",
         total,
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -237,6 +252,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         cpu_http * 1e6
     );
     println!("{:<44} {:>12}", "failed exchanges", failed);
+    println!(
+        "{:<44} {:>12}",
+        "idle connections held (open at the end)",
+        format!("{idle_n} ({still_open})")
+    );
     let goal = http_rate >= 0.5 * local_1 && p99 < Duration::from_millis(10) && failed == 0;
     println!(
         "goal (HTTP >= 50% of in-process 1-thread rate, p99 < 10 ms, no failures): {}",

@@ -31,6 +31,7 @@ mod http;
 pub mod ids;
 mod info;
 pub mod issuers;
+mod limits;
 pub mod model;
 pub mod packages;
 mod persist;

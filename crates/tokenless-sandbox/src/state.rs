@@ -51,6 +51,8 @@ pub struct Attempts {
 #[derive(Debug, Default)]
 pub struct Runtime {
     pub minted: HashMap<String, MintedToken>,
+    /// Size of `minted` at which expired tokens are swept next.
+    pub minted_prune_at: usize,
     pub logins: HashMap<String, WebLogin>,
     pub challenges: HashMap<String, TfaChallenge>,
     /// Approved web 2FA codes not used yet: code → user.
@@ -184,8 +186,10 @@ impl App {
     /// table holds only live tokens).
     pub fn remember_minted(&self, token: String, minted: MintedToken, now: u64) {
         let mut rt = self.runtime();
-        if rt.minted.len() >= 1024 {
+        if rt.minted.len() >= rt.minted_prune_at {
             rt.minted.retain(|_, m| m.expires_at > now);
+            // Amortised: the next sweep waits until the live set has doubled.
+            rt.minted_prune_at = (rt.minted.len() * 2).max(1024);
         }
         rt.minted.insert(token, minted);
     }
@@ -218,6 +222,8 @@ fn issuer_table(base: &str, issuers: &Issuers) -> IssuerTable {
     IssuerTable::new(vec![
         IssuerEntry::circleci(prefix(Provider::CircleCi), keys(&issuers.circleci)),
         IssuerEntry::github(prefix(Provider::GitHub), keys(&issuers.github)),
-        IssuerEntry::gitlab(prefix(Provider::GitLab), keys(&issuers.gitlab)),
+        // The sandbox's GitLab tokens name CI files on gitlab.com, as real ones do.
+        IssuerEntry::gitlab(prefix(Provider::GitLab), keys(&issuers.gitlab))
+            .with_config_host("gitlab.com"),
     ])
 }

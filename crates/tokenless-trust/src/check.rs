@@ -37,6 +37,8 @@ pub enum CheckId {
     Nbf,
     /// `iat` present and not in the future (60 s leeway).
     Iat,
+    /// `exp - iat` is at most the issuer's longest token lifetime.
+    Lifetime,
     /// `aud` is exactly `npm:<registry host>`.
     Audience,
     /// The package has a trust config for this provider.
@@ -92,6 +94,7 @@ impl CheckId {
             CheckId::Exp => "exp",
             CheckId::Nbf => "nbf",
             CheckId::Iat => "iat",
+            CheckId::Lifetime => "lifetime",
             CheckId::Audience => "audience",
             CheckId::TrustConfig => "trust-config",
             CheckId::Action => "action",

@@ -20,6 +20,50 @@ pub const GITLAB_ISSUER: &str = "https://gitlab.com";
 /// CircleCI issuers are this prefix + `/org/<org-id>`.
 pub const CIRCLECI_ISSUER_PREFIX: &str = "https://oidc.circleci.com";
 
+/// Longest lifetime (`exp - iat`) of a GitHub Actions id token: 5 minutes. GitHub does not
+/// document it, but every token its OIDC provider issues has `exp - iat = 300` and there is
+/// no parameter to request longer (observed and reported in
+/// <https://github.com/google-github-actions/auth/issues/474>,
+/// <https://github.com/actions/toolkit/issues/2048> and
+/// <https://github.com/Azure/login/issues/441>).
+pub const GITHUB_MAX_LIFETIME_SECS: u64 = 300;
+
+/// Longest lifetime of a GitLab `id_tokens` token: GitLab sets `exp` to the job's timeout
+/// ("The expiry time for the token is set to the job's timeout if specified, or 5 minutes if
+/// no timeout is specified", `doc/ci/secrets/id_token_authentication.md` in
+/// gitlabhq/gitlabhq), and a project's timeout is at most `Project::MAX_BUILD_TIMEOUT =
+/// 1.month` (`app/models/project.rb`; Rails' month is 2,629,746 s). GitLab-hosted runners
+/// stop jobs after 3 hours, but a project's own runners may run to that maximum.
+pub const GITLAB_MAX_LIFETIME_SECS: u64 = 2_629_746;
+
+/// Longest lifetime of a CircleCI OIDC token: 1 hour ("`exp`: The expiration time. Its value
+/// is one hour after the time of issuance", CircleCI's OpenID Connect tokens page,
+/// `openid-connect-tokens.adoc` in circleci/circleci-docs; the same holds for tokens minted
+/// with `circleci run oidc get`).
+pub const CIRCLECI_MAX_LIFETIME_SECS: u64 = 3600;
+
+/// The longest id-token lifetime `provider` issues: [`GITHUB_MAX_LIFETIME_SECS`],
+/// [`GITLAB_MAX_LIFETIME_SECS`] or [`CIRCLECI_MAX_LIFETIME_SECS`]. The default of
+/// [`IssuerEntry::max_lifetime_secs`]; an issuer imitating a provider (the sandbox) should
+/// mint tokens living no longer.
+pub fn default_max_lifetime_secs(provider: Provider) -> u64 {
+    match provider {
+        Provider::GitHub => GITHUB_MAX_LIFETIME_SECS,
+        Provider::GitLab => GITLAB_MAX_LIFETIME_SECS,
+        Provider::CircleCi => CIRCLECI_MAX_LIFETIME_SECS,
+    }
+}
+
+/// `host` or `host:port` of a URL, as GitLab writes it at the start of `ci_config_ref_uri`.
+fn authority_of(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let host = parsed.host_str()?;
+    Some(match parsed.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    })
+}
+
 /// How an entry matches `iss`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IssuerPattern {
@@ -40,6 +84,8 @@ pub struct IssuerEntry {
     pattern: IssuerPattern,
     algorithms: Vec<Algorithm>,
     keys: Arc<dyn JwksSource>,
+    max_lifetime_secs: u64,
+    config_host: Option<String>,
 }
 
 impl std::fmt::Debug for IssuerEntry {
@@ -48,32 +94,43 @@ impl std::fmt::Debug for IssuerEntry {
             .field("provider", &self.provider)
             .field("pattern", &self.pattern)
             .field("algorithms", &self.algorithms)
+            .field("max_lifetime_secs", &self.max_lifetime_secs)
             .finish_non_exhaustive()
     }
 }
 
 impl IssuerEntry {
-    /// A GitHub Actions issuer at exactly `issuer`, RS256 only.
+    /// A GitHub Actions issuer at exactly `issuer`, RS256 only, tokens living at most
+    /// [`GITHUB_MAX_LIFETIME_SECS`].
     pub fn github(issuer: impl Into<String>, keys: Arc<dyn JwksSource>) -> IssuerEntry {
         IssuerEntry {
             provider: Provider::GitHub,
             pattern: IssuerPattern::Exact(issuer.into()),
             algorithms: vec![Algorithm::Rs256],
             keys,
+            max_lifetime_secs: GITHUB_MAX_LIFETIME_SECS,
+            config_host: None,
         }
     }
 
-    /// A GitLab issuer at exactly `issuer`, RS256 only.
+    /// A GitLab issuer at exactly `issuer`, RS256 only, tokens living at most
+    /// [`GITLAB_MAX_LIFETIME_SECS`], whose `ci_config_ref_uri` must name the issuer's host
+    /// (`gitlab.com` for `https://gitlab.com`; see [`IssuerEntry::with_config_host`]).
     pub fn gitlab(issuer: impl Into<String>, keys: Arc<dyn JwksSource>) -> IssuerEntry {
+        let issuer: String = issuer.into();
+        let config_host = authority_of(&issuer);
         IssuerEntry {
             provider: Provider::GitLab,
-            pattern: IssuerPattern::Exact(issuer.into()),
+            pattern: IssuerPattern::Exact(issuer),
             algorithms: vec![Algorithm::Rs256],
             keys,
+            max_lifetime_secs: GITLAB_MAX_LIFETIME_SECS,
+            config_host,
         }
     }
 
-    /// CircleCI per-org issuers `prefix/org/<org-id>`, RS256 only.
+    /// CircleCI per-org issuers `prefix/org/<org-id>`, RS256 only, tokens living at most
+    /// [`CIRCLECI_MAX_LIFETIME_SECS`].
     pub fn circleci(prefix: impl Into<String>, keys: Arc<dyn JwksSource>) -> IssuerEntry {
         IssuerEntry {
             provider: Provider::CircleCi,
@@ -82,7 +139,37 @@ impl IssuerEntry {
             },
             algorithms: vec![Algorithm::Rs256],
             keys,
+            max_lifetime_secs: CIRCLECI_MAX_LIFETIME_SECS,
+            config_host: None,
         }
+    }
+
+    /// Replaces the longest token lifetime (`exp - iat`, seconds) accepted from this issuer.
+    /// Longer-lived tokens are refused (check `lifetime`): the replay store must remember a
+    /// token's `jti` until it expires, so the lifetime bounds how long each entry is held.
+    pub fn with_max_lifetime(mut self, secs: u64) -> IssuerEntry {
+        self.max_lifetime_secs = secs;
+        self
+    }
+
+    /// Replaces the host a GitLab token's `ci_config_ref_uri` must name (by default the
+    /// issuer URL's host, with its port when one is given). For an issuer that imitates
+    /// gitlab.com from another address, such as a sandbox minting
+    /// `gitlab.com/<project>//<file>@<ref>`.
+    pub fn with_config_host(mut self, host: impl Into<String>) -> IssuerEntry {
+        self.config_host = Some(host.into());
+        self
+    }
+
+    /// For GitLab: the host `ci_config_ref_uri` must name (`None` when the issuer URL has
+    /// none, and for other providers).
+    pub fn config_host(&self) -> Option<&str> {
+        self.config_host.as_deref()
+    }
+
+    /// The longest token lifetime accepted, in seconds.
+    pub fn max_lifetime_secs(&self) -> u64 {
+        self.max_lifetime_secs
     }
 
     /// Replaces the allowed algorithms (e.g. a sandbox issuer that signs ES256).
@@ -269,5 +356,26 @@ mod tests {
                 .is_some()
         );
         assert!(t.resolve(GITHUB_ISSUER).is_none());
+    }
+
+    #[test]
+    fn gitlab_config_host_is_the_issuer_host() {
+        let keys: Arc<dyn JwksSource> = Arc::new(StaticJwks::new(KeySet::default()));
+        assert_eq!(
+            IssuerEntry::gitlab(GITLAB_ISSUER, keys.clone()).config_host(),
+            Some("gitlab.com")
+        );
+        assert_eq!(
+            IssuerEntry::gitlab("http://127.0.0.1:4873/-/sandbox/oidc/gitlab", keys.clone())
+                .config_host(),
+            Some("127.0.0.1:4873")
+        );
+        assert_eq!(
+            IssuerEntry::gitlab("http://127.0.0.1:4873/x", keys.clone())
+                .with_config_host("gitlab.com")
+                .config_host(),
+            Some("gitlab.com")
+        );
+        assert_eq!(IssuerEntry::github(GITHUB_ISSUER, keys).config_host(), None);
     }
 }

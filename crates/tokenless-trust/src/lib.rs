@@ -29,7 +29,9 @@
 //!   [`CheckStatus`] (pass/fail/skip), a detail naming the values compared (never the
 //!   token), a [`Policy`] (npm's rule or tokenless's stricter one) and, for failures, a fix.
 //! - [`jti`]: the [`JtiStore`] trait and [`InMemoryJtiStore`] (atomic check-and-insert per
-//!   `(jti, package)`, entries dropped after the token expires).
+//!   `(issuer, jti, package)`, entries dropped once the token expires with amortised
+//!   pruning, a hard cap on live entries refused with [`JtiError::Full`]); the verifier
+//!   refuses tokens living longer than their issuer's [`IssuerEntry::max_lifetime_secs`].
 //! - [`mint`]: [`Minter`] → [`MintedToken`] (`npm_` + 36 base62, one package, exactly the
 //!   granted actions each with its config ([`MintedToken::grant_for`]), default 5 minutes).
 //! - [`restriction`]: CircleCI context-restriction expressions ([`restriction::parse`],
@@ -92,7 +94,7 @@ pub mod verify;
 pub use audience::{AudienceError, audience_for_host, audience_for_registry};
 pub use check::{Check, CheckId, CheckStatus, Policy};
 pub use issuer::{IssuerEntry, IssuerPattern, IssuerTable, ResolvedIssuer};
-pub use jti::{InMemoryJtiStore, JtiError, JtiStore};
+pub use jti::{DEFAULT_JTI_CAPACITY, InMemoryJtiStore, JtiError, JtiStore};
 pub use jwks::{CachingJwks, JwksFetcher, JwksFileError, JwksSource, KeyLookupError, StaticJwks};
 pub use keys::{Algorithm, JwkError, KeySet, VerifyingKey};
 pub use mint::{DEFAULT_TTL_SECS, MintError, MintedToken, Minter};

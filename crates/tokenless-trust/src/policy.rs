@@ -38,12 +38,18 @@ pub fn check_ids(provider: Provider) -> &'static [CheckId] {
     }
 }
 
-/// The claim checks of `publisher` against `claims`.
-pub fn evaluate(publisher: &Publisher, claims: &Map<String, Value>) -> Vec<Check> {
+/// The claim checks of `publisher` against `claims`. `config_host` is the host a GitLab
+/// token's `ci_config_ref_uri` must name (the issuer's; see
+/// [`IssuerEntry::config_host`](crate::IssuerEntry::config_host)).
+pub fn evaluate(
+    publisher: &Publisher,
+    claims: &Map<String, Value>,
+    config_host: Option<&str>,
+) -> Vec<Check> {
     match publisher {
         Publisher::CircleCi(p) => circleci(p, claims),
         Publisher::GitHub(p) => github(p, claims),
-        Publisher::GitLab(p) => gitlab(p, claims),
+        Publisher::GitLab(p) => gitlab(p, claims, config_host),
     }
 }
 
@@ -287,15 +293,46 @@ fn github(p: &GitHubPublisher, claims: &Map<String, Value>) -> Vec<Check> {
     let id = CheckId::GithubEventName;
     checks.push(match string_claim(claims, id, "event_name") {
         Err(c) => c.tokenless(),
-        Ok("pull_request_target") => Check::fail(id, "event_name is \"pull_request_target\": the job runs with the base repository's privileges on code a pull request controls (tokenless policy; npm itself would accept this token)")
-            .with_fix("publish from a push, release or workflow_dispatch workflow, never pull_request_target")
-            .tokenless(),
-        Ok(event) => Check::pass(id, format!("event_name {event:?} is not pull_request_target")).tokenless(),
+        Ok(event) => event_name(event),
     });
     checks
 }
 
-fn gitlab(p: &GitLabPublisher, claims: &Map<String, Value>) -> Vec<Check> {
+const PULL_REQUEST_TARGET: &str = "pull_request_target";
+
+/// `event_name` compared exactly as GitHub emits it: event names are lowercase `[a-z_]`, so a
+/// case variant of `pull_request_target` (or any other upper-case name) was not minted by
+/// GitHub as-is and is refused rather than compared case-insensitively.
+fn event_name(event: &str) -> Check {
+    let id = CheckId::GithubEventName;
+    let fix =
+        "publish from a push, release or workflow_dispatch workflow, never pull_request_target";
+    if event == PULL_REQUEST_TARGET {
+        Check::fail(id, "event_name is \"pull_request_target\": the job runs with the base repository's privileges on code a pull request controls (tokenless policy; npm itself would accept this token)")
+            .with_fix(fix)
+            .tokenless()
+    } else if event.eq_ignore_ascii_case(PULL_REQUEST_TARGET) {
+        Check::fail(id, format!("event_name {event:?} is a case variant of \"pull_request_target\"; GitHub emits event names in lowercase, so it is refused like pull_request_target (tokenless policy)"))
+            .with_fix(fix)
+            .tokenless()
+    } else if event.is_empty() || !event.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        Check::fail(id, format!("event_name {event:?} is not an event name as GitHub emits them (lowercase letters and _) (tokenless policy)"))
+            .with_fix(fix)
+            .tokenless()
+    } else {
+        Check::pass(
+            id,
+            format!("event_name {event:?} is not pull_request_target"),
+        )
+        .tokenless()
+    }
+}
+
+fn gitlab(
+    p: &GitLabPublisher,
+    claims: &Map<String, Value>,
+    config_host: Option<&str>,
+) -> Vec<Check> {
     let mut checks = vec![exact(
         claims,
         CheckId::GitlabProjectPath,
@@ -317,13 +354,17 @@ fn gitlab(p: &GitLabPublisher, claims: &Map<String, Value>) -> Vec<Check> {
             let parsed = uri.split_once("//").and_then(|(left, right)| {
                 let (host, project) = left.split_once('/')?;
                 let (file, _) = right.split_once('@')?;
-                (!host.is_empty()).then_some((project, file))
+                (!host.is_empty()).then_some((host, project, file))
             });
             match parsed {
-                Some((project, file)) if project == p.project_path && file == p.ci_config_file => {
+                Some((host, _, _)) if Some(host) != config_host => Check::fail(id, format!(
+                    "ci_config_ref_uri {uri:?} names host {host:?}; the issuer's host is {} (tokenless policy: the CI file must come from the instance that signed the token)",
+                    config_host.map_or("unknown".to_owned(), |h| format!("{h:?}"))
+                )).with_fix(fix()).tokenless(),
+                Some((_, project, file)) if project == p.project_path && file == p.ci_config_file => {
                     Check::pass(id, format!("ci_config_ref_uri {uri:?} names the configured file {:?} of {:?}", p.ci_config_file, p.project_path))
                 }
-                Some((project, file)) => Check::fail(id, format!(
+                Some((_, project, file)) => Check::fail(id, format!(
                     "ci_config_ref_uri {uri:?} names file {file:?} of project {project:?}, the trust config {:?} of {:?}",
                     p.ci_config_file, p.project_path
                 )).with_fix(fix()),

@@ -2,7 +2,7 @@
 //!
 //! Order of checks (ids from [`CheckId`]): `token-size`, `token-format`, `header`, `alg`,
 //! `key-injection`, `crit`, `kid`, `claims`, `issuer`, `issuer-alg`, `signing-key`,
-//! `signature`, `exp`, `nbf`, `iat`, `audience`, `trust-config`, `action`, the provider's
+//! `signature`, `exp`, `nbf`, `iat`, `lifetime`, `audience`, `trust-config`, `action`, the provider's
 //! claim checks, `jti`. A failure up to `signature` stops the run (the rest are listed as
 //! skipped: nothing from an unverified token is trusted); later checks all run so one
 //! report shows every mismatch. The `jti` is consumed only when everything else passed.
@@ -169,6 +169,7 @@ const GENERIC_BEFORE_POLICY: &[CheckId] = &[
     CheckId::Exp,
     CheckId::Nbf,
     CheckId::Iat,
+    CheckId::Lifetime,
     CheckId::Audience,
     CheckId::TrustConfig,
     CheckId::Action,
@@ -744,7 +745,9 @@ impl Verifier {
                 format!("nbf {nbf} is not after now {now} (leeway {leeway}s)"),
             ),
         });
-        run.push(match numeric_date(&claims, "iat") {
+        let iat_claim = numeric_date(&claims, "iat");
+        let token_iat = iat_claim.as_ref().ok().copied().flatten();
+        run.push(match iat_claim {
             Err(e) => Check::fail(CheckId::Iat, e).with_fix(MINT_FRESH),
             Ok(None) => Check::fail(CheckId::Iat, "iat is missing").with_fix(MINT_FRESH),
             Ok(Some(iat)) if iat > now_i.saturating_add(leeway) => Check::fail(
@@ -759,6 +762,37 @@ impl Verifier {
                 CheckId::Iat,
                 format!("iat {iat} is not after now {now} (leeway {leeway}s)"),
             ),
+        });
+
+        // lifetime
+        let max_lifetime = resolved.entry.max_lifetime_secs();
+        run.push(match (token_iat, numeric_date(&claims, "exp").ok().flatten()) {
+            (Some(iat), Some(exp)) if exp < iat => Check::fail(
+                CheckId::Lifetime,
+                format!("exp {exp} is before iat {iat}"),
+            )
+            .with_fix(MINT_FRESH)
+            .tokenless(),
+            (Some(iat), Some(exp)) => {
+                let lifetime = exp.abs_diff(iat);
+                if lifetime > max_lifetime {
+                    Check::fail(
+                        CheckId::Lifetime,
+                        format!(
+                            "the token lives {lifetime}s (exp - iat); {provider} issues tokens living at most {max_lifetime}s"
+                        ),
+                    )
+                    .with_fix(MINT_FRESH)
+                    .tokenless()
+                } else {
+                    Check::pass(
+                        CheckId::Lifetime,
+                        format!("the token lives {lifetime}s (at most {max_lifetime}s for {provider})"),
+                    )
+                    .tokenless()
+                }
+            }
+            _ => Check::skip(CheckId::Lifetime, "not evaluated: exp or iat unreadable").tokenless(),
         });
 
         // audience
@@ -798,7 +832,15 @@ impl Verifier {
         });
 
         // trust-config, action, provider claims
-        self.evaluate_configs(run, &claims, trust_configs, package, asked, provider);
+        Verifier::evaluate_configs(
+            run,
+            &claims,
+            trust_configs,
+            package,
+            asked,
+            provider,
+            resolved.entry.config_host(),
+        );
 
         // jti
         let failed_so_far = run.checks.iter().any(|c| c.status == CheckStatus::Fail);
@@ -808,10 +850,10 @@ impl Verifier {
                     Check::skip(CheckId::Jti, format!("jti {j:?} not consumed: the exchange is refused"))
                 } else if let Some(store) = &self.jti_store {
                     let forget_after = token_exp.unwrap_or(now).saturating_add(LEEWAY_SECS);
-                    match store.claim(j, package, forget_after, now) {
+                    match store.claim(iss, j, package, forget_after, now) {
                         Ok(()) => Check::pass(CheckId::Jti, format!("jti {j:?} first exchange for {package}")),
                         Err(e @ JtiError::Replayed { .. }) => Check::fail(CheckId::Jti, e.to_string()).with_fix("mint a new id token for every exchange; a token is exchanged once per package"),
-                        Err(e) => Check::fail(CheckId::Jti, e.to_string()),
+                        Err(e @ JtiError::Full { .. }) => Check::fail(CheckId::Jti, e.to_string()).with_fix("the registry is refusing exchanges until older tokens expire; retry in a few minutes"),
                     }
                 } else {
                     Check::skip(CheckId::Jti, format!("jti {j:?} present; not consumed (no replay store: explain never records a jti)"))
@@ -827,13 +869,13 @@ impl Verifier {
     /// Evaluates every config, records the grants, and pushes the `trust-config`, `action`
     /// and claim checks of the representative config (see [`Decision::checks`]).
     fn evaluate_configs(
-        &self,
         run: &mut Run,
         claims: &Map<String, Value>,
         trust_configs: &[TrustConfig],
         package: &str,
         asked: &[Action],
         provider: Provider,
+        config_host: Option<&str>,
     ) {
         let mut configs = Vec::with_capacity(trust_configs.len());
         for (index, config) in trust_configs.iter().enumerate() {
@@ -847,7 +889,7 @@ impl Verifier {
                 let mut checks = Vec::with_capacity(8);
                 checks.push(action_check(config, asked, package));
                 let before = checks.len();
-                checks.extend(policy::evaluate(&config.publisher, claims));
+                checks.extend(policy::evaluate(&config.publisher, claims, config_host));
                 let matches = checks
                     .get(before..)
                     .unwrap_or_default()

@@ -394,6 +394,34 @@ fn cases() -> Vec<Case> {
             sign(&without(cc.clone(), "iat")),
             CheckId::Iat,
         ),
+        // Lifetime: no token outlives what its issuer issues.
+        case(
+            "circleci token living a day",
+            sign(&with(cc.clone(), "exp", json!(NOW - 30 + 86_400))),
+            CheckId::Lifetime,
+        ),
+        case(
+            "circleci token living 3601 s",
+            sign(&with(cc.clone(), "exp", json!(NOW - 30 + 3601))),
+            CheckId::Lifetime,
+        ),
+        case(
+            "github token living an hour",
+            sign(&with(github_claims(), "exp", json!(NOW - 5 + 3600))),
+            CheckId::Lifetime,
+        )
+        .configs(github_configs(None)),
+        case(
+            "gitlab token living a year",
+            sign(&with(gitlab_claims(), "exp", json!(NOW + 31_536_000))),
+            CheckId::Lifetime,
+        )
+        .configs(gitlab_configs(None)),
+        case(
+            "exp before iat",
+            sign(&with(cc.clone(), "exp", json!(NOW - 40))),
+            CheckId::Lifetime,
+        ),
         // Audience.
         case(
             "wrong audience",
@@ -477,8 +505,9 @@ fn cases() -> Vec<Case> {
         .before_lookup(),
         case(
             "issuer of another provider",
+            // A GitHub-length lifetime, so that only the provider differs.
             sign(&with(
-                cc.clone(),
+                with(cc.clone(), "exp", json!(NOW + 270)),
                 "iss",
                 json!("https://token.actions.githubusercontent.com"),
             )),
@@ -715,6 +744,58 @@ fn cases() -> Vec<Case> {
         )
         .configs(github_configs(None)),
         case(
+            "GitHub event_name Pull_Request_Target",
+            sign(&with(
+                gh.clone(),
+                "event_name",
+                json!("Pull_Request_Target"),
+            )),
+            CheckId::GithubEventName,
+        )
+        .configs(github_configs(None)),
+        case(
+            "GitHub event_name PULL_REQUEST_TARGET",
+            sign(&with(
+                gh.clone(),
+                "event_name",
+                json!("PULL_REQUEST_TARGET"),
+            )),
+            CheckId::GithubEventName,
+        )
+        .configs(github_configs(None)),
+        case(
+            "GitHub event_name pull_request_Target",
+            sign(&with(
+                gh.clone(),
+                "event_name",
+                json!("pull_request_Target"),
+            )),
+            CheckId::GithubEventName,
+        )
+        .configs(github_configs(None)),
+        case(
+            "GitHub event_name  pull_request_target",
+            sign(&with(
+                gh.clone(),
+                "event_name",
+                json!(" pull_request_target"),
+            )),
+            CheckId::GithubEventName,
+        )
+        .configs(github_configs(None)),
+        case(
+            "GitHub event_name Push",
+            sign(&with(gh.clone(), "event_name", json!("Push"))),
+            CheckId::GithubEventName,
+        )
+        .configs(github_configs(None)),
+        case(
+            "GitHub event_name ",
+            sign(&with(gh.clone(), "event_name", json!(""))),
+            CheckId::GithubEventName,
+        )
+        .configs(github_configs(None)),
+        case(
             "GitHub audience of another registry",
             sign(&with(gh.clone(), "aud", json!("npm:npm.pkg.github.com"))),
             CheckId::Audience,
@@ -743,6 +824,46 @@ fn cases() -> Vec<Case> {
                 gl.clone(),
                 "ci_config_ref_uri",
                 json!("gitlab.com/mallory/widgets//.gitlab-ci.yml@refs/heads/main"),
+            )),
+            CheckId::GitlabCiConfigRefUri,
+        )
+        .configs(gitlab_configs(None)),
+        case(
+            "GitLab CI file from another host",
+            sign(&with(
+                gl.clone(),
+                "ci_config_ref_uri",
+                json!("evil.example/acme/sub/widgets//.gitlab-ci.yml@refs/heads/main"),
+            )),
+            CheckId::GitlabCiConfigRefUri,
+        )
+        .configs(gitlab_configs(None)),
+        case(
+            "GitLab CI file from a host extending gitlab.com",
+            sign(&with(
+                gl.clone(),
+                "ci_config_ref_uri",
+                json!("gitlab.com.evil.example/acme/sub/widgets//.gitlab-ci.yml@refs/heads/main"),
+            )),
+            CheckId::GitlabCiConfigRefUri,
+        )
+        .configs(gitlab_configs(None)),
+        case(
+            "GitLab CI file from the host in another case",
+            sign(&with(
+                gl.clone(),
+                "ci_config_ref_uri",
+                json!("GitLab.com/acme/sub/widgets//.gitlab-ci.yml@refs/heads/main"),
+            )),
+            CheckId::GitlabCiConfigRefUri,
+        )
+        .configs(gitlab_configs(None)),
+        case(
+            "GitLab CI file from the host with a port",
+            sign(&with(
+                gl.clone(),
+                "ci_config_ref_uri",
+                json!("gitlab.com:443/acme/sub/widgets//.gitlab-ci.yml@refs/heads/main"),
             )),
             CheckId::GitlabCiConfigRefUri,
         )
@@ -843,7 +964,11 @@ fn valid_tokens_of_every_provider_are_accepted() {
         ),
         (
             "circleci, exp within the leeway",
-            sign(&with(circleci_claims(), "exp", json!(NOW - 59))),
+            sign(&with(
+                with(circleci_claims(), "iat", json!(NOW - 3000)),
+                "exp",
+                json!(NOW - 59),
+            )),
             circleci_configs(),
         ),
         ("github", sign(&github_claims()), github_configs(None)),
@@ -1024,5 +1149,128 @@ fn several_mismatches_are_all_reported() {
     assert_eq!(
         failed,
         vec![CheckId::CircleciProjectId, CheckId::CircleciSshRerun]
+    );
+}
+
+#[test]
+fn the_longest_lifetime_is_a_per_issuer_setting() {
+    use tokenless_trust::IssuerEntry;
+    let keys: Arc<dyn tokenless_trust::JwksSource> =
+        Arc::new(tokenless_trust::StaticJwks::new(key_set()));
+    let hour_long = sign(&with(github_claims(), "exp", json!(NOW - 5 + 3600)));
+    let default = Verifier::new(IssuerTable::new(vec![IssuerEntry::github(
+        "https://token.actions.githubusercontent.com",
+        keys.clone(),
+    )]));
+    let d = default.verify_exchange(
+        &hour_long,
+        &github_configs(None),
+        PKG,
+        Action::Publish,
+        HOST,
+        NOW,
+    );
+    let lifetime = d.check(CheckId::Lifetime).expect("lifetime check");
+    assert_eq!(lifetime.status, CheckStatus::Fail);
+    assert!(
+        lifetime.detail.contains("lives 3600s") && lifetime.detail.contains("at most 300s"),
+        "{}",
+        lifetime.detail
+    );
+    let longer = Verifier::new(IssuerTable::new(vec![
+        IssuerEntry::github("https://token.actions.githubusercontent.com", keys)
+            .with_max_lifetime(3600),
+    ]));
+    let d = longer.verify_exchange(
+        &hour_long,
+        &github_configs(None),
+        PKG,
+        Action::Publish,
+        HOST,
+        NOW,
+    );
+    assert!(d.accepted, "{}", d.summary());
+}
+
+#[test]
+fn the_replay_store_keys_by_issuer_and_refuses_when_full() {
+    let store = Arc::new(InMemoryJtiStore::with_capacity(1));
+    let v = Verifier::new(production()).with_jti_store(store);
+    // The same jti from two issuers: two tokens.
+    let gh = sign(&with(github_claims(), "jti", json!("shared")));
+    let gl = sign(&with(gitlab_claims(), "jti", json!("shared")));
+    assert!(
+        v.verify_exchange(&gh, &github_configs(None), PKG, Action::Publish, HOST, NOW)
+            .accepted
+    );
+    let full = v.verify_exchange(&gl, &gitlab_configs(None), PKG, Action::Publish, HOST, NOW);
+    assert!(!full.accepted);
+    let jti = full.check(CheckId::Jti).expect("jti");
+    assert!(
+        jti.detail.contains("replay store is full"),
+        "{}",
+        jti.detail
+    );
+    assert!(full.fix().is_some());
+    // After the GitHub token's exp + leeway, its entry is gone and the GitLab one fits.
+    let later = NOW + 295 + 61;
+    let gl_later = sign(&with(
+        with(
+            with(gitlab_claims(), "jti", json!("shared")),
+            "iat",
+            json!(later - 10),
+        ),
+        "exp",
+        json!(later + 600),
+    ));
+    let d = v.verify_exchange(
+        &gl_later,
+        &gitlab_configs(None),
+        PKG,
+        Action::Publish,
+        HOST,
+        later,
+    );
+    assert!(d.accepted, "{}", d.summary());
+}
+
+#[test]
+fn policy_refusals_of_case_variants_and_foreign_hosts_name_the_values() {
+    let v = Verifier::new(production());
+    let d = v.verify_exchange(
+        &sign(&with(
+            github_claims(),
+            "event_name",
+            json!("Pull_Request_Target"),
+        )),
+        &github_configs(None),
+        PKG,
+        Action::Publish,
+        HOST,
+        NOW,
+    );
+    let c = d.check(CheckId::GithubEventName).expect("event check");
+    assert_eq!((c.status, c.policy), (CheckStatus::Fail, Policy::Tokenless));
+    assert!(c.detail.contains("case variant"), "{}", c.detail);
+    let d = v.verify_exchange(
+        &sign(&with(
+            gitlab_claims(),
+            "ci_config_ref_uri",
+            json!("evil.example/acme/sub/widgets//.gitlab-ci.yml@refs/heads/main"),
+        )),
+        &gitlab_configs(None),
+        PKG,
+        Action::Publish,
+        HOST,
+        NOW,
+    );
+    let c = d
+        .check(CheckId::GitlabCiConfigRefUri)
+        .expect("ci config check");
+    assert_eq!(c.status, CheckStatus::Fail);
+    assert!(
+        c.detail.contains("\"evil.example\"") && c.detail.contains("\"gitlab.com\""),
+        "{}",
+        c.detail
     );
 }

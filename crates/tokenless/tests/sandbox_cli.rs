@@ -120,3 +120,58 @@ fn bad_options_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/scenario.json"));
 }
+
+/// Runs `tokenless ARGS` under a 1 GiB address-space limit and a 10 s timeout.
+fn bounded(args: &[&str]) -> std::process::Output {
+    let bin = assert_cmd::cargo::cargo_bin("tokenless");
+    let mut script = String::from("ulimit -v 1048576; exec timeout 10 \"$0\"");
+    for i in 1..=args.len() {
+        script.push_str(&format!(" \"${i}\""));
+    }
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(bin)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("sh: {e}"))
+}
+
+#[test]
+fn scenario_and_state_files_that_never_end_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let fifo = dir.path().join("fifo");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap_or_else(|e| panic!("mkfifo: {e}"));
+    assert!(made.success());
+    let sparse = dir.path().join("sparse.json");
+    std::fs::File::create(&sparse)
+        .and_then(|f| f.set_len(10 * 1024 * 1024 * 1024))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let fifo = fifo.display().to_string();
+    let sparse = sparse.display().to_string();
+    for (flag, path) in [
+        ("--scenario", "/dev/zero"),
+        ("--scenario", fifo.as_str()),
+        ("--scenario", sparse.as_str()),
+        ("--state", "/dev/zero"),
+        ("--state", fifo.as_str()),
+        ("--state", sparse.as_str()),
+    ] {
+        let started = std::time::Instant::now();
+        let out = bounded(&["sandbox", flag, path]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {path}: {stderr}");
+        assert!(
+            stderr.contains(path),
+            "{flag} {path}: the error names the file: {stderr}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{flag} {path} took {:?}",
+            started.elapsed()
+        );
+    }
+}

@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 
 use crate::clock::{now_secs, rfc3339};
 use crate::error::{Handled, SandboxError};
-use crate::http;
 use crate::model::{Context, EnvVar, Pipeline, Project, Restriction, World};
 use crate::router::Ctx;
+use crate::{http, limits};
 
 fn msg(status: StatusCode, m: impl Into<String>) -> SandboxError {
     SandboxError::new(status, m)
@@ -291,6 +291,8 @@ fn create_context(c: &Ctx<'_>) -> Handled {
     if !ours {
         return Err(not_found("Organization"));
     }
+    limits::text("context name", &body.name, limits::NAME)?;
+    limits::room("contexts", world.circleci.contexts.len(), limits::CONTEXTS)?;
     if body.name.trim().is_empty() || world.circleci.contexts.iter().any(|x| x.name == body.name) {
         return Err(msg(
             StatusCode::BAD_REQUEST,
@@ -339,11 +341,13 @@ fn put_context_var(c: &Ctx<'_>, id: &str, name: &str) -> Handled {
             format!("Invalid environment variable name {name:?}."),
         ));
     }
+    limits::text("value", &body.value, limits::VALUE)?;
     let mut world = c.app.write();
     let Some(ctx) = world.circleci.contexts.iter_mut().find(|x| x.id == id) else {
         return Err(not_found("Context"));
     };
     ctx.env.retain(|e| e.name != name);
+    limits::room("environment variables", ctx.env.len(), limits::VARIABLES)?;
     ctx.env.push(EnvVar {
         name: name.to_owned(),
         value: body.value,
@@ -362,14 +366,18 @@ fn delete_context_var(c: &Ctx<'_>, id: &str, name: &str) -> Handled {
     let Some(ctx) = world.circleci.contexts.iter_mut().find(|x| x.id == id) else {
         return Err(not_found("Context"));
     };
-    let before = ctx.env.len();
-    ctx.env.retain(|e| e.name != name);
-    if ctx.env.len() == before {
-        return Err(not_found("Environment variable"));
+    remove(&mut ctx.env, |e| e.name == name, "Environment variable")
+}
+
+/// Removes the items `matches` selects: `{"message": "<what> deleted."}`, or 404 naming
+/// `what` when there was none.
+fn remove<T>(items: &mut Vec<T>, matches: impl Fn(&T) -> bool, what: &str) -> Handled {
+    let before = items.len();
+    items.retain(|item| !matches(item));
+    if items.len() == before {
+        return Err(not_found(what));
     }
-    Ok(http::ok(
-        &json!({"message": "Environment variable deleted."}),
-    ))
+    Ok(http::ok(&json!({"message": format!("{what} deleted.")})))
 }
 
 #[derive(Debug, Deserialize)]
@@ -380,6 +388,7 @@ struct NewRestriction {
 
 fn create_restriction(c: &Ctx<'_>, id: &str) -> Handled {
     let body: NewRestriction = parse(c)?;
+    limits::text("restriction_value", &body.restriction_value, limits::VALUE)?;
     let mut world = c.app.write();
     let valid = match body.restriction_type.as_str() {
         "expression" => crate::restrictions::validate_expression(&body.restriction_value),
@@ -409,6 +418,7 @@ fn create_restriction(c: &Ctx<'_>, id: &str) -> Handled {
     let Some(ctx) = world.circleci.contexts.iter_mut().find(|x| x.id == id) else {
         return Err(not_found("Context"));
     };
+    limits::room("restrictions", ctx.restrictions.len(), limits::RESTRICTIONS)?;
     let r = Restriction {
         id: crate::ids::random_uuid(),
         name: body.restriction_value.clone(),
@@ -425,14 +435,11 @@ fn delete_restriction(c: &Ctx<'_>, id: &str, rid: &str) -> Handled {
     let Some(ctx) = world.circleci.contexts.iter_mut().find(|x| x.id == id) else {
         return Err(not_found("Context"));
     };
-    let before = ctx.restrictions.len();
-    ctx.restrictions.retain(|r| r.id != rid);
-    if ctx.restrictions.len() == before {
-        return Err(not_found("Restriction"));
-    }
-    Ok(http::ok(
-        &json!({"message": "Context restriction deleted."}),
-    ))
+    remove(
+        &mut ctx.restrictions,
+        |r| r.id == rid,
+        "Context restriction",
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -443,6 +450,7 @@ struct NewVar {
 
 fn put_project_var(c: &Ctx<'_>, slug: &str) -> Handled {
     let body: NewVar = parse(c)?;
+    limits::text("value", &body.value, limits::VALUE)?;
     if !valid_var_name(&body.name) {
         return Err(msg(
             StatusCode::BAD_REQUEST,
@@ -455,6 +463,7 @@ fn put_project_var(c: &Ctx<'_>, slug: &str) -> Handled {
         return Err(not_found("Project"));
     };
     p.env.retain(|e| e.name != body.name);
+    limits::room("environment variables", p.env.len(), limits::VARIABLES)?;
     let var = EnvVar {
         name: body.name,
         value: body.value,
@@ -471,12 +480,5 @@ fn delete_project_var(c: &Ctx<'_>, slug: &str, name: &str) -> Handled {
     let Some(p) = world.circleci.projects.iter_mut().find(|p| p.slug == slug) else {
         return Err(not_found("Project"));
     };
-    let before = p.env.len();
-    p.env.retain(|e| e.name != name);
-    if p.env.len() == before {
-        return Err(not_found("Environment variable"));
-    }
-    Ok(http::ok(
-        &json!({"message": "Environment variable deleted."}),
-    ))
+    remove(&mut p.env, |e| e.name == name, "Environment variable")
 }

@@ -7,10 +7,10 @@ use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
 use crate::clock::now_secs;
-use crate::http;
 use crate::issuers::{Provider, discovery, issuer_url};
 use crate::restrictions;
 use crate::router::Ctx;
+use crate::{http, limits};
 
 /// Routes below `/-/sandbox/oidc/`.
 pub fn route(c: &Ctx<'_>, rest: &[&str]) -> Handled {
@@ -83,6 +83,12 @@ fn mint_endpoint(c: &Ctx<'_>, provider: Provider) -> Handled {
             ));
         }
     };
+    if c.body.len() > limits::CLAIMS_BYTES {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            format!("claims are limited to {} bytes", limits::CLAIMS_BYTES),
+        ));
+    }
     let Value::Object(claims) = body else {
         return Err(refuse(
             StatusCode::BAD_REQUEST,
@@ -95,7 +101,7 @@ fn mint_endpoint(c: &Ctx<'_>, provider: Provider) -> Handled {
     }
 }
 
-/// Fills `iss`, `iat`, `exp` (1 hour), `jti` (and provider defaults) unless set, checks
+/// Fills `iss`, `iat`, `exp` (the provider's token lifetime, at most 1 hour), `jti` (and provider defaults) unless set, checks
 /// CircleCI contexts and their restrictions, and signs.
 pub fn mint(
     c: &Ctx<'_>,
@@ -152,7 +158,9 @@ pub fn mint(
         .or_insert_with(|| json!(now))
         .as_u64()
         .unwrap_or(now);
-    claims.entry("exp").or_insert_with(|| json!(iat + 3600));
+    claims.entry("exp").or_insert_with(|| {
+        json!(iat + tokenless_trust::issuer::default_max_lifetime_secs(provider).min(3600))
+    });
     claims.entry("nbf").or_insert_with(|| json!(iat));
     claims
         .entry("jti")

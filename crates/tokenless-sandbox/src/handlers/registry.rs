@@ -354,6 +354,10 @@ pub fn apply(
     publisher: Publisher,
 ) -> Result<(), SandboxError> {
     check_new_version(world, name, &up.version)?;
+    match world.packages.get(name) {
+        Some(p) => crate::limits::room("versions", p.versions.len(), crate::limits::VERSIONS)?,
+        None => crate::limits::room("packages", world.packages.len(), crate::limits::PACKAGES)?,
+    }
     let now = now_secs();
     world
         .blobs
@@ -448,26 +452,29 @@ pub fn update(c: &Ctx<'_>, name: &str, rev: Option<&str>) -> Handled {
         .filter(|v| !sent.contains_key(*v))
         .cloned()
         .collect();
-    let now = now_secs();
     if !removed.is_empty() {
         if rev.is_none() {
             return Err(SandboxError::bad_request(
                 "Removing versions needs the document revision (`PUT /<pkg>/-rev/<rev>`).",
             ));
         }
-        unpublish_allowed(existing, &removed, now)?;
+        if removed.len() == existing.versions.len() {
+            return Err(SandboxError::bad_request(
+                "Removing every version unpublishes the package: `DELETE /<pkg>/-rev/<rev>`.",
+            ));
+        }
     }
-    let user = tag_writer(c, &world, name)?;
-    if !removed.is_empty()
-        && world
-            .packages
-            .get(name)
-            .is_some_and(|p| p.versions.len() == removed.len())
-    {
-        return Err(SandboxError::bad_request(
-            "Removing every version unpublishes the package: `DELETE /<pkg>/-rev/<rev>`.",
-        ));
-    }
+    // Deprecating is open to stage-only tokens; removing versions is an unpublish, which
+    // needs a maintainer with 2FA.
+    let user = if removed.is_empty() {
+        tag_writer(c, &world, name)?
+    } else {
+        let user = auth::package_writer(c, &world, name)?;
+        if let Some(existing) = world.packages.get(name) {
+            unpublish_allowed(existing, &removed, now_secs())?;
+        }
+        user
+    };
     let Some(pkg) = world.packages.get_mut(name) else {
         return Err(SandboxError::not_found(format!(
             "Package {name} not found."

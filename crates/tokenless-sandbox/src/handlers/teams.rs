@@ -9,9 +9,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth;
-use crate::http;
 use crate::model::{Permission, Role, Team, World};
 use crate::router::Ctx;
+use crate::{http, limits};
 
 /// The org named in the path (with or without `@`), if it is this sandbox's.
 fn org_of<'a>(world: &World, name: &'a str) -> Result<&'a str, SandboxError> {
@@ -176,12 +176,18 @@ pub fn team_create(c: &Ctx<'_>, org: &str) -> Handled {
         && body.name.bytes().all(|b| {
             b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
         });
-    if !valid {
+    if !valid || body.name.len() > limits::NAME {
         return Err(SandboxError::bad_request(format!(
             "Invalid team name {:?}.",
             body.name
         )));
     }
+    limits::text(
+        "description",
+        body.description.as_deref().unwrap_or_default(),
+        limits::VALUE,
+    )?;
+    limits::room("teams", world.teams.len(), limits::TEAMS)?;
     if world.teams.contains_key(&body.name) {
         return Err(SandboxError::new(
             StatusCode::CONFLICT,

@@ -248,7 +248,11 @@ fn issuer_table(args: &ExplainArgs) -> anyhow::Result<(IssuerTable, Option<Strin
     let table = IssuerTable::new(vec![
         IssuerEntry::circleci(circleci_prefix, keys.clone()).with_algorithms(&both),
         IssuerEntry::github(github, keys.clone()).with_algorithms(&both),
-        IssuerEntry::gitlab(gitlab, keys).with_algorithms(&both),
+        // The sandbox imitates gitlab.com: its tokens name `gitlab.com/…` in
+        // `ci_config_ref_uri`, as the sandbox's own exchange expects.
+        IssuerEntry::gitlab(gitlab, keys)
+            .with_algorithms(&both)
+            .with_config_host("gitlab.com"),
     ]);
     Ok((table, Some(host)))
 }

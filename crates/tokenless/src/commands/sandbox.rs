@@ -72,6 +72,7 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         println!("  OIDC issuers   circleci {}", info.issuers.circleci);
         println!("                 github   {}", info.issuers.github);
         println!("                 gitlab   {}", info.issuers.gitlab);
+        println!("  audiences      {}", info.audiences.join(", "));
         println!(
             "  info           {}-/sandbox/info  (users, TOTP secrets and made-up tokens)",
             info.registry
