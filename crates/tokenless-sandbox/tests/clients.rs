@@ -1,7 +1,8 @@
 //! The clients people publish with, tried as a user would against the sandbox: `npm publish`,
 //! `pnpm publish` and `yarn npm publish` through OIDC from GitHub Actions, GitLab CI and
-//! CircleCI environments, each leaving `_npmUser.trustedPublisher` in the packument; and the
-//! clients that cannot publish without a token (yarn classic, bun), shown refusing.
+//! CircleCI environments, each leaving `_npmUser.trustedPublisher` in the packument; web 2FA
+//! from pnpm (and yarn's lack of it); and the clients that cannot publish without a token
+//! (yarn classic, bun), shown refusing in CI jobs and publishing only with a token.
 //!
 //! The clients are installed by `.ci/run` from the npm registry into a project-local prefix
 //! (`npm install --prefix target/clients …`, versions pinned below) and found through
@@ -211,8 +212,13 @@ async fn sandbox() -> SandboxHandle {
         .iter()
         .map(|(name, job)| json!({"name": name, "mfa": "publish", "trust": trust(*job, &["createPackage"])}))
         .collect();
+    let mut packages = packages;
+    // Published with a token only (the fallback of clients without OIDC).
+    packages.push(json!({"name": "@acme/tool", "mfa": "automation"}));
     let scenario = json!({
         "org": "acme",
+        "tokens": [{"name": "ci-bypass", "owner": "alice", "bypass_2fa": true,
+                    "packages": ["@acme/tool"], "permission": "read-write"}],
         "users": [
             {"name": "alice", "role": "owner"},
             {"name": "kim", "role": "owner", "security_key": true}
@@ -707,4 +713,32 @@ async fn yarn_berry_stops_at_the_2fa_challenge_without_a_terminal() {
         text(&out)
     );
     assert!(npm_user(&sb, "@acme/core", "4.6.0").await.is_null());
+}
+
+/// The fallback of the clients without OIDC is a long-lived token: yarn classic and bun
+/// publish with a bypass-2FA granular token from `~/.npmrc`, and the version records the
+/// token's owner, with no trusted publisher.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn yarn_classic_and_bun_publish_only_with_a_token() {
+    let Some(prefix) = clients() else { return };
+    let sb = sandbox().await;
+    let token = granular(&sb, "ci-bypass");
+    let nerf = sb.url().trim_start_matches("http:");
+    for (client, version) in [(Client::YarnClassic, "1.1.0"), (Client::Bun, "1.2.0")] {
+        let project = Project::new("@acme/tool", version);
+        std::fs::write(
+            project.home().join(".npmrc"),
+            format!("{nerf}:_authToken={token}\n"),
+        )
+        .unwrap_or_else(|e| panic!("npmrc: {e}"));
+        let out = publish(&prefix, client, &sb, &project, &[]).await;
+        assert!(
+            out.status.success(),
+            "{client:?} with a token failed (status {:?})",
+            out.status.code()
+        );
+        let user = npm_user(&sb, "@acme/tool", version).await;
+        assert_eq!(user["name"], "alice", "{client:?}: {user}");
+        assert!(user["trustedPublisher"].is_null(), "{client:?}: {user}");
+    }
 }
