@@ -146,13 +146,21 @@ impl Ctx<'_> {
         let Some(account) = world.users.get(user) else {
             return Err(SandboxError::unauthorized("Unknown account."));
         };
-        if self
+        let window_open = self
             .app
             .runtime()
             .tfa_windows
             .get(user)
-            .is_some_and(|until| *until > now)
-        {
+            .is_some_and(|until| *until > now);
+        if window_open {
+            // A web 2FA code sent anyway (npm retries the write that opened the window with
+            // it) is spent all the same: approved codes are never left usable.
+            if let Some(code) = http::otp(self.headers) {
+                let mut rt = self.app.runtime();
+                if rt.tfa_codes.get(code).is_some_and(|u| u == user) {
+                    rt.tfa_codes.remove(code);
+                }
+            }
             return Ok(());
         }
         let Some(code) = http::otp(self.headers) else {

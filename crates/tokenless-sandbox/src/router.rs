@@ -185,7 +185,10 @@ async fn route(c: &Ctx<'_>, segs: &[&str]) -> Handled {
         (M::GET, ["-", "v1", "login", "done", id]) => login::done(c, &d(id)),
         (M::GET, ["-", "v1", "login", "approve", id]) => login::page(c, &d(id)),
         (M::POST, ["-", "v1", "login", "approve", id]) => login::approve(c, &d(id)),
-        (M::GET, ["-", "v1", "2fa", "done", id]) => login::tfa_done(c, &d(id)),
+        // npm polls the doneUrl with the options of the write it retries (`npm dist-tag add`
+        // polls with PUT and the tag's body, `dist-tag rm` with DELETE), so every method is
+        // a poll.
+        (_, ["-", "v1", "2fa", "done", id]) => login::tfa_done(c, &d(id)),
         (M::GET, ["-", "v1", "2fa", "approve", id]) => login::tfa_page(c, &d(id)),
         (M::PUT, ["-", "user", user]) if user.starts_with("org.couchdb.user:") => login::couch(c),
         (M::DELETE, ["-", "user", "token", token]) => login::logout(c, &d(token)),
@@ -210,6 +213,7 @@ async fn route(c: &Ctx<'_>, segs: &[&str]) -> Handled {
         (M::DELETE, ["-", "team", org, team]) => teams::team_destroy(c, &d(org), &d(team)),
         // sandbox extensions: info, inspection and OIDC issuers (tests and narration only)
         (M::GET, ["-", "sandbox", "info"]) => info::handler(c),
+        (M::GET, ["-", "sandbox", "2fa"]) => login::tfa_pending(c),
         (M::POST, ["-", "sandbox", "2fa", id, "approve"]) => login::tfa_approve(c, &d(id)),
         (_, ["-", "sandbox", "oidc", rest @ ..]) => oidc::route(c, rest),
         // CircleCI API v2, GitHub REST (as GitHub Enterprise Server serves it), GitLab REST

@@ -271,3 +271,36 @@ pub fn tfa_approve(c: &Ctx<'_>, id: &str) -> Handled {
         &json!({"ok": true, "user": user, "remember": approval.remember}),
     ))
 }
+
+/// `GET /-/sandbox/2fa` (tests and the demo): the pending web 2FA challenges, oldest first,
+/// `[{id, user, created, approved}]`, and how many approved codes each user has not spent yet
+/// (`unspent`; the codes themselves are never shown). A write that carried its code leaves
+/// neither its challenge nor its code behind.
+pub fn tfa_pending(c: &Ctx<'_>) -> Handled {
+    let now = now_secs();
+    let rt = c.app.runtime();
+    let mut pending: Vec<(&String, &crate::state::TfaChallenge)> = rt
+        .challenges
+        .iter()
+        .filter(|(_, ch)| ch.created + 600 > now)
+        .collect();
+    pending.sort_by(|a, b| a.1.created.cmp(&b.1.created).then_with(|| a.0.cmp(b.0)));
+    let challenges: Vec<serde_json::Value> = pending
+        .iter()
+        .map(|(id, ch)| {
+            json!({
+                "id": id,
+                "user": ch.user,
+                "created": crate::clock::rfc3339(ch.created),
+                "approved": ch.code.is_some(),
+            })
+        })
+        .collect();
+    let mut unspent = std::collections::BTreeMap::<&str, u64>::new();
+    for user in rt.tfa_codes.values() {
+        *unspent.entry(user.as_str()).or_default() += 1;
+    }
+    Ok(http::ok(
+        &json!({"challenges": challenges, "unspent": unspent}),
+    ))
+}
