@@ -27,6 +27,31 @@ pub struct SandboxInfo {
     /// The GitHub REST subset, when the scenario has a GitHub organisation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github: Option<InfoGitHub>,
+    /// The GitLab REST subset, when the scenario has a GitLab group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gitlab: Option<InfoGitLab>,
+}
+
+/// The GitLab REST subset: base URL (`…/api/v4`), group, tier, token and projects.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InfoGitLab {
+    pub api: String,
+    pub group: String,
+    pub tier: String,
+    pub token: String,
+    pub projects: Vec<String>,
+}
+
+impl std::fmt::Debug for InfoGitLab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InfoGitLab")
+            .field("api", &self.api)
+            .field("group", &self.group)
+            .field("tier", &self.tier)
+            .field("token", &redact(&self.token))
+            .field("projects", &self.projects)
+            .finish()
+    }
 }
 
 /// The GitHub REST subset: base URL (`…/api/v3`, as GitHub Enterprise Server serves it), the
@@ -235,6 +260,18 @@ pub fn snapshot(app: &App) -> SandboxInfo {
             org: world.github.org.clone(),
             token: world.github.token.clone(),
             repos: world.github.repos.iter().map(|r| r.full_name()).collect(),
+        }),
+        gitlab: (!world.gitlab.group.is_empty()).then(|| InfoGitLab {
+            api: format!("{}/api/v4", app.base),
+            group: world.gitlab.group.clone(),
+            tier: format!("{:?}", world.gitlab.tier).to_ascii_lowercase(),
+            token: world.gitlab.token.clone(),
+            projects: world
+                .gitlab
+                .projects
+                .iter()
+                .map(|p| p.path_with_namespace.clone())
+                .collect(),
         }),
     }
 }

@@ -27,6 +27,7 @@ mod auth;
 pub mod clock;
 mod error;
 pub mod github;
+pub mod gitlab;
 mod handlers;
 mod http;
 pub mod ids;

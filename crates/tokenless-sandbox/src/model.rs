@@ -340,6 +340,8 @@ pub struct World {
     pub circleci: CircleCi,
     #[serde(default)]
     pub github: crate::github::GitHub,
+    #[serde(default)]
+    pub gitlab: crate::gitlab::GitLab,
 }
 
 impl World {

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::{Handled, SandboxError};
 use crate::handlers::{
-    circleci, exchange, github, info, login, oidc, registry, settings, stage, teams, tokens,
+    circleci, exchange, github, gitlab, info, login, oidc, registry, settings, stage, teams, tokens,
 };
 use crate::http;
 use crate::state::App;
@@ -219,6 +219,7 @@ async fn route(c: &Ctx<'_>, segs: &[&str]) -> Handled {
         // CircleCI API v2, GitHub REST (as GitHub Enterprise Server serves it), GitLab REST
         (_, ["api", "v2", rest @ ..]) => circleci::route(c, rest),
         (_, ["api", "v3", rest @ ..]) => github::route(c, rest),
+        (_, ["api", "v4", rest @ ..]) => gitlab::route(c, rest),
         (_, ["-", ..]) => Err(SandboxError::not_found(
             "Not found: no such registry endpoint.",
         )),

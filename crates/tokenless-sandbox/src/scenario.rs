@@ -69,6 +69,68 @@ struct ScenarioFile {
     policy: crate::model::Policy,
     /// The GitHub organisation and its repositories.
     github: Option<GitHubSpec>,
+    /// The GitLab group and its projects.
+    gitlab: Option<GitLabSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GitLabSpec {
+    group: String,
+    #[serde(default = "premium")]
+    tier: crate::gitlab::Tier,
+    #[serde(default)]
+    projects: Vec<GlProjectSpec>,
+    #[serde(default)]
+    variables: Vec<GlVariableSpec>,
+}
+
+fn premium() -> crate::gitlab::Tier {
+    crate::gitlab::Tier::Premium
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GlProjectSpec {
+    /// Path below the group (`lib` or `sub/lib`).
+    path: String,
+    default_branch: Option<String>,
+    #[serde(default)]
+    protected_branches: Vec<String>,
+    #[serde(default)]
+    environments: Vec<String>,
+    #[serde(default)]
+    protected_environments: Vec<GlProtectedSpec>,
+    #[serde(default)]
+    variables: Vec<GlVariableSpec>,
+    #[serde(default)]
+    files: BTreeMap<String, Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GlProtectedSpec {
+    name: String,
+    /// `developer`, `maintainer` or `owner`.
+    deploy_access_level: String,
+    #[serde(default)]
+    required_approval_count: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GlVariableSpec {
+    key: String,
+    #[serde(default)]
+    protected: bool,
+    #[serde(default)]
+    masked: bool,
+    #[serde(default = "any_scope")]
+    environment_scope: String,
+}
+
+fn any_scope() -> String {
+    "*".to_owned()
 }
 
 #[derive(Debug, Deserialize)]
@@ -547,6 +609,7 @@ fn build(origin: &str, text: &str) -> Result<World, ScenarioError> {
     }
 
     let github = build_github(spec.github, now).map_err(|(f, m)| invalid(f, m))?;
+    let gitlab = build_gitlab(spec.gitlab).map_err(|(f, m)| invalid(f, m))?;
     let mut packages = BTreeMap::new();
     let mut blobs = BTreeMap::new();
     for (i, p) in spec.packages.iter().enumerate() {
@@ -750,7 +813,82 @@ fn build(origin: &str, text: &str) -> Result<World, ScenarioError> {
             contexts,
         },
         github,
+        gitlab,
     })
+}
+
+fn build_gitlab(spec: Option<GitLabSpec>) -> Result<crate::gitlab::GitLab, (String, String)> {
+    use crate::gitlab::{GitLab, Project, ProtectedEnvironment, Variable, access_level};
+    let Some(spec) = spec else {
+        return Ok(GitLab::default());
+    };
+    let variables = |vars: &[GlVariableSpec]| -> Vec<Variable> {
+        vars.iter()
+            .map(|v| Variable {
+                key: v.key.clone(),
+                value: env_value(&v.key),
+                protected: v.protected,
+                masked: v.masked,
+                environment_scope: v.environment_scope.clone(),
+            })
+            .collect()
+    };
+    let mut gl = GitLab {
+        group: spec.group.clone(),
+        group_id: 0,
+        tier: spec.tier,
+        token: format!("glpat-{}", ids::opaque()),
+        variables: variables(&spec.variables),
+        ..GitLab::default()
+    };
+    gl.group_id = gl.fresh_id();
+    for (i, p) in spec.projects.into_iter().enumerate() {
+        let field = |f: &str| format!("gitlab.projects[{i}].{f}");
+        if p.path.is_empty() || p.path.starts_with('/') || p.path.contains("..") {
+            return Err((field("path"), format!("{:?} is not a project path", p.path)));
+        }
+        let mut protected = Vec::new();
+        for (j, pe) in p.protected_environments.into_iter().enumerate() {
+            let level = access_level(&pe.deploy_access_level)
+                .filter(|l| *l >= crate::gitlab::DEVELOPER)
+                .ok_or_else(|| {
+                    (
+                        field(&format!("protected_environments[{j}].deploy_access_level")),
+                        format!(
+                            "{:?}: expected developer, maintainer or owner",
+                            pe.deploy_access_level
+                        ),
+                    )
+                })?;
+            protected.push(ProtectedEnvironment {
+                name: pe.name,
+                deploy_access_level: level,
+                required_approval_count: pe.required_approval_count,
+            });
+        }
+        let mut environments = p.environments;
+        for pe in &protected {
+            if !environments.contains(&pe.name) {
+                environments.push(pe.name.clone());
+            }
+        }
+        let id = gl.fresh_id();
+        gl.projects.push(Project {
+            id,
+            path_with_namespace: format!("{}/{}", spec.group, p.path),
+            default_branch: p.default_branch.unwrap_or_else(|| "main".to_owned()),
+            protected_branches: p.protected_branches,
+            environments,
+            protected_environments: protected,
+            variables: variables(&p.variables),
+            files: p
+                .files
+                .into_iter()
+                .map(|(path, text)| (path, text.into_string()))
+                .collect(),
+        });
+    }
+    Ok(gl)
 }
 
 fn build_github(

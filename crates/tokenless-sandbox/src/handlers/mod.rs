@@ -4,6 +4,7 @@
 pub mod circleci;
 pub mod exchange;
 pub mod github;
+pub mod gitlab;
 pub mod info;
 pub mod login;
 pub mod oidc;

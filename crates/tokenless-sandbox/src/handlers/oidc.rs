@@ -146,8 +146,10 @@ pub fn mint(
         });
         claims.entry("aud").or_insert_with(|| json!(org_id));
     } else {
-        if provider == Provider::GitHub {
-            check_github_environment(c, &claims)?;
+        match provider {
+            Provider::GitHub => check_github_environment(c, &claims)?,
+            Provider::GitLab => check_gitlab_environment(c, &claims)?,
+            Provider::CircleCi => {}
         }
         claims
             .entry("aud")
@@ -200,6 +202,32 @@ fn check_github_environment(c: &Ctx<'_>, claims: &Map<String, Value>) -> Result<
             StatusCode::FORBIDDEN,
             format!(
                 "Branch \"{git_ref}\" is not allowed to deploy to {env} due to environment protection rules: {why}"
+            ),
+        )),
+    }
+}
+
+/// GitLab refuses to run a job deploying to a protected environment unless the user who
+/// runs it may deploy there; the sandbox also requires a protected ref (`ref_protected`).
+fn check_gitlab_environment(c: &Ctx<'_>, claims: &Map<String, Value>) -> Result<(), SandboxError> {
+    let text = |k: &str| claims.get(k).and_then(Value::as_str);
+    let (Some(env), Some(path)) = (text("environment"), text("project_path")) else {
+        return Ok(());
+    };
+    let world = c.app.world();
+    let Some(project) = world.gitlab.project(path) else {
+        return Ok(());
+    };
+    let level = text("user_access_level")
+        .and_then(crate::gitlab::access_level)
+        .unwrap_or(crate::gitlab::DEVELOPER);
+    let ref_protected = text("ref_protected") == Some("true");
+    match crate::gitlab::refusal(&world.gitlab, project, env, ref_protected, level) {
+        None => Ok(()),
+        Some(why) => Err(refuse(
+            StatusCode::FORBIDDEN,
+            format!(
+                "This job could not be executed because of insufficient permissions to deploy: {why}"
             ),
         )),
     }
