@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::{
     ApiError, ClientOptions, ErrorKind, Secret,
-    http::{Http, Reply, Request},
+    http::{Http, Reply, Request, decode_success, expect_success},
 };
 
 /// Most pages followed for one paginated list.
@@ -170,7 +170,7 @@ impl CircleCiClient {
 
     async fn get_json<T: DeserializeOwned>(&self, req: Request) -> Result<T, ApiError> {
         let reply = self.send(&req).await?;
-        decode(&req, reply)
+        decode_success(&req, reply)
     }
 
     /// Every page of a list endpoint (`items` + `next_page_token`).
@@ -292,7 +292,7 @@ impl CircleCiClient {
             serde_json::json!({ "restriction_type": restriction_type, "restriction_value": value }),
         );
         let reply = self.send(&req).await?;
-        decode(&req, reply)
+        decode_success(&req, reply)
     }
 
     /// `DELETE /context/{id}/restrictions/{restriction-id}`.
@@ -310,7 +310,7 @@ impl CircleCiClient {
             ),
         );
         let reply = self.send(&req).await?;
-        ok(&req, reply)
+        expect_success(&req, &reply)
     }
 
     /// `POST /project/{slug}/envvar`. The value is a secret and never shown.
@@ -324,28 +324,8 @@ impl CircleCiClient {
         let req = Request::new(Method::POST, format!("project/{slug}/envvar"))
             .json(serde_json::json!({ "name": name, "value": value.expose() }));
         let reply = self.send(&req).await?;
-        ok(&req, reply)
+        expect_success(&req, &reply)
     }
-}
-
-fn ok(req: &Request, reply: Reply) -> Result<(), ApiError> {
-    status_ok(req, &reply)
-}
-
-fn status_ok(req: &Request, reply: &Reply) -> Result<(), ApiError> {
-    if reply.status.is_success() {
-        Ok(())
-    } else {
-        Err(req.error(ErrorKind::Status {
-            status: reply.status.as_u16(),
-            message: reply.message(),
-        }))
-    }
-}
-
-fn decode<T: DeserializeOwned>(req: &Request, reply: Reply) -> Result<T, ApiError> {
-    status_ok(req, &reply)?;
-    serde_json::from_slice(&reply.body).map_err(|e| req.error(ErrorKind::Decode(e.to_string())))
 }
 
 #[cfg(test)]

@@ -173,6 +173,27 @@ impl Reply {
     }
 }
 
+/// `Ok` for a 2xx answer; otherwise the status and the server's error text.
+pub(crate) fn expect_success(req: &Request, reply: &Reply) -> Result<(), ApiError> {
+    if reply.status.is_success() {
+        Ok(())
+    } else {
+        Err(req.error(ErrorKind::Status {
+            status: reply.status.as_u16(),
+            message: reply.message(),
+        }))
+    }
+}
+
+/// The JSON body of a 2xx answer.
+pub(crate) fn decode_success<T: serde::de::DeserializeOwned>(
+    req: &Request,
+    reply: Reply,
+) -> Result<T, ApiError> {
+    expect_success(req, &reply)?;
+    serde_json::from_slice(&reply.body).map_err(|e| req.error(ErrorKind::Decode(e.to_string())))
+}
+
 struct Shared {
     client: reqwest::Client,
     limiter: Semaphore,
@@ -237,6 +258,10 @@ impl Http {
 
     pub fn stats(&self) -> &Stats {
         &self.shared.stats
+    }
+
+    pub fn options(&self) -> &ClientOptions {
+        &self.shared.options
     }
 
     fn url(&self, req: &Request) -> Result<Url, ApiError> {

@@ -1,6 +1,7 @@
-//! HTTP clients for the npm registry and the CircleCI API v2.
+//! HTTP clients for the npm registry, the CircleCI API v2, and the GitHub and GitLab REST
+//! APIs (the subsets tokenless reads and changes).
 //!
-//! Both share one core ([`ClientOptions`]): per-attempt timeouts, bounded retries with
+//! All share one core ([`ClientOptions`]): per-attempt timeouts, bounded retries with
 //! exponential backoff and jitter on 5xx and dropped connections (writes only when the
 //! request cannot have been sent), `429` honoured through `Retry-After` by pausing every
 //! request of the client, a bounded number of requests in flight, pagination, a
@@ -9,12 +10,16 @@
 
 pub mod circleci;
 mod error;
+pub mod github;
+pub mod gitlab;
 mod http;
 pub mod npm;
 pub mod sandbox;
 
 pub use circleci::CircleCiClient;
 pub use error::{ApiError, ErrorKind};
+pub use github::GitHubClient;
+pub use gitlab::GitLabClient;
 pub use http::{ClientOptions, StatsSnapshot, USER_AGENT};
 pub use npm::NpmClient;
 pub use tokenless_trust::Secret;
