@@ -171,19 +171,16 @@ fn read_token(path: &Path) -> anyhow::Result<String> {
             .read_to_end(&mut bytes)
             .context("--id-token -: reading stdin")?;
     } else {
-        std::fs::File::open(path)
-            .and_then(|f| f.take(MAX_TOKEN_INPUT).read_to_end(&mut bytes))
-            .with_context(|| format!("--id-token {}", path.display()))?;
+        bytes = tokenless_trust::read_capped(path, MAX_TOKEN_INPUT).context("--id-token")?;
     }
     // Not UTF-8 cannot be a JWT; let the verifier refuse it as malformed (exit 1).
     Ok(String::from_utf8_lossy(&bytes).trim().to_owned())
 }
 
 fn read_trust(path: &Path) -> anyhow::Result<Vec<TrustConfig>> {
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_TRUST_FILE).read_to_string(&mut text))
-        .with_context(|| format!("--trust {}", path.display()))?;
+    let bytes = tokenless_trust::read_capped(path, MAX_TRUST_FILE).context("--trust")?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| anyhow::anyhow!("--trust {}: not UTF-8 ({e})", path.display()))?;
     parse_trust_configs(&text).with_context(|| format!("--trust {}", path.display()))
 }
 
