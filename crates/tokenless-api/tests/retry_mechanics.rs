@@ -185,6 +185,47 @@ async fn malformed_bodies_are_errors_that_name_the_request() {
 }
 
 #[tokio::test]
+async fn a_trust_config_the_client_cannot_parse_names_the_package_and_field() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            r#"[{"id":"a","type":"github","claims":{"repository":"acme/a","workflow_ref":{"file":"publish.yml"}},"permissions":["createPackage"]},
+                {"id":"b","type":"github","claims":{"workflow_ref":{"file":"publish.yml"}},"permissions":["createPackage"]}]"#,
+        ))
+        .mount(&server)
+        .await;
+    let npm = NpmClient::new(&server.uri(), None, fast()).expect("client");
+    let err = npm
+        .trust_configs("@acme/a")
+        .await
+        .expect_err("second config unusable");
+    assert!(matches!(err.kind, ErrorKind::Decode(_)), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "GET /-/package/@acme%2fa/trust: unexpected response: trust config of @acme/a: [1].claims.repository: missing required field"
+    );
+}
+
+#[tokio::test]
+async fn several_trust_configs_parse_into_the_one_model() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            r#"[{"id":"a","type":"github","claims":{"repository":"acme/a","workflow_ref":{"file":"publish.yml"},"environment":"npm"},"permissions":["createStagedPackage"]},
+                {"id":"b","type":"circleci","claims":{"oidc.circleci.com/org-id":"o","oidc.circleci.com/project-id":"p","oidc.circleci.com/pipeline-definition-id":"d","oidc.circleci.com/vcs-origin":"github.com/acme/a","oidc.circleci.com/context-ids":["c1"]},"permissions":["createPackage"]}]"#,
+        ))
+        .mount(&server)
+        .await;
+    let npm = NpmClient::new(&server.uri(), None, fast()).expect("client");
+    let configs = npm.trust_configs("@acme/a").await.expect("two configs");
+    assert_eq!(configs.len(), 2);
+    assert_eq!(configs[0].environment(), Some("npm"));
+    assert!(!configs[0].allows(tokenless_trust::Action::Publish));
+    assert_eq!(configs[1].context_ids(), ["c1".to_owned()]);
+    assert!(configs[1].allows(tokenless_trust::Action::Publish));
+}
+
+#[tokio::test]
 async fn otp_challenges_are_answered_and_reprompted() {
     use std::sync::atomic::{AtomicU32, Ordering};
     use tokenless_api::npm::{OtpSource, PublishingAccess};

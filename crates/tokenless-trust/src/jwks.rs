@@ -46,14 +46,10 @@ pub struct StaticJwks {
 /// A JWKS file that could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum JwksFileError {
-    /// Reading failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+    /// Reading failed, or the path is not a regular file of at most [`MAX_JWKS_BYTES`]
+    /// (the message names the path).
+    #[error(transparent)]
+    Read(#[from] crate::file::ReadError),
     /// The content is not a usable JWK set.
     #[error("{path}: {source}")]
     Parse {
@@ -99,16 +95,7 @@ impl StaticJwks {
     /// Reads a JWK set (`{"keys": [...]}`) from a file.
     pub fn from_file(path: &Path) -> Result<StaticJwks, JwksFileError> {
         let shown = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| JwksFileError::Io {
-            path: shown.clone(),
-            source,
-        })?;
-        if bytes.len() > MAX_JWKS_BYTES {
-            return Err(JwksFileError::Parse {
-                path: shown,
-                source: JwkError::Set(format!("{} bytes (at most {MAX_JWKS_BYTES})", bytes.len())),
-            });
-        }
+        let bytes = crate::file::read_capped(path, MAX_JWKS_BYTES as u64)?;
         let keys = KeySet::from_jwks_json(&bytes).map_err(|source| JwksFileError::Parse {
             path: shown.clone(),
             source,

@@ -38,6 +38,8 @@
 //!   [`restriction::Expr::admits`] with an [`restriction::Env`]) and
 //!   [`restriction::analyze`]: do these restrictions guarantee only the protected ref, with
 //!   SSH reruns excluded?
+//! - [`file::read_capped`]: every file read from a user-given path, refused when it is not a
+//!   regular file (FIFO, device, directory) or larger than a cap, before it is read.
 //! - [`secret::Secret`]: a credential whose `Debug`/`Display` print `npm_…abcd`.
 //! - [`audience_for_registry`]: `npm:` + `new URL(registry).hostname`, as the npm CLI does.
 //! - [`signer`]: issuer-side signing keys (RS256/ES256 keygen, public JWK, JWT signing) for
@@ -78,6 +80,7 @@ pub mod audience;
 pub mod check;
 #[cfg(feature = "discovery")]
 pub mod discovery;
+pub mod file;
 pub mod issuer;
 pub mod jti;
 pub mod jwks;
@@ -93,6 +96,7 @@ pub mod verify;
 
 pub use audience::{AudienceError, audience_for_host, audience_for_registry};
 pub use check::{Check, CheckId, CheckStatus, Policy};
+pub use file::{ReadError, read_capped};
 pub use issuer::{IssuerEntry, IssuerPattern, IssuerTable, ResolvedIssuer};
 pub use jti::{DEFAULT_JTI_CAPACITY, InMemoryJtiStore, JtiError, JtiStore};
 pub use jwks::{CachingJwks, JwksFetcher, JwksFileError, JwksSource, KeyLookupError, StaticJwks};

@@ -194,6 +194,33 @@ impl TrustConfig {
         self.permissions.contains(&action.permission())
     }
 
+    /// The provider this config trusts.
+    pub fn provider(&self) -> Provider {
+        self.publisher.provider()
+    }
+
+    /// The id, or `(no id)` for a config not read from a registry (for messages).
+    pub fn display_id(&self) -> &str {
+        self.id.as_deref().unwrap_or("(no id)")
+    }
+
+    /// The CircleCI context ids the config pins (empty when none, or not CircleCI).
+    pub fn context_ids(&self) -> &[String] {
+        match &self.publisher {
+            Publisher::CircleCi(p) => &p.context_ids,
+            _ => &[],
+        }
+    }
+
+    /// The GitHub/GitLab deployment environment the config pins, if any.
+    pub fn environment(&self) -> Option<&str> {
+        match &self.publisher {
+            Publisher::GitHub(p) => p.environment.as_deref(),
+            Publisher::GitLab(p) => p.environment.as_deref(),
+            Publisher::CircleCi(_) => None,
+        }
+    }
+
     /// The config in npm's JSON shape (with `id` when known).
     pub fn to_json(&self) -> Value {
         let claims = match &self.publisher {

@@ -402,3 +402,109 @@ fn sandbox_issuers_over_loopback() {
     assert_eq!(out.code, Some(1));
     assert!(out.stdout.contains("FAIL  issuer"), "{}", out.stdout);
 }
+
+fn circleci_config(id: &str, project: &str, permissions: &[&str]) -> Value {
+    let mut config = circleci_trust()[0].clone();
+    config["id"] = json!(id);
+    config["claims"]["oidc.circleci.com/project-id"] = json!(project);
+    config["permissions"] = json!(permissions);
+    config
+}
+
+#[test]
+fn two_configs_one_stage_only_publish_is_granted_by_the_other() {
+    let project = "2a1b3c4d-0000-4000-8000-000000000001";
+    let trust = json!([
+        circleci_config("tc-stage", project, &["createStagedPackage"]),
+        circleci_config("tc-publish", project, &["createPackage"]),
+    ]);
+    let f = files(&production_circleci_claims(), &trust);
+    let out = explain(f.dir.path(), &args(&[]), None);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    insta::assert_snapshot!("two_configs_publish_text", out.stdout);
+    assert!(
+        out.stdout
+            .contains("ACCEPTED: the registry would mint a token for @acme/widgets (publish) (trust config tc-publish)"),
+        "{}",
+        out.stdout
+    );
+
+    let out = explain(f.dir.path(), &args(&["--format", "json"]), None);
+    let v: Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(
+        v["grants"],
+        json!([{"action": "publish", "trust_config_id": "tc-publish"}])
+    );
+    let configs = v["configs"].as_array().expect("configs");
+    assert_eq!(configs.len(), 2);
+    assert_eq!(configs[0]["id"], "tc-stage");
+    assert_eq!(configs[0]["matches"], true);
+    assert_eq!(configs[0]["used"], false);
+    assert_eq!(configs[0]["permissions"], json!(["createStagedPackage"]));
+    assert_eq!(configs[1]["used"], true);
+
+    // Staging is granted by the stage-only config.
+    let out = explain(
+        f.dir.path(),
+        &args(&["--action", "stage", "--format", "json"]),
+        None,
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    let v: Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(
+        v["grants"],
+        json!([{"action": "stage", "trust_config_id": "tc-stage"}])
+    );
+    assert_eq!(v["trust_config_id"], "tc-stage");
+}
+
+#[test]
+fn a_token_matching_neither_config_shows_both_failures() {
+    let trust = json!([
+        circleci_config(
+            "tc-a",
+            "2a1b3c4d-0000-4000-8000-0000000000aa",
+            &["createPackage"]
+        ),
+        circleci_config(
+            "tc-b",
+            "2a1b3c4d-0000-4000-8000-0000000000bb",
+            &["createStagedPackage", "createPackage"]
+        ),
+    ]);
+    let mut claims = production_circleci_claims();
+    claims["oidc.circleci.com/ssh-rerun"] = json!(true);
+    let f = files(&claims, &trust);
+    let out = explain(f.dir.path(), &args(&[]), None);
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    insta::assert_snapshot!("neither_config_text", out.stdout);
+    for id in ["tc-a", "tc-b"] {
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(id))
+            .unwrap_or_default();
+        assert!(
+            line.contains("claims do not match: circleci-project-id, circleci-ssh-rerun failed"),
+            "{id}: {line}"
+        );
+    }
+    let out = explain(f.dir.path(), &args(&["--format", "json"]), None);
+    let v: Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(v["grants"], json!([]));
+    for config in v["configs"].as_array().expect("configs") {
+        let failed: Vec<&str> = config["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .filter(|c| c["status"] == "fail")
+            .filter_map(|c| c["id"].as_str())
+            .collect();
+        assert_eq!(
+            failed,
+            ["circleci-project-id", "circleci-ssh-rerun"],
+            "{config}"
+        );
+        assert_eq!(config["matches"], false);
+    }
+}

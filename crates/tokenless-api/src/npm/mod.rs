@@ -133,7 +133,10 @@ impl NpmClient {
         Ok(v.public)
     }
 
-    /// `GET /-/package/<pkg>/trust` → the trust configs (npm allows one).
+    /// `GET /-/package/<pkg>/trust` → every trust config of the package (npm allows several
+    /// since 2026-09). A config that does not parse is an error naming the package and the
+    /// field (`trust config of @acme/a: [1].claims.repository: missing required field`),
+    /// never dropped: a config tokenless cannot read is still a way in.
     pub async fn trust_configs(&self, name: &str) -> Result<Vec<TrustConfig>, ApiError> {
         let path = format!("-/package/{}/trust", escape_name(name));
         let req = Request::get(path);
@@ -142,8 +145,7 @@ impl NpmClient {
             // npm answers 404 for a package without a trusted publisher.
             return Ok(Vec::new());
         }
-        let many: OneOrMany<TrustConfig> = decode(&req, reply)?;
-        Ok(many.into_vec())
+        decode_trust(&req, reply, name)
     }
 
     /// `GET /-/package/<pkg>/access`: the publishing access, where the registry offers a
@@ -279,26 +281,26 @@ impl NpmClient {
             .map(drop)
     }
 
-    /// `npm trust …`: `POST /-/package/<pkg>/trust` with one config.
+    /// `npm trust …`: `POST /-/package/<pkg>/trust` with one config (its `id`, if any, is not
+    /// sent: the registry assigns it). Returns the created config(s) as the registry answers.
     pub async fn create_trust(
         &self,
         name: &str,
-        provider: &str,
-        claims: serde_json::Map<String, serde_json::Value>,
-        permissions: &[&str],
+        config: &TrustConfig,
         otp: &dyn OtpSource,
     ) -> Result<Vec<TrustConfig>, ApiError> {
         let path = format!("-/package/{}/trust", escape_name(name));
-        let body =
-            serde_json::json!([{ "type": provider, "claims": claims, "permissions": permissions }]);
-        let req = Request::new(Method::POST, path).json(body);
+        let mut wire = config.to_json();
+        if let Some(obj) = wire.as_object_mut() {
+            obj.remove("id");
+        }
+        let req = Request::new(Method::POST, path).json(serde_json::Value::Array(vec![wire]));
         let reply = self.write(req, otp).await?;
         let req = Request::new(
             Method::POST,
             format!("-/package/{}/trust", escape_name(name)),
         );
-        let many: OneOrMany<TrustConfig> = decode(&req, reply)?;
-        Ok(many.into_vec())
+        decode_trust(&req, reply, name)
     }
 
     /// `npm trust revoke`: `DELETE /-/package/<pkg>/trust/<id>`.
@@ -376,6 +378,19 @@ fn check(req: &Request, reply: Reply) -> Result<Reply, ApiError> {
         status: reply.status.as_u16(),
         message: reply.message(),
     }))
+}
+
+/// A trust endpoint's answer (one config or an array) in tokenless-trust's model; an error
+/// names the package and the field.
+fn decode_trust(req: &Request, reply: Reply, package: &str) -> Result<Vec<TrustConfig>, ApiError> {
+    let reply = check(req, reply)?;
+    let text = std::str::from_utf8(&reply.body).map_err(|e| {
+        req.error(ErrorKind::Decode(format!(
+            "trust configs of {package} are not UTF-8 ({e})"
+        )))
+    })?;
+    tokenless_trust::parse_trust_configs(text)
+        .map_err(|e| req.error(ErrorKind::Decode(format!("trust config of {package}: {e}"))))
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(req: &Request, reply: Reply) -> Result<T, ApiError> {

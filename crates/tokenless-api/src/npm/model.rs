@@ -5,73 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// `GET /-/package/<pkg>/trust`: one trusted-publisher configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrustConfig {
-    pub id: String,
-    /// `circleci`, `github` or `gitlab`.
-    #[serde(rename = "type")]
-    pub provider: String,
-    #[serde(default)]
-    pub claims: serde_json::Map<String, serde_json::Value>,
-    #[serde(default)]
-    pub permissions: Vec<String>,
-}
-
-/// The permission that lets a trust config publish (`--allow-publish`).
-pub const PERMISSION_PUBLISH: &str = "createPackage";
-/// The permission for staged publishes (`--allow-stage-publish`).
-pub const PERMISSION_STAGE_PUBLISH: &str = "createStagedPackage";
-/// The claim that pins CircleCI contexts.
-pub const CLAIM_CONTEXT_IDS: &str = "oidc.circleci.com/context-ids";
-
-impl TrustConfig {
-    pub fn allows_publish(&self) -> bool {
-        self.permissions.iter().any(|p| p == PERMISSION_PUBLISH)
-    }
-
-    /// CircleCI context ids pinned by the config (empty when none, or not CircleCI).
-    pub fn context_ids(&self) -> Vec<String> {
-        match self.claims.get(CLAIM_CONTEXT_IDS) {
-            Some(serde_json::Value::Array(ids)) => ids
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect(),
-            Some(serde_json::Value::String(id)) => vec![id.clone()],
-            _ => Vec::new(),
-        }
-    }
-
-    /// The GitHub/GitLab environment the config pins, if any.
-    pub fn environment(&self) -> Option<&str> {
-        self.claims
-            .get("environment")
-            .and_then(|v| v.as_str())
-            .filter(|s| !s.is_empty())
-    }
-
-    /// One claim as a string, for evidence.
-    pub fn claim(&self, name: &str) -> Option<&str> {
-        self.claims.get(name).and_then(|v| v.as_str())
-    }
-}
-
-/// The registry's answer may be an array or a single object.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum OneOrMany<T> {
-    Many(Vec<T>),
-    One(T),
-}
-
-impl<T> OneOrMany<T> {
-    pub fn into_vec(self) -> Vec<T> {
-        match self {
-            OneOrMany::Many(v) => v,
-            OneOrMany::One(t) => vec![t],
-        }
-    }
-}
+/// `GET /-/package/<pkg>/trust`: one trusted-publisher configuration, in tokenless-trust's
+/// model (the one the verifier, explain and the sandbox use). The client parses the wire
+/// JSON into it at the HTTP edge ([`NpmClient::trust_configs`](super::NpmClient::trust_configs)).
+pub use tokenless_trust::TrustConfig;
 
 /// A package's publishing access (`POST /-/package/<pkg>/access` bodies; the sandbox also
 /// answers a `GET`, npm does not).
@@ -230,24 +167,6 @@ pub fn permission_is_write(permission: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn trust_configs_parse_as_array_or_object() {
-        let many: OneOrMany<TrustConfig> = serde_json::from_str(
-            r#"[{"id":"a","type":"circleci","claims":{"oidc.circleci.com/context-ids":["c1","c2"]},"permissions":["createPackage"]}]"#,
-        )
-        .expect("array");
-        let configs = many.into_vec();
-        assert_eq!(configs.len(), 1);
-        assert_eq!(configs[0].context_ids(), vec!["c1", "c2"]);
-        assert!(configs[0].allows_publish());
-        let one: OneOrMany<TrustConfig> =
-            serde_json::from_str(r#"{"id":"b","type":"github","claims":{"environment":"prod"},"permissions":["createStagedPackage"]}"#)
-                .expect("object");
-        let configs = one.into_vec();
-        assert_eq!(configs[0].environment(), Some("prod"));
-        assert!(!configs[0].allows_publish());
-    }
 
     #[test]
     fn packument_latest_and_trusted_publisher() {

@@ -5,10 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::join_all;
-use tokenless_api::{
-    CircleCiClient, NpmClient, Secret,
-    npm::{Packument, TrustConfig},
-};
+use tokenless_api::{CircleCiClient, NpmClient, Secret, npm::Packument};
 
 use super::{lint_config::lint_compiled, record::Record, snapshot::*};
 use crate::config::members::MembersConfig;
@@ -152,8 +149,7 @@ async fn read_pinned(
         .iter()
         .filter_map(|p| p.trust.as_ref().ok())
         .flatten()
-        .filter(|c| c.provider == "circleci")
-        .flat_map(TrustConfig::context_ids)
+        .flat_map(|c| c.context_ids().iter().cloned())
         .collect();
     let reads = ids.into_iter().map(|id| async move {
         let detail = client.context(&id).await.map_err(text);

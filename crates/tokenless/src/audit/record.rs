@@ -46,17 +46,20 @@ pub struct TempTokenRecord {
     pub created_at: Option<String>,
 }
 
+/// Largest record file read (tokenless appends a few hundred bytes per change it applies).
+pub const MAX_RECORD_BYTES: u64 = 16 << 20;
+
 impl Record {
     /// Read a record file; a missing file is an empty record.
     pub fn load(path: &Path) -> anyhow::Result<Record> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Record::default()),
+        let bytes = match tokenless_trust::read_capped(path, MAX_RECORD_BYTES) {
+            Ok(b) => b,
+            Err(e) if e.is_not_found() => return Ok(Record::default()),
             Err(e) => {
                 return Err(e).with_context(|| format!("cannot read record {}", path.display()));
             }
         };
-        let mut record: Record = serde_json::from_str(&text)
+        let mut record: Record = serde_json::from_slice(&bytes)
             .with_context(|| format!("invalid record {}", path.display()))?;
         if record.version != 1 {
             anyhow::bail!(

@@ -171,19 +171,16 @@ fn read_token(path: &Path) -> anyhow::Result<String> {
             .read_to_end(&mut bytes)
             .context("--id-token -: reading stdin")?;
     } else {
-        std::fs::File::open(path)
-            .and_then(|f| f.take(MAX_TOKEN_INPUT).read_to_end(&mut bytes))
-            .with_context(|| format!("--id-token {}", path.display()))?;
+        bytes = tokenless_trust::read_capped(path, MAX_TOKEN_INPUT).context("--id-token")?;
     }
     // Not UTF-8 cannot be a JWT; let the verifier refuse it as malformed (exit 1).
     Ok(String::from_utf8_lossy(&bytes).trim().to_owned())
 }
 
 fn read_trust(path: &Path) -> anyhow::Result<Vec<TrustConfig>> {
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_TRUST_FILE).read_to_string(&mut text))
-        .with_context(|| format!("--trust {}", path.display()))?;
+    let bytes = tokenless_trust::read_capped(path, MAX_TRUST_FILE).context("--trust")?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| anyhow::anyhow!("--trust {}: not UTF-8 ({e})", path.display()))?;
     parse_trust_configs(&text).with_context(|| format!("--trust {}", path.display()))
 }
 
@@ -293,6 +290,7 @@ fn render_text(decision: &Decision, registry_host: &str) -> String {
         ));
     }
     out.push('\n');
+    render_configs(&mut out, decision);
     let failures: Vec<_> = decision
         .checks
         .iter()
@@ -332,6 +330,102 @@ fn render_text(decision: &Decision, registry_host: &str) -> String {
     out
 }
 
+/// Every trust config's own decision: whether the token's claims match it, what it allows,
+/// whether it would be used (and for which action), and its failed checks.
+fn render_configs(out: &mut String, decision: &Decision) {
+    if decision.configs.is_empty() {
+        return;
+    }
+    out.push_str(&format!(
+        "Trust configs of {} ({}):\n",
+        decision.package,
+        decision.configs.len()
+    ));
+    let ids: Vec<&str> = decision
+        .configs
+        .iter()
+        .map(|c| c.id.as_deref().unwrap_or("(no id)"))
+        .collect();
+    let permissions: Vec<String> = decision
+        .configs
+        .iter()
+        .map(|c| {
+            c.permissions
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    let id_width = ids.iter().map(|i| i.len()).max().unwrap_or(0);
+    let perm_width = permissions.iter().map(String::len).max().unwrap_or(0);
+    for ((config, id), perms) in decision.configs.iter().zip(&ids).zip(&permissions) {
+        // A grant goes to the first matching config allowing its action (the verifier's
+        // rule), which also tells configs without an id apart.
+        let granted: Vec<&str> = decision
+            .grants
+            .iter()
+            .filter(|g| {
+                decision
+                    .configs
+                    .iter()
+                    .find(|c| c.matches && c.allows.contains(&g.action))
+                    .is_some_and(|c| c.index == config.index)
+            })
+            .map(|g| g.action.as_str())
+            .collect();
+        let not_allowed: Vec<&str> = decision
+            .actions
+            .iter()
+            .filter(|a| !config.allows.contains(a))
+            .map(|a| a.as_str())
+            .collect();
+        let verdict = if config.provider != decision.provider.unwrap_or(config.provider) {
+            let other = decision.provider.map_or("unknown", |p| p.as_str());
+            format!(
+                "not for this token (a {} config; the token is from {other})",
+                config.provider
+            )
+        } else if config.used {
+            format!("claims match; USED for {}", granted.join(", "))
+        } else if config.matches && config.allows.is_empty() {
+            format!("claims match; does not allow {}", not_allowed.join(", "))
+        } else if config.matches {
+            "claims match; an earlier config is used".to_owned()
+        } else {
+            let failed: Vec<&str> = config
+                .failures()
+                .filter(|c| c.id != tokenless_trust::CheckId::Action)
+                .map(|c| c.id.as_str())
+                .collect();
+            let mut text = format!("claims do not match: {} failed", failed.join(", "));
+            if !not_allowed.is_empty() {
+                text.push_str(&format!("; does not allow {}", not_allowed.join(", ")));
+            }
+            text
+        };
+        out.push_str(&format!(
+            "  {id:<id_width$}  {:<8}  {perms:<perm_width$}  {verdict}\n",
+            config.provider.as_str()
+        ));
+        let same_provider = Some(config.provider) == decision.provider;
+        if same_provider && !config.matches {
+            for check in config
+                .failures()
+                .filter(|c| c.id != tokenless_trust::CheckId::Action)
+            {
+                let (word, style) = status_word(check.status);
+                out.push_str(&format!(
+                    "      {style}{word}{style:#}  {}  {}\n",
+                    check.id.as_str(),
+                    check.detail
+                ));
+            }
+        }
+    }
+    out.push('\n');
+}
+
 /// The asked actions, `publish` or `publish, stage`.
 fn actions_text(decision: &Decision) -> String {
     decision
@@ -350,6 +444,8 @@ fn to_json(decision: &Decision) -> serde_json::Value {
         "provider": decision.provider,
         "trust_config_id": decision.trust_config_id,
         "checks": decision.checks,
+        "grants": decision.grants,
+        "configs": decision.configs,
     });
     if let (Some(fix), Some(obj)) = (decision.fix(), value.as_object_mut()) {
         obj.insert("fix".into(), json!(fix));

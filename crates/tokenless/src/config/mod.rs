@@ -23,11 +23,16 @@ pub struct Config {
     pub members: Option<members::MembersConfig>,
 }
 
+/// Largest `tokenless.toml` read.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 impl Config {
     /// Read and parse a config file; errors name the file and the field.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path)
+        let bytes = tokenless_trust::read_capped(path, MAX_CONFIG_BYTES)
             .with_context(|| format!("cannot read config {}", path.display()))?;
+        let text = String::from_utf8(bytes)
+            .with_context(|| format!("cannot read config {}: not UTF-8", path.display()))?;
         Config::parse(&text).with_context(|| format!("invalid config {}", path.display()))
     }
 

@@ -15,11 +15,20 @@ use crate::{
 pub const CONTEXT: &str = "ctx-1";
 
 pub fn trust(id: &str) -> TrustConfig {
-    serde_json::from_value(serde_json::json!({
-        "id": id, "type": "circleci",
-        "claims": {"oidc.circleci.com/context-ids": [CONTEXT]},
-        "permissions": ["createPackage"]
-    }))
+    TrustConfig::from_json(
+        &serde_json::json!({
+            "id": id, "type": "circleci",
+            "claims": {
+                "oidc.circleci.com/org-id": "0c1e4d3a-0000-4000-8000-000000000001",
+                "oidc.circleci.com/project-id": "0c1e4d3a-0000-4000-8000-000000000002",
+                "oidc.circleci.com/pipeline-definition-id": "0c1e4d3a-0000-4000-8000-000000000003",
+                "oidc.circleci.com/vcs-origin": "github.com/acme/widgets",
+                "oidc.circleci.com/context-ids": [CONTEXT]
+            },
+            "permissions": ["createPackage"]
+        }),
+        "",
+    )
     .expect("trust config")
 }
 

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use tokenless_api::npm::TrustConfig;
+use tokenless_trust::{Action, Provider};
 
 use super::{list_some, package_source};
 use crate::audit::{
@@ -51,7 +52,7 @@ pub fn trusted_publisher(s: &Snapshot) -> CheckResult {
                 source,
                 format!("{} has no trusted publisher", p.name),
             )),
-            Ok(configs) if !configs.iter().any(TrustConfig::allows_publish) => {
+            Ok(configs) if !configs.iter().any(|c| c.allows(Action::Publish)) => {
                 fails.push(Evidence::new(
                     source,
                     format!(
@@ -59,12 +60,12 @@ pub fn trusted_publisher(s: &Snapshot) -> CheckResult {
                         p.name,
                         configs
                             .iter()
-                            .map(|c| c.id.as_str())
+                            .map(TrustConfig::display_id)
                             .collect::<Vec<_>>()
                             .join(", "),
                         configs
                             .iter()
-                            .flat_map(|c| c.permissions.iter().map(String::as_str))
+                            .flat_map(|c| c.permissions.iter().map(|p| p.as_str()))
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),
@@ -125,8 +126,8 @@ pub fn context_bound(s: &Snapshot) -> CheckResult {
     for (p, configs) in trusted {
         let source = package_source(&p.name, "trust");
         for config in configs {
-            match config.provider.as_str() {
-                "circleci" => {
+            match config.provider() {
+                Provider::CircleCi => {
                     saw_circleci = true;
                     let ids = config.context_ids();
                     if ids.is_empty() {
@@ -134,7 +135,8 @@ pub fn context_bound(s: &Snapshot) -> CheckResult {
                             &source,
                             format!(
                                 "{}: trust config {} pins no context (oidc.circleci.com/context-ids), so any branch of the project can publish",
-                                p.name, config.id
+                                p.name,
+                                config.display_id()
                             ),
                         ));
                         continue;
@@ -153,7 +155,7 @@ pub fn context_bound(s: &Snapshot) -> CheckResult {
                     let mut reasons = Vec::new();
                     let mut unreadable = Vec::new();
                     let mut good = None;
-                    for cid in &ids {
+                    for cid in ids {
                         let csource = format!("GET /context/{cid}");
                         match circle.pinned.get(cid) {
                             None => unreadable.push(Evidence::new(&csource, "not read")),
@@ -194,12 +196,13 @@ pub fn context_bound(s: &Snapshot) -> CheckResult {
                         ));
                     }
                 }
-                provider @ ("github" | "gitlab") => match config.environment() {
+                provider @ (Provider::GitHub | Provider::GitLab) => match config.environment() {
                     None => fails.push(Evidence::new(
                         &source,
                         format!(
                             "{}: {provider} trust config {} pins no environment, so any branch or workflow run of the repository can publish",
-                            p.name, config.id
+                            p.name,
+                            config.display_id()
                         ),
                     )),
                     Some(env) => unknowns.push(Evidence::new(
@@ -210,10 +213,6 @@ pub fn context_bound(s: &Snapshot) -> CheckResult {
                         ),
                     )),
                 },
-                other => unknowns.push(Evidence::new(
-                    &source,
-                    format!("{}: trust config of unknown provider `{other}`", p.name),
-                )),
             }
         }
     }
@@ -266,7 +265,7 @@ pub fn release_verified(s: &Snapshot) -> CheckResult {
                 ),
             )),
             Some(Ok(Some(rel))) => {
-                let current: Vec<&str> = configs.iter().map(|c| c.id.as_str()).collect();
+                let current: Vec<&str> = configs.iter().map(TrustConfig::display_id).collect();
                 let by = rel.publisher.as_deref().unwrap_or("an unnamed publisher");
                 match rel.oidc_config_id.as_deref() {
                     Some(used) if current.contains(&used) => good.push(format!("{}@{}", p.name, rel.version)),

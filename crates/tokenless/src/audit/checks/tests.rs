@@ -289,8 +289,9 @@ fn context_bound_needs_pinned_contexts_and_environments() {
     let mut s = clean();
     if let Ok(p) = &mut s.packages
         && let Ok(configs) = &mut p[0].trust
+        && let tokenless_trust::Publisher::CircleCi(circle) = &mut configs[0].publisher
     {
-        configs[0].claims.remove("oidc.circleci.com/context-ids");
+        circle.context_ids.clear();
     }
     assert_eq!(statuses(&s)[&CheckId::ContextBound], Status::Fail);
     assert!(evidence(&s, CheckId::ContextBound).contains("pins no context"));
@@ -301,9 +302,12 @@ fn context_bound_needs_pinned_contexts_and_environments() {
         if let Some(e) = env {
             claims["environment"] = e.into();
         }
-        serde_json::from_value::<tokenless_api::npm::TrustConfig>(serde_json::json!({
-            "id": "t-gh", "type": "github", "claims": claims, "permissions": ["createPackage"]
-        }))
+        tokenless_api::npm::TrustConfig::from_json(
+            &serde_json::json!({
+                "id": "t-gh", "type": "github", "claims": claims, "permissions": ["createPackage"]
+            }),
+            "",
+        )
         .expect("config")
     };
     let mut s = clean();
