@@ -15,36 +15,6 @@ const FORMAT: u32 = 2;
 /// Largest state file read.
 pub const MAX_STATE_BYTES: u64 = 1024 * 1024 * 1024;
 
-/// Reads a UTF-8 file of at most `max` bytes, refusing what is not a regular file (a FIFO,
-/// `/dev/zero`, a directory) before opening it, so nothing blocks or reads without end.
-pub fn read_capped(path: &Path, max: u64) -> std::io::Result<String> {
-    use std::io::Read as _;
-    let meta = std::fs::metadata(path)?;
-    if !meta.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    if meta.len() > max {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("{} bytes, more than the limit of {max}", meta.len()),
-        ));
-    }
-    let mut text = String::new();
-    std::fs::File::open(path)?
-        .take(max + 1)
-        .read_to_string(&mut text)?;
-    if text.len() as u64 > max {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("grew past the limit of {max} bytes while being read"),
-        ));
-    }
-    Ok(text)
-}
-
 #[derive(Debug, Serialize, Deserialize)]
 pub struct StateFile {
     pub format: u32,
@@ -54,11 +24,8 @@ pub struct StateFile {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("cannot read state file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("state file: {0}")]
+    Read(#[source] tokenless_trust::ReadError),
     #[error("state file {path}: line {line}, column {column}: {message}")]
     Parse {
         path: String,
@@ -77,17 +44,12 @@ pub enum StateError {
 
 /// Reads a state file; `Ok(None)` when it does not exist yet.
 pub fn load(path: &Path) -> Result<Option<StateFile>, StateError> {
-    let text = match read_capped(path, MAX_STATE_BYTES) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(StateError::Read {
-                path: path.display().to_string(),
-                source,
-            });
-        }
+    let bytes = match tokenless_trust::read_capped(path, MAX_STATE_BYTES) {
+        Ok(b) => b,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(StateError::Read(e)),
     };
-    let state: StateFile = serde_json::from_str(&text).map_err(|e| StateError::Parse {
+    let state: StateFile = serde_json::from_slice(&bytes).map_err(|e| StateError::Parse {
         path: path.display().to_string(),
         line: e.line(),
         column: e.column(),

@@ -30,11 +30,10 @@ pub const MAX_SCENARIO_BYTES: u64 = 64 * 1024 * 1024;
 /// Why a scenario could not be loaded; messages name the file and the field.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("cannot read scenario {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("scenario: {0}")]
+    Read(#[source] tokenless_trust::ReadError),
+    #[error("scenario {path} is not UTF-8 text")]
+    NotText { path: String },
     #[error("scenario {origin}: line {line}, column {column}: {message}")]
     Parse {
         origin: String,
@@ -428,13 +427,11 @@ impl Scenario {
             Scenario::Migrated => build("migrated", MIGRATED),
             Scenario::Inline(text) => build("(inline)", text),
             Scenario::File(path) => {
-                let text =
-                    crate::persist::read_capped(path, MAX_SCENARIO_BYTES).map_err(|source| {
-                        ScenarioError::Read {
-                            path: path.display().to_string(),
-                            source,
-                        }
-                    })?;
+                let bytes = tokenless_trust::read_capped(path, MAX_SCENARIO_BYTES)
+                    .map_err(ScenarioError::Read)?;
+                let text = String::from_utf8(bytes).map_err(|_| ScenarioError::NotText {
+                    path: path.display().to_string(),
+                })?;
                 build(&path.display().to_string(), &text)
             }
         }

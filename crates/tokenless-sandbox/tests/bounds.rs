@@ -266,7 +266,7 @@ async fn scenario_files_that_never_end_are_refused_at_once() {
             loaded
                 .as_ref()
                 .err()
-                .is_some_and(|e| e.to_string().contains("limit")),
+                .is_some_and(|e| e.to_string().contains("more than")),
             "{loaded:?}"
         );
     }
