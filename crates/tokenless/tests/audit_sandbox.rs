@@ -513,3 +513,70 @@ async fn repo_configs_are_linted_with_file_and_line() {
     assert!(ev.contains("legacy-repo/.circleci/config.yml:"), "{ev}");
     assert!(ev.contains("static-token-publish"), "{ev}");
 }
+
+/// An org whose packages publish from GitHub and GitLab through environments.
+fn forge_scenario(github_env: &str, gitlab_env: &str) -> Scenario {
+    Scenario::Inline(format!(
+        r#"{{"org": "acme", "users": [{{"name": "alice", "role": "owner"}}],
+        "packages": [
+          {{"name": "@acme/web", "mfa": "publish", "trust": {{"provider": "github", "repository": "acme/web", "file": "publish.yml", "environment": "{github_env}"}}}},
+          {{"name": "@acme/lib", "mfa": "publish", "trust": {{"provider": "gitlab", "project_path": "acme/lib", "file": ".gitlab-ci.yml", "environment": "{gitlab_env}"}}}}
+        ],
+        "github": {{"org": "acme", "repos": [{{"name": "web", "protected_branches": ["main"], "environments": [
+          {{"name": "npm", "branch_policy": "protected", "reviewers": ["alice"]}},
+          {{"name": "release", "branch_policy": "custom", "policies": [{{"name": "v*", "type": "tag"}}]}},
+          {{"name": "wide", "branch_policy": "custom", "policies": [{{"name": "*", "type": "branch"}}]}},
+          {{"name": "open"}}]}}]}},
+        "gitlab": {{"group": "acme", "projects": [{{"path": "lib", "environments": ["review"],
+          "protected_environments": [{{"name": "npm", "deploy_access_level": "maintainer"}}, {{"name": "dev", "deploy_access_level": "developer"}}]}}]}}}}"#
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn github_and_gitlab_environments_decide_context_bound() {
+    for (gh_env, gl_env, status, says) in [
+        (
+            "npm",
+            "npm",
+            "pass",
+            "admits only protected branches; required reviewers: alice",
+        ),
+        ("release", "npm", "pass", "admits only tag `v*`"),
+        ("open", "npm", "fail", "has no deployment branch policy"),
+        ("wide", "npm", "fail", "admits any ref matching `*`"),
+        ("missing", "npm", "fail", "GitHub creates it unprotected"),
+        ("npm", "review", "fail", "is not protected"),
+        ("npm", "dev", "fail", "Developers may deploy"),
+    ] {
+        let sb = start(forge_scenario(gh_env, gl_env)).await;
+        let (_, report) = audit(&sb).await;
+        assert_eq!(
+            statuses(&report).get("context-bound").map(String::as_str),
+            Some(status),
+            "{gh_env}/{gl_env}: {}",
+            evidence(&report, "context-bound")
+        );
+        let ev = evidence(&report, "context-bound");
+        assert!(ev.contains(says), "{gh_env}/{gl_env}: {ev}");
+        let source = if gl_env == "npm" {
+            format!("api/v3/repos/acme/web/environments/{gh_env}")
+        } else {
+            "api/v4/projects/acme/lib/protected_environments".to_owned()
+        };
+        assert!(ev.contains(&source), "{ev}");
+    }
+    // A Free-tier GitLab group cannot protect the environment: a failure with that reason.
+    let free = match forge_scenario("npm", "npm") {
+        Scenario::Inline(s) => {
+            s.replace(r#""group": "acme","#, r#""group": "acme", "tier": "free","#)
+        }
+        _ => unreachable!(),
+    };
+    let sb = start(Scenario::Inline(free)).await;
+    let (_, report) = audit(&sb).await;
+    assert_eq!(
+        statuses(&report).get("context-bound").map(String::as_str),
+        Some("fail")
+    );
+    assert!(evidence(&report, "context-bound").contains("Premium"));
+}

@@ -5,7 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::join_all;
-use tokenless_api::{CircleCiClient, NpmClient, Secret, npm::Packument};
+use tokenless_api::{
+    CircleCiClient, GitHubClient, GitLabClient, NpmClient, Secret, npm::Packument,
+};
+use tokenless_trust::{Provider, Publisher};
 
 use super::{lint_config::lint_compiled, record::Record, snapshot::*};
 use crate::config::members::MembersConfig;
@@ -21,6 +24,8 @@ pub struct Sources {
     /// session): name → session.
     pub other_accounts: Vec<(String, Secret)>,
     pub circleci: Option<CircleSources>,
+    pub github: Option<GitHubClient>,
+    pub gitlab: Option<GitLabClient>,
     pub repos: Vec<ConfigLint>,
     pub members_config: Option<MembersConfig>,
     pub record: Record,
@@ -40,11 +45,29 @@ fn text<E: std::fmt::Display>(e: E) -> String {
 pub async fn collect(src: &Sources) -> Snapshot {
     let packages_and_pinned = async {
         let packages = read_packages(src).await;
-        let pinned = match (&src.circleci, &packages) {
-            (Some(c), Ok(pkgs)) => read_pinned(&c.client, pkgs).await,
-            _ => BTreeMap::new(),
-        };
-        (packages, pinned)
+        let empty: &[PackageState] = &[];
+        let pkgs = packages.as_deref().unwrap_or(empty);
+        let (pinned, github, gitlab) = futures::join!(
+            async {
+                match &src.circleci {
+                    Some(c) => read_pinned(&c.client, pkgs).await,
+                    None => BTreeMap::new(),
+                }
+            },
+            async {
+                match &src.github {
+                    Some(gh) => Some(read_github_environments(gh, pkgs).await),
+                    None => None,
+                }
+            },
+            async {
+                match &src.gitlab {
+                    Some(gl) => Some(read_gitlab_environments(gl, pkgs).await),
+                    None => None,
+                }
+            },
+        );
+        (packages, pinned, github, gitlab)
     };
     let circle = async {
         match &src.circleci {
@@ -52,7 +75,7 @@ pub async fn collect(src: &Sources) -> Snapshot {
             None => None,
         }
     };
-    let ((packages, pinned), mut token_accounts, members, teams, circle) = futures::join!(
+    let ((packages, pinned, github, gitlab), mut token_accounts, members, teams, circle) = futures::join!(
         packages_and_pinned,
         read_tokens(src),
         async { src.npm.org_members(&src.scope).await.map_err(text) },
@@ -96,6 +119,8 @@ pub async fn collect(src: &Sources) -> Snapshot {
         members_config: src.members_config.clone(),
         teams,
         circleci,
+        github,
+        gitlab,
         repos: src.repos.clone(),
         record: src.record.clone(),
     }
@@ -156,6 +181,98 @@ async fn read_pinned(
         (id, detail)
     });
     join_all(reads).await.into_iter().collect()
+}
+
+/// (repository or project, environment) pairs the packages' trust configs of `provider` pin.
+fn pinned_environments(
+    packages: &[PackageState],
+    provider: Provider,
+) -> BTreeSet<(String, String)> {
+    packages
+        .iter()
+        .filter_map(|p| p.trust.as_ref().ok())
+        .flatten()
+        .filter(|c| c.provider() == provider)
+        .filter_map(|c| {
+            let env = c.environment()?.to_owned();
+            let place = match &c.publisher {
+                Publisher::GitHub(g) => g.repository.clone(),
+                Publisher::GitLab(g) => g.project_path.clone(),
+                Publisher::CircleCi(_) => return None,
+            };
+            Some((place, env))
+        })
+        .collect()
+}
+
+async fn read_github_environments(
+    gh: &GitHubClient,
+    packages: &[PackageState],
+) -> ForgeState<GitHubEnvironment> {
+    let reads = pinned_environments(packages, Provider::GitHub)
+        .into_iter()
+        .map(|(repo, env)| async move {
+            let read = match gh.environment(&repo, &env).await {
+                Err(e) if e.is_not_found() => Ok(GitHubEnvironment { found: None }),
+                Err(e) => Err(text(e)),
+                Ok(environment) => {
+                    let custom = environment
+                        .deployment_branch_policy
+                        .is_some_and(|p| p.custom_branch_policies);
+                    let policies = if custom {
+                        gh.branch_policies(&repo, &env).await.map_err(text)
+                    } else {
+                        Ok(Vec::new())
+                    };
+                    policies.map(|p| GitHubEnvironment {
+                        found: Some((environment, p)),
+                    })
+                }
+            };
+            ((repo, env), read)
+        });
+    ForgeState {
+        api: gh.base().to_string(),
+        environments: join_all(reads).await.into_iter().collect(),
+    }
+}
+
+async fn read_gitlab_environments(
+    gl: &GitLabClient,
+    packages: &[PackageState],
+) -> ForgeState<GitLabEnvironment> {
+    use tokenless_api::gitlab::Protection;
+    let pinned = pinned_environments(packages, Provider::GitLab);
+    let projects: BTreeSet<&String> = pinned.iter().map(|(p, _)| p).collect();
+    let reads = projects.into_iter().map(|project| async move {
+        (
+            project.clone(),
+            gl.protected_environments(project).await.map_err(text),
+        )
+    });
+    let by_project: BTreeMap<String, Fetched<Protection>> =
+        join_all(reads).await.into_iter().collect();
+    let environments = pinned
+        .into_iter()
+        .map(|(project, env)| {
+            let state = match by_project.get(&project) {
+                None => Err("not read".to_owned()),
+                Some(Err(e)) => Err(e.clone()),
+                Some(Ok(Protection::NotOnThisTier)) => Ok(GitLabEnvironment::NotOnThisTier),
+                Some(Ok(Protection::Listed(list))) => Ok(list
+                    .iter()
+                    .find(|p| p.name == env)
+                    .map_or(GitLabEnvironment::Unprotected, |p| {
+                        GitLabEnvironment::Protected(p.clone())
+                    })),
+            };
+            ((project, env), state)
+        })
+        .collect();
+    ForgeState {
+        api: gl.base().to_string(),
+        environments,
+    }
 }
 
 async fn read_tokens(src: &Sources) -> Vec<AccountTokens> {

@@ -48,6 +48,11 @@ pub struct Snapshot {
     pub teams: Fetched<Vec<TeamState>>,
     /// `None` when no CircleCI API was configured.
     pub circleci: Option<CircleState>,
+    /// The environments GitHub trust configs pin, read through the GitHub API; `None` when
+    /// no GitHub API was configured.
+    pub github: Option<ForgeState<GitHubEnvironment>>,
+    /// The GitLab environments trust configs pin; `None` when no GitLab API was configured.
+    pub gitlab: Option<ForgeState<GitLabEnvironment>>,
     /// Findings of lint over `--repo` paths.
     pub repos: Vec<ConfigLint>,
     /// What tokenless itself recorded about earlier changes.
@@ -127,4 +132,32 @@ pub struct LintHit {
     /// `file:line`.
     pub location: String,
     pub message: String,
+}
+
+/// What was read from a forge (GitHub or GitLab) about the environments trust configs pin:
+/// keyed by (`owner/repo` or `group/project`, environment).
+#[derive(Debug, Clone)]
+pub struct ForgeState<T> {
+    /// The API base URL, for sources.
+    pub api: String,
+    pub environments: BTreeMap<(String, String), Fetched<T>>,
+}
+
+/// A GitHub deployment environment with its branch policies; `None` when the repository
+/// has no such environment (GitHub creates it unprotected at the first job that names it).
+#[derive(Debug, Clone)]
+pub struct GitHubEnvironment {
+    pub found: Option<(
+        tokenless_api::github::Environment,
+        Vec<tokenless_api::github::BranchPolicy>,
+    )>,
+}
+
+/// A GitLab environment's protection: `NotOnThisTier` when the namespace has no protected
+/// environments (a Premium feature); `Listed` with this environment's entry, if protected.
+#[derive(Debug, Clone)]
+pub enum GitLabEnvironment {
+    NotOnThisTier,
+    Unprotected,
+    Protected(tokenless_api::gitlab::ProtectedEnvironment),
 }

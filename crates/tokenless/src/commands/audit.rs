@@ -9,7 +9,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use tokenless_api::{CircleCiClient, ClientOptions, NpmClient, Secret};
+use tokenless_api::{CircleCiClient, ClientOptions, GitHubClient, GitLabClient, NpmClient, Secret};
 
 use crate::{
     audit::{
@@ -25,6 +25,8 @@ use crate::{
 
 const DEFAULT_REGISTRY: &str = "https://registry.npmjs.org/";
 const DEFAULT_CIRCLECI_API: &str = "https://circleci.com/api/v2";
+const DEFAULT_GITHUB_API: &str = "https://api.github.com";
+const DEFAULT_GITLAB_API: &str = "https://gitlab.com/api/v4";
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -46,6 +48,9 @@ Credentials (the audit never writes one anywhere):
                           audit ends (normally, on error, panic, Ctrl-C or SIGTERM)
   --npm-token-env NAME    an npm token from the environment variable NAME
   --circleci-token-env N  a CircleCI personal token from the environment variable N
+  --github-token-env N    a GitHub token (default: $GITHUB_TOKEN or $GH_TOKEN when set), to read
+                          the environments GitHub trust configs pin
+  --gitlab-token-env N    a GitLab token (default: $GITLAB_TOKEN when set), likewise for GitLab
   --sandbox URL           every endpoint and every user's credentials from a tokenless sandbox
 
 Exit codes:
@@ -97,6 +102,18 @@ pub struct AuditArgs {
     /// Read the CircleCI token from this environment variable.
     #[arg(long, value_name = "NAME")]
     pub circleci_token_env: Option<String>,
+    /// The GitHub REST API (default https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3).
+    #[arg(long, value_name = "URL")]
+    pub github_api: Option<String>,
+    /// Read the GitHub token from this environment variable (default GITHUB_TOKEN, then GH_TOKEN).
+    #[arg(long, value_name = "NAME")]
+    pub github_token_env: Option<String>,
+    /// The GitLab REST API (default https://gitlab.com/api/v4; self-managed: https://HOST/api/v4).
+    #[arg(long, value_name = "URL")]
+    pub gitlab_api: Option<String>,
+    /// Read the GitLab token from this environment variable (default GITLAB_TOKEN).
+    #[arg(long, value_name = "NAME")]
+    pub gitlab_token_env: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Requests in flight at once, per API.
@@ -115,12 +132,30 @@ struct SandboxInfo {
     scope: String,
     users: Vec<SandboxUser>,
     circleci: SandboxCircleCi,
+    #[serde(default)]
+    github: Option<SandboxForge>,
+    #[serde(default)]
+    gitlab: Option<SandboxForge>,
+}
+
+/// The sandbox's GitHub or GitLab API and its token.
+#[derive(serde::Deserialize)]
+struct SandboxForge {
+    api: String,
+    token: String,
+}
+
+impl std::fmt::Debug for SandboxForge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.api, Secret::new(self.token.as_str()))
+    }
 }
 
 #[derive(serde::Deserialize)]
 struct SandboxUser {
     name: String,
-    role: String,
+    /// `None` for an account that has left the org.
+    role: Option<String>,
     token: String,
 }
 
@@ -130,7 +165,7 @@ impl std::fmt::Debug for SandboxUser {
             f,
             "{} ({}, {})",
             self.name,
-            self.role,
+            self.role.as_deref().unwrap_or("not a member"),
             Secret::new(self.token.as_str())
         )
     }
@@ -311,7 +346,7 @@ async fn sources(
         let owner = info
             .users
             .iter()
-            .find(|u| u.role == "owner")
+            .find(|u| u.role.as_deref() == Some("owner"))
             .context("the sandbox has no owner to sign in as")?;
         other_accounts = info
             .users
@@ -373,8 +408,60 @@ async fn sources(
         None
     };
 
+    // GitHub and GitLab: the environments their trust configs pin.
+    let forge_token =
+        |flag: Option<&String>, defaults: &[&str], name: &str| -> anyhow::Result<Option<Secret>> {
+            match flag {
+                Some(var) => env_secret(var, name).map(Some),
+                None => Ok(defaults
+                    .iter()
+                    .find_map(|v| std::env::var(v).ok().filter(|t| !t.is_empty()))
+                    .map(Secret::new)),
+            }
+        };
+    let github = match info.as_ref().and_then(|i| i.github.as_ref()) {
+        Some(f) if args.github_api.is_none() => Some(GitHubClient::new(
+            &f.api,
+            Some(Secret::new(f.token.as_str())),
+            options.clone(),
+        )?),
+        _ => match forge_token(
+            args.github_token_env.as_ref(),
+            &["GITHUB_TOKEN", "GH_TOKEN"],
+            "--github-token-env",
+        )? {
+            Some(t) => Some(GitHubClient::new(
+                args.github_api.as_deref().unwrap_or(DEFAULT_GITHUB_API),
+                Some(t),
+                options.clone(),
+            )?),
+            None => None,
+        },
+    };
+    let gitlab = match info.as_ref().and_then(|i| i.gitlab.as_ref()) {
+        Some(f) if args.gitlab_api.is_none() => Some(GitLabClient::new(
+            &f.api,
+            Some(Secret::new(f.token.as_str())),
+            options.clone(),
+        )?),
+        _ => match forge_token(
+            args.gitlab_token_env.as_ref(),
+            &["GITLAB_TOKEN"],
+            "--gitlab-token-env",
+        )? {
+            Some(t) => Some(GitLabClient::new(
+                args.gitlab_api.as_deref().unwrap_or(DEFAULT_GITLAB_API),
+                Some(t),
+                options.clone(),
+            )?),
+            None => None,
+        },
+    };
+
     let repos = args.repos.iter().flat_map(|r| lint_repo(r)).collect();
     let sources = Sources {
+        github,
+        gitlab,
         scope,
         npm,
         own_credential,

@@ -106,6 +106,8 @@ pub fn clean() -> Snapshot {
             members: Ok(vec!["alice".into(), "bob".into()]),
             packages: Ok(BTreeMap::from([("@acme/a".into(), "read".into())])),
         }]),
+        github: None,
+        gitlab: None,
         circleci: Some(CircleState {
             api: "http://circleci/api/v2/".into(),
             contexts: Ok(vec![ContextVars {

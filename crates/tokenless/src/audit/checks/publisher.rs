@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use tokenless_api::npm::TrustConfig;
-use tokenless_trust::{Action, Provider};
+use tokenless_trust::{Action, Provider, Publisher};
 
 use super::{list_some, package_source};
 use crate::audit::{
     report::{CheckId, CheckResult, Evidence},
     restrictions,
-    snapshot::{PackageState, Snapshot},
+    snapshot::{GitLabEnvironment, PackageState, Snapshot},
 };
 
 fn packages_unreadable(id: CheckId, s: &Snapshot, err: &str) -> CheckResult {
@@ -110,6 +110,157 @@ fn no_trusted_publisher(id: CheckId, s: &Snapshot) -> CheckResult {
     )
 }
 
+/// What the environment a GitHub or GitLab trust config pins lets through, with the request
+/// that showed it.
+enum EnvVerdict {
+    /// Only the release branch(es) or tags, or only Maintainers from protected refs.
+    Bound(String, String),
+    Open(String, String),
+    /// Not read, or could not be read.
+    Unread(String, String),
+}
+
+fn environment_verdict(s: &Snapshot, publisher: &Publisher, env: &str) -> EnvVerdict {
+    match publisher {
+        Publisher::GitHub(g) => github_verdict(s, &g.repository, env),
+        Publisher::GitLab(g) => gitlab_verdict(s, &g.project_path, env),
+        Publisher::CircleCi(_) => EnvVerdict::Unread(String::new(), "not an environment".into()),
+    }
+}
+
+fn github_verdict(s: &Snapshot, repo: &str, env: &str) -> EnvVerdict {
+    let Some(gh) = &s.github else {
+        return EnvVerdict::Unread(
+            format!("GitHub repository {repo}"),
+            format!(
+                "pins environment `{env}` of {repo}, but no GitHub API was given (--github-token-env, GITHUB_TOKEN) to read its deployment branch policy"
+            ),
+        );
+    };
+    let source = format!("GET {}repos/{repo}/environments/{env}", gh.api);
+    match gh.environments.get(&(repo.to_owned(), env.to_owned())) {
+        None => EnvVerdict::Unread(source, "not read".into()),
+        Some(Err(e)) => EnvVerdict::Unread(source, format!("cannot read environment `{env}`: {e}")),
+        Some(Ok(read)) => match &read.found {
+            None => EnvVerdict::Open(
+                source,
+                format!(
+                    "{repo} has no environment `{env}`: GitHub creates it unprotected when a job names it, so any branch can publish"
+                ),
+            ),
+            Some((e, policies)) => {
+                let reviewers: Vec<&str> = e
+                    .protection_rules
+                    .iter()
+                    .flat_map(|r| r.reviewers.iter().map(String::as_str))
+                    .collect();
+                let note = if reviewers.is_empty() {
+                    String::new()
+                } else {
+                    format!("; required reviewers: {}", reviewers.join(", "))
+                };
+                match e.deployment_branch_policy {
+                    None => EnvVerdict::Open(
+                        source,
+                        format!(
+                            "environment `{env}` of {repo} has no deployment branch policy: every branch and tag can deploy to it, so any branch can publish"
+                        ),
+                    ),
+                    Some(p) if p.protected_branches => EnvVerdict::Bound(
+                        source,
+                        format!(
+                            "environment `{env}` of {repo} admits only protected branches{note}"
+                        ),
+                    ),
+                    Some(_) => {
+                        let open: Vec<&str> = policies
+                            .iter()
+                            .filter(|p| p.name.starts_with('*'))
+                            .map(|p| p.name.as_str())
+                            .collect();
+                        let named: Vec<String> = policies
+                            .iter()
+                            .map(|p| format!("{} `{}`", p.kind, p.name))
+                            .collect();
+                        if open.is_empty() {
+                            EnvVerdict::Bound(
+                                source,
+                                format!(
+                                    "environment `{env}` of {repo} admits only {}{note}",
+                                    if named.is_empty() {
+                                        "no ref".to_owned()
+                                    } else {
+                                        named.join(", ")
+                                    }
+                                ),
+                            )
+                        } else {
+                            EnvVerdict::Open(
+                                source,
+                                format!(
+                                    "environment `{env}` of {repo} admits any ref matching `{}`",
+                                    open.join("`, `")
+                                ),
+                            )
+                        }
+                    }
+                }
+            }
+        },
+    }
+}
+
+fn gitlab_verdict(s: &Snapshot, project: &str, env: &str) -> EnvVerdict {
+    let Some(gl) = &s.gitlab else {
+        return EnvVerdict::Unread(
+            format!("GitLab project {project}"),
+            format!(
+                "pins environment `{env}` of {project}, but no GitLab API was given (--gitlab-token-env, GITLAB_TOKEN) to read its protection"
+            ),
+        );
+    };
+    let source = format!("GET {}projects/{project}/protected_environments", gl.api);
+    match gl.environments.get(&(project.to_owned(), env.to_owned())) {
+        None => EnvVerdict::Unread(source, "not read".into()),
+        Some(Err(e)) => {
+            EnvVerdict::Unread(source, format!("cannot read protected environments: {e}"))
+        }
+        Some(Ok(GitLabEnvironment::NotOnThisTier)) => EnvVerdict::Open(
+            source,
+            format!(
+                "protected environments are a GitLab Premium feature {project} does not have, so `{env}` cannot be protected and any Developer can deploy (publish) to it"
+            ),
+        ),
+        Some(Ok(GitLabEnvironment::Unprotected)) => EnvVerdict::Open(
+            source,
+            format!(
+                "environment `{env}` of {project} is not protected: any Developer who can push a branch can run the publish job"
+            ),
+        ),
+        Some(Ok(GitLabEnvironment::Protected(pe))) => {
+            let developers = pe
+                .deploy_access_levels
+                .iter()
+                .any(|l| l.access_level.is_some_and(|a| a < 40));
+            if developers {
+                EnvVerdict::Open(
+                    source,
+                    format!(
+                        "environment `{env}` of {project} is protected, but Developers may deploy to it"
+                    ),
+                )
+            } else {
+                EnvVerdict::Bound(
+                    source,
+                    format!(
+                        "environment `{env}` of {project} is protected: only Maintainers (or named users and groups) may deploy"
+                    ),
+                )
+            }
+        }
+    }
+}
+
 pub fn context_bound(s: &Snapshot) -> CheckResult {
     let id = CheckId::ContextBound;
     let trusted = match trusted(s) {
@@ -120,8 +271,9 @@ pub fn context_bound(s: &Snapshot) -> CheckResult {
         return no_trusted_publisher(id, s);
     }
     let (mut fails, mut unknowns) = (Vec::new(), Vec::new());
-    // context id → (verdict, packages that pin it and rely on it)
-    let mut good_contexts: BTreeMap<String, (String, Vec<&str>)> = BTreeMap::new();
+    // the request that showed a binding (a CircleCI context, a GitHub or GitLab
+    // environment) → (verdict, packages that pin it and rely on it)
+    let mut bindings: BTreeMap<String, (String, Vec<&str>)> = BTreeMap::new();
     let mut saw_circleci = false;
     for (p, configs) in trusted {
         let source = package_source(&p.name, "trust");
@@ -182,7 +334,11 @@ pub fn context_bound(s: &Snapshot) -> CheckResult {
                         }
                     }
                     if let Some((cid, why)) = good {
-                        good_contexts.entry(cid).or_insert_with(|| (why, Vec::new())).1.push(&p.name);
+                        bindings
+                            .entry(format!("GET /context/{cid}"))
+                            .or_insert_with(|| (why, Vec::new()))
+                            .1
+                            .push(&p.name);
                     } else if !unreadable.is_empty() {
                         unknowns.extend(unreadable);
                     } else {
@@ -205,22 +361,26 @@ pub fn context_bound(s: &Snapshot) -> CheckResult {
                             config.display_id()
                         ),
                     )),
-                    Some(env) => unknowns.push(Evidence::new(
-                        &source,
-                        format!(
-                            "{}: {provider} trust config pins environment `{env}`; tokenless cannot read that environment's branch protection yet: verify by hand that only main can deploy to it",
-                            p.name
-                        ),
-                    )),
+                    Some(env) => match environment_verdict(s, &config.publisher, env) {
+                        EnvVerdict::Bound(src, why) => {
+                            bindings.entry(src).or_insert_with(|| (why, Vec::new())).1.push(&p.name)
+                        }
+                        EnvVerdict::Open(src, why) => {
+                            fails.push(Evidence::new(src, format!("{}: {why}", p.name)))
+                        }
+                        EnvVerdict::Unread(src, why) => {
+                            unknowns.push(Evidence::new(src, format!("{}: {why}", p.name)))
+                        }
+                    },
                 },
             }
         }
     }
-    let passes = good_contexts
+    let passes = bindings
         .iter()
-        .map(|(cid, (why, pkgs))| {
+        .map(|(source, (why, pkgs))| {
             Evidence::new(
-                format!("GET /context/{cid}"),
+                source.clone(),
                 format!("{why}; pinned by {}", list_some(pkgs, 10)),
             )
         })
