@@ -60,7 +60,7 @@ impl CheckId {
         match self {
             CheckId::TrustedPublisher => "Every publishing package has a trusted publisher",
             CheckId::ContextBound => {
-                "Every CircleCI trusted publisher pins a context restricted to main with no SSH rerun"
+                "Every trusted publisher is bound: a CircleCI context restricted to main without SSH reruns, or a protected GitHub/GitLab environment"
             }
             CheckId::OidcPublishJob => {
                 "Publish jobs fetch an OIDC token at run time; no NPM_TOKEN anywhere in CI"
