@@ -367,3 +367,78 @@ async fn gitlab_publish_and_refusals() {
         "refused: signing-key",
     );
 }
+
+/// In the built-in `migrated` scenario, the real npm CLI publishes through OIDC from each
+/// provider, through the bound context or protected environment; a job from another branch
+/// never gets an id token (the provider refuses to run it), and npm without one has no way in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrated_scenario_publishes_from_every_provider_only_from_main() {
+    let sb = start(Scenario::Migrated).await;
+    let info = sb.info();
+    let project = info
+        .circleci
+        .projects
+        .iter()
+        .find(|p| p.slug.ends_with("/monorepo"))
+        .unwrap_or_else(|| panic!("no monorepo project"));
+    let ctx = info
+        .circleci
+        .contexts
+        .iter()
+        .find(|c| c.name == "npm-publish")
+        .map(|c| c.id.clone());
+    let circleci = json!({
+        "aud": sb.audience(),
+        "oidc.circleci.com/project-id": project.id,
+        "oidc.circleci.com/pipeline-definition-id": project.pipeline_definition_id,
+        "oidc.circleci.com/vcs-origin": project.vcs_origin,
+        "oidc.circleci.com/vcs-ref": "refs/heads/main",
+        "oidc.circleci.com/context-ids": [ctx],
+        "oidc.circleci.com/ssh-rerun": false,
+    });
+    let github = |git_ref: &str| {
+        json!({"aud": sb.audience(), "repository": "acme/site", "environment": "npm", "ref": git_ref,
+            "workflow_ref": format!("acme/site/.github/workflows/publish.yml@{git_ref}"), "event_name": "push"})
+    };
+    let gitlab = |protected: &str| {
+        json!({"aud": sb.audience(), "project_path": "acme/lab", "environment": "npm", "ref_protected": protected,
+            "user_access_level": "maintainer", "ci_config_ref_uri": "gitlab.com/acme/lab//.gitlab-ci.yml@refs/heads/main"})
+    };
+    let obj = |v: Value| v.as_object().cloned().unwrap_or_default();
+    for (provider, ci, claims, package) in [
+        ("circleci", "CIRCLECI", obj(circleci.clone()), "@acme/core"),
+        (
+            "github",
+            "GITHUB_ACTIONS",
+            obj(github("refs/heads/main")),
+            "@acme/site",
+        ),
+        ("gitlab", "GITLAB_CI", obj(gitlab("true")), "@acme/lab"),
+    ] {
+        let token = mint_ok(&sb, provider, &claims).await;
+        assert_ok(&publish(&sb, ci, &token, package, "9.0.0").await);
+        let (_, doc) = get_json(
+            &format!("{}{}", sb.url(), package.replace('/', "%2f")),
+            None,
+        )
+        .await;
+        assert_eq!(
+            doc["versions"]["9.0.0"]["_npmUser"]["trustedPublisher"]["id"], provider,
+            "{package}: {doc}"
+        );
+    }
+    // Another branch: GitHub and GitLab refuse to run the job, CircleCI refuses the context.
+    let mut feature = obj(circleci);
+    feature.insert(
+        "oidc.circleci.com/vcs-ref".into(),
+        json!("refs/heads/feature"),
+    );
+    for (provider, claims) in [
+        ("circleci", feature),
+        ("github", obj(github("refs/heads/feature"))),
+        ("gitlab", obj(gitlab("false"))),
+    ] {
+        let (status, body) = mint(&sb, provider, &claims).await;
+        assert_eq!(status, 403, "{provider}: {body}");
+    }
+}
