@@ -136,30 +136,39 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
-/// Operations per second of `op` on this thread, measured for about `window`.
-fn rate(window: Duration, mut op: impl FnMut() -> bool) -> f64 {
+/// Operations per second of each of `ops` on this thread, measured together for about
+/// `window`: batches of 32 of each op alternate, so all of them see the same machine load
+/// (another process taking the core slows every op alike instead of whichever window it
+/// lands in).
+fn rates<const N: usize>(window: Duration, ops: [&dyn Fn() -> bool; N]) -> [f64; N] {
+    let mut spent = [Duration::ZERO; N];
+    let mut counts = [0u64; N];
     let start = Instant::now();
-    let mut n: u64 = 0;
     while start.elapsed() < window {
-        for _ in 0..64 {
-            black_box(op());
+        for (i, op) in ops.iter().enumerate() {
+            let t = Instant::now();
+            for _ in 0..32 {
+                black_box(op());
+            }
+            spent[i] += t.elapsed();
+            counts[i] += 32;
         }
-        n += 64;
     }
-    n as f64 / start.elapsed().as_secs_f64()
+    std::array::from_fn(|i| counts[i] as f64 / spent[i].as_secs_f64())
 }
 
-/// The three rates measured back to back in five interleaved windows so all see the same
-/// machine load; each ratio is the median of the per-window ratios.
+/// The three rates measured in five 1 s windows of alternating batches; each ratio is the
+/// median of the per-window ratios.
 fn summary() {
     let f = fixture();
     let window = Duration::from_secs(1);
     let (mut bare_rates, mut full_rates, mut detailed_rates) = (Vec::new(), Vec::new(), Vec::new());
     let (mut ratios, mut detailed_ratios) = (Vec::new(), Vec::new());
     for _ in 0..5 {
-        let b = rate(window, || bare(&f));
-        let r = rate(window, || full(&f));
-        let d = rate(window, || full_with_details(&f));
+        let [b, r, d] = rates(
+            window,
+            [&|| bare(&f), &|| full(&f), &|| full_with_details(&f)],
+        );
         bare_rates.push(b);
         full_rates.push(r);
         detailed_rates.push(d);
@@ -170,7 +179,7 @@ fn summary() {
         v.sort_by(f64::total_cmp);
         v.get(v.len() / 2).copied().unwrap_or(0.0)
     };
-    println!("\nsummary (one core, medians of 5 interleaved 1 s windows):");
+    println!("\nsummary (one core, medians of 5 windows of alternating 32-op batches):");
     println!(
         "  bare RS256 signature (aws-lc-rs, parsed key):      {:>10.0} verifications/s",
         median(&mut bare_rates)

@@ -402,16 +402,17 @@ impl Verifier {
         });
 
         // token-format
-        let parts: Vec<&str> = token.split('.').collect();
-        let segments = match parts.as_slice() {
-            [h, p, s] => [h, p, s].map(|seg| decode_segment(seg)),
+        let mut split = token.split('.');
+        let parts = [split.next(), split.next(), split.next(), split.next()];
+        let segments = match parts {
+            [Some(h), Some(p), Some(s), None] => [h, p, s].map(decode_segment),
             _ => {
                 fatal!(
                     Check::fail(
                         CheckId::TokenFormat,
                         format!(
                             "token has {} dot-separated segments (a signed JWT has 3)",
-                            parts.len()
+                            token.split('.').count()
                         )
                     )
                     .with_fix(MINT_FRESH)
@@ -443,8 +444,7 @@ impl Verifier {
             CheckId::TokenFormat,
             detail!(detailed, "three base64url segments")
         ));
-        let signing_input_len =
-            parts.first().map_or(0, |h| h.len()) + 1 + parts.get(1).map_or(0, |p| p.len());
+        let signing_input_len = parts[0].map_or(0, str::len) + 1 + parts[1].map_or(0, str::len);
         let signing_input = token
             .as_bytes()
             .get(..signing_input_len)
@@ -635,21 +635,17 @@ impl Verifier {
         };
         let provider = resolved.entry.provider();
         run.provider = Some(provider);
-        let candidates: Vec<&TrustConfig> = trust_configs
-            .iter()
-            .filter(|c| c.publisher.provider() == provider)
-            .collect();
         if let Some(org) = &resolved.circleci_org {
-            let configured: Vec<&str> = candidates
-                .iter()
-                .filter_map(|c| match &c.publisher {
+            let configured = || {
+                trust_configs.iter().filter_map(|c| match &c.publisher {
                     Publisher::CircleCi(p) => Some(p.org_id.as_str()),
                     _ => None,
                 })
-                .collect();
+            };
             let claim_org = claims.get(CIRCLECI_ORG_ID).and_then(Json::as_str);
-            if !configured.is_empty() && !configured.contains(&org.as_str()) {
-                fatal!(Check::fail(CheckId::Issuer, format!("iss {iss:?} is the issuer of CircleCI org {org:?}; the trust config pins org {:?}", configured.join(", ")))
+            if configured().next().is_some() && !configured().any(|o| o == org.as_str()) {
+                let pinned = configured().collect::<Vec<_>>().join(", ");
+                fatal!(Check::fail(CheckId::Issuer, format!("iss {iss:?} is the issuer of CircleCI org {org:?}; the trust config pins org {pinned:?}"))
                     .with_fix("publish from the CircleCI organization in the trust config, or update the config's org id"));
             }
             if claim_org != Some(org.as_str()) {
