@@ -201,3 +201,45 @@ impl Check {
         self
     }
 }
+
+/// A string shown as `{:?}` shows it (quoted, escaped), without the per-character escape
+/// work when it is plain printable ASCII, as every value of a real token is. Details are
+/// built on every verification, so this is on the hot path.
+pub(crate) struct Quoted<'a>(pub(crate) &'a str);
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plain = self
+            .0
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+        if plain {
+            f.write_str("\"")?;
+            f.write_str(self.0)?;
+            f.write_str("\"")
+        } else {
+            std::fmt::Debug::fmt(self.0, f)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Quoted;
+
+    #[test]
+    fn quoted_shows_what_debug_shows() {
+        for s in [
+            "",
+            "plain value/with:punct@1",
+            "a\"b",
+            "back\\slash",
+            "tab\t",
+            "é",
+            "\u{0}",
+            "'single'",
+        ] {
+            assert_eq!(Quoted(s).to_string(), format!("{s:?}"), "{s}");
+        }
+    }
+}

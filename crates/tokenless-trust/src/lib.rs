@@ -28,6 +28,10 @@
 //!   evaluation (`matches`, `used`, its checks). Each [`Check`] has a stable [`CheckId`], a
 //!   [`CheckStatus`] (pass/fail/skip), a detail naming the values compared (never the
 //!   token), a [`Policy`] (npm's rule or tokenless's stricter one) and, for failures, a fix.
+//!   A registry that reports only refusals uses [`Verifier::with_pass_details`]`(false)`:
+//!   same decision, no detail text built for passing checks. The header and claims are
+//!   parsed into a borrowed [`borrowed_json::Json`] (no `serde_json::Value` tree), still
+//!   refusing duplicate keys.
 //! - [`jti`]: the [`JtiStore`] trait and [`InMemoryJtiStore`] (atomic check-and-insert per
 //!   `(issuer, jti, package)`, entries dropped once the token expires with amortised
 //!   pruning, a hard cap on live entries refused with [`JtiError::Full`]); the verifier
@@ -77,6 +81,7 @@
 //! aws-lc-rs's `ParsedPublicKey` also lets each JWK be parsed once per key set.
 
 pub mod audience;
+pub mod borrowed_json;
 pub mod check;
 #[cfg(feature = "discovery")]
 pub mod discovery;

@@ -4,9 +4,22 @@
 //! (case-sensitive, no normalisation), types are checked (a string where an array is
 //! expected fails, it is not coerced), and every detail names both values compared.
 
-use serde_json::{Map, Value};
+use crate::borrowed_json::{Json, Object};
 
-use crate::check::{Check, CheckId};
+use crate::check::{Check, CheckId, Quoted};
+
+/// A pass check's detail, built only when details are on (`$on`); failures always build
+/// theirs.
+macro_rules! detail {
+    ($on:expr, $($arg:tt)*) => {
+        if $on {
+            format!($($arg)*)
+        } else {
+            String::new()
+        }
+    };
+}
+
 use crate::trust_config::{
     CIRCLECI_CONTEXT_IDS, CIRCLECI_ORG_ID, CIRCLECI_PIPELINE_DEFINITION_ID, CIRCLECI_PROJECT_ID,
     CIRCLECI_SSH_RERUN, CIRCLECI_VCS_ORIGIN, CircleCiPublisher, GitHubPublisher, GitLabPublisher,
@@ -41,30 +54,29 @@ pub fn check_ids(provider: Provider) -> &'static [CheckId] {
 /// The claim checks of `publisher` against `claims`. `config_host` is the host a GitLab
 /// token's `ci_config_ref_uri` must name (the issuer's; see
 /// [`IssuerEntry::config_host`](crate::IssuerEntry::config_host)).
+/// `details`: whether pass checks carry a detail (see
+/// [`Verifier::with_pass_details`](crate::Verifier::with_pass_details)).
 pub fn evaluate(
     publisher: &Publisher,
-    claims: &Map<String, Value>,
+    claims: &Object<'_>,
     config_host: Option<&str>,
+    details: bool,
 ) -> Vec<Check> {
     match publisher {
-        Publisher::CircleCi(p) => circleci(p, claims),
-        Publisher::GitHub(p) => github(p, claims),
-        Publisher::GitLab(p) => gitlab(p, claims, config_host),
+        Publisher::CircleCi(p) => circleci(p, claims, details),
+        Publisher::GitHub(p) => github(p, claims, details),
+        Publisher::GitLab(p) => gitlab(p, claims, config_host, details),
     }
 }
 
-fn shown(value: &Value) -> String {
+fn shown(value: &Json<'_>) -> String {
     value.to_string()
 }
 
 /// A required string claim, or a failed check saying what was found instead.
-fn string_claim<'a>(
-    claims: &'a Map<String, Value>,
-    id: CheckId,
-    name: &str,
-) -> Result<&'a str, Check> {
+fn string_claim<'a>(claims: &'a Object<'_>, id: CheckId, name: &str) -> Result<&'a str, Check> {
     match claims.get(name) {
-        Some(Value::String(s)) => Ok(s),
+        Some(Json::String(s)) => Ok(s),
         Some(other) => Err(Check::fail(
             id,
             format!("claim {name} is {} (expected a string)", shown(other)),
@@ -73,12 +85,20 @@ fn string_claim<'a>(
     }
 }
 
-fn exact(claims: &Map<String, Value>, id: CheckId, name: &str, expected: &str, fix: &str) -> Check {
+fn exact(
+    claims: &Object<'_>,
+    id: CheckId,
+    name: &str,
+    expected: &str,
+    fix: &str,
+    d: bool,
+) -> Check {
     match string_claim(claims, id, name) {
         Err(check) => check.with_fix(fix.to_owned()),
-        Ok(actual) if actual == expected => {
-            Check::pass(id, format!("{name} {actual:?} equals the configured value"))
-        }
+        Ok(actual) if actual == expected => Check::pass(
+            id,
+            detail!(d, "{name} {} equals the configured value", Quoted(actual)),
+        ),
         Ok(actual) => {
             let hint = if actual.eq_ignore_ascii_case(expected) {
                 " (differs only in case; the comparison is case-sensitive)"
@@ -96,7 +116,7 @@ fn exact(claims: &Map<String, Value>, id: CheckId, name: &str, expected: &str, f
     }
 }
 
-fn circleci(p: &CircleCiPublisher, claims: &Map<String, Value>) -> Vec<Check> {
+fn circleci(p: &CircleCiPublisher, claims: &Object<'_>, d: bool) -> Vec<Check> {
     let mut checks = vec![
         exact(
             claims,
@@ -104,6 +124,7 @@ fn circleci(p: &CircleCiPublisher, claims: &Map<String, Value>) -> Vec<Check> {
             CIRCLECI_ORG_ID,
             &p.org_id,
             "the token comes from another CircleCI organization; publish from the configured org or update the trust config's org id",
+            d,
         ),
         exact(
             claims,
@@ -111,6 +132,7 @@ fn circleci(p: &CircleCiPublisher, claims: &Map<String, Value>) -> Vec<Check> {
             CIRCLECI_PROJECT_ID,
             &p.project_id,
             "the job runs in another CircleCI project; publish from the configured project or update `--project-id` in the trust config",
+            d,
         ),
         exact(
             claims,
@@ -118,6 +140,7 @@ fn circleci(p: &CircleCiPublisher, claims: &Map<String, Value>) -> Vec<Check> {
             CIRCLECI_PIPELINE_DEFINITION_ID,
             &p.pipeline_definition_id,
             "the pipeline was created by another pipeline definition (Project Settings → Project Setup); trigger the configured one or update `--pipeline-definition-id`",
+            d,
         ),
         exact(
             claims,
@@ -125,19 +148,20 @@ fn circleci(p: &CircleCiPublisher, claims: &Map<String, Value>) -> Vec<Check> {
             CIRCLECI_VCS_ORIGIN,
             &p.vcs_origin,
             "the pipeline was built from another repository (a fork or a renamed repo); `vcs-origin` must match exactly, without scheme or trailing slash",
+            d,
         ),
     ];
-    checks.push(circleci_contexts(p, claims));
+    checks.push(circleci_contexts(p, claims, d));
     checks.push(match claims.get(CIRCLECI_SSH_RERUN) {
         None => Check::pass(
             CheckId::CircleciSshRerun,
-            format!("{CIRCLECI_SSH_RERUN} is absent (not an SSH rerun)"),
+            detail!(d, "{CIRCLECI_SSH_RERUN} is absent (not an SSH rerun)"),
         ),
-        Some(Value::Bool(false)) => Check::pass(
+        Some(Json::Bool(false)) => Check::pass(
             CheckId::CircleciSshRerun,
-            format!("{CIRCLECI_SSH_RERUN} is false"),
+            detail!(d, "{CIRCLECI_SSH_RERUN} is false"),
         ),
-        Some(Value::Bool(true)) => Check::fail(
+        Some(Json::Bool(true)) => Check::fail(
             CheckId::CircleciSshRerun,
             format!("{CIRCLECI_SSH_RERUN} is true: npm refuses tokens from jobs rerun with SSH"),
         )
@@ -156,7 +180,7 @@ fn circleci(p: &CircleCiPublisher, claims: &Map<String, Value>) -> Vec<Check> {
     checks
 }
 
-fn circleci_contexts(p: &CircleCiPublisher, claims: &Map<String, Value>) -> Check {
+fn circleci_contexts(p: &CircleCiPublisher, claims: &Object<'_>, d: bool) -> Check {
     let id = CheckId::CircleciContextIds;
     if p.context_ids.is_empty() {
         return Check::skip(
@@ -164,83 +188,91 @@ fn circleci_contexts(p: &CircleCiPublisher, claims: &Map<String, Value>) -> Chec
             "the trust config binds no context id, so any branch of the project can publish (bind a restricted context to close that)",
         );
     }
-    let attached: Vec<&str> = match claims.get(CIRCLECI_CONTEXT_IDS) {
-        None => Vec::new(),
-        Some(Value::Array(items)) => {
-            let mut out = Vec::with_capacity(items.len());
-            for item in items {
-                match item {
-                    Value::String(s) => out.push(s.as_str()),
-                    other => {
-                        return Check::fail(
-                            id,
-                            format!(
-                                "{CIRCLECI_CONTEXT_IDS} holds {} (expected strings only)",
-                                shown(other)
-                            ),
-                        );
-                    }
-                }
+    let attached: &[Json<'_>] = match claims.get(CIRCLECI_CONTEXT_IDS) {
+        None => &[],
+        Some(Json::Array(items)) => {
+            if let Some(other) = items.iter().find(|i| !matches!(i, Json::String(_))) {
+                return Check::fail(
+                    id,
+                    format!(
+                        "{CIRCLECI_CONTEXT_IDS} holds {} (expected strings only)",
+                        shown(other)
+                    ),
+                );
             }
-            out
+            items
         }
         Some(other) => {
             return Check::fail(id, format!("{CIRCLECI_CONTEXT_IDS} is {} (expected an array of context ids)", shown(other)))
                 .with_fix("mint the token with `circleci run oidc get` inside a job that attaches the bound context");
         }
     };
-    let missing: Vec<&String> = p
-        .context_ids
-        .iter()
-        .filter(|c| !attached.contains(&c.as_str()))
-        .collect();
-    let attached_text = if attached.is_empty() {
-        "none".to_owned()
-    } else {
-        attached.join(", ")
-    };
-    if missing.is_empty() {
-        Check::pass(
+    let is_attached = |c: &str| attached.iter().any(|a| a.as_str() == Some(c));
+    if !d && p.context_ids.iter().all(|c| is_attached(c)) {
+        return Check::pass(id, String::new());
+    }
+    let mut attached_text = String::with_capacity(40 * attached.len().max(1));
+    for (i, a) in attached.iter().filter_map(Json::as_str).enumerate() {
+        if i > 0 {
+            attached_text.push_str(", ");
+        }
+        attached_text.push_str(a);
+    }
+    if attached_text.is_empty() {
+        attached_text.push_str("none");
+    }
+    let mut configured = String::with_capacity(40 * p.context_ids.len());
+    let mut missing = String::new();
+    let mut first_missing = None;
+    for c in &p.context_ids {
+        if !configured.is_empty() {
+            configured.push_str(", ");
+        }
+        configured.push_str(c);
+        if !is_attached(c) {
+            if !missing.is_empty() {
+                missing.push_str(", ");
+            }
+            missing.push_str(c);
+            first_missing.get_or_insert(c.as_str());
+        }
+    }
+    match first_missing {
+        None => Check::pass(
             id,
-            format!(
-                "every configured context id ({}) is attached (token: {attached_text})",
-                p.context_ids.join(", ")
+            detail!(d,
+                "every configured context id ({configured}) is attached (token: {attached_text})"
             ),
-        )
-    } else {
-        let missing_text = missing
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let first = missing.first().map_or("", |s| s.as_str());
-        Check::fail(id, format!("configured context id(s) {missing_text} not attached to the job (token carries: {attached_text})"))
-            .with_fix(format!("the job did not attach context {first}; add `context: [<name of context {first}>]` to the publish job in the workflow"))
+        ),
+        Some(first) => Check::fail(id, format!("configured context id(s) {missing} not attached to the job (token carries: {attached_text})"))
+            .with_fix(format!("the job did not attach context {first}; add `context: [<name of context {first}>]` to the publish job in the workflow")),
     }
 }
 
 fn environment(
-    claims: &Map<String, Value>,
+    claims: &Object<'_>,
     id: CheckId,
     expected: Option<&str>,
     fix: &str,
+    d: bool,
 ) -> Check {
     match expected {
         None => Check::skip(
             id,
             "the trust config names no environment; any environment is accepted",
         ),
-        Some(expected) => exact(claims, id, "environment", expected, fix),
+        Some(expected) => exact(claims, id, "environment", expected, fix, d),
     }
 }
 
-fn github(p: &GitHubPublisher, claims: &Map<String, Value>) -> Vec<Check> {
+fn github(p: &GitHubPublisher, claims: &Object<'_>, d: bool) -> Vec<Check> {
     let mut checks = vec![exact(
         claims,
         CheckId::GithubRepository,
         "repository",
         &p.repository,
         "publish from the configured repository, or update the trust config's repository (renamed or forked repositories do not match)",
+        d,
     )];
     let id = CheckId::GithubWorkflowRef;
     let fix = || {
@@ -260,9 +292,11 @@ fn github(p: &GitHubPublisher, claims: &Map<String, Value>) -> Vec<Check> {
             match file {
                 Some(f) if f == p.workflow_file => Check::pass(
                     id,
-                    format!(
-                        "workflow_ref {wf:?} names the configured workflow file {:?}",
-                        p.workflow_file
+                    detail!(
+                        d,
+                        "workflow_ref {} names the configured workflow file {}",
+                        Quoted(wf),
+                        Quoted(&p.workflow_file)
                     ),
                 ),
                 Some(f) => Check::fail(
@@ -289,11 +323,12 @@ fn github(p: &GitHubPublisher, claims: &Map<String, Value>) -> Vec<Check> {
         CheckId::GithubEnvironment,
         p.environment.as_deref(),
         "add `environment: <name>` to the publish job, matching the trust config",
+        d,
     ));
     let id = CheckId::GithubEventName;
     checks.push(match string_claim(claims, id, "event_name") {
         Err(c) => c.tokenless(),
-        Ok(event) => event_name(event),
+        Ok(event) => event_name(event, d),
     });
     checks
 }
@@ -303,7 +338,7 @@ const PULL_REQUEST_TARGET: &str = "pull_request_target";
 /// `event_name` compared exactly as GitHub emits it: event names are lowercase `[a-z_]`, so a
 /// case variant of `pull_request_target` (or any other upper-case name) was not minted by
 /// GitHub as-is and is refused rather than compared case-insensitively.
-fn event_name(event: &str) -> Check {
+fn event_name(event: &str, d: bool) -> Check {
     let id = CheckId::GithubEventName;
     let fix =
         "publish from a push, release or workflow_dispatch workflow, never pull_request_target";
@@ -322,7 +357,7 @@ fn event_name(event: &str) -> Check {
     } else {
         Check::pass(
             id,
-            format!("event_name {event:?} is not pull_request_target"),
+            detail!(d, "event_name {} is not pull_request_target", Quoted(event)),
         )
         .tokenless()
     }
@@ -330,8 +365,9 @@ fn event_name(event: &str) -> Check {
 
 fn gitlab(
     p: &GitLabPublisher,
-    claims: &Map<String, Value>,
+    claims: &Object<'_>,
     config_host: Option<&str>,
+    d: bool,
 ) -> Vec<Check> {
     let mut checks = vec![exact(
         claims,
@@ -339,6 +375,7 @@ fn gitlab(
         "project_path",
         &p.project_path,
         "publish from the configured project (merge-request pipelines from forks carry the fork's path), or update the trust config",
+        d,
     )];
     let id = CheckId::GitlabCiConfigRefUri;
     let fix = || {
@@ -362,7 +399,7 @@ fn gitlab(
                     config_host.map_or("unknown".to_owned(), |h| format!("{h:?}"))
                 )).with_fix(fix()).tokenless(),
                 Some((_, project, file)) if project == p.project_path && file == p.ci_config_file => {
-                    Check::pass(id, format!("ci_config_ref_uri {uri:?} names the configured file {:?} of {:?}", p.ci_config_file, p.project_path))
+                    Check::pass(id, detail!(d, "ci_config_ref_uri {} names the configured file {} of {}", Quoted(uri), Quoted(&p.ci_config_file), Quoted(&p.project_path)))
                 }
                 Some((_, project, file)) => Check::fail(id, format!(
                     "ci_config_ref_uri {uri:?} names file {file:?} of project {project:?}, the trust config {:?} of {:?}",
@@ -377,6 +414,7 @@ fn gitlab(
         CheckId::GitlabEnvironment,
         p.environment.as_deref(),
         "add `environment: <name>` to the publish job, matching the trust config",
+        d,
     ));
     checks
 }

@@ -31,7 +31,7 @@ pub fn parse(input: &[u8]) -> Result<Value, StrictJsonError> {
 
 const DUPLICATE_MARKER: &str = "\u{0}duplicate key\u{0}";
 
-fn classify(err: &serde_json::Error) -> StrictJsonError {
+pub(crate) fn classify(err: &serde_json::Error) -> StrictJsonError {
     let text = err.to_string();
     match text.strip_prefix(DUPLICATE_MARKER) {
         Some(rest) => {
@@ -40,6 +40,12 @@ fn classify(err: &serde_json::Error) -> StrictJsonError {
         }
         None => StrictJsonError::Syntax(text),
     }
+}
+
+/// The error a visitor returns for a duplicate `key` ([`classify`] turns it back into
+/// [`StrictJsonError::DuplicateKey`]).
+pub(crate) fn duplicate_error<E: de::Error>(key: &str) -> E {
+    de::Error::custom(format!("{DUPLICATE_MARKER}{key}{DUPLICATE_MARKER}"))
 }
 
 struct StrictValue;
@@ -99,10 +105,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
                     slot.insert(value);
                 }
                 serde_json::map::Entry::Occupied(slot) => {
-                    return Err(de::Error::custom(format!(
-                        "{DUPLICATE_MARKER}{}{DUPLICATE_MARKER}",
-                        slot.key()
-                    )));
+                    return Err(duplicate_error(slot.key()));
                 }
             }
         }

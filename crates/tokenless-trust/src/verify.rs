@@ -9,17 +9,30 @@
 
 use std::sync::Arc;
 
+use crate::borrowed_json::{self, Json, Object};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Map, Value};
 
 use crate::audience::audience_for_host;
-use crate::check::{Check, CheckId, CheckStatus};
+use crate::check::{Check, CheckId, CheckStatus, Quoted};
+
+/// A pass check's detail, built only when details are on (`$on`); failures always build
+/// theirs.
+macro_rules! detail {
+    ($on:expr, $($arg:tt)*) => {
+        if $on {
+            format!($($arg)*)
+        } else {
+            String::new()
+        }
+    };
+}
+
 use crate::issuer::IssuerTable;
 use crate::jti::{JtiError, JtiStore};
 use crate::keys::Algorithm;
 use crate::policy;
-use crate::strict_json::{self, StrictJsonError};
+use crate::strict_json::StrictJsonError;
 use crate::trust_config::{Action, CIRCLECI_ORG_ID, Permission, Provider, Publisher, TrustConfig};
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`.
@@ -142,6 +155,7 @@ impl Decision {
 pub struct Verifier {
     issuers: IssuerTable,
     jti_store: Option<Arc<dyn JtiStore>>,
+    pass_details: bool,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -149,6 +163,7 @@ impl std::fmt::Debug for Verifier {
         f.debug_struct("Verifier")
             .field("issuers", &self.issuers)
             .field("jti_store", &self.jti_store.is_some())
+            .field("pass_details", &self.pass_details)
             .finish()
     }
 }
@@ -218,9 +233,9 @@ fn decode_segment(segment: &str) -> Result<Vec<u8>, String> {
     URL_SAFE_NO_PAD.decode(segment).map_err(|e| e.to_string())
 }
 
-fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
-    match strict_json::parse(bytes) {
-        Ok(Value::Object(map)) => Ok(map),
+fn json_object(bytes: &[u8]) -> Result<Object<'_>, String> {
+    match borrowed_json::parse(bytes) {
+        Ok(Json::Object(map)) => Ok(map),
         Ok(_) => Err("is JSON but not an object".to_owned()),
         Err(StrictJsonError::DuplicateKey(k)) => Err(format!("holds the key {k:?} twice")),
         Err(StrictJsonError::Syntax(e)) => Err(format!("is not JSON ({e})")),
@@ -228,10 +243,10 @@ fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
 }
 
 /// A NumericDate claim as whole seconds.
-fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, String> {
+fn numeric_date(claims: &Object<'_>, name: &str) -> Result<Option<i64>, String> {
     match claims.get(name) {
         None => Ok(None),
-        Some(Value::Number(n)) => n
+        Some(Json::Number(n)) => n
             .as_i64()
             .or_else(|| {
                 n.as_f64()
@@ -260,7 +275,18 @@ impl Verifier {
         Verifier {
             issuers,
             jti_store: None,
+            pass_details: true,
         }
+    }
+
+    /// Whether checks that pass carry a detail (on by default, as `explain` shows them). A
+    /// registry that reports only refusals turns them off: a passing check then has an
+    /// empty detail and none is built, which is most of the formatting work of an accepted
+    /// exchange. Failed and skipped checks always carry their detail and fix; statuses,
+    /// grants and config decisions are the same either way.
+    pub fn with_pass_details(mut self, on: bool) -> Verifier {
+        self.pass_details = on;
+        self
     }
 
     /// Consumes each `(jti, package)` in `store` on acceptance.
@@ -348,6 +374,7 @@ impl Verifier {
         registry_host: &str,
         now: u64,
     ) -> Option<Option<u64>> {
+        let detailed = self.pass_details;
         macro_rules! fatal {
             ($check:expr) => {
                 if !run.push($check) {
@@ -366,21 +393,26 @@ impl Verifier {
         } else {
             Check::pass(
                 CheckId::TokenSize,
-                format!("token is {} bytes (at most {MAX_TOKEN_BYTES})", token.len()),
+                detail!(
+                    detailed,
+                    "token is {} bytes (at most {MAX_TOKEN_BYTES})",
+                    token.len()
+                ),
             )
         });
 
         // token-format
-        let parts: Vec<&str> = token.split('.').collect();
-        let segments = match parts.as_slice() {
-            [h, p, s] => [h, p, s].map(|seg| decode_segment(seg)),
+        let mut split = token.split('.');
+        let parts = [split.next(), split.next(), split.next(), split.next()];
+        let segments = match parts {
+            [Some(h), Some(p), Some(s), None] => [h, p, s].map(decode_segment),
             _ => {
                 fatal!(
                     Check::fail(
                         CheckId::TokenFormat,
                         format!(
                             "token has {} dot-separated segments (a signed JWT has 3)",
-                            parts.len()
+                            token.split('.').count()
                         )
                     )
                     .with_fix(MINT_FRESH)
@@ -410,10 +442,9 @@ impl Verifier {
         };
         fatal!(Check::pass(
             CheckId::TokenFormat,
-            "three base64url segments"
+            detail!(detailed, "three base64url segments")
         ));
-        let signing_input_len =
-            parts.first().map_or(0, |h| h.len()) + 1 + parts.get(1).map_or(0, |p| p.len());
+        let signing_input_len = parts[0].map_or(0, str::len) + 1 + parts[1].map_or(0, str::len);
         let signing_input = token
             .as_bytes()
             .get(..signing_input_len)
@@ -431,12 +462,12 @@ impl Verifier {
         };
         fatal!(Check::pass(
             CheckId::Header,
-            format!("JSON object with keys {}", keys_of(&header))
+            detail!(detailed, "JSON object with keys {}", keys_of(&header))
         ));
 
         // alg
         let alg_name = match header.get("alg") {
-            Some(Value::String(a)) => a.clone(),
+            Some(Json::String(a)) => a.as_ref(),
             Some(other) => {
                 fatal!(
                     Check::fail(CheckId::Alg, format!("alg is {other} (expected a string)"))
@@ -449,7 +480,7 @@ impl Verifier {
                 return None;
             }
         };
-        let Some(alg) = Algorithm::from_name(&alg_name) else {
+        let Some(alg) = Algorithm::from_name(alg_name) else {
             let why = if alg_name.eq_ignore_ascii_case("none") {
                 " (an unsigned token)"
             } else if alg_name.starts_with("HS") {
@@ -468,30 +499,33 @@ impl Verifier {
         };
         fatal!(Check::pass(
             CheckId::Alg,
-            format!("alg {alg_name:?} is RS256 or ES256")
+            detail!(detailed, "alg {} is RS256 or ES256", Quoted(alg_name))
         ));
 
         // key-injection
         let injected: Vec<&str> = ["jku", "x5u", "jwk", "x5c"]
             .into_iter()
-            .filter(|k| header.contains_key(*k))
+            .filter(|k| header.contains_key(k))
             .collect();
         fatal!(if injected.is_empty() {
-            Check::pass(CheckId::KeyInjection, "no jku, x5u, jwk or x5c header")
+            Check::pass(
+                CheckId::KeyInjection,
+                detail!(detailed, "no jku, x5u, jwk or x5c header"),
+            )
         } else {
             Check::fail(CheckId::KeyInjection, format!("header carries {} (keys named by the token itself are never followed or trusted)", injected.join(", "))).with_fix(MINT_FRESH)
         });
 
         // crit
         fatal!(match header.get("crit") {
-            None => Check::pass(CheckId::Crit, "no crit header"),
+            None => Check::pass(CheckId::Crit, detail!(detailed, "no crit header")),
             Some(v) => Check::fail(CheckId::Crit, format!("crit {v} names extensions tokenless does not implement (RFC 7515 §4.1.11: refuse)")).with_fix(MINT_FRESH),
         });
 
         // kid
         let kid = match header.get("kid") {
-            Some(Value::String(k)) if kid_is_safe(k) => k.clone(),
-            Some(Value::String(k)) => {
+            Some(Json::String(k)) if kid_is_safe(k) => k.as_ref(),
+            Some(Json::String(k)) => {
                 fatal!(Check::fail(CheckId::Kid, format!("kid {:?} has characters outside [A-Za-z0-9._=+~-], a \"..\" or is over {MAX_KID_BYTES} bytes", truncate(k))).with_fix(MINT_FRESH));
                 return None;
             }
@@ -516,7 +550,10 @@ impl Verifier {
                 return None;
             }
         };
-        fatal!(Check::pass(CheckId::Kid, format!("kid {kid:?}")));
+        fatal!(Check::pass(
+            CheckId::Kid,
+            detail!(detailed, "kid {}", Quoted(kid))
+        ));
 
         // claims
         let claims = match json_object(&payload_bytes) {
@@ -531,14 +568,15 @@ impl Verifier {
         let oversize: Vec<String> = claims
             .iter()
             .filter_map(|(k, v)| {
-                let len = json_len(v);
+                let len = v.json_len();
                 (len > MAX_CLAIM_BYTES).then(|| format!("{:?} ({len} bytes)", truncate(k)))
             })
             .collect();
         fatal!(if oversize.is_empty() {
             Check::pass(
                 CheckId::Claims,
-                format!(
+                detail!(
+                    detailed,
                     "JSON object with {} claims, none over {MAX_CLAIM_BYTES} bytes",
                     claims.len()
                 ),
@@ -556,7 +594,7 @@ impl Verifier {
 
         // issuer
         let iss = match claims.get("iss") {
-            Some(Value::String(s)) => s.as_str(),
+            Some(Json::String(s)) => s.as_ref(),
             Some(other) => {
                 fatal!(
                     Check::fail(
@@ -597,21 +635,17 @@ impl Verifier {
         };
         let provider = resolved.entry.provider();
         run.provider = Some(provider);
-        let candidates: Vec<&TrustConfig> = trust_configs
-            .iter()
-            .filter(|c| c.publisher.provider() == provider)
-            .collect();
         if let Some(org) = &resolved.circleci_org {
-            let configured: Vec<&str> = candidates
-                .iter()
-                .filter_map(|c| match &c.publisher {
+            let configured = || {
+                trust_configs.iter().filter_map(|c| match &c.publisher {
                     Publisher::CircleCi(p) => Some(p.org_id.as_str()),
                     _ => None,
                 })
-                .collect();
-            let claim_org = claims.get(CIRCLECI_ORG_ID).and_then(Value::as_str);
-            if !configured.is_empty() && !configured.contains(&org.as_str()) {
-                fatal!(Check::fail(CheckId::Issuer, format!("iss {iss:?} is the issuer of CircleCI org {org:?}; the trust config pins org {:?}", configured.join(", ")))
+            };
+            let claim_org = claims.get(CIRCLECI_ORG_ID).and_then(Json::as_str);
+            if configured().next().is_some() && !configured().any(|o| o == org.as_str()) {
+                let pinned = configured().collect::<Vec<_>>().join(", ");
+                fatal!(Check::fail(CheckId::Issuer, format!("iss {iss:?} is the issuer of CircleCI org {org:?}; the trust config pins org {pinned:?}"))
                     .with_fix("publish from the CircleCI organization in the trust config, or update the config's org id"));
             }
             if claim_org != Some(org.as_str()) {
@@ -628,12 +662,17 @@ impl Verifier {
             }
             fatal!(Check::pass(
                 CheckId::Issuer,
-                format!("iss {iss:?}: CircleCI issuer of org {org:?}")
+                detail!(
+                    detailed,
+                    "iss {}: CircleCI issuer of org {}",
+                    Quoted(iss),
+                    Quoted(org)
+                )
             ));
         } else {
             fatal!(Check::pass(
                 CheckId::Issuer,
-                format!("iss {iss:?}: {provider} issuer")
+                detail!(detailed, "iss {}: {provider} issuer", Quoted(iss))
             ));
         }
 
@@ -642,7 +681,7 @@ impl Verifier {
         fatal!(if allowed.contains(&alg) {
             Check::pass(
                 CheckId::IssuerAlg,
-                format!("{} is allowed for this issuer", alg.as_str()),
+                detail!(detailed, "{} is allowed for this issuer", alg.as_str()),
             )
         } else {
             Check::fail(
@@ -661,7 +700,7 @@ impl Verifier {
         });
 
         // signing-key
-        let key = match resolved.entry.keys().key(iss, &kid, now) {
+        let key = match resolved.entry.keys().key(iss, kid, now) {
             Ok(k) if k.algorithm() == alg => k,
             Ok(k) => {
                 fatal!(
@@ -684,7 +723,7 @@ impl Verifier {
         };
         fatal!(Check::pass(
             CheckId::SigningKey,
-            format!("issuer key {kid:?} ({})", alg.as_str())
+            detail!(detailed, "issuer key {} ({})", Quoted(kid), alg.as_str())
         ));
 
         // signature
@@ -697,7 +736,12 @@ impl Verifier {
         } else if key.verify(signing_input, &signature) {
             Check::pass(
                 CheckId::Signature,
-                format!("{} signature verified with key {kid:?}", alg.as_str()),
+                detail!(
+                    detailed,
+                    "{} signature verified with key {}",
+                    alg.as_str(),
+                    Quoted(kid)
+                ),
             )
         } else {
             Check::fail(CheckId::Signature, format!("{} signature does not verify with key {kid:?} (the token was altered or signed by another key)", alg.as_str())).with_fix(MINT_FRESH)
@@ -724,7 +768,10 @@ impl Verifier {
                 } else {
                     Check::pass(
                         CheckId::Exp,
-                        format!("exp {exp} is not before now {now} (leeway {leeway}s)"),
+                        detail!(
+                            detailed,
+                            "exp {exp} is not before now {now} (leeway {leeway}s)"
+                        ),
                     )
                 }
             }
@@ -742,7 +789,10 @@ impl Verifier {
             .with_fix("check the clock of this machine (or --now)"),
             Ok(Some(nbf)) => Check::pass(
                 CheckId::Nbf,
-                format!("nbf {nbf} is not after now {now} (leeway {leeway}s)"),
+                detail!(
+                    detailed,
+                    "nbf {nbf} is not after now {now} (leeway {leeway}s)"
+                ),
             ),
         });
         let iat_claim = numeric_date(&claims, "iat");
@@ -760,7 +810,10 @@ impl Verifier {
             .with_fix("check the clock of this machine (or --now)"),
             Ok(Some(iat)) => Check::pass(
                 CheckId::Iat,
-                format!("iat {iat} is not after now {now} (leeway {leeway}s)"),
+                detail!(
+                    detailed,
+                    "iat {iat} is not after now {now} (leeway {leeway}s)"
+                ),
             ),
         });
 
@@ -787,7 +840,7 @@ impl Verifier {
                 } else {
                     Check::pass(
                         CheckId::Lifetime,
-                        format!("the token lives {lifetime}s (at most {max_lifetime}s for {provider})"),
+                        detail!(detailed, "the token lives {lifetime}s (at most {max_lifetime}s for {provider})"),
                     )
                     .tokenless()
                 }
@@ -803,17 +856,25 @@ impl Verifier {
             )
         };
         run.push(match claims.get("aud") {
-            Some(Value::String(a)) if *a == expected_aud => Check::pass(
+            Some(Json::String(a)) if *a == expected_aud => Check::pass(
                 CheckId::Audience,
-                format!("aud {a:?} equals {expected_aud:?}"),
+                detail!(
+                    detailed,
+                    "aud {} equals {}",
+                    Quoted(a),
+                    Quoted(&expected_aud)
+                ),
             ),
-            Some(Value::Array(items))
+            Some(Json::Array(items))
                 if items.len() == 1
-                    && items.first().and_then(Value::as_str) == Some(expected_aud.as_str()) =>
+                    && items.first().and_then(Json::as_str) == Some(expected_aud.as_str()) =>
             {
                 Check::pass(
                     CheckId::Audience,
-                    format!("aud [{expected_aud:?}] holds exactly {expected_aud:?}"),
+                    detail!(
+                        detailed,
+                        "aud [{expected_aud:?}] holds exactly {expected_aud:?}"
+                    ),
                 )
             }
             Some(other) => Check::fail(
@@ -840,23 +901,24 @@ impl Verifier {
             asked,
             provider,
             resolved.entry.config_host(),
+            detailed,
         );
 
         // jti
         let failed_so_far = run.checks.iter().any(|c| c.status == CheckStatus::Fail);
         run.push(match claims.get("jti") {
-            Some(Value::String(j)) if !j.is_empty() => {
+            Some(Json::String(j)) if !j.is_empty() => {
                 if failed_so_far {
-                    Check::skip(CheckId::Jti, format!("jti {j:?} not consumed: the exchange is refused"))
+                    Check::skip(CheckId::Jti, format!("jti {} not consumed: the exchange is refused", Quoted(j)))
                 } else if let Some(store) = &self.jti_store {
                     let forget_after = token_exp.unwrap_or(now).saturating_add(LEEWAY_SECS);
                     match store.claim(iss, j, package, forget_after, now) {
-                        Ok(()) => Check::pass(CheckId::Jti, format!("jti {j:?} first exchange for {package}")),
+                        Ok(()) => Check::pass(CheckId::Jti, detail!(detailed, "jti {} first exchange for {package}", Quoted(j))),
                         Err(e @ JtiError::Replayed { .. }) => Check::fail(CheckId::Jti, e.to_string()).with_fix("mint a new id token for every exchange; a token is exchanged once per package"),
                         Err(e @ JtiError::Full { .. }) => Check::fail(CheckId::Jti, e.to_string()).with_fix("the registry is refusing exchanges until older tokens expire; retry in a few minutes"),
                     }
                 } else {
-                    Check::skip(CheckId::Jti, format!("jti {j:?} present; not consumed (no replay store: explain never records a jti)"))
+                    Check::skip(CheckId::Jti, format!("jti {} present; not consumed (no replay store: explain never records a jti)", Quoted(j)))
                 }
             }
             Some(other) => Check::fail(CheckId::Jti, format!("jti is {} (expected a non-empty string)", truncate(&other.to_string()))).with_fix(MINT_FRESH),
@@ -868,14 +930,16 @@ impl Verifier {
 
     /// Evaluates every config, records the grants, and pushes the `trust-config`, `action`
     /// and claim checks of the representative config (see [`Decision::checks`]).
+    #[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
     fn evaluate_configs(
         run: &mut Run,
-        claims: &Map<String, Value>,
+        claims: &Object<'_>,
         trust_configs: &[TrustConfig],
         package: &str,
         asked: &[Action],
         provider: Provider,
         config_host: Option<&str>,
+        detailed: bool,
     ) {
         let mut configs = Vec::with_capacity(trust_configs.len());
         for (index, config) in trust_configs.iter().enumerate() {
@@ -887,9 +951,14 @@ impl Verifier {
                 .collect();
             let (checks, matches) = if config_provider == provider {
                 let mut checks = Vec::with_capacity(8);
-                checks.push(action_check(config, asked, package));
+                checks.push(action_check(config, asked, package, detailed));
                 let before = checks.len();
-                checks.extend(policy::evaluate(&config.publisher, claims, config_host));
+                checks.extend(policy::evaluate(
+                    &config.publisher,
+                    claims,
+                    config_host,
+                    detailed,
+                ));
                 let matches = checks
                     .get(before..)
                     .unwrap_or_default()
@@ -962,24 +1031,26 @@ impl Verifier {
                 }
             }
             Some(config) => {
-                let id_text = config
-                    .id
-                    .as_deref()
-                    .map_or("without id".to_owned(), |i| format!("{i:?}"));
-                let of = if candidates > 1 {
-                    let role = if run.grants.is_empty() {
-                        "closest"
+                let detail = if detailed {
+                    let id_text = config
+                        .id
+                        .as_deref()
+                        .map_or("without id".to_owned(), |i| Quoted(i).to_string());
+                    let of = if candidates > 1 {
+                        let role = if run.grants.is_empty() {
+                            "closest"
+                        } else {
+                            "used"
+                        };
+                        format!(" ({role} of {candidates} {provider} configs)")
                     } else {
-                        "used"
+                        String::new()
                     };
-                    format!(" ({role} of {candidates} {provider} configs)")
+                    format!("{provider} trust config {id_text}{of}")
                 } else {
                     String::new()
                 };
-                run.push(Check::pass(
-                    CheckId::TrustConfig,
-                    format!("{provider} trust config {id_text}{of}"),
-                ));
+                run.push(Check::pass(CheckId::TrustConfig, detail));
                 for c in &config.checks {
                     run.push(c.clone());
                 }
@@ -989,71 +1060,60 @@ impl Verifier {
     }
 }
 
-fn action_check(config: &TrustConfig, asked: &[Action], package: &str) -> Check {
-    let needs = asked
-        .iter()
-        .map(|a| format!("{} needs {}", a.as_str(), a.permission().as_str()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let listed = config
-        .permissions
-        .iter()
-        .map(|p| p.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let refused: Vec<&str> = asked
-        .iter()
-        .filter(|a| !config.allows(**a))
-        .map(|a| a.as_str())
-        .collect();
+fn action_check(config: &TrustConfig, asked: &[Action], package: &str, detailed: bool) -> Check {
+    let allowed = asked.iter().filter(|a| config.allows(**a)).count();
+    if !detailed && allowed > 0 {
+        return Check::pass(CheckId::Action, String::new());
+    }
+    // Built with push_str: this runs for every candidate config of every exchange.
+    let mut detail = String::with_capacity(96);
+    for (i, a) in asked.iter().enumerate() {
+        if i > 0 {
+            detail.push_str(", ");
+        }
+        detail.push_str(a.as_str());
+        detail.push_str(" needs ");
+        detail.push_str(a.permission().as_str());
+    }
+    detail.push_str(if allowed == 0 {
+        "; the config allows only "
+    } else {
+        "; the config allows "
+    });
+    for (i, p) in config.permissions.iter().enumerate() {
+        if i > 0 {
+            detail.push_str(", ");
+        }
+        detail.push_str(p.as_str());
+    }
     if asked.is_empty() {
         Check::fail(CheckId::Action, "no action was asked for")
-    } else if refused.is_empty() {
-        Check::pass(
-            CheckId::Action,
-            format!("{needs}; the config allows {listed}"),
-        )
-    } else if refused.len() < asked.len() {
-        Check::pass(
-            CheckId::Action,
-            format!(
-                "{needs}; the config allows {listed} (so not {})",
-                refused.join(", ")
-            ),
-        )
+    } else if allowed == asked.len() {
+        Check::pass(CheckId::Action, detail)
+    } else if allowed > 0 {
+        detail.push_str(" (so not ");
+        let refused = asked.iter().filter(|a| !config.allows(**a));
+        for (i, a) in refused.enumerate() {
+            if i > 0 {
+                detail.push_str(", ");
+            }
+            detail.push_str(a.as_str());
+        }
+        detail.push(')');
+        Check::pass(CheckId::Action, detail)
     } else {
         let flag = match asked.first() {
             Some(Action::Stage) => "--allow-stage-publish",
             _ => "--allow-publish",
         };
-        Check::fail(
-            CheckId::Action,
-            format!("{needs}; the config allows only {listed}"),
-        )
-        .with_fix(format!(
+        Check::fail(CheckId::Action, detail).with_fix(format!(
             "allow the action in the trust config: `npm trust {} {package} … {flag}`",
             config.publisher.provider()
         ))
     }
 }
 
-/// Serialized length of a JSON value, computed without serializing (strings count their
-/// raw bytes; numbers, booleans and null at most 24).
-fn json_len(value: &Value) -> usize {
-    match value {
-        Value::String(s) => s.len(),
-        Value::Array(items) => items.iter().map(|v| json_len(v) + 3).sum::<usize>() + 2,
-        Value::Object(map) => {
-            map.iter()
-                .map(|(k, v)| k.len() + json_len(v) + 4)
-                .sum::<usize>()
-                + 2
-        }
-        _ => 24,
-    }
-}
-
-fn keys_of(map: &Map<String, Value>) -> String {
+fn keys_of(map: &Object<'_>) -> String {
     let mut out = String::with_capacity(map.len() * 6);
     for (i, k) in map.keys().enumerate() {
         if i > 0 {

@@ -280,3 +280,32 @@ fn repeated_actions_are_asked_once_and_no_action_is_a_refusal() {
     assert!(!d.accepted);
     assert_eq!(d.first_failure().map(|c| c.id), Some(CheckId::Action));
 }
+
+#[test]
+fn without_pass_details_the_decision_is_the_same_but_passes_carry_no_text() {
+    let configs = set(&[
+        circle("A", &["createStagedPackage"], PROJECT),
+        circle("B", &["createPackage"], "other-project"),
+    ]);
+    let token = sign(&circleci_claims());
+    let full = Verifier::new(production()).verify_exchange(&token, &configs, PKG, BOTH, HOST, NOW);
+    let lean = Verifier::new(production())
+        .with_pass_details(false)
+        .verify_exchange(&token, &configs, PKG, BOTH, HOST, NOW);
+    assert_eq!(full.accepted, lean.accepted);
+    assert_eq!(full.grants, lean.grants);
+    let statuses = |d: &tokenless_trust::Decision| {
+        d.checks
+            .iter()
+            .map(|c| (c.id, c.status))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(statuses(&full), statuses(&lean));
+    for c in &lean.checks {
+        assert_eq!(c.detail.is_empty(), c.status == CheckStatus::Pass, "{c:?}");
+    }
+    // The non-matching config's failure keeps its detail and fix.
+    let failed = lean.configs[1].failures().next().expect("project mismatch");
+    assert!(failed.detail.contains("other-project"), "{}", failed.detail);
+    assert!(failed.fix.is_some());
+}
