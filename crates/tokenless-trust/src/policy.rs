@@ -62,10 +62,24 @@ pub fn evaluate(
     config_host: Option<&str>,
     details: bool,
 ) -> Vec<Check> {
+    let mut checks = Vec::with_capacity(6);
+    evaluate_into(&mut checks, publisher, claims, config_host, details);
+    checks
+}
+
+/// [`evaluate`], appending to `checks` (the verifier's per-config list, without a second
+/// vector per config).
+pub fn evaluate_into(
+    checks: &mut Vec<Check>,
+    publisher: &Publisher,
+    claims: &Object<'_>,
+    config_host: Option<&str>,
+    details: bool,
+) {
     match publisher {
-        Publisher::CircleCi(p) => circleci(p, claims, details),
-        Publisher::GitHub(p) => github(p, claims, details),
-        Publisher::GitLab(p) => gitlab(p, claims, config_host, details),
+        Publisher::CircleCi(p) => circleci(checks, p, claims, details),
+        Publisher::GitHub(p) => github(checks, p, claims, details),
+        Publisher::GitLab(p) => gitlab(checks, p, claims, config_host, details),
     }
 }
 
@@ -116,8 +130,8 @@ fn exact(
     }
 }
 
-fn circleci(p: &CircleCiPublisher, claims: &Object<'_>, d: bool) -> Vec<Check> {
-    let mut checks = vec![
+fn circleci(checks: &mut Vec<Check>, p: &CircleCiPublisher, claims: &Object<'_>, d: bool) {
+    checks.extend([
         exact(
             claims,
             CheckId::CircleciOrgId,
@@ -150,7 +164,7 @@ fn circleci(p: &CircleCiPublisher, claims: &Object<'_>, d: bool) -> Vec<Check> {
             "the pipeline was built from another repository (a fork or a renamed repo); `vcs-origin` must match exactly, without scheme or trailing slash",
             d,
         ),
-    ];
+    ]);
     checks.push(circleci_contexts(p, claims, d));
     checks.push(match claims.get(CIRCLECI_SSH_RERUN) {
         None => Check::pass(
@@ -177,7 +191,6 @@ fn circleci(p: &CircleCiPublisher, claims: &Object<'_>, d: bool) -> Vec<Check> {
         )
         .with_fix("mint the token with `circleci run oidc get` inside the job"),
     });
-    checks
 }
 
 fn circleci_contexts(p: &CircleCiPublisher, claims: &Object<'_>, d: bool) -> Check {
@@ -265,15 +278,15 @@ fn environment(
     }
 }
 
-fn github(p: &GitHubPublisher, claims: &Object<'_>, d: bool) -> Vec<Check> {
-    let mut checks = vec![exact(
+fn github(checks: &mut Vec<Check>, p: &GitHubPublisher, claims: &Object<'_>, d: bool) {
+    checks.push(exact(
         claims,
         CheckId::GithubRepository,
         "repository",
         &p.repository,
         "publish from the configured repository, or update the trust config's repository (renamed or forked repositories do not match)",
         d,
-    )];
+    ));
     let id = CheckId::GithubWorkflowRef;
     let fix = || {
         format!(
@@ -330,7 +343,6 @@ fn github(p: &GitHubPublisher, claims: &Object<'_>, d: bool) -> Vec<Check> {
         Err(c) => c.tokenless(),
         Ok(event) => event_name(event, d),
     });
-    checks
 }
 
 const PULL_REQUEST_TARGET: &str = "pull_request_target";
@@ -364,19 +376,20 @@ fn event_name(event: &str, d: bool) -> Check {
 }
 
 fn gitlab(
+    checks: &mut Vec<Check>,
     p: &GitLabPublisher,
     claims: &Object<'_>,
     config_host: Option<&str>,
     d: bool,
-) -> Vec<Check> {
-    let mut checks = vec![exact(
+) {
+    checks.push(exact(
         claims,
         CheckId::GitlabProjectPath,
         "project_path",
         &p.project_path,
         "publish from the configured project (merge-request pipelines from forks carry the fork's path), or update the trust config",
         d,
-    )];
+    ));
     let id = CheckId::GitlabCiConfigRefUri;
     let fix = || {
         format!(
@@ -416,5 +429,4 @@ fn gitlab(
         "add `environment: <name>` to the publish job, matching the trust config",
         d,
     ));
-    checks
 }

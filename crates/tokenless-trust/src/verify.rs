@@ -849,47 +849,59 @@ impl Verifier {
         });
 
         // audience
-        let expected_aud = audience_for_host(registry_host);
-        let aud_fix = || {
+        // The expected `npm:<host>` is compared without building it; the string is built
+        // only for a detail or a failure.
+        let is_expected = |a: &str| a.strip_prefix("npm:") == Some(registry_host);
+        let aud_fix = |expected_aud: &str| {
             format!(
                 "request the audience exactly {expected_aud:?}: CircleCI `circleci run oidc get --claims '{{\"aud\":\"{expected_aud}\"}}'`, GitLab `id_tokens: NPM_ID_TOKEN: aud: \"{expected_aud}\"` (GitHub: npm computes it from the registry URL)"
             )
         };
         run.push(match claims.get("aud") {
-            Some(Json::String(a)) if *a == expected_aud => Check::pass(
+            Some(Json::String(a)) if is_expected(a) => Check::pass(
                 CheckId::Audience,
                 detail!(
                     detailed,
                     "aud {} equals {}",
                     Quoted(a),
-                    Quoted(&expected_aud)
+                    Quoted(&audience_for_host(registry_host))
                 ),
             ),
             Some(Json::Array(items))
                 if items.len() == 1
-                    && items.first().and_then(Json::as_str) == Some(expected_aud.as_str()) =>
+                    && items
+                        .first()
+                        .and_then(Json::as_str)
+                        .is_some_and(is_expected) =>
             {
                 Check::pass(
                     CheckId::Audience,
                     detail!(
                         detailed,
-                        "aud [{expected_aud:?}] holds exactly {expected_aud:?}"
+                        "aud [{0:?}] holds exactly {0:?}",
+                        audience_for_host(registry_host)
                     ),
                 )
             }
-            Some(other) => Check::fail(
-                CheckId::Audience,
-                format!(
-                    "aud {} is not exactly {expected_aud:?}",
-                    truncate(&other.to_string())
-                ),
-            )
-            .with_fix(aud_fix()),
-            None => Check::fail(
-                CheckId::Audience,
-                format!("aud is missing (expected {expected_aud:?})"),
-            )
-            .with_fix(aud_fix()),
+            Some(other) => {
+                let expected_aud = audience_for_host(registry_host);
+                Check::fail(
+                    CheckId::Audience,
+                    format!(
+                        "aud {} is not exactly {expected_aud:?}",
+                        truncate(&other.to_string())
+                    ),
+                )
+                .with_fix(aud_fix(&expected_aud))
+            }
+            None => {
+                let expected_aud = audience_for_host(registry_host);
+                Check::fail(
+                    CheckId::Audience,
+                    format!("aud is missing (expected {expected_aud:?})"),
+                )
+                .with_fix(aud_fix(&expected_aud))
+            }
         });
 
         // trust-config, action, provider claims
@@ -953,12 +965,13 @@ impl Verifier {
                 let mut checks = Vec::with_capacity(8);
                 checks.push(action_check(config, asked, package, detailed));
                 let before = checks.len();
-                checks.extend(policy::evaluate(
+                policy::evaluate_into(
+                    &mut checks,
                     &config.publisher,
                     claims,
                     config_host,
                     detailed,
-                ));
+                );
                 let matches = checks
                     .get(before..)
                     .unwrap_or_default()
