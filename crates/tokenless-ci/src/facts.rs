@@ -6,12 +6,33 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::finding::Confidence;
+use crate::follow::{Follower, is_dry_run, positionals};
 use crate::model::{Job, Loc, StepKind};
+pub use crate::publish::{Client, Found, NPMJS, Publish, host_of, is_npmjs};
 use crate::shell::{self, Command, Joiner, Word};
 use crate::versions::{self, NodeSpec, Version};
 use crate::yaml::{Forest, NodeId};
 
-pub const NPMJS: &str = "registry.npmjs.org";
+/// Does this command publish (config only: no repository files are read)?
+pub fn publish_of(argv: &[Word]) -> Option<Found> {
+    Follower::config_only().command(argv, "", 0)
+}
+
+/// Within one file, a release tool in a job is not "the publishing job" when another job
+/// runs an explicit publish: the tool versions or makes GitHub releases there.
+pub fn demote_release_tools(facts: &mut [Facts]) {
+    let explicit: Vec<bool> = facts
+        .iter()
+        .map(|f| f.publishes.iter().any(|p| !p.client.is_release_tool()))
+        .collect();
+    for (i, f) in facts.iter_mut().enumerate() {
+        let other_publishes = explicit.iter().enumerate().any(|(j, e)| j != i && *e);
+        if other_publishes && !explicit[i] {
+            f.publishes.retain(|p| !p.client.is_release_tool());
+        }
+    }
+}
 
 /// Where a credential value comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,42 +43,6 @@ pub enum Source {
     Oidc(String),
     /// An empty or constant placeholder: not a credential.
     Placeholder,
-}
-
-/// A publish command or publishing action.
-#[derive(Debug, Clone)]
-pub struct Publish {
-    pub step: usize,
-    pub loc: Loc,
-    /// What publishes, e.g. "`npm publish`", "`npx semantic-release`".
-    pub what: String,
-    /// Registry host given on the command (`--registry`) or to the action.
-    pub registry: Option<String>,
-    /// The tool reads NPM_TOKEN from the environment by itself.
-    pub reads_npm_token: bool,
-}
-
-impl Publish {
-    /// A release tool whose npm publish can be switched off in its own config
-    /// (semantic-release `npmPublish: false`, release-it `npm.publish: false`).
-    pub fn is_release_tool(&self) -> bool {
-        self.what.contains("semantic-release") || self.what.contains("release-it")
-    }
-}
-
-/// Within one file, a release tool in a job is not "the publishing job" when another job
-/// runs an explicit publish: the tool versions or makes GitHub releases there.
-pub fn demote_release_tools(facts: &mut [Facts]) {
-    let explicit: Vec<bool> = facts
-        .iter()
-        .map(|f| f.publishes.iter().any(|p| !p.is_release_tool()))
-        .collect();
-    for (i, f) in facts.iter_mut().enumerate() {
-        let other_publishes = explicit.iter().enumerate().any(|(j, e)| j != i && *e);
-        if other_publishes && !explicit[i] {
-            f.publishes.retain(|p| !p.is_release_tool());
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -229,243 +214,6 @@ pub fn refers_to(text: &str, name: &str) -> bool {
     false
 }
 
-/// The host of a registry URL (`https://host:port/path` → `host`).
-pub fn host_of(url: &str) -> Option<String> {
-    let u = url.trim().trim_matches(['"', '\'']);
-    let u = u.split_once("://").map(|(_, r)| r).unwrap_or(u);
-    let u = u.trim_start_matches("//");
-    let host = u.split(['/', ':', '?']).next()?.trim();
-    if host.is_empty() {
-        None
-    } else {
-        Some(host.to_ascii_lowercase())
-    }
-}
-
-/// Whether a host is npm's public registry (or npmjs.org aliases).
-pub fn is_npmjs(host: &str) -> bool {
-    matches!(
-        host,
-        "registry.npmjs.org" | "registry.npmjs.com" | "registry.yarnpkg.com"
-    )
-}
-
-/// A command that publishes, found in a script.
-#[derive(Debug)]
-pub struct PublishCmd {
-    pub what: String,
-    pub start: usize,
-    pub end: usize,
-    pub registry: Option<String>,
-    pub reads_npm_token: bool,
-}
-
-fn strip_version(tool: &str) -> &str {
-    match tool.strip_prefix('@') {
-        Some(rest) => match rest.find('@') {
-            Some(i) => &tool[..i + 1],
-            None => tool,
-        },
-        None => tool.split('@').next().unwrap_or(tool),
-    }
-}
-
-fn is_dry_run(args: &[Word]) -> bool {
-    args.iter().any(|w| {
-        let t = w.text.to_ascii_lowercase();
-        t == "--dry-run" || t == "--dry-run=true" || t == "--dryrun" || t == "--dry_run"
-    })
-}
-
-fn registry_arg(args: &[Word]) -> Option<String> {
-    for (i, w) in args.iter().enumerate() {
-        if let Some(v) = w.text.strip_prefix("--registry=") {
-            return host_of(v);
-        }
-        if w.text == "--registry" {
-            return args.get(i + 1).and_then(|n| host_of(&n.text));
-        }
-    }
-    None
-}
-
-/// Flags of npm/pnpm/yarn that take a separate value.
-fn takes_value(flag: &str) -> bool {
-    matches!(
-        flag,
-        "--filter"
-            | "-F"
-            | "--dir"
-            | "-C"
-            | "--workspace"
-            | "-w"
-            | "--prefix"
-            | "--registry"
-            | "--tag"
-            | "--access"
-            | "--otp"
-            | "--cwd"
-            | "--loglevel"
-            | "-p"
-            | "--package"
-    )
-}
-
-/// Positional arguments (flags and their values skipped), with their indices.
-fn positionals(args: &[Word]) -> Vec<(usize, &str)> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let t = args[i].text.as_str();
-        if t == "--" {
-            break;
-        }
-        if t.starts_with('-') {
-            i += if !t.contains('=') && takes_value(t) {
-                2
-            } else {
-                1
-            };
-            continue;
-        }
-        out.push((i, t));
-        i += 1;
-    }
-    out
-}
-
-fn publishy_script(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    n.contains("publish")
-        && !n.contains("prepublish")
-        && !n.contains("doc")
-        && !n.contains("storybook")
-}
-
-/// Does this command publish a package? `argv` is the command without wrappers.
-pub fn publish_of(argv: &[Word]) -> Option<PublishCmd> {
-    publish_of_depth(argv, 0)
-}
-
-fn publish_of_depth(argv: &[Word], depth: usize) -> Option<PublishCmd> {
-    let first = argv.first()?;
-    if depth > 3 || is_dry_run(argv) {
-        return None;
-    }
-    let name = strip_version(first.text.rsplit('/').next().unwrap_or(""));
-    let pos = positionals(&argv[1..]);
-    let sub = pos.first().map(|(_, s)| *s).unwrap_or("");
-    let at = |k: usize| -> (usize, usize) {
-        let end = argv.get(k).map(|w| w.end).unwrap_or(first.end);
-        (first.start, end)
-    };
-    let registry = registry_arg(argv);
-    let mk = |what: String, k: usize, reads: bool| {
-        let (start, end) = at(k);
-        Some(PublishCmd {
-            what,
-            start,
-            end,
-            registry: registry.clone(),
-            reads_npm_token: reads,
-        })
-    };
-    match name {
-        "npx" | "pnpx" | "bunx" => {
-            let (i, _) = *pos.first()?;
-            return publish_of_depth(&argv[1 + i..], depth + 1).map(|mut p| {
-                p.start = first.start;
-                p.what = format!("{} {}", first.text, p.what.trim_matches('`')).replace("  ", " ");
-                p.what = format!("`{}`", p.what);
-                p
-            });
-        }
-        "npm" | "pnpm" | "yarn" | "bun" => {
-            let (i0, s0) = pos.first().copied()?;
-            match s0 {
-                "publish" => {
-                    let recursive = argv.iter().any(|w| {
-                        matches!(
-                            w.text.as_str(),
-                            "-r" | "--recursive" | "--workspaces" | "-ws"
-                        )
-                    });
-                    let what = if recursive {
-                        format!("`{name} publish --recursive`")
-                    } else {
-                        format!("`{name} publish`")
-                    };
-                    return mk(what, 1 + i0, false);
-                }
-                "stage" if pos.get(1).map(|p| p.1) == Some("publish") => {
-                    return mk(format!("`{name} stage publish`"), 1 + pos[1].0, false);
-                }
-                "npm" if name == "yarn" && pos.get(1).map(|p| p.1) == Some("publish") => {
-                    return mk("`yarn npm publish`".into(), 1 + pos[1].0, false);
-                }
-                "workspaces" | "workspace" if name == "yarn" => {
-                    let k = pos
-                        .windows(2)
-                        .find(|w| w[0].1 == "npm" && w[1].1 == "publish")?;
-                    return mk(
-                        "`yarn workspaces foreach npm publish`".into(),
-                        1 + k[1].0,
-                        false,
-                    );
-                }
-                "exec" | "dlx" | "x" => {
-                    return publish_of_depth(&argv[1 + i0 + 1..], depth + 1).map(|mut p| {
-                        p.start = first.start;
-                        p
-                    });
-                }
-                "run" | "run-script" => {
-                    let (i1, script) = *pos.get(1)?;
-                    if publishy_script(script) {
-                        return mk(format!("`{name} run {script}`"), 1 + i1, false);
-                    }
-                    return None;
-                }
-                _ if name != "npm" && publishy_script(sub) => {
-                    return mk(format!("`{name} {sub}`"), 1 + i0, false);
-                }
-                // `pnpm changeset publish`, `yarn semantic-release`: a package binary.
-                _ if name != "npm" => {
-                    return publish_of_depth(&argv[1 + i0..], depth + 1).map(|mut p| {
-                        p.start = first.start;
-                        p.what = format!("`{name} {}`", p.what.trim_matches('`'));
-                        p
-                    });
-                }
-                _ => return None,
-            }
-        }
-        _ => {}
-    }
-    match name {
-        "semantic-release" => mk("`semantic-release`".into(), 0, true),
-        "changeset" | "changesets" if sub == "publish" => {
-            mk("`changeset publish`".into(), 1 + pos[0].0, true)
-        }
-        "lerna" if sub == "publish" => mk("`lerna publish`".into(), 1 + pos[0].0, false),
-        "nx" if sub == "release"
-            && (pos.get(1).map(|p| p.1) == Some("publish")
-                || (pos.len() == 1 && !argv.iter().any(|w| w.text == "--skip-publish"))) =>
-        {
-            mk(
-                "`nx release publish`".into(),
-                1 + pos.last().map(|p| p.0).unwrap_or(0),
-                false,
-            )
-        }
-        "auto" if sub == "shipit" => mk("`auto shipit`".into(), 1 + pos[0].0, true),
-        "np" => mk("`np`".into(), 0, false),
-        "release-it" => mk("`release-it`".into(), 0, false),
-        "clean-publish" => mk("`clean-publish`".into(), 0, false),
-        _ => None,
-    }
-}
-
 /// Location of a byte range of a step's script.
 fn script_loc(forest: &Forest, node: NodeId, exact: bool, start: usize, end: usize) -> Loc {
     let file = forest.node(node).file;
@@ -497,6 +245,7 @@ fn echoed_assignment(text: &str) -> Option<(String, String)> {
 
 struct StepCtx<'a> {
     forest: &'a Forest,
+    follow: &'a Follower<'a>,
     node: NodeId,
     exact: bool,
     step: usize,
@@ -509,8 +258,9 @@ impl StepCtx<'_> {
     }
 }
 
-/// Read every step of a job.
-pub fn collect(forest: &Forest, job: &Job) -> Facts {
+/// Read every step of a job; `follow` follows commands into the repository (or only
+/// recognises them, when it has none).
+pub fn collect(forest: &Forest, job: &Job, follow: &Follower<'_>) -> Facts {
     let mut f = Facts::default();
     let mut oidc_vars: Vec<String> = job.id_token.gitlab.iter().map(|g| g.0.clone()).collect();
     for e in &job.env {
@@ -525,6 +275,7 @@ pub fn collect(forest: &Forest, job: &Job) -> Facts {
                 let script = shell::parse(text);
                 let ctx = StepCtx {
                     forest,
+                    follow,
                     node: *node,
                     exact: *exact,
                     step: i,
@@ -538,11 +289,57 @@ pub fn collect(forest: &Forest, job: &Job) -> Facts {
                 }
             }
             StepKind::Uses { name, node, inputs } => {
-                uses_facts(forest, &mut f, i, name, *node, inputs, &oidc_vars);
+                uses_facts(forest, follow, &mut f, i, name, *node, inputs, &oidc_vars);
             }
         }
     }
+    named_publish(forest, job, &mut f);
     f
+}
+
+/// With no publish recognised, a job or step named like a release (publish, release,
+/// deploy, ship) that wires a stored npm credential is taken to publish, with medium
+/// confidence: the token is there to be used.
+fn named_publish(forest: &Forest, job: &Job, f: &mut Facts) {
+    if !f.publishes.is_empty() {
+        return;
+    }
+    let named = |n: &str| {
+        let n = n.to_ascii_lowercase();
+        ["publish", "release", "deploy", "ship"]
+            .iter()
+            .any(|k| n.contains(k))
+            && !n.contains("prerelease")
+            && !n.contains("docs")
+            && !n.contains("storybook")
+            && !n.contains("docker")
+    };
+    let npm_cred =
+        |w: &&Wire| matches!(w.source, Source::Static(_)) && w.host.as_deref().is_none_or(is_npmjs);
+    let job_named = named(&job.name);
+    for w in f.wires.iter().filter(npm_cred) {
+        let step_named = w
+            .step
+            .and_then(|s| job.steps.get(s))
+            .is_some_and(|s| named(&s.name));
+        if !(job_named || step_named) {
+            continue;
+        }
+        let (step, node) = match w.step.and_then(|s| job.steps.get(s).map(|st| (s, st.node))) {
+            Some(x) => x,
+            None => (job.steps.len().saturating_sub(1), job.node),
+        };
+        let mut p = Publish::simple(
+            step,
+            Loc::of(forest, node),
+            Client::NamedJob,
+            format!("a step of a job named like a release, with {}", w.what),
+        );
+        p.confidence = Confidence::Medium;
+        p.reads_npm_token = true;
+        f.publishes.push(p);
+        return;
+    }
 }
 
 fn env_entry(
@@ -589,8 +386,10 @@ fn env_entry(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn uses_facts(
     forest: &Forest,
+    follow: &Follower<'_>,
     f: &mut Facts,
     i: usize,
     name: &str,
@@ -647,35 +446,65 @@ fn uses_facts(
     }
     let reusable =
         base.contains(".github/workflows/") || base.ends_with(".yml") || base.ends_with(".yaml");
-    let mut publish = |what: String, reads: bool| {
-        f.publishes.push(Publish {
-            step: i,
-            loc: Loc::of(forest, node),
-            what,
-            registry: registry.clone(),
-            reads_npm_token: reads,
+    // A command given to an action or orb as a parameter, followed into the repository.
+    let followed = |text: &str| -> Option<Found> {
+        let script = shell::parse(text);
+        let mut found = None;
+        script.walk(&mut |c, _| {
+            if found.is_none() {
+                found = follow.command(c.argv(), "", 0);
+            }
         });
+        found
+    };
+    let mut publish = |client: Client, what: String, reads: bool, via: Option<Found>| {
+        let mut p = Publish::simple(i, Loc::of(forest, node), client, what);
+        p.registry = registry.clone();
+        p.reads_npm_token = reads;
+        if let Some(v) = via {
+            p.chain = v.chain;
+            p.confidence = v.confidence;
+            if p.registry.is_none() {
+                p.registry = v.registry;
+            }
+            p.recursive = v.recursive;
+        }
+        f.publishes.push(p);
     };
     if reusable {
         let named = base.contains("publish") || base.contains("release");
         let passes_token = inputs.iter().any(|x| is_token_name(&x.name));
         if named || passes_token {
-            publish(format!("the reusable workflow `{name}`"), passes_token);
+            publish(
+                Client::ReusableWorkflow,
+                format!("the reusable workflow `{name}`"),
+                passes_token,
+                None,
+            );
         }
     } else if base.starts_with("js-devtools/npm-publish") {
         let dry = input("dry-run").is_some_and(|d| d.text.trim() == "true");
         if !dry {
-            publish(format!("`{name}`"), false);
+            publish(Client::Action, format!("`{name}`"), false, None);
         }
     } else if base == "changesets/action" || base.starts_with("changesets/action/publish") {
-        let publish_input = input("publish");
+        let publish_input = input("publish").or(input("publish-script"));
         if base.starts_with("changesets/action/publish") {
-            publish(format!("`{name}`"), true);
+            publish(Client::Changesets, format!("`{name}`"), true, None);
         } else if let Some(p) = publish_input {
             let script = shell::parse(&p.text);
             let dry = script.commands.iter().any(|c| is_dry_run(c.argv()));
-            if !dry {
-                publish(format!("`{name}` (publish: `{}`)", p.text.trim()), true);
+            let via = followed(&p.text);
+            // In a repository that shows the script does not publish, it does not.
+            let refuted =
+                follow.is_repo_aware() && via.is_none() && follow.read("package.json").is_some();
+            if !dry && !refuted {
+                publish(
+                    Client::Changesets,
+                    format!("`{name}` (publish: `{}`)", p.text.trim()),
+                    true,
+                    via,
+                );
             }
         }
     } else if base.contains("semantic-release-action") {
@@ -683,7 +512,7 @@ fn uses_facts(
             .or(input("dry-run"))
             .is_some_and(|d| d.text.trim() == "true");
         if !dry {
-            publish(format!("`{name}`"), true);
+            publish(Client::SemanticRelease, format!("`{name}`"), true, None);
         }
         if let Some(v) = input("semantic_version") {
             f.tool_versions.push((
@@ -694,17 +523,21 @@ fn uses_facts(
         }
     } else if let Some(p) = input("publish") {
         // A CircleCI orb command (or action) that takes the publish command as a parameter.
-        let script = shell::parse(&p.text);
-        let mut found = None;
-        script.walk(&mut |c, _| {
-            if found.is_none() {
-                found = publish_of(c.argv());
-            }
-        });
+        let found = followed(&p.text);
         let looks_like_script =
             !p.text.trim().is_empty() && p.text.trim() != "false" && p.text.trim() != "true";
         if found.is_some() || looks_like_script {
-            publish(format!("`{name}` (publish: `{}`)", p.text.trim()), true);
+            let client = if base.contains("changeset") {
+                Client::Changesets
+            } else {
+                Client::Action
+            };
+            publish(
+                client,
+                format!("`{name}` (publish: `{}`)", p.text.trim()),
+                true,
+                found,
+            );
         }
     } else if base
         .rsplit('/')
@@ -712,7 +545,7 @@ fn uses_facts(
         .is_some_and(|n| n.contains("publish") && !n.contains("github") && !n.contains("docs"))
         && !base.starts_with("actions/")
     {
-        publish(format!("`{name}`"), false);
+        publish(Client::Action, format!("`{name}`"), false, None);
     }
 }
 
@@ -797,19 +630,19 @@ fn command_facts(
     oidc.extend(minted.iter().cloned());
 
     // Publishing.
-    if let Some(p) = publish_of(argv) {
-        f.publishes.push(Publish {
-            step,
-            loc: ctx.loc(p.start, p.end),
-            what: p.what,
-            registry: p.registry,
-            reads_npm_token: p.reads_npm_token,
-        });
+    if let Some(mut p) = ctx.follow.command(argv, "", 0) {
+        let (start, end) = (p.start, p.end);
+        if !p.chain.is_empty() {
+            let shown: Vec<&str> = argv.iter().take(4).map(|w| w.text.as_str()).collect();
+            p.what = format!("`{}` (which runs {})", shown.join(" "), p.what);
+        }
+        f.publishes
+            .push(Publish::from_found(step, ctx.loc(start, end), p));
         if argv
             .iter()
             .any(|w| w.text == "--provenance" || w.text == "--provenance=true")
         {
-            f.provenance.push(ctx.loc(p.start, p.end));
+            f.provenance.push(ctx.loc(start, end));
         }
     }
 

@@ -4,9 +4,7 @@
 //! reads `rules:`/`only:` for merge-request pipelines.
 
 use crate::FileSource;
-use crate::facts::Facts;
-use crate::model::{EnvVar, IdTokenDecl, Job, Loc, Step, StepKind};
-use crate::rules::Out;
+use crate::model::{EnvVar, IdTokenDecl, Job, Step, StepKind};
 use crate::yaml::{Forest, NodeId};
 
 const RESERVED: &[&str] = &[
@@ -306,22 +304,4 @@ fn merge_request_reach(forest: &Forest, ch: &[NodeId]) -> Option<NodeId> {
         }
     }
     None
-}
-
-pub fn trigger_rules(out: &mut Out<'_>, cfg: &Config, facts: &[Facts]) {
-    let forest = out.forest;
-    for (ji, job) in cfg.jobs.iter().enumerate() {
-        let Some(p) = crate::rules::npm_publishes(&facts[ji]).next() else {
-            continue;
-        };
-        if let Some(node) = cfg.mr.get(ji).copied().flatten() {
-            out.push(
-                "untrusted-trigger-publish",
-                None,
-                Loc::of(forest, node),
-                format!("job `{}` runs {} in merge-request pipelines, which anyone who opens a merge request can start (fork MRs carry the fork's claims)", job.name, p.what),
-                "run the publish job only on protected branches or tags (`if: $CI_COMMIT_TAG` or `$CI_COMMIT_REF_PROTECTED == \"true\"`)",
-            );
-        }
-    }
 }

@@ -40,6 +40,13 @@ node_modules are skipped; symlinked directories are not followed). A file is typ
 path, else by its content; --provider overrides both. GitLab local includes are read from
 inside the repository root only.
 
+Each step is followed into the repository (package.json scripts with their pre/post
+hooks and workspaces, shell and JS/TS script files, Makefile targets, wrappers such as
+sh -c, xargs, lerna exec, nix-shell --run, and release-tool configs such as .releaserc,
+.release-it.json, lerna.json) to find what really publishes and where; findings show the
+chain of files and lines. Reading stays inside the root and is bounded; --no-follow
+turns it off.
+
 Suppress one finding with a comment on its line or the line above:
     # tokenless: ignore[static-token-publish]
 or for a whole repository in tokenless.toml (read from the linted directory, or --config):
@@ -79,6 +86,14 @@ pub struct LintArgs {
     /// Read the `[lint]` table from this file instead of `tokenless.toml` in each PATH.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The repository root to follow publish paths in, for files named on the command
+    /// line (a directory PATH is its own root; by default a file's git root).
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// Judge the CI configs alone: do not follow steps into package scripts, script
+    /// files, Makefiles or release-tool configs (package scripts are then judged by name).
+    #[arg(long)]
+    pub no_follow: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -130,6 +145,8 @@ struct Job {
     explicit: bool,
     /// Index of its `[lint]` config.
     config: usize,
+    /// Follow steps into the repository at `include_root`.
+    follow: bool,
 }
 
 /// What one file contributed to the report.
@@ -167,7 +184,9 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
         let root = if meta.is_dir() {
             arg.clone()
         } else {
-            discover::repo_root_of(arg)
+            args.repo
+                .clone()
+                .unwrap_or_else(|| discover::repo_root_of(arg))
         };
         let config = if shared_config {
             0
@@ -183,6 +202,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
                 include_root: root,
                 explicit: true,
                 config,
+                follow: !args.no_follow,
             });
             continue;
         }
@@ -211,6 +231,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
                 include_root,
                 explicit: false,
                 config,
+                follow: !args.no_follow,
             });
         }
     }
@@ -394,7 +415,11 @@ fn check(
         source: &source,
         provider,
     };
-    let result = tokenless_ci::lint(doc, &files);
+    let result = if job.follow {
+        tokenless_ci::lint_repo(doc, &files)
+    } else {
+        tokenless_ci::lint(doc, &files)
+    };
     // Every text a finding may point into, by the path findings use.
     let mut texts: BTreeMap<String, SourceText> = BTreeMap::new();
     for (include, text) in files.into_read() {
@@ -482,10 +507,10 @@ fn classify(
             .or_insert_with(|| LineIndex::new(text));
         let start = index.position(text, finding.span.start);
         let end = index.position(text, finding.span.end);
-        let inline = suppressions
-            .get(key.as_str())
-            .is_some_and(|s| suppress::is_suppressed(s, finding.rule, start.line, end.line));
-        if inline || config.disables(finding.rule) {
+        let inline = suppressions.get(key.as_str()).is_some_and(|s| {
+            suppress::is_suppressed(s, finding.rule.as_str(), start.line, end.line)
+        });
+        if inline || config.disables(finding.rule.as_str()) {
             outcome.suppressed += 1;
         } else if finding.severity < min_severity {
             outcome.below_threshold += 1;
@@ -494,9 +519,22 @@ fn classify(
                 .sources
                 .entry(source.shown.clone())
                 .or_insert_with(|| text.clone());
+            // Chain hops name repository files as the engine read them; show them the
+            // way the user sees the linted file.
+            let chain = finding
+                .chain
+                .iter()
+                .map(|hop| tokenless_ci::Hop {
+                    file: texts
+                        .get(&hop.file)
+                        .map_or_else(|| hop.file.clone(), |t| t.shown.clone()),
+                    ..hop.clone()
+                })
+                .collect();
             outcome.findings.push(LocatedFinding {
                 finding: Finding {
                     path: source.shown.clone(),
+                    chain,
                     ..finding
                 },
                 start,
@@ -554,12 +592,15 @@ publish:
     ) -> Finding {
         let start = text.find(needle).unwrap_or_default();
         Finding {
-            rule,
+            rule: tokenless_ci::RuleId::parse(rule).unwrap_or(tokenless_ci::RuleId::NpmTooOld),
             severity,
             path: path.to_owned(),
             span: Span::new(start, start + needle.len()),
             message: format!("{rule} here"),
             help: "fix it".to_owned(),
+            job: None,
+            chain: Vec::new(),
+            confidence: tokenless_ci::Confidence::High,
         }
     }
 
@@ -610,7 +651,7 @@ publish:
             .iter()
             .map(|f| {
                 (
-                    f.finding.rule,
+                    f.finding.rule.as_str(),
                     f.finding.path.as_str(),
                     f.start.line,
                     f.start.column,
