@@ -99,24 +99,52 @@ pub struct Document<'a> {
 /// Errors are for input that cannot be analysed at all (malformed YAML, limits
 /// exceeded); they name the file, line and column.
 pub fn lint(doc: Document<'_>, files: &dyn FileSource) -> Result<Vec<Finding>, LintError> {
-    lint_with(doc, files, &follow::Follower::config_only())
+    analyse(doc, files, false).map(|a| a.findings)
 }
 
 /// Like [`lint`], and follow each step into the repository `files` reads from: package
 /// scripts, script files, Makefile targets, wrappers and release-tool configs.
 pub fn lint_repo(doc: Document<'_>, files: &dyn FileSource) -> Result<Vec<Finding>, LintError> {
-    lint_with(
-        doc,
-        files,
-        &follow::Follower::repo(files, follow::Limits::default()),
-    )
+    analyse(doc, files, true).map(|a| a.findings)
 }
 
-fn lint_with(
+/// A publish the engine recognised in a job: what an inventory of a repository's
+/// publishing shows, and what the real-world evaluation scores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishSeen {
+    /// The file the publish step is in.
+    pub path: String,
+    pub span: Span,
+    /// The job's id in the config.
+    pub job: String,
+    pub client: publish::Client,
+    pub what: String,
+    /// The registry host it publishes to.
+    pub registry: String,
+    pub confidence: Confidence,
+    /// Hops inside the repository after the CI step.
+    pub chain: Vec<Hop>,
+}
+
+/// Everything one file's analysis produced.
+#[derive(Debug, Clone, Default)]
+pub struct Analysis {
+    pub findings: Vec<Finding>,
+    pub publishes: Vec<PublishSeen>,
+}
+
+/// Lint one file and list the publishes it recognised; `follow` follows steps into the
+/// repository that `files` reads (see [`lint_repo`]).
+pub fn analyse(
     doc: Document<'_>,
     files: &dyn FileSource,
-    follower: &follow::Follower<'_>,
-) -> Result<Vec<Finding>, LintError> {
+    follow: bool,
+) -> Result<Analysis, LintError> {
+    let follower = if follow {
+        follow::Follower::repo(files, follow::Limits::default())
+    } else {
+        follow::Follower::config_only()
+    };
     if doc.source.len() > MAX_SOURCE_BYTES {
         return Err(LintError {
             path: doc.path.to_string(),
@@ -138,7 +166,7 @@ fn lint_with(
     })?;
     if !forest.is_map(root) {
         // An empty file or a bare scalar/list: nothing that could publish.
-        return Ok(Vec::new());
+        return Ok(Analysis::default());
     }
     // The provider's model; everything after it is the same for every provider.
     enum Built {
@@ -169,11 +197,33 @@ fn lint_with(
     };
     let mut facts: Vec<facts::Facts> = jobs
         .iter()
-        .map(|j| facts::collect(&forest, j, follower))
+        .map(|j| facts::collect(&forest, j, &follower))
         .collect();
     facts::demote_release_tools(&mut facts);
+    let publishes = jobs
+        .iter()
+        .zip(&facts)
+        .flat_map(|(job, f)| {
+            let forest = &forest;
+            f.publishes.iter().map(move |p| PublishSeen {
+                path: forest.files[(p.loc.file as usize).min(forest.files.len().saturating_sub(1))]
+                    .path
+                    .to_string(),
+                span: p.loc.span,
+                job: job.name.clone(),
+                client: p.client,
+                what: p.what.clone(),
+                registry: rules::target_of(f, p),
+                confidence: p.confidence,
+                chain: p.chain.clone(),
+            })
+        })
+        .collect();
     let cx = rules::FileCx::new(doc.provider, &forest, model, jobs, &facts);
     let mut out = rules::Out::new(&forest);
     rules::run(&cx, &mut out);
-    Ok(out.finish())
+    Ok(Analysis {
+        findings: out.finish(),
+        publishes,
+    })
 }

@@ -39,6 +39,30 @@ pub enum Client {
 }
 
 impl Client {
+    /// A stable name for JSON (`npm`, `semantic-release`, `named-job`…).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Client::Npm => "npm",
+            Client::Pnpm => "pnpm",
+            Client::YarnClassic => "yarn-classic",
+            Client::YarnBerry => "yarn-berry",
+            Client::Bun => "bun",
+            Client::SemanticRelease => "semantic-release",
+            Client::Changesets => "changesets",
+            Client::Lerna => "lerna",
+            Client::NxRelease => "nx-release",
+            Client::ReleaseIt => "release-it",
+            Client::Auto => "auto",
+            Client::Np => "np",
+            Client::CleanPublish => "clean-publish",
+            Client::Action => "action",
+            Client::ReusableWorkflow => "reusable-workflow",
+            Client::NamedScript => "named-script",
+            Client::NamedJob => "named-job",
+            Client::ScriptText => "script-text",
+        }
+    }
+
     /// A release tool whose npm publish can be switched off in its own config; in a
     /// file where another job publishes explicitly it is not the publishing job.
     pub fn is_release_tool(self) -> bool {

@@ -27,7 +27,7 @@ use crate::config::{Config, lint::LintConfig};
 use crate::render::{
     self,
     line_index::LineIndex,
-    lint_report::{InputError, LintReport, LocatedFinding},
+    lint_report::{InputError, LintReport, LocatedFinding, PublishEntry},
 };
 
 const LONG_ABOUT: &str = "\
@@ -153,6 +153,7 @@ struct Job {
 #[derive(Default)]
 struct Outcome {
     findings: Vec<LocatedFinding>,
+    publishes: Vec<PublishEntry>,
     sources: BTreeMap<String, String>,
     errors: Vec<InputError>,
     scanned: bool,
@@ -249,6 +250,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
 
     let mut report = LintReport {
         findings: Vec::new(),
+        publishes: Vec::new(),
         sources: BTreeMap::new(),
         errors,
         files_scanned: 0,
@@ -258,6 +260,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
     };
     for outcome in outcomes {
         report.findings.extend(outcome.findings);
+        report.publishes.extend(outcome.publishes);
         report.sources.extend(outcome.sources);
         report.errors.extend(outcome.errors);
         report.files_scanned += usize::from(outcome.scanned);
@@ -415,11 +418,7 @@ fn check(
         source: &source,
         provider,
     };
-    let result = if job.follow {
-        tokenless_ci::lint_repo(doc, &files)
-    } else {
-        tokenless_ci::lint(doc, &files)
-    };
+    let result = tokenless_ci::analyse(doc, &files, job.follow);
     // Every text a finding may point into, by the path findings use.
     let mut texts: BTreeMap<String, SourceText> = BTreeMap::new();
     for (include, text) in files.into_read() {
@@ -433,6 +432,14 @@ fn check(
             text: source,
         },
     );
+    let result = result.map(|analysis| {
+        outcome.publishes = analysis
+            .publishes
+            .into_iter()
+            .map(|p| located_publish(&texts, &job.display, p))
+            .collect();
+        analysis.findings
+    });
     classify(
         &mut outcome,
         &texts,
@@ -442,6 +449,49 @@ fn check(
         min_severity,
     );
     outcome
+}
+
+/// A recognised publish with its file and hops shown as the user sees them.
+fn located_publish(
+    texts: &BTreeMap<String, SourceText>,
+    main: &str,
+    p: tokenless_ci::PublishSeen,
+) -> PublishEntry {
+    let (shown, line) = match texts.get(&p.path).or_else(|| texts.get(main)) {
+        Some(source) => (
+            source.shown.clone(),
+            LineIndex::new(&source.text)
+                .position(&source.text, p.span.start)
+                .line,
+        ),
+        None => (p.path.clone(), 0),
+    };
+    PublishEntry {
+        path: shown,
+        line,
+        job: p.job,
+        client: p.client.as_str(),
+        what: p.what,
+        registry: p.registry,
+        confidence: p.confidence,
+        chain: show_chain(texts, &p.chain),
+    }
+}
+
+/// Hops name repository files as the engine read them; show them as the user sees them.
+fn show_chain(
+    texts: &BTreeMap<String, SourceText>,
+    chain: &[tokenless_ci::Hop],
+) -> Vec<tokenless_ci::Hop> {
+    chain
+        .iter()
+        .map(|hop| tokenless_ci::Hop {
+            file: texts
+                .get(&hop.file)
+                .map_or_else(|| hop.file.clone(), |t| t.shown.clone()),
+            ..hop.clone()
+        })
+        .collect()
 }
 
 /// A text the engine read (the linted file or one of its includes).
@@ -519,18 +569,7 @@ fn classify(
                 .sources
                 .entry(source.shown.clone())
                 .or_insert_with(|| text.clone());
-            // Chain hops name repository files as the engine read them; show them the
-            // way the user sees the linted file.
-            let chain = finding
-                .chain
-                .iter()
-                .map(|hop| tokenless_ci::Hop {
-                    file: texts
-                        .get(&hop.file)
-                        .map_or_else(|| hop.file.clone(), |t| t.shown.clone()),
-                    ..hop.clone()
-                })
-                .collect();
+            let chain = show_chain(texts, &finding.chain);
             outcome.findings.push(LocatedFinding {
                 finding: Finding {
                     path: source.shown.clone(),

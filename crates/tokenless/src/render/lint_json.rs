@@ -4,6 +4,7 @@
 //! {"version": 1,
 //!  "findings": [{"rule", "severity", "path", "line", "column", "end_line", "end_column",
 //!                "message", "help", "confidence", "job"?, "chain"?}],
+//!  "publishes": [{"path", "line", "job", "client", "what", "registry", "confidence", "chain"?}],
 //!  "files_scanned": 3,
 //!  "suppressed": 0,
 //!  "errors": [{"path", "line", "column", "message"}]}
@@ -19,12 +20,14 @@
 
 use serde::Serialize;
 
-use super::lint_report::{InputError, LintReport};
+use super::lint_report::{InputError, LintReport, PublishEntry};
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
     version: u32,
     findings: Vec<JsonFinding<'a>>,
+    /// Every publish recognised (an inventory; findings judge them).
+    publishes: &'a [PublishEntry],
     files_scanned: usize,
     suppressed: usize,
     errors: &'a [InputError],
@@ -74,6 +77,7 @@ pub fn render(report: &LintReport) -> String {
                 },
             })
             .collect(),
+        publishes: &report.publishes,
         files_scanned: report.files_scanned,
         suppressed: report.suppressed,
         errors: &report.errors,
@@ -111,6 +115,7 @@ mod tests {
                     "line": 2, "column": 8, "end_line": 2, "end_column": 18,
                     "message": "a message", "help": "a help line", "confidence": "high"
                 }],
+                "publishes": [],
                 "files_scanned": 1,
                 "suppressed": 0,
                 "errors": []

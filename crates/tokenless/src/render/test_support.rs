@@ -38,6 +38,7 @@ pub fn located(
 pub fn report_with(src: &str, findings: Vec<LocatedFinding>) -> LintReport {
     LintReport {
         findings,
+        publishes: Vec::new(),
         sources: [(PATH.to_owned(), src.to_owned())].into_iter().collect(),
         errors: Vec::new(),
         files_scanned: 1,
