@@ -293,7 +293,10 @@ pub fn collect(forest: &Forest, job: &Job, follow: &Follower<'_>) -> Facts {
             }
         }
     }
-    named_publish(forest, job, &mut f);
+    // Names decide only when the repository is not there to say what the steps run.
+    if !(follow.is_repo_aware() && follow.read("package.json").is_some()) {
+        named_publish(forest, job, &mut f);
+    }
     f
 }
 
@@ -632,6 +635,19 @@ fn command_facts(
     // Publishing.
     if let Some(mut p) = ctx.follow.command(argv, "", 0) {
         let (start, end) = (p.start, p.end);
+        if let Some(cred) = &p.credential {
+            f.wires.push(Wire {
+                step: Some(step),
+                persistent: true,
+                loc: ctx.loc(start, end),
+                what: format!(
+                    "a token line written by {}:{}",
+                    cred.hop.file, cred.hop.line
+                ),
+                source: Source::Static(cred.source.clone()),
+                host: cred.host.clone(),
+            });
+        }
         if !p.chain.is_empty() {
             let shown: Vec<&str> = argv.iter().take(4).map(|w| w.text.as_str()).collect();
             p.what = format!("`{}` (which runs {})", shown.join(" "), p.what);

@@ -24,7 +24,7 @@ use regex::Regex;
 
 use crate::FileSource;
 use crate::finding::{Confidence, Hop};
-use crate::publish::{Client, Found, host_of};
+use crate::publish::{Client, Found, ScriptCredential, host_of};
 use crate::shell::{self, Word};
 use crate::yaml::{Forest, Kind, NodeId};
 
@@ -178,6 +178,10 @@ pub struct Follower<'a> {
 
 static JS_PUBLISH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"\b(npm|pnpm|yarn|bun)(?:\s+npm)?\s+publish\b|['"`](npm|pnpm|yarn)['"`]\s*,\s*\[\s*['"`]publish['"`]"#)
+        .expect("static regex")
+});
+static SCRIPT_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?://([^\s:'"/]+)[^\s:'"]*:)?(?:_authToken|npmAuthToken)['"]?(?:\s*[=:]\s*|\s+)['"]?(\$\{?[A-Za-z_][A-Za-z0-9_]*\}?)"#)
         .expect("static regex")
 });
 static JS_SHELL_FILE: LazyLock<Regex> = LazyLock::new(|| {
@@ -1174,10 +1178,25 @@ impl<'a> Follower<'a> {
         }
         let script = shell::parse(text);
         let mut dir = cwd.to_string();
-        let mut found = None;
+        let mut found: Option<Found> = None;
+        let mut credential: Option<ScriptCredential> = None;
         script.walk(&mut |c, nesting| {
             if found.is_some() {
                 return;
+            }
+            let snippet = text.get(c.start..c.end).unwrap_or("");
+            if credential.is_none()
+                && let Some(m) = SCRIPT_TOKEN.captures(snippet)
+            {
+                credential = Some(ScriptCredential {
+                    hop: Hop {
+                        file: file.unwrap_or("").to_string(),
+                        line: line_at(text, c.start),
+                        what: abbreviate(snippet),
+                    },
+                    source: m.get(2).map(|v| v.as_str().to_string()).unwrap_or_default(),
+                    host: m.get(1).and_then(|h| host_of(h.as_str())),
+                });
             }
             let argv = c.argv();
             if nesting == 0
@@ -1204,6 +1223,14 @@ impl<'a> Follower<'a> {
                 found = Some(f);
             }
         });
+        if let Some(f) = found.as_mut()
+            && f.credential.is_none()
+            && let Some(mut cred) = credential
+            && file.is_some()
+        {
+            cred.hop.file = file.unwrap_or("").to_string();
+            f.credential = Some(cred);
+        }
         found
     }
 

@@ -100,6 +100,19 @@ pub struct Found {
     /// The hops inside the repository after the CI step (empty for a direct publish).
     pub chain: Vec<Hop>,
     pub confidence: Confidence,
+    /// A stored npm token that a followed script writes before it publishes.
+    pub credential: Option<ScriptCredential>,
+}
+
+/// A token line written by a script in the repository (`echo "//registry.npmjs.org/:
+/// _authToken=$NPM_TOKEN" > ~/.npmrc`, `npm config set …:_authToken "$X"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptCredential {
+    pub hop: Hop,
+    /// The variable it reads (`$NPM_TOKEN`).
+    pub source: String,
+    /// The registry host the line is for, when it names one.
+    pub host: Option<String>,
 }
 
 impl Found {
@@ -114,6 +127,7 @@ impl Found {
             reads_npm_token: client.reads_npm_token(),
             chain: Vec::new(),
             confidence: Confidence::High,
+            credential: None,
         }
     }
 }

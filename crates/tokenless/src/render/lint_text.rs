@@ -69,11 +69,11 @@ fn render_finding(
             .iter()
             .map(|h| format!("{}:{} {}", h.file, h.line, h.what))
             .collect();
-        text.push_str(&format!("\n  = publish path: {}", hops.join(" → ")));
+        text.push_str(&format!("\n   = publish path: {}", hops.join(" → ")));
     }
     if finding.confidence != tokenless_ci::Confidence::High {
         text.push_str(&format!(
-            "\n  = confidence: {} (the publish is inferred, not seen)",
+            "\n   = confidence: {} (the publish is inferred, not seen)",
             finding.confidence
         ));
     }
