@@ -154,7 +154,8 @@ impl Expander<'_> {
             };
             let key = forest.text(k).to_string();
             match key.as_str() {
-                "run" => self.run(s, v, b),
+                // `deploy` is the deprecated spelling of `run` (CircleCI 2.0 configs).
+                "run" | "deploy" => self.run(s, v, b),
                 "when" | "unless" => {
                     if let Some(inner) = forest.get(v, "steps") {
                         self.expand(inner, b, depth);

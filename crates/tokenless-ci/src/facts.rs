@@ -449,13 +449,25 @@ fn uses_facts(
     }
     let reusable =
         base.contains(".github/workflows/") || base.ends_with(".yml") || base.ends_with(".yaml");
-    // A command given to an action or orb as a parameter, followed into the repository.
+    // A command given to an action or orb as a parameter, followed into the repository
+    // (from the directory the action is told to work in).
+    let cwd = input("cwd")
+        .or(input("working-directory"))
+        .map(|c| {
+            c.text
+                .trim()
+                .trim_start_matches("./")
+                .trim_end_matches('/')
+                .to_string()
+        })
+        .filter(|c| !c.contains("${{") && c != ".")
+        .unwrap_or_default();
     let followed = |text: &str| -> Option<Found> {
         let script = shell::parse(text);
         let mut found = None;
         script.walk(&mut |c, _| {
             if found.is_none() {
-                found = follow.command(c.argv(), "", 0);
+                found = follow.command(c.argv(), &cwd, 0);
             }
         });
         found
@@ -477,7 +489,13 @@ fn uses_facts(
     if reusable {
         let named = base.contains("publish") || base.contains("release");
         let passes_token = inputs.iter().any(|x| is_token_name(&x.name));
-        if named || passes_token {
+        // A workflow of this repository says itself whether it publishes to npm.
+        let callee = if follow.is_repo_aware() {
+            callee_publishes(forest, follow, name)
+        } else {
+            None
+        };
+        if callee.unwrap_or(named || passes_token) {
             publish(
                 Client::ReusableWorkflow,
                 format!("the reusable workflow `{name}`"),
@@ -550,6 +568,51 @@ fn uses_facts(
     {
         publish(Client::Action, format!("`{name}`"), false, None);
     }
+}
+
+/// Whether a reusable workflow kept in this repository (`./.github/workflows/x.yml`, or
+/// `owner/repo/.github/workflows/x.yml@ref` when that file exists here) has a job that
+/// publishes to npm; `None` when it cannot be read.
+fn callee_publishes(forest: &Forest, follow: &Follower<'_>, name: &str) -> Option<bool> {
+    let path = name.split('@').next()?;
+    let rel = match path.strip_prefix("./") {
+        Some(r) => r.to_string(),
+        None => path.get(path.find(".github/workflows/")?..)?.to_string(),
+    };
+    // The calling file itself is not its own callee.
+    if forest
+        .files
+        .iter()
+        .any(|f| *f.path == *rel || f.path.ends_with(&format!("/{rel}")))
+    {
+        return None;
+    }
+    let text = follow.read(&rel)?;
+    let key = format!("workflow:{rel}");
+    if !follow.enter(&key) {
+        return Some(false);
+    }
+    let result = (|| {
+        let mut callee = Forest::default();
+        let root = callee.parse(&rel, &text).ok()?;
+        if !callee.is_map(root) {
+            return Some(false);
+        }
+        let wf = crate::github::build(&callee, root);
+        Some(wf.jobs.iter().any(|j| {
+            let f = collect(&callee, j, follow);
+            f.publishes.iter().any(|p| {
+                let target = p
+                    .registry
+                    .clone()
+                    .or_else(|| f.registries.last().map(|r| r.0.clone()))
+                    .unwrap_or_else(|| NPMJS.to_string());
+                is_npmjs(&target)
+            })
+        }))
+    })();
+    follow.leave();
+    result
 }
 
 /// Facts from one shell script. Returns the variables that received a minted token.

@@ -199,11 +199,33 @@ fn strip_version(tool: &str) -> &str {
     }
 }
 
+/// `--dry-run` for certain: not `--dry-run=false`, and not `--dry-run "$X"`, whose value
+/// (and so whether anything is published) is decided at run time.
 pub fn is_dry_run(args: &[Word]) -> bool {
-    args.iter().any(|w| {
+    args.iter().enumerate().any(|(i, w)| {
         let t = w.text.to_ascii_lowercase();
-        t == "--dry-run" || t == "--dry-run=true" || t == "--dryrun" || t == "--dry_run"
+        let flag = t == "--dry-run" || t == "--dryrun" || t == "--dry_run";
+        let valued = args
+            .get(i + 1)
+            .is_some_and(|n| n.text.contains('$') || n.text == "false" || n.text == "true");
+        (flag && !valued)
+            || t == "--dry-run=true"
+            || (flag && args.get(i + 1).is_some_and(|n| n.text == "true"))
     })
+}
+
+/// The words after the script name (without a leading `--`), as the script receives them.
+fn script_args(args: &[Word], script_at: usize) -> String {
+    let rest = args.get(script_at..).unwrap_or_default();
+    let rest = match rest.first() {
+        Some(w) if w.text == "--" => &rest[1..],
+        _ => rest,
+    };
+    rest.iter()
+        .filter(|w| !w.text.contains(['\'', '"', ';', '&', '|', '`', '$']))
+        .map(|w| w.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn registry_arg(args: &[Word]) -> Option<String> {
@@ -467,6 +489,21 @@ impl<'a> Follower<'a> {
         self.files.is_some()
     }
 
+    /// Start following `key` (a file or script); false when it is already being followed
+    /// (a cycle) or the depth limit is reached. Pair with [`Follower::leave`].
+    pub fn enter(&self, key: &str) -> bool {
+        let mut active = self.active.borrow_mut();
+        if active.iter().any(|k| k == key) || active.len() >= self.limits.max_depth {
+            return false;
+        }
+        active.push(key.to_string());
+        true
+    }
+
+    pub fn leave(&self) {
+        self.active.borrow_mut().pop();
+    }
+
     /// A repository file's text (bounded, text only), cached.
     pub fn read(&self, path: &str) -> Option<Rc<str>> {
         let files = self.files?;
@@ -631,7 +668,7 @@ impl<'a> Follower<'a> {
                 };
                 return self.command(args.get(i..)?, cwd, depth + 1).map(outer);
             }
-            "make" | "gmake" => {
+            "make" | "gmake" | "$(MAKE)" | "${MAKE}" => {
                 let target = pos.first().map(|p| p.1).unwrap_or("");
                 let dir = flag_value(args, &["-C"]).and_then(|d| join(cwd, d));
                 return self
@@ -840,6 +877,10 @@ impl<'a> Follower<'a> {
             "workspace" if pm == Pm::Yarn => {
                 let ws = pos.get(1)?.1;
                 let script = pos.get(2)?.1;
+                if script == "exec" || script == "run" && pos.get(3).is_none() {
+                    let k = pos.get(2)?.0;
+                    return self.command(args.get(k + 1..)?, cwd, depth + 1).map(outer);
+                }
                 let script = if script == "run" {
                     pos.get(3)?.1
                 } else {
@@ -858,8 +899,15 @@ impl<'a> Follower<'a> {
                     .map(outer)
             }
             "exec" | "dlx" | "x" => {
-                let skip = usize::from(args.get(i0 + 1).is_some_and(|w| w.text == "--"));
-                self.command(args.get(i0 + 1 + skip..)?, cwd, depth + 1)
+                // The command starts at the first positional after the subcommand
+                // (`pnpm dlx --package a --package b lerna publish`).
+                let rest = args.get(i0 + 1..)?;
+                let start = rest
+                    .iter()
+                    .position(|w| w.text == "--")
+                    .map(|i| i + 1)
+                    .or_else(|| positionals(rest).first().map(|p| p.0))?;
+                self.command(rest.get(start..)?, cwd, depth + 1)
                     .map(|mut f| {
                         f.start = first.start;
                         if !matches!(scope, Scope::Here) {
@@ -878,6 +926,7 @@ impl<'a> Follower<'a> {
                     depth,
                     at(1 + pos[1].0),
                     format!("{name} run {script}"),
+                    &script_args(args, 1 + pos[1].0),
                 )
             }
             _ if pm == Pm::Npm && !matches!(s0, "test" | "start" | "stop" | "restart") => None,
@@ -893,6 +942,7 @@ impl<'a> Follower<'a> {
                     depth,
                     at(1 + i0),
                     format!("{name} {s0}"),
+                    &script_args(args, 1 + i0),
                 ) {
                     return Some(f);
                 }
@@ -939,6 +989,7 @@ impl<'a> Follower<'a> {
         depth: usize,
         span: (usize, usize),
         label: String,
+        args: &str,
     ) -> Option<Found> {
         let by_name = || {
             publishy_script(script).then(|| {
@@ -948,7 +999,7 @@ impl<'a> Follower<'a> {
             })
         };
         let result = match scope {
-            Scope::Here => self.run_script(pm, script, cwd, depth),
+            Scope::Here => self.run_script(pm, script, args, cwd, depth),
             other => match self.run_everywhere(pm, script, other, cwd, depth) {
                 Some(f) => ScriptResult::Found(f),
                 None if self.files.is_some() && self.package(cwd).is_some() => {
@@ -976,7 +1027,14 @@ impl<'a> Follower<'a> {
     }
 
     /// Run `script` in the package at `cwd` (with npm/yarn/bun `pre`/`post` hooks).
-    fn run_script(&self, pm: Pm, script: &str, cwd: &str, depth: usize) -> ScriptResult {
+    fn run_script(
+        &self,
+        pm: Pm,
+        script: &str,
+        args: &str,
+        cwd: &str,
+        depth: usize,
+    ) -> ScriptResult {
         if self.files.is_none() {
             return ScriptResult::Unknown;
         }
@@ -1003,16 +1061,25 @@ impl<'a> Follower<'a> {
             vec![script.to_string()]
         };
         for n in &names {
-            if let Some(f) = self.one_script(&pkg, &dir, n, depth) {
+            // Arguments after the script name go to the script itself, not its hooks.
+            let extra = if n == script { args } else { "" };
+            if let Some(f) = self.one_script(&pkg, &dir, n, extra, depth) {
                 return ScriptResult::Found(f);
             }
         }
         ScriptResult::NoPublish
     }
 
-    fn one_script(&self, pkg: &Package, dir: &str, name: &str, depth: usize) -> Option<Found> {
-        let body = pkg.script(name)?;
-        let key = format!("script:{}#{name}", pkg.path);
+    fn one_script(
+        &self,
+        pkg: &Package,
+        dir: &str,
+        name: &str,
+        args: &str,
+        depth: usize,
+    ) -> Option<Found> {
+        let script_body = pkg.script(name)?;
+        let key = format!("script:{}#{name} {args}", pkg.path);
         if self.active.borrow().contains(&key) {
             return None;
         }
@@ -1020,13 +1087,18 @@ impl<'a> Follower<'a> {
             return m.clone();
         }
         self.active.borrow_mut().push(key.clone());
-        let found = self.inline(body, dir, depth + 1).map(|mut f| {
+        let body = if args.is_empty() {
+            script_body.to_string()
+        } else {
+            format!("{script_body} {args}")
+        };
+        let found = self.inline(&body, dir, depth + 1).map(|mut f| {
             f.chain.insert(
                 0,
                 Hop {
                     file: pkg.path.clone(),
                     line: pkg.line_of_key(Some("scripts"), name),
-                    what: abbreviate(&format!("\"{name}\": \"{body}\"")),
+                    what: abbreviate(&format!("\"{name}\": \"{script_body}\"")),
                 },
             );
             f
@@ -1073,14 +1145,14 @@ impl<'a> Follower<'a> {
         for d in selected.take(self.limits.max_packages) {
             if let Some(pkg) = self.package(d)
                 && pkg.script(script).is_some()
-                && let ScriptResult::Found(f) = self.run_script(pm, script, d, depth)
+                && let ScriptResult::Found(f) = self.run_script(pm, script, "", d, depth)
             {
                 let mut f = f;
                 f.recursive = true;
                 return Some(f);
             }
         }
-        match self.run_script(pm, script, cwd, depth) {
+        match self.run_script(pm, script, "", cwd, depth) {
             ScriptResult::Found(f) => Some(f),
             _ => None,
         }
