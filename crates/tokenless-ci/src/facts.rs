@@ -403,20 +403,31 @@ fn uses_facts(
     let lower = name.to_ascii_lowercase();
     let base = lower.split('@').next().unwrap_or("");
     let input = |k: &str| inputs.iter().find(|x| x.name == k);
-    if (base.starts_with("./") || base.contains("setup-node")) && input("node-version").is_none() {
-        // A local or third-party setup action chooses a Node we cannot see.
-        f.node_versions.push((
-            NodeSpec::Unknown,
-            Loc::of(forest, node),
-            format!("set up by `{name}`"),
-        ));
-    }
     if let Some(nv) = input("node-version") {
         f.node_versions.push((
             versions::parse_node(&nv.text),
             Loc::of(forest, nv.value),
             nv.text.clone(),
         ));
+    } else if base.starts_with("./") || base.contains("setup-node") {
+        // The repository may say which Node: a `node-version-file`, or the local action.
+        let from_repo = if base.contains("setup-node") {
+            input("node-version-file").and_then(|file| {
+                node_from_file(follow, file.text.trim())
+                    .map(|(spec, text)| (spec, Loc::of(forest, file.value), text))
+            })
+        } else {
+            local_action_node(follow, name).map(|(spec, text)| (spec, Loc::of(forest, node), text))
+        };
+        match from_repo {
+            Some(v) => f.node_versions.push(v),
+            // A local or third-party setup action chooses a Node we cannot see.
+            None => f.node_versions.push((
+                NodeSpec::Unknown,
+                Loc::of(forest, node),
+                format!("set up by `{name}`"),
+            )),
+        }
     }
     let registry = input("registry-url")
         .or(input("registry"))
@@ -568,6 +579,57 @@ fn uses_facts(
     {
         publish(Client::Action, format!("`{name}`"), false, None);
     }
+}
+
+/// The Node version a repository file names (`.nvmrc`, `.node-version`, `.tool-versions`,
+/// package.json `volta.node`/`engines.node`), with the text shown in messages.
+fn node_from_file(follow: &Follower<'_>, path: &str) -> Option<(NodeSpec, String)> {
+    let path = path.trim_start_matches("./");
+    let text = follow.read(path)?;
+    let value = if path.ends_with("package.json") {
+        let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+        json.pointer("/volta/node")
+            .or_else(|| json.pointer("/engines/node"))?
+            .as_str()?
+            .trim_start_matches(">=")
+            .trim()
+            .to_string()
+    } else if path.ends_with(".tool-versions") {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix("nodejs ")
+                    .or_else(|| l.strip_prefix("node "))
+            })?
+            .trim()
+            .to_string()
+    } else {
+        text.lines().next()?.trim().to_string()
+    };
+    let spec = versions::parse_node(&value);
+    (!matches!(spec, NodeSpec::Unknown)).then(|| (spec, format!("{value} (from {path})")))
+}
+
+/// The Node a local composite action (`./.github/setup`) sets up, read from its
+/// `action.yml`: the `node-version` or `node-version-file` it gives setup-node.
+fn local_action_node(follow: &Follower<'_>, name: &str) -> Option<(NodeSpec, String)> {
+    let dir = name.trim_start_matches("./").trim_end_matches('/');
+    let text = ["action.yml", "action.yaml"]
+        .iter()
+        .find_map(|f| follow.read(&format!("{dir}/{f}")))?;
+    for line in text.lines() {
+        let l = line.trim();
+        if let Some(v) = l.strip_prefix("node-version-file:") {
+            return node_from_file(follow, v.trim().trim_matches(['"', '\'']));
+        }
+        if let Some(v) = l.strip_prefix("node-version:") {
+            let v = v.trim().trim_matches(['"', '\'']);
+            let spec = versions::parse_node(v);
+            if !matches!(spec, NodeSpec::Unknown) {
+                return Some((spec, format!("{v} (from {dir})")));
+            }
+        }
+    }
+    None
 }
 
 /// Whether a reusable workflow kept in this repository (`./.github/workflows/x.yml`, or

@@ -189,7 +189,11 @@ impl<'a> JobCx<'a> {
             }
         };
         let all_reach = publishes.iter().all(|p| reaches(p));
-        let npm = match publishes.first() {
+        // A reusable workflow's npm is its own jobs' (judged in its own file).
+        let npm = match publishes
+            .iter()
+            .find(|p| p.client != crate::publish::Client::ReusableWorkflow)
+        {
             Some(first) => npm_state(provider, job, f, forest, first),
             None => Npm::Ok,
         };
