@@ -581,6 +581,53 @@ fn uses_facts(
     }
 }
 
+/// A token line committed in the repository's own `.npmrc` or `.yarnrc.yml`
+/// (`//registry.npmjs.org/:_authToken=${NPM_TOKEN}`, `npmAuthToken: ${NPM_TOKEN}`) is a
+/// stored credential of every npm publish run from the root: the CI provider fills the
+/// variable from project or context settings (CircleCI, GitLab). Adds it to each
+/// publishing job's wires, pointing at the publish with the file and line in `what`.
+pub fn committed_credentials(forest: &Forest, facts: &mut [Facts], follow: &Follower<'_>) {
+    static LINE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"^\s*(?:(//[^\s:]+):)?(?:_authToken|npmAuthToken)\s*[=:]\s*['"]?(\$\{?[A-Za-z_][A-Za-z0-9_]*\}?)"#)
+            .expect("static regex")
+    });
+    let mut lines = Vec::new();
+    for file in [".npmrc", ".yarnrc.yml"] {
+        let Some(text) = follow.read(file) else {
+            continue;
+        };
+        for (i, line) in text.lines().enumerate() {
+            if let Some(c) = LINE.captures(line) {
+                let host = c.get(1).and_then(|h| host_of(h.as_str()));
+                if host.as_deref().is_none_or(is_npmjs) {
+                    let var = c.get(2).map(|v| v.as_str().to_string()).unwrap_or_default();
+                    lines.push((format!("{file}:{}", i + 1), var, host));
+                }
+            }
+        }
+    }
+    if lines.is_empty() {
+        return;
+    }
+    let _ = forest;
+    for f in facts.iter_mut() {
+        let Some(p) = f.publishes.first() else {
+            continue;
+        };
+        let (step, loc) = (p.step, p.loc);
+        for (at, var, host) in &lines {
+            f.wires.push(Wire {
+                step: Some(step),
+                persistent: true,
+                loc,
+                what: format!("the token line committed in {at}"),
+                source: Source::Static(var.clone()),
+                host: host.clone(),
+            });
+        }
+    }
+}
+
 /// The Node version a repository file names (`.nvmrc`, `.node-version`, `.tool-versions`,
 /// package.json `volta.node`/`engines.node`), with the text shown in messages.
 fn node_from_file(follow: &Follower<'_>, path: &str) -> Option<(NodeSpec, String)> {

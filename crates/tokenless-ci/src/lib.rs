@@ -200,6 +200,11 @@ pub fn analyse(
         .map(|j| facts::collect(&forest, j, &follower))
         .collect();
     facts::demote_release_tools(&mut facts);
+    // GitHub never puts secrets into the environment by itself: a committed `${VAR}`
+    // line is a credential there only through wiring the job already shows.
+    if follow && doc.provider != Provider::GitHub {
+        facts::committed_credentials(&forest, &mut facts, &follower);
+    }
     let publishes = jobs
         .iter()
         .zip(&facts)
