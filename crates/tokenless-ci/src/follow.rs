@@ -17,8 +17,8 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::rc::Rc;
 use std::sync::LazyLock;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use regex::Regex;
 
@@ -53,7 +53,7 @@ impl Default for Limits {
 /// A parsed `package.json`.
 struct Package {
     path: String,
-    text: Rc<str>,
+    text: Arc<str>,
     json: serde_json::Value,
 }
 
@@ -167,13 +167,44 @@ enum ToolConfig {
 pub struct Follower<'a> {
     files: Option<&'a dyn FileSource>,
     limits: Limits,
-    texts: RefCell<HashMap<String, Option<Rc<str>>>>,
-    packages: RefCell<HashMap<String, Option<Rc<Package>>>>,
-    memo: RefCell<HashMap<String, Option<Found>>>,
+    cache: Cache<'a>,
     active: RefCell<Vec<String>>,
     files_read: Cell<usize>,
     commands: Cell<usize>,
-    workspaces: RefCell<Option<Rc<Vec<String>>>>,
+}
+
+/// What following learns about one repository: file texts, parsed package.json files,
+/// workspace directories and the result of each package script. Share one between the
+/// files of a repository ([`Follower::shared`]) and each is read and parsed once for all
+/// of them, from any thread.
+#[derive(Default)]
+pub struct RepoCache {
+    texts: Mutex<HashMap<String, Option<Arc<str>>>>,
+    packages: Mutex<HashMap<String, Option<Arc<Package>>>>,
+    memo: Mutex<HashMap<String, Option<Found>>>,
+    /// Workspace package directories with their package names.
+    workspaces: Mutex<Option<Workspaces>>,
+}
+
+/// Workspace package directories with their package names.
+type Workspaces = Arc<Vec<(String, Option<String>)>>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+enum Cache<'a> {
+    Owned(RepoCache),
+    Shared(&'a RepoCache),
+}
+
+impl Cache<'_> {
+    fn get(&self) -> &RepoCache {
+        match self {
+            Cache::Owned(c) => c,
+            Cache::Shared(c) => c,
+        }
+    }
 }
 
 static JS_PUBLISH: LazyLock<Regex> = LazyLock::new(|| {
@@ -466,13 +497,10 @@ impl<'a> Follower<'a> {
         Follower {
             files: None,
             limits: Limits::default(),
-            texts: RefCell::default(),
-            packages: RefCell::default(),
-            memo: RefCell::default(),
+            cache: Cache::Owned(RepoCache::default()),
             active: RefCell::default(),
             files_read: Cell::new(0),
             commands: Cell::new(0),
-            workspaces: RefCell::new(None),
         }
     }
 
@@ -482,6 +510,19 @@ impl<'a> Follower<'a> {
             files: Some(files),
             limits,
             ..Follower::config_only()
+        }
+    }
+
+    /// Like [`Follower::repo`], learning through a cache shared with the other files of
+    /// the same repository.
+    pub fn shared(files: &'a dyn FileSource, limits: Limits, cache: &'a RepoCache) -> Follower<'a> {
+        Follower {
+            files: Some(files),
+            limits,
+            cache: Cache::Shared(cache),
+            active: RefCell::default(),
+            files_read: Cell::new(0),
+            commands: Cell::new(0),
         }
     }
 
@@ -505,9 +546,9 @@ impl<'a> Follower<'a> {
     }
 
     /// A repository file's text (bounded, text only), cached.
-    pub fn read(&self, path: &str) -> Option<Rc<str>> {
+    pub fn read(&self, path: &str) -> Option<Arc<str>> {
         let files = self.files?;
-        if let Some(t) = self.texts.borrow().get(path) {
+        if let Some(t) = lock(&self.cache.get().texts).get(path) {
             return t.clone();
         }
         let text = if self.files_read.get() >= self.limits.max_files {
@@ -518,32 +559,28 @@ impl<'a> Follower<'a> {
                 .read(path)
                 .ok()
                 .filter(|t| t.len() <= self.limits.max_file_bytes && !t.contains('\0'))
-                .map(Rc::from)
+                .map(Arc::from)
         };
-        self.texts
-            .borrow_mut()
-            .insert(path.to_string(), text.clone());
+        lock(&self.cache.get().texts).insert(path.to_string(), text.clone());
         text
     }
 
-    fn package(&self, dir: &str) -> Option<Rc<Package>> {
-        if let Some(p) = self.packages.borrow().get(dir) {
+    fn package(&self, dir: &str) -> Option<Arc<Package>> {
+        if let Some(p) = lock(&self.cache.get().packages).get(dir) {
             return p.clone();
         }
         let path = file_in(dir, "package.json");
         let pkg = self.read(&path).and_then(|text| {
             let json: serde_json::Value = serde_json::from_str(&text).ok()?;
             json.is_object().then(|| {
-                Rc::new(Package {
+                Arc::new(Package {
                     path: path.clone(),
                     text,
                     json,
                 })
             })
         });
-        self.packages
-            .borrow_mut()
-            .insert(dir.to_string(), pkg.clone());
+        lock(&self.cache.get().packages).insert(dir.to_string(), pkg.clone());
         pkg
     }
 
@@ -962,7 +999,7 @@ impl<'a> Follower<'a> {
     }
 
     /// The nearest package.json at or above `cwd`.
-    fn package_for(&self, cwd: &str) -> Option<Rc<Package>> {
+    fn package_for(&self, cwd: &str) -> Option<Arc<Package>> {
         let mut dir = cwd.to_string();
         loop {
             if let Some(p) = self.package(&dir) {
@@ -1083,7 +1120,7 @@ impl<'a> Follower<'a> {
         if self.active.borrow().contains(&key) {
             return None;
         }
-        if let Some(m) = self.memo.borrow().get(&key) {
+        if let Some(m) = lock(&self.cache.get().memo).get(&key) {
             return m.clone();
         }
         self.active.borrow_mut().push(key.clone());
@@ -1104,7 +1141,7 @@ impl<'a> Follower<'a> {
             f
         });
         self.active.borrow_mut().pop();
-        self.memo.borrow_mut().insert(key, found.clone());
+        lock(&self.cache.get().memo).insert(key, found.clone());
         found
     }
 
@@ -1119,14 +1156,20 @@ impl<'a> Follower<'a> {
     ) -> Option<Found> {
         self.files?;
         let dirs = self.workspace_dirs();
-        let selected = dirs.iter().filter(|d| match &scope {
+        let filter = match &scope {
             Scope::Filter(f) => {
                 let f = f
                     .trim_start_matches("./")
                     .trim_end_matches("...")
                     .trim_start_matches("...");
-                let f = f.trim_matches(['{', '}']);
-                let name = self.package(d).and_then(|p| p.name().map(str::to_string));
+                Some(f.trim_matches(['{', '}']).to_string())
+            }
+            _ => None,
+        };
+        let slash_f = filter.as_deref().map(|f| format!("/{f}"));
+        let selected = dirs.iter().filter(|(d, name)| match &filter {
+            Some(f) => {
+                let f = f.as_str();
                 let glob = f.strip_suffix('*');
                 match glob {
                     Some(prefix) => {
@@ -1135,14 +1178,14 @@ impl<'a> Follower<'a> {
                     }
                     None => {
                         d.as_str() == f
-                            || d.ends_with(&format!("/{f}"))
+                            || slash_f.as_deref().is_some_and(|s| d.ends_with(s))
                             || name.as_deref() == Some(f)
                     }
                 }
             }
-            _ => true,
+            None => true,
         });
-        for d in selected.take(self.limits.max_packages) {
+        for (d, _) in selected.take(self.limits.max_packages) {
             if let Some(pkg) = self.package(d)
                 && pkg.script(script).is_some()
                 && let ScriptResult::Found(f) = self.run_script(pm, script, "", d, depth)
@@ -1160,8 +1203,8 @@ impl<'a> Follower<'a> {
 
     /// Workspace package directories from package.json `workspaces`, pnpm-workspace.yaml
     /// and lerna.json.
-    fn workspace_dirs(&self) -> Rc<Vec<String>> {
-        if let Some(w) = self.workspaces.borrow().as_ref() {
+    fn workspace_dirs(&self) -> Workspaces {
+        if let Some(w) = lock(&self.cache.get().workspaces).as_ref() {
             return w.clone();
         }
         let mut patterns: Vec<String> = Vec::new();
@@ -1232,8 +1275,15 @@ impl<'a> Follower<'a> {
             }
         }
         dirs.dedup();
-        let dirs = Rc::new(dirs);
-        *self.workspaces.borrow_mut() = Some(dirs.clone());
+        let dirs: Vec<(String, Option<String>)> = dirs
+            .into_iter()
+            .map(|d| {
+                let name = self.package(&d).and_then(|p| p.name().map(str::to_string));
+                (d, name)
+            })
+            .collect();
+        let dirs = Arc::new(dirs);
+        *lock(&self.cache.get().workspaces) = Some(dirs.clone());
         dirs
     }
 
@@ -1320,7 +1370,7 @@ impl<'a> Follower<'a> {
         if self.active.borrow().contains(&key) {
             return None;
         }
-        if let Some(m) = self.memo.borrow().get(&key) {
+        if let Some(m) = lock(&self.cache.get().memo).get(&key) {
             return m.clone();
         }
         let text = self.read(&rel)?;
@@ -1330,7 +1380,7 @@ impl<'a> Follower<'a> {
         self.active.borrow_mut().push(key.clone());
         let found = self.walk(&text, Some(&rel), cwd, depth + 1);
         self.active.borrow_mut().pop();
-        self.memo.borrow_mut().insert(key, found.clone());
+        lock(&self.cache.get().memo).insert(key, found.clone());
         found
     }
 
@@ -1569,7 +1619,7 @@ impl<'a> Follower<'a> {
         cwd: &str,
         names: &[&str],
         key: &str,
-    ) -> Option<(String, Rc<str>, Option<serde_json::Value>)> {
+    ) -> Option<(String, Arc<str>, Option<serde_json::Value>)> {
         for dir in [cwd, ""] {
             for n in names {
                 let path = file_in(dir, n);

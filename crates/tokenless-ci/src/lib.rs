@@ -140,11 +140,33 @@ pub fn analyse(
     files: &dyn FileSource,
     follow: bool,
 ) -> Result<Analysis, LintError> {
-    let follower = if follow {
-        follow::Follower::repo(files, follow::Limits::default())
+    if follow {
+        let follower = follow::Follower::repo(files, follow::Limits::default());
+        analyse_with(doc, files, &follower)
     } else {
-        follow::Follower::config_only()
-    };
+        analyse_with(doc, files, &follow::Follower::config_only())
+    }
+}
+
+/// Like [`analyse`] with following, sharing what is learnt about the repository (file
+/// texts, package.json files, script results) with the other files of the same
+/// repository through `cache`, so a monorepo's packages are read once, not once per
+/// CI file.
+pub fn analyse_shared(
+    doc: Document<'_>,
+    files: &dyn FileSource,
+    cache: &follow::RepoCache,
+) -> Result<Analysis, LintError> {
+    let follower = follow::Follower::shared(files, follow::Limits::default(), cache);
+    analyse_with(doc, files, &follower)
+}
+
+fn analyse_with(
+    doc: Document<'_>,
+    files: &dyn FileSource,
+    follower: &follow::Follower<'_>,
+) -> Result<Analysis, LintError> {
+    let follow = follower.is_repo_aware();
     if doc.source.len() > MAX_SOURCE_BYTES {
         return Err(LintError {
             path: doc.path.to_string(),
@@ -197,13 +219,13 @@ pub fn analyse(
     };
     let mut facts: Vec<facts::Facts> = jobs
         .iter()
-        .map(|j| facts::collect(&forest, j, &follower))
+        .map(|j| facts::collect(&forest, j, follower))
         .collect();
     facts::demote_release_tools(&mut facts);
     // GitHub never puts secrets into the environment by itself: a committed `${VAR}`
     // line is a credential there only through wiring the job already shows.
     if follow && doc.provider != Provider::GitHub {
-        facts::committed_credentials(&forest, &mut facts, &follower);
+        facts::committed_credentials(&forest, &mut facts, follower);
     }
     let publishes = jobs
         .iter()

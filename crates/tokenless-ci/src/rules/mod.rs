@@ -10,7 +10,7 @@ use crate::finding::{Confidence, Finding, Hop, RuleId, RuleMeta, Severity};
 use crate::model::{Job, Loc};
 use crate::provider::Provider;
 use crate::versions::{self, NodeSpec, Version};
-use crate::yaml::{Forest, line_col};
+use crate::yaml::Forest;
 use crate::{circleci, github, gitlab};
 
 pub mod branch_filter_only;
@@ -262,6 +262,17 @@ impl<'a> Out<'a> {
     }
 
     fn tag_jobs(&mut self, cx: &FileCx<'_>) {
+        // Line starts per file, computed once (a file may hold thousands of jobs).
+        let starts: Vec<Vec<usize>> = self
+            .forest
+            .files
+            .iter()
+            .map(|f| {
+                std::iter::once(0)
+                    .chain(f.text.match_indices('\n').map(|(i, _)| i + 1))
+                    .collect()
+            })
+            .collect();
         self.tags = cx
             .jobs
             .iter()
@@ -269,7 +280,7 @@ impl<'a> Out<'a> {
                 let publish = j.first().or_else(|| j.facts.publishes.first());
                 let mut chain = Vec::new();
                 if let Some(p) = publish {
-                    chain.push(self.ci_hop(j.name(), p.loc));
+                    chain.push(self.ci_hop(j.name(), p.loc, &starts));
                     chain.extend(p.chain.iter().cloned());
                 }
                 JobTag {
@@ -282,10 +293,12 @@ impl<'a> Out<'a> {
     }
 
     /// The first hop of a chain: the CI step that starts it.
-    fn ci_hop(&self, job: &str, loc: Loc) -> Hop {
-        let file =
-            &self.forest.files[(loc.file as usize).min(self.forest.files.len().saturating_sub(1))];
-        let (line, _) = line_col(&file.text, loc.span.start);
+    fn ci_hop(&self, job: &str, loc: Loc, starts: &[Vec<usize>]) -> Hop {
+        let index = (loc.file as usize).min(self.forest.files.len().saturating_sub(1));
+        let file = &self.forest.files[index];
+        let line = starts
+            .get(index)
+            .map_or(1, |s| s.partition_point(|&b| b <= loc.span.start));
         let text = file.text.get(loc.span.start..loc.span.end).unwrap_or("");
         let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
         let text = crate::facts::redact(&text);

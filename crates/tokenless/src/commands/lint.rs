@@ -243,9 +243,17 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
 
     let provider = args.provider.map(Provider::from);
     let default_config = LintConfig::default();
+    // One cache per repository root: its package.json files and scripts are read once
+    // for all of its CI files.
+    let caches: BTreeMap<&Path, tokenless_ci::follow::RepoCache> = jobs
+        .iter()
+        .filter(|job| job.follow)
+        .map(|job| (job.include_root.as_path(), Default::default()))
+        .collect();
     let outcomes = run_jobs(&jobs, |job| {
         let config = configs.get(job.config).unwrap_or(&default_config);
-        check(job, config, provider, args.min_severity)
+        let cache = caches.get(job.include_root.as_path());
+        check(job, config, provider, args.min_severity, cache)
     });
 
     let mut report = LintReport {
@@ -381,6 +389,7 @@ fn check(
     config: &LintConfig,
     provider: Option<Provider>,
     min_severity: Severity,
+    cache: Option<&tokenless_ci::follow::RepoCache>,
 ) -> Outcome {
     let mut outcome = Outcome::default();
     let error = |line, column, message| InputError {
@@ -418,7 +427,10 @@ fn check(
         source: &source,
         provider,
     };
-    let result = tokenless_ci::analyse(doc, &files, job.follow);
+    let result = match cache {
+        Some(cache) if job.follow => tokenless_ci::analyse_shared(doc, &files, cache),
+        _ => tokenless_ci::analyse(doc, &files, job.follow),
+    };
     // Every text a finding may point into, by the path findings use.
     let mut texts: BTreeMap<String, SourceText> = BTreeMap::new();
     for (include, text) in files.into_read() {
@@ -433,10 +445,11 @@ fn check(
         },
     );
     let result = result.map(|analysis| {
+        let mut indexes: BTreeMap<String, LineIndex> = BTreeMap::new();
         outcome.publishes = analysis
             .publishes
             .into_iter()
-            .map(|p| located_publish(&texts, &job.display, p))
+            .map(|p| located_publish(&texts, &mut indexes, &job.display, &job.include_display, p))
             .collect();
         analysis.findings
     });
@@ -444,6 +457,7 @@ fn check(
         &mut outcome,
         &texts,
         &job.display,
+        &job.include_display,
         result,
         config,
         min_severity,
@@ -454,16 +468,21 @@ fn check(
 /// A recognised publish with its file and hops shown as the user sees them.
 fn located_publish(
     texts: &BTreeMap<String, SourceText>,
+    indexes: &mut BTreeMap<String, LineIndex>,
     main: &str,
+    root: &str,
     p: tokenless_ci::PublishSeen,
 ) -> PublishEntry {
     let (shown, line) = match texts.get(&p.path).or_else(|| texts.get(main)) {
-        Some(source) => (
-            source.shown.clone(),
-            LineIndex::new(&source.text)
-                .position(&source.text, p.span.start)
-                .line,
-        ),
+        Some(source) => {
+            let index = indexes
+                .entry(source.shown.clone())
+                .or_insert_with(|| LineIndex::new(&source.text));
+            (
+                source.shown.clone(),
+                index.position(&source.text, p.span.start).line,
+            )
+        }
         None => (p.path.clone(), 0),
     };
     PublishEntry {
@@ -474,21 +493,25 @@ fn located_publish(
         what: p.what,
         registry: p.registry,
         confidence: p.confidence,
-        chain: show_chain(texts, &p.chain),
+        chain: show_chain(texts, root, &p.chain),
     }
 }
 
 /// Hops name repository files as the engine read them; show them as the user sees them.
+/// (A file another CI file of the repository read first is not among this file's texts:
+/// it is shown under the repository root.)
 fn show_chain(
     texts: &BTreeMap<String, SourceText>,
+    root: &str,
     chain: &[tokenless_ci::Hop],
 ) -> Vec<tokenless_ci::Hop> {
     chain
         .iter()
         .map(|hop| tokenless_ci::Hop {
-            file: texts
-                .get(&hop.file)
-                .map_or_else(|| hop.file.clone(), |t| t.shown.clone()),
+            file: texts.get(&hop.file).map_or_else(
+                || display(&Path::new(root).join(&hop.file)),
+                |t| t.shown.clone(),
+            ),
             ..hop.clone()
         })
         .collect()
@@ -505,10 +528,12 @@ struct SourceText {
 /// (located, with their display path), suppressed (inline or `[lint] disable`) and below
 /// `min_severity`. `main` is the key of the linted file in `texts`; a finding whose path
 /// is not a key of `texts` is placed in it.
+#[allow(clippy::too_many_arguments)]
 fn classify(
     outcome: &mut Outcome,
     texts: &BTreeMap<String, SourceText>,
     main: &str,
+    root: &str,
     result: Result<Vec<Finding>, tokenless_ci::LintError>,
     config: &LintConfig,
     min_severity: Severity,
@@ -569,7 +594,7 @@ fn classify(
                 .sources
                 .entry(source.shown.clone())
                 .or_insert_with(|| text.clone());
-            let chain = show_chain(texts, &finding.chain);
+            let chain = show_chain(texts, root, &finding.chain);
             outcome.findings.push(LocatedFinding {
                 finding: Finding {
                     path: source.shown.clone(),
@@ -676,7 +701,15 @@ publish:
 
     fn run(config: &LintConfig, min: Severity) -> Outcome {
         let mut outcome = Outcome::default();
-        classify(&mut outcome, &texts(), MAIN, Ok(findings()), config, min);
+        classify(
+            &mut outcome,
+            &texts(),
+            MAIN,
+            "repo",
+            Ok(findings()),
+            config,
+            min,
+        );
         outcome
     }
 
@@ -739,6 +772,7 @@ publish:
             &mut outcome,
             &texts(),
             MAIN,
+            "repo",
             Err(error),
             &LintConfig::default(),
             Severity::Low,
