@@ -128,7 +128,8 @@ static AUTH_LINE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("static regex")
 });
 static REGISTRY_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|[\s'\x22])(?:@[\w.-]+:)?registry\s*=\s*([^\s'\x22]+)").expect("static regex")
+    Regex::new(r"(?:^|[\s'\x22])(?:(?:@[\w.-]+|\$\{?\w+\}?):)?registry\s*=\s*([^\s'\x22]+)")
+        .expect("static regex")
 });
 
 /// Is this an environment/variable name that carries an npm registry token?

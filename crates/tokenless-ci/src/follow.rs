@@ -245,6 +245,26 @@ pub fn is_dry_run(args: &[Word]) -> bool {
     })
 }
 
+/// `npm config set registry X` (or `registry=X`, pnpm/yarn alike): the registry host set.
+fn config_set_registry(argv: &[Word]) -> Option<String> {
+    let name = argv.first()?.text.as_str();
+    if !matches!(name, "npm" | "pnpm" | "yarn") {
+        return None;
+    }
+    let words: Vec<&str> = argv.iter().skip(1).map(|w| w.text.as_str()).collect();
+    let rest = match words.as_slice() {
+        ["config", "set", rest @ ..] => rest,
+        _ => return None,
+    };
+    match rest {
+        [kv, ..] if kv.starts_with("registry=") || kv.starts_with("npmRegistryServer=") => {
+            host_of(kv.split_once('=')?.1)
+        }
+        [k, v, ..] if *k == "registry" || *k == "npmRegistryServer" => host_of(v),
+        _ => None,
+    }
+}
+
 /// The words after the script name (without a leading `--`), as the script receives them.
 fn script_args(args: &[Word], script_at: usize) -> String {
     let rest = args.get(script_at..).unwrap_or_default();
@@ -658,6 +678,19 @@ impl<'a> Follower<'a> {
                 return self.file(file, cwd, depth).map(outer);
             }
             "node" | "tsx" | "ts-node" | "zx" | "esno" | "vite-node" | "tsn" | "jiti" => {
+                // A script asked only to check or rehearse does not publish.
+                if has_flag(
+                    args,
+                    &[
+                        "--check",
+                        "--check-only",
+                        "--verify",
+                        "--dry-run",
+                        "--dryrun",
+                    ],
+                ) {
+                    return None;
+                }
                 let (_, file) = *pos.first()?;
                 return self.js_file(file, cwd, depth).map(outer);
             }
@@ -1302,6 +1335,7 @@ impl<'a> Follower<'a> {
         let mut dir = cwd.to_string();
         let mut found: Option<Found> = None;
         let mut credential: Option<ScriptCredential> = None;
+        let mut registry: Option<String> = None;
         script.walk(&mut |c, nesting| {
             if found.is_some() {
                 return;
@@ -1321,6 +1355,10 @@ impl<'a> Follower<'a> {
                 });
             }
             let argv = c.argv();
+            if let Some(r) = config_set_registry(argv) {
+                registry = Some(r);
+                return;
+            }
             if nesting == 0
                 && c.name() == "cd"
                 && let Some(d) = argv.get(1)
@@ -1331,6 +1369,9 @@ impl<'a> Follower<'a> {
                 return;
             }
             if let Some(mut f) = self.command(argv, &dir, depth + 1) {
+                if f.registry.is_none() {
+                    f.registry = registry.clone();
+                }
                 if let Some(path) = file {
                     let snippet = text.get(c.start..c.end).unwrap_or("");
                     f.chain.insert(
@@ -1679,7 +1720,21 @@ impl<'a> Follower<'a> {
             "release.config.ts",
         ];
         let private = self.package_for(cwd).is_some_and(|p| p.private());
-        let Some((path, text, value)) = self.tool_config(cwd, &names, "release") else {
+        // `--extends ./file.js` names the config to use.
+        let extends = flag_value(argv, &["--extends", "-e"])
+            .filter(|e| e.starts_with("./") || e.ends_with(".js") || e.ends_with(".json"))
+            .and_then(|e| join(cwd, e))
+            .and_then(|rel| {
+                let text = self.read(&rel)?;
+                let value = rel
+                    .ends_with(".json")
+                    .then(|| serde_json::from_str(&text).ok())
+                    .flatten();
+                Some((rel, text, value))
+            });
+        let Some((path, text, value)) =
+            extends.or_else(|| self.tool_config(cwd, &names, "release"))
+        else {
             if self.package_for(cwd).is_none() {
                 return ToolConfig::Unknown;
             }
@@ -1997,6 +2052,33 @@ mod tests {
         assert_eq!(f.registry.as_deref(), Some("npm.pkg.github.com"));
         assert!(f.recursive);
         assert!(follow(&files, "turbo run ship --filter=@s/b").is_none());
+    }
+
+    #[test]
+    fn registries_extends_and_rehearsals() {
+        let files = Mem(BTreeMap::from([
+            (
+                "scripts/local.sh",
+                "npm config set registry=http://localhost:4873\nnpm publish --tag beta\n",
+            ),
+            ("package.json", "{\"name\": \"x\"}"),
+            (
+                "vsce.release.config.js",
+                "module.exports = {plugins: [['@semantic-release/npm', {npmPublish: false}]]}",
+            ),
+            ("scripts/check.ts", "execSync('npm publish')"),
+        ]));
+        let f = follow(&files, "bash scripts/local.sh").expect("publishes");
+        assert_eq!(f.registry.as_deref(), Some("localhost"));
+        assert!(
+            follow(
+                &files,
+                "npx semantic-release --extends ./vsce.release.config.js"
+            )
+            .is_none()
+        );
+        assert!(follow(&files, "node scripts/check.ts --check-only").is_none());
+        assert!(follow(&files, "semantic-release --dry-run \"$DRY\"").is_some());
     }
 
     #[test]
