@@ -49,8 +49,7 @@ pub enum Source {
 pub struct Mint {
     pub step: usize,
     pub loc: Loc,
-    /// The `--claims` argument: its location and its value after shell unquoting.
-    pub claims: Option<(Loc, String)>,
+    pub claims: Option<Claims>,
     /// The variable the token is stored in.
     pub var: Option<String>,
     /// Why a failed fetch would go unnoticed, if it would.
@@ -74,35 +73,184 @@ pub struct Wire {
     pub host: Option<String>,
 }
 
+/// A command that needs a stored token even with OIDC (`npm whoami`, `npm dist-tag`…).
+#[derive(Debug, Clone)]
+pub struct TokenCommand {
+    pub step: usize,
+    pub loc: Loc,
+    pub what: String,
+}
+
+impl From<(usize, Loc, String)> for TokenCommand {
+    fn from((step, loc, what): (usize, Loc, String)) -> Self {
+        TokenCommand { step, loc, what }
+    }
+}
+
+/// A variable checked for emptiness (`[ -z "$NPM_ID_TOKEN" ]`, `${X:?}`).
+#[derive(Debug, Clone)]
+pub struct Guard {
+    pub step: usize,
+    pub var: String,
+}
+
+impl From<(usize, String)> for Guard {
+    fn from((step, var): (usize, String)) -> Self {
+        Guard { step, var }
+    }
+}
+
+/// `NPM_ID_TOKEN` exported into `$BASH_ENV` in a step.
+#[derive(Debug, Clone)]
+pub struct BashEnvExport {
+    pub step: usize,
+    pub var: String,
+}
+
+impl From<(usize, String)> for BashEnvExport {
+    fn from((step, var): (usize, String)) -> Self {
+        BashEnvExport { step, var }
+    }
+}
+
+/// `npm install -g npm@<spec>`: the lowest version it can install.
+#[derive(Debug, Clone)]
+pub struct NpmUpgrade {
+    pub step: usize,
+    pub lowest: Option<Version>,
+    pub loc: Loc,
+    pub spec: String,
+}
+
+impl From<(usize, Option<Version>, Loc, String)> for NpmUpgrade {
+    fn from((step, lowest, loc, spec): (usize, Option<Version>, Loc, String)) -> Self {
+        NpmUpgrade {
+            step,
+            lowest,
+            loc,
+            spec,
+        }
+    }
+}
+
+/// A registry the job configures.
+#[derive(Debug, Clone)]
+pub struct RegistrySetting {
+    pub host: String,
+    pub loc: Loc,
+}
+
+impl From<(String, Loc)> for RegistrySetting {
+    fn from((host, loc): (String, Loc)) -> Self {
+        RegistrySetting { host, loc }
+    }
+}
+
+/// A wrong audience source (`NPM_ID_TOKEN=$CIRCLE_OIDC_TOKEN`).
+#[derive(Debug, Clone)]
+pub struct AudienceError {
+    pub loc: Loc,
+    pub message: String,
+}
+
+impl From<(Loc, String)> for AudienceError {
+    fn from((loc, message): (Loc, String)) -> Self {
+        AudienceError { loc, message }
+    }
+}
+
+/// A Node version chosen by a step (setup-node `node-version`…), with its text.
+#[derive(Debug, Clone)]
+pub struct NodeChoice {
+    pub spec: NodeSpec,
+    pub loc: Loc,
+    pub text: String,
+}
+
+impl From<(NodeSpec, Loc, String)> for NodeChoice {
+    fn from((spec, loc, text): (NodeSpec, Loc, String)) -> Self {
+        NodeChoice { spec, loc, text }
+    }
+}
+
+/// A release-tool version pinned by an action.
+#[derive(Debug, Clone)]
+pub struct ToolVersion {
+    pub tool: String,
+    pub version: String,
+    pub loc: Loc,
+}
+
+impl From<(String, String, Loc)> for ToolVersion {
+    fn from((tool, version, loc): (String, String, Loc)) -> Self {
+        ToolVersion { tool, version, loc }
+    }
+}
+
+/// A place the id token is printed.
+#[derive(Debug, Clone)]
+pub struct TokenPrinted {
+    pub step: usize,
+    pub loc: Loc,
+    pub how: String,
+}
+
+impl From<(usize, Loc, String)> for TokenPrinted {
+    fn from((step, loc, how): (usize, Loc, String)) -> Self {
+        TokenPrinted { step, loc, how }
+    }
+}
+
+/// `set -x` (shell tracing) in a step.
+#[derive(Debug, Clone)]
+pub struct Xtrace {
+    pub step: usize,
+    pub loc: Loc,
+}
+
+impl From<(usize, Loc)> for Xtrace {
+    fn from((step, loc): (usize, Loc)) -> Self {
+        Xtrace { step, loc }
+    }
+}
+
+/// The `--claims` argument of `circleci run oidc get`: its location and its value after
+/// shell unquoting.
+#[derive(Debug, Clone)]
+pub struct Claims {
+    pub loc: Loc,
+    pub text: String,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
     pub publishes: Vec<Publish>,
     pub mints: Vec<Mint>,
     pub wires: Vec<Wire>,
     /// Commands that need a stored token even with OIDC (`npm whoami`, `npm dist-tag`...).
-    pub token_commands: Vec<(usize, Loc, String)>,
+    pub token_commands: Vec<TokenCommand>,
     /// Variables checked for emptiness (`[ -z "$NPM_ID_TOKEN" ]`, `${X:?}`).
-    pub guards: Vec<(usize, String)>,
+    pub guards: Vec<Guard>,
     /// `NPM_ID_TOKEN` exported into `$BASH_ENV` in a step.
-    pub bash_env_exports: Vec<(usize, String)>,
+    pub bash_env_exports: Vec<BashEnvExport>,
     /// `npm install -g npm@<spec>`: step, lowest version, location, spec.
-    pub npm_upgrades: Vec<(usize, Option<Version>, Loc, String)>,
+    pub npm_upgrades: Vec<NpmUpgrade>,
     /// Registries configured in the job (host, location).
-    pub registries: Vec<(String, Loc)>,
+    pub registries: Vec<RegistrySetting>,
     /// Wrong audience sources (`NPM_ID_TOKEN=$CIRCLE_OIDC_TOKEN`).
-    pub audience_errors: Vec<(Loc, String)>,
+    pub audience_errors: Vec<AudienceError>,
     /// `CI=false` / `CI: false`.
     pub ci_false: Option<Loc>,
     /// Node versions chosen by steps (setup-node `node-version`...).
-    pub node_versions: Vec<(NodeSpec, Loc, String)>,
+    pub node_versions: Vec<NodeChoice>,
     /// Release-tool versions pinned by actions (tool, version text, location).
-    pub tool_versions: Vec<(String, String, Loc)>,
+    pub tool_versions: Vec<ToolVersion>,
     /// `--provenance` / `NPM_CONFIG_PROVENANCE=true`.
     pub provenance: Vec<Loc>,
     /// Places the id token is printed: (step, location, how).
-    pub logged: Vec<(usize, Loc, String)>,
+    pub logged: Vec<TokenPrinted>,
     /// `set -x` (shell tracing) per step.
-    pub xtrace: Vec<(usize, Loc)>,
+    pub xtrace: Vec<Xtrace>,
 }
 
 static TOKEN_NAME: LazyLock<Regex> = LazyLock::new(|| {
@@ -263,7 +411,7 @@ impl StepCtx<'_> {
 /// recognises them, when it has none).
 pub fn collect(forest: &Forest, job: &Job, follow: &Follower<'_>) -> Facts {
     let mut f = Facts::default();
-    let mut oidc_vars: Vec<String> = job.id_token.gitlab.iter().map(|g| g.0.clone()).collect();
+    let mut oidc_vars: Vec<String> = job.id_token.gitlab.iter().map(|g| g.var.clone()).collect();
     for e in &job.env {
         env_entry(forest, &mut f, e, None, &oidc_vars);
     }
@@ -361,16 +509,17 @@ fn env_entry(
     if upper == "NPM_CONFIG_REGISTRY"
         && let Some(h) = host_of(&e.text)
     {
-        f.registries.push((h, Loc::of(forest, e.value)));
+        f.registries
+            .push(RegistrySetting::from((h, Loc::of(forest, e.value))));
     }
     if upper == "NPM_CONFIG_PROVENANCE" && e.text.trim().eq_ignore_ascii_case("true") {
         f.provenance.push(Loc::of(forest, e.key));
     }
     if upper == "NPM_ID_TOKEN" && (e.text.contains("CIRCLE_OIDC_TOKEN")) {
-        f.audience_errors.push((
+        f.audience_errors.push(AudienceError::from((
             Loc::of(forest, e.value),
             format!("NPM_ID_TOKEN is set to `{}`, whose audience is the CircleCI organization id, not npm:registry.npmjs.org", e.text.trim()),
-        ));
+        )));
     }
     if is_token_name(name) {
         let source = classify(&e.text, oidc);
@@ -405,11 +554,11 @@ fn uses_facts(
     let base = lower.split('@').next().unwrap_or("");
     let input = |k: &str| inputs.iter().find(|x| x.name == k);
     if let Some(nv) = input("node-version") {
-        f.node_versions.push((
+        f.node_versions.push(NodeChoice::from((
             versions::parse_node(&nv.text),
             Loc::of(forest, nv.value),
             nv.text.clone(),
-        ));
+        )));
     } else if base.starts_with("./") || base.contains("setup-node") {
         // The repository may say which Node: a `node-version-file`, or the local action.
         let from_repo = if base.contains("setup-node") {
@@ -421,13 +570,13 @@ fn uses_facts(
             local_action_node(follow, name).map(|(spec, text)| (spec, Loc::of(forest, node), text))
         };
         match from_repo {
-            Some(v) => f.node_versions.push(v),
+            Some(v) => f.node_versions.push(NodeChoice::from(v)),
             // A local or third-party setup action chooses a Node we cannot see.
-            None => f.node_versions.push((
+            None => f.node_versions.push(NodeChoice::from((
                 NodeSpec::Unknown,
                 Loc::of(forest, node),
                 format!("set up by `{name}`"),
-            )),
+            ))),
         }
     }
     let registry = input("registry-url")
@@ -436,7 +585,8 @@ fn uses_facts(
     if let Some(r) = input("registry-url").or(input("registry"))
         && let Some(h) = host_of(&r.text)
     {
-        f.registries.push((h, Loc::of(forest, r.value)));
+        f.registries
+            .push(RegistrySetting::from((h, Loc::of(forest, r.value))));
     }
     const TOKEN_INPUTS: &[&str] = &[
         "token",
@@ -548,11 +698,11 @@ fn uses_facts(
             publish(Client::SemanticRelease, format!("`{name}`"), true, None);
         }
         if let Some(v) = input("semantic_version") {
-            f.tool_versions.push((
+            f.tool_versions.push(ToolVersion::from((
                 "semantic-release".into(),
                 v.text.trim().to_string(),
                 Loc::of(forest, v.value),
-            ));
+            )));
         }
     } else if let Some(p) = input("publish") {
         // A CircleCI orb command (or action) that takes the publish command as a parameter.
@@ -715,7 +865,7 @@ fn callee_publishes(forest: &Forest, follow: &Follower<'_>, name: &str) -> Optio
                 let target = p
                     .registry
                     .clone()
-                    .or_else(|| f.registries.last().map(|r| r.0.clone()))
+                    .or_else(|| f.registries.last().map(|r| r.host.clone()))
                     .unwrap_or_else(|| NPMJS.to_string());
                 is_npmjs(&target)
             })
@@ -777,15 +927,21 @@ fn is_mint(c: &Command) -> bool {
         && a[3].text == "get"
 }
 
-fn mint_claims(ctx: &StepCtx<'_>, m: &Command) -> Option<(Loc, String)> {
+fn mint_claims(ctx: &StepCtx<'_>, m: &Command) -> Option<Claims> {
     let a = m.argv();
     for (i, w) in a.iter().enumerate() {
         if w.text == "--claims" {
             let v = a.get(i + 1)?;
-            return Some((ctx.loc(v.start, v.end), v.text.clone()));
+            return Some(Claims {
+                loc: ctx.loc(v.start, v.end),
+                text: v.text.clone(),
+            });
         }
         if let Some(rest) = w.text.strip_prefix("--claims=") {
-            return Some((ctx.loc(w.start, w.end), rest.to_string()));
+            return Some(Claims {
+                loc: ctx.loc(w.start, w.end),
+                text: rest.to_string(),
+            });
         }
     }
     None
@@ -840,11 +996,11 @@ fn command_facts(
         let to_file = c.writes_to(|_| true).is_some();
         let loc = ctx.loc(c.start, argv.get(3).map(|w| w.end).unwrap_or(c.end));
         if !to_file && c.joiner != Joiner::Pipe {
-            f.logged.push((
+            f.logged.push(TokenPrinted::from((
                 step,
                 loc,
                 "`circleci run oidc get` writes the token to stdout, which is the job log".into(),
-            ));
+            )));
         }
         f.mints.push(Mint {
             step,
@@ -867,11 +1023,11 @@ fn command_facts(
             let shown = w.text.replace("${#", "");
             names.iter().any(|v| refers_to(&shown, v))
         }) {
-            f.logged.push((
+            f.logged.push(TokenPrinted::from((
                 step,
                 ctx.loc(c.start, c.end),
                 format!("`{name}` prints the id token to the job log"),
-            ));
+            )));
         }
     }
     if matches!(name, "printenv" | "env" | "export" | "set")
@@ -879,11 +1035,11 @@ fn command_facts(
         && c.writes_to(|_| true).is_none()
         && c.joiner != Joiner::Pipe
     {
-        f.logged.push((
+        f.logged.push(TokenPrinted::from((
             step,
             ctx.loc(c.start, c.end),
             format!("`{name}` prints every variable, the id token included"),
-        ));
+        )));
     }
     if name == "set"
         && argv.iter().skip(1).any(|w| {
@@ -891,7 +1047,7 @@ fn command_facts(
                 || w.text == "xtrace"
         })
     {
-        f.xtrace.push((step, ctx.loc(c.start, c.end)));
+        f.xtrace.push(Xtrace::from((step, ctx.loc(c.start, c.end))));
     }
 
     // Mints inside a word of this command.
@@ -987,10 +1143,10 @@ fn command_facts(
             .unwrap_or(&w.text);
         let up = n.to_ascii_uppercase();
         if up == "NPM_ID_TOKEN" && value.contains("CIRCLE_OIDC_TOKEN") {
-            f.audience_errors.push((
+            f.audience_errors.push(AudienceError::from((
                 ctx.loc(w.start, w.end),
                 format!("NPM_ID_TOKEN is set from `{}`, whose audience is the CircleCI organization id, not npm:registry.npmjs.org", value.trim()),
-            ));
+            )));
         }
         if up == "NPM_ID_TOKEN"
             && value.contains("ACTIONS_ID_TOKEN_REQUEST_URL")
@@ -998,10 +1154,10 @@ fn command_facts(
         {
             let aud = aud.as_str().replace("%3A", ":").replace("%3a", ":");
             if aud != format!("npm:{NPMJS}") {
-                f.audience_errors.push((
+                f.audience_errors.push(AudienceError::from((
                     ctx.loc(w.start, w.end),
                     format!("NPM_ID_TOKEN is requested from GitHub with audience `{aud}`; npm accepts only npm:registry.npmjs.org (leave NPM_ID_TOKEN unset and npm requests the right one)"),
-                ));
+                )));
             }
         }
         if up == "NPM_ID_TOKEN" && oidc.iter().any(|v| refers_to(value, v)) && !minted.contains(n) {
@@ -1037,12 +1193,13 @@ fn command_facts(
         for w in texts {
             if to_bash_env && let Some((n, v)) = echoed_assignment(&w.text) {
                 if n == "NPM_ID_TOKEN" {
-                    f.bash_env_exports.push((step, n.clone()));
+                    f.bash_env_exports
+                        .push(BashEnvExport::from((step, n.clone())));
                     if v.contains("CIRCLE_OIDC_TOKEN") {
-                        f.audience_errors.push((
+                        f.audience_errors.push(AudienceError::from((
                             ctx.loc(w.start, w.end),
                             format!("NPM_ID_TOKEN is set from `{}`, whose audience is the CircleCI organization id", v.trim()),
-                        ));
+                        )));
                     }
                 } else if is_token_name(&n) {
                     let source = classify(&v, &oidc);
@@ -1088,7 +1245,8 @@ fn command_facts(
                 }
                 for cap in REGISTRY_LINE.captures_iter(&w.text) {
                     if let Some(h) = cap.get(1).and_then(|u| host_of(u.as_str())) {
-                        f.registries.push((h, ctx.loc(w.start, w.end)));
+                        f.registries
+                            .push(RegistrySetting::from((h, ctx.loc(w.start, w.end))));
                     }
                 }
             }
@@ -1137,7 +1295,8 @@ fn command_facts(
             } else if (lk == "registry" || lk.ends_with(":registry") || lk == "npmregistryserver")
                 && let Some(h) = host_of(&value)
             {
-                f.registries.push((h, ctx.loc(argv[0].start, vw.end)));
+                f.registries
+                    .push(RegistrySetting::from((h, ctx.loc(argv[0].start, vw.end))));
             }
         }
         // Commands OIDC does not cover.
@@ -1157,8 +1316,11 @@ fn command_facts(
             )
         {
             let end = argv.get(1 + pos[0].0).map(|w| w.end).unwrap_or(c.end);
-            f.token_commands
-                .push((step, ctx.loc(argv[0].start, end), format!("`npm {s}`")));
+            f.token_commands.push(TokenCommand::from((
+                step,
+                ctx.loc(argv[0].start, end),
+                format!("`npm {s}`"),
+            )));
         }
         // npm install -g npm@X
         if name == "npm"
@@ -1178,12 +1340,12 @@ fn command_facts(
                 };
                 if let Some(spec) = spec {
                     let w = &argv[1 + pi];
-                    f.npm_upgrades.push((
+                    f.npm_upgrades.push(NpmUpgrade::from((
                         step,
                         versions::lowest_npm(spec),
                         ctx.loc(argv[0].start, w.end),
                         spec.to_string(),
-                    ));
+                    )));
                 }
             }
         }
@@ -1191,12 +1353,12 @@ fn command_facts(
     if name == "corepack" || name == "volta" {
         for w in argv.iter().skip(1) {
             if let Some(spec) = w.text.strip_prefix("npm@") {
-                f.npm_upgrades.push((
+                f.npm_upgrades.push(NpmUpgrade::from((
                     step,
                     versions::lowest_npm(spec),
                     ctx.loc(argv[0].start, w.end),
                     spec.to_string(),
-                ));
+                )));
             }
         }
     }
@@ -1213,7 +1375,7 @@ fn command_facts(
                     .chain(oidc.iter().cloned())
                 {
                     if refers_to(&v.text, &var) {
-                        f.guards.push((step, var));
+                        f.guards.push(Guard::from((step, var)));
                     }
                 }
                 if let Some(tok) = SECRET_REF
@@ -1222,11 +1384,11 @@ fn command_facts(
                     .map(|m| m.as_str().to_string())
                     && is_token_name(&tok)
                 {
-                    f.token_commands.push((
+                    f.token_commands.push(TokenCommand::from((
                         step,
                         ctx.loc(argv[0].start, c.end.max(v.end)),
                         format!("a check that {tok} is set"),
-                    ));
+                    )));
                 }
             }
         }
@@ -1235,7 +1397,7 @@ fn command_facts(
         if let Some(i) = w.text.find(":?") {
             let before = &w.text[..i];
             if let Some(var) = before.rsplit("${").next() {
-                f.guards.push((step, var.to_string()));
+                f.guards.push(Guard::from((step, var.to_string())));
             }
         }
     }

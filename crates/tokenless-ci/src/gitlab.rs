@@ -4,7 +4,7 @@
 //! reads `rules:`/`only:` for merge-request pipelines.
 
 use crate::FileSource;
-use crate::model::{EnvVar, IdTokenDecl, Job, Step, StepKind};
+use crate::model::{EnvVar, GitlabIdToken, IdTokenDecl, Job, Step, StepKind};
 use crate::yaml::{Forest, NodeId};
 
 const RESERVED: &[&str] = &[
@@ -224,8 +224,13 @@ pub fn build(forest: &Forest, roots: &Roots) -> Config {
                         }
                         None => (String::new(), *tv),
                     };
-                    id_tokens.retain(|x: &(String, NodeId, String, NodeId)| x.0 != tname);
-                    id_tokens.push((tname, *tk, aud_text, aud_node));
+                    id_tokens.retain(|x: &GitlabIdToken| x.var != tname);
+                    id_tokens.push(GitlabIdToken {
+                        var: tname,
+                        var_node: *tk,
+                        aud: aud_text,
+                        aud_node,
+                    });
                 }
             }
             let mut steps = Vec::new();

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use crate::facts::{Facts, Mint, NPMJS, Publish, Source, Wire, is_npmjs};
+use crate::facts::{Facts, Mint, NPMJS, NodeChoice, NpmUpgrade, Publish, Source, Wire, is_npmjs};
 use crate::finding::{Confidence, Finding, Hop, RuleId, RuleMeta, Severity};
 use crate::model::{Job, Loc};
 use crate::provider::Provider;
@@ -185,7 +185,7 @@ impl<'a> JobCx<'a> {
                     circle_mint_reaches(f, p.step) || !f.audience_errors.is_empty()
                 }
                 Provider::GitHub => job.id_token.github_write.is_some(),
-                Provider::GitLab => job.id_token.gitlab.iter().any(|g| g.0 == "NPM_ID_TOKEN"),
+                Provider::GitLab => job.id_token.gitlab.iter().any(|g| g.var == "NPM_ID_TOKEN"),
             }
         };
         let all_reach = publishes.iter().all(|p| reaches(p));
@@ -398,7 +398,7 @@ pub fn run(cx: &FileCx<'_>, out: &mut Out<'_>) {
 pub fn target_of(f: &Facts, p: &Publish) -> String {
     p.registry
         .clone()
-        .or_else(|| f.registries.last().map(|r| r.0.clone()))
+        .or_else(|| f.registries.last().map(|r| r.host.clone()))
         .unwrap_or_else(|| NPMJS.to_string())
 }
 
@@ -409,7 +409,7 @@ pub fn npm_publishes(f: &Facts) -> impl Iterator<Item = &Publish> {
 
 pub(crate) fn mint_is_npm(m: &Mint) -> bool {
     m.var.as_deref() == Some("NPM_ID_TOKEN")
-        || m.claims.as_ref().is_some_and(|c| c.1.contains("npm"))
+        || m.claims.as_ref().is_some_and(|c| c.text.contains("npm"))
 }
 
 /// Does an id token minted in a shell step reach step `p`?
@@ -421,7 +421,7 @@ fn circle_mint_reaches(f: &Facts, p: usize) -> bool {
                     && (m.to_bash_env
                         || f.bash_env_exports
                             .iter()
-                            .any(|(s, _)| *s >= m.step && *s < p))))
+                            .any(|e| e.step >= m.step && e.step < p))))
     })
 }
 
@@ -438,7 +438,13 @@ fn npm_state(provider: Provider, job: &Job, f: &Facts, forest: &Forest, publish:
     } else {
         versions::NPM_MIN_OTHER
     };
-    if let Some((_, v, loc, spec)) = f.npm_upgrades.iter().rev().find(|u| u.0 <= publish.step) {
+    if let Some(NpmUpgrade {
+        lowest: v,
+        loc,
+        spec,
+        ..
+    }) = f.npm_upgrades.iter().rev().find(|u| u.step <= publish.step)
+    {
         return match v {
             Some(v) if *v >= min => Npm::Ok,
             Some(v) => Npm::TooOld {
@@ -451,7 +457,7 @@ fn npm_state(provider: Provider, job: &Job, f: &Facts, forest: &Forest, publish:
             },
         };
     }
-    let (node, what, loc) = if let Some((spec, loc, text)) = f.node_versions.last() {
+    let (node, what, loc) = if let Some(NodeChoice { spec, loc, text }) = f.node_versions.last() {
         let what = if matches!(spec, NodeSpec::Unknown) {
             text.clone()
         } else {

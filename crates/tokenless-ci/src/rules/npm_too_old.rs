@@ -2,6 +2,7 @@
 //! stored token is wired) runs an npm, Node or release tool that cannot perform it.
 
 use super::{FileCx, Npm, Out, provider_label};
+use crate::facts::ToolVersion;
 use crate::finding::{RuleId, RuleMeta, Severity};
 use crate::model::Loc;
 use crate::provider::Provider;
@@ -45,15 +46,11 @@ pub fn check(cx: &FileCx<'_>, out: &mut Out<'_>) {
         }
         // Node policy floor (GitHub/GitLab).
         if provider != Provider::CircleCi {
-            let node = f
-                .node_versions
-                .last()
-                .map(|(s, l, _)| (*s, *l))
-                .or_else(|| {
-                    j.job.images.first().and_then(|(i, n)| {
-                        versions::node_of_image(i).map(|s| (s, Loc::of(cx.forest, *n)))
-                    })
-                });
+            let node = f.node_versions.last().map(|n| (n.spec, n.loc)).or_else(|| {
+                j.job.images.first().and_then(|(i, n)| {
+                    versions::node_of_image(i).map(|s| (s, Loc::of(cx.forest, *n)))
+                })
+            });
             if let Some((spec, loc)) = node
                 && let Some(v) = versions::node_version(spec)
                 && v < versions::NODE_MIN
@@ -67,7 +64,12 @@ pub fn check(cx: &FileCx<'_>, out: &mut Out<'_>) {
                 );
             }
         }
-        for (tool, ver, loc) in &f.tool_versions {
+        for ToolVersion {
+            tool,
+            version: ver,
+            loc,
+        } in &f.tool_versions
+        {
             if tool == "semantic-release"
                 && let Some(major) = ver
                     .trim_start_matches(['^', '~', 'v'])

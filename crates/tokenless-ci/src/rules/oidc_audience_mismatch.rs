@@ -3,7 +3,7 @@
 //! token is used as NPM_ID_TOKEN, or an npmjs id token is sent to another registry.
 
 use super::{FileCx, Out, mint_is_npm, target_of};
-use crate::facts::{NPMJS, is_npmjs};
+use crate::facts::{AudienceError, Claims, NPMJS, is_npmjs};
 use crate::finding::{RuleId, RuleMeta, Severity};
 use crate::model::Loc;
 use crate::provider::Provider;
@@ -23,13 +23,13 @@ pub fn check(cx: &FileCx<'_>, out: &mut Out<'_>) {
         let mut npm_aud_minted = f.mints.iter().any(|m| {
             m.claims
                 .as_ref()
-                .is_some_and(|c| c.1.contains("npm:registry.npmjs.org"))
+                .is_some_and(|c| c.text.contains("npm:registry.npmjs.org"))
         });
         npm_aud_minted |= job
             .id_token
             .gitlab
             .iter()
-            .any(|g| g.2.trim() == "npm:registry.npmjs.org");
+            .any(|g| g.aud.trim() == "npm:registry.npmjs.org");
 
         // An npm-audience id token sent to another registry.
         if npm_aud_minted && cx.provider != Provider::GitHub {
@@ -49,8 +49,8 @@ pub fn check(cx: &FileCx<'_>, out: &mut Out<'_>) {
 
         // Audience and JSON of every npm mint.
         let mut allowed: Vec<String> = vec![format!("npm:{NPMJS}")];
-        for (h, _) in &f.registries {
-            allowed.push(format!("npm:{h}"));
+        for r in &f.registries {
+            allowed.push(format!("npm:{}", r.host));
         }
         for m in &f.mints {
             if !mint_is_npm(m) && m.claims.is_some() {
@@ -68,7 +68,7 @@ pub fn check(cx: &FileCx<'_>, out: &mut Out<'_>) {
                         );
                     }
                 }
-                Some((loc, text)) => match serde_json::from_str::<serde_json::Value>(text) {
+                Some(Claims { loc, text }) => match serde_json::from_str::<serde_json::Value>(text) {
                     Err(e) => out.push(
                         ID,
                         None,
@@ -97,17 +97,17 @@ pub fn check(cx: &FileCx<'_>, out: &mut Out<'_>) {
             }
         }
         for g in &job.id_token.gitlab {
-            if g.0 == "NPM_ID_TOKEN" && !allowed.iter().any(|a| a == g.2.trim()) {
+            if g.var == "NPM_ID_TOKEN" && !allowed.iter().any(|a| a == g.aud.trim()) {
                 out.push(
                     ID,
                     None,
-                    Loc::of(cx.forest, g.3),
-                    format!("job `{}` requests NPM_ID_TOKEN with audience `{}`; npm accepts only exactly `npm:registry.npmjs.org`", job.name, g.2.trim()),
+                    Loc::of(cx.forest, g.aud_node),
+                    format!("job `{}` requests NPM_ID_TOKEN with audience `{}`; npm accepts only exactly `npm:registry.npmjs.org`", job.name, g.aud.trim()),
                     "set `aud: npm:registry.npmjs.org` under id_tokens.NPM_ID_TOKEN",
                 );
             }
         }
-        for (loc, msg) in &f.audience_errors {
+        for AudienceError { loc, message: msg } in &f.audience_errors {
             out.push(
                 ID,
                 None,

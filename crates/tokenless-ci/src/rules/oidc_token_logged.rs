@@ -2,6 +2,7 @@
 //! the minting step, `circleci run oidc get` to stdout).
 
 use super::{FileCx, Out};
+use crate::facts::{TokenPrinted, Xtrace};
 use crate::finding::{RuleId, RuleMeta, Severity};
 
 pub const META: RuleMeta = RuleMeta {
@@ -14,7 +15,7 @@ pub fn check(cx: &FileCx<'_>, out: &mut Out<'_>) {
     for j in &cx.jobs {
         out.job(j.index);
         let f = j.facts;
-        for (_, loc, how) in &f.logged {
+        for TokenPrinted { loc, how, .. } in &f.logged {
             out.push(
                 META.id,
                 None,
@@ -23,8 +24,8 @@ pub fn check(cx: &FileCx<'_>, out: &mut Out<'_>) {
                 "capture the token in a variable and never print it (log its length with ${#NPM_ID_TOKEN} if needed)",
             );
         }
-        for (s, loc) in &f.xtrace {
-            if f.mints.iter().any(|m| m.step == *s) {
+        for Xtrace { step, loc } in &f.xtrace {
+            if f.mints.iter().any(|m| m.step == *step) {
                 out.push(
                     META.id,
                     None,

@@ -25,7 +25,7 @@ pub fn check(cx: &FileCx<'_>, out: &mut Out<'_>) {
             }
             let Some(reason) = &m.masked else { continue };
             let var = m.var.clone().unwrap_or_else(|| "NPM_ID_TOKEN".into());
-            if f.guards.iter().any(|(s, v)| *s >= m.step && *v == var) {
+            if f.guards.iter().any(|g| g.step >= m.step && g.var == var) {
                 continue;
             }
             out.push(

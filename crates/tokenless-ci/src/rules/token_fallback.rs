@@ -3,7 +3,7 @@
 //! silently publishes with the token. It replaces `static-token-publish` for such jobs.
 
 use super::{FileCx, Out, abbreviate};
-use crate::facts::Source;
+use crate::facts::{Source, TokenCommand};
 use crate::finding::{RuleId, RuleMeta, Severity};
 
 pub const META: RuleMeta = RuleMeta {
@@ -30,7 +30,7 @@ pub fn check(cx: &FileCx<'_>, out: &mut Out<'_>) {
                 "remove the stored token from the job (and from its contexts/secrets) so a failed exchange fails the publish",
             );
         }
-        for (_, loc, what) in &j.facts.token_commands {
+        for TokenCommand { loc, what, .. } in &j.facts.token_commands {
             out.push(
                 META.id,
                 Some(Severity::Medium),
