@@ -395,6 +395,22 @@ pub fn build(forest: &Forest, root: NodeId) -> Config {
             }
         }
     }
+    // A 2.0 config without `workflows:` runs its `build` job on every push.
+    if forest.get(root, "workflows").is_none()
+        && let Some(build) = jobs.iter().find(|j| j.name == "build")
+    {
+        entries.push(Entry {
+            workflow: "(none: CircleCI runs `build` on every push)".to_string(),
+            job: build.name.clone(),
+            name: build.name.clone(),
+            node: build.node,
+            contexts: Vec::new(),
+            filters: None,
+            workflow_conditional: false,
+            behind_approval: false,
+            is_approval: false,
+        });
+    }
     Config { jobs, entries }
 }
 

@@ -215,6 +215,12 @@ static SCRIPT_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?://([^\s:'"/]+)[^\s:'"]*:)?(?:_authToken|npmAuthToken)['"]?(?:\s*[=:]\s*|\s+)['"]?(\$\{?[A-Za-z_][A-Za-z0-9_]*\}?)"#)
         .expect("static regex")
 });
+static NPMRC_FROM_VAR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"\$\{?[A-Za-z0-9_]*(?:NPM|NODE_AUTH)[A-Za-z0-9_]*(?:TOKEN|NPMRC|AUTH)[A-Za-z0-9_]*\}?",
+    )
+    .expect("static regex")
+});
 static JS_SHELL_FILE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"['"`]\s*(?:bash|sh)\s+(\.{0,2}/?[A-Za-z0-9_][A-Za-z0-9_./-]*)"#)
         .expect("static regex")
@@ -1336,11 +1342,35 @@ impl<'a> Follower<'a> {
         let mut found: Option<Found> = None;
         let mut credential: Option<ScriptCredential> = None;
         let mut registry: Option<String> = None;
+        let mut previous = String::new();
         script.walk(&mut |c, nesting| {
             if found.is_some() {
                 return;
             }
             let snippet = text.get(c.start..c.end).unwrap_or("");
+            // A whole .npmrc written from a token variable (`echo "$NPM_TOKEN" | base64 -d
+            // > ~/.npmrc`): the redirect is on the last command of the pipeline.
+            let piped_from = if c.after == shell::Joiner::Pipe {
+                previous.as_str()
+            } else {
+                ""
+            };
+            let feeding = format!("{piped_from} {snippet}");
+            previous = snippet.to_string();
+            if credential.is_none()
+                && c.writes_to(|t| t.ends_with(".npmrc")).is_some()
+                && let Some(var) = NPMRC_FROM_VAR.find(&feeding)
+            {
+                credential = Some(ScriptCredential {
+                    hop: Hop {
+                        file: file.unwrap_or("").to_string(),
+                        line: line_at(text, c.start),
+                        what: abbreviate(snippet),
+                    },
+                    source: var.as_str().to_string(),
+                    host: None,
+                });
+            }
             if credential.is_none()
                 && let Some(m) = SCRIPT_TOKEN.captures(snippet)
             {
