@@ -325,10 +325,12 @@ pub fn build(forest: &Forest, root: NodeId) -> Config {
                 id_token: IdTokenDecl::default(),
                 // CircleCI runs steps with `/bin/bash -eo pipefail` unless `shell:` says otherwise.
                 errexit: shell.is_none_or(|s| s.contains("-e")),
+                orb_job: false,
             });
         }
     }
     let mut entries = Vec::new();
+    let mut orb_jobs: Vec<(String, NodeId, Option<NodeId>)> = Vec::new();
     if let Some(wmap) = forest.get(root, "workflows") {
         for &(wk, wf) in forest.entries(wmap) {
             let Some(list) = forest.get(wf, "jobs") else {
@@ -350,6 +352,9 @@ pub fn build(forest: &Forest, root: NodeId) -> Config {
                     },
                 };
                 let get = |key: &str| cfg.and_then(|c| forest.get(c, key));
+                if job.contains('/') && !orb_jobs.iter().any(|(j, _, _)| *j == job) {
+                    orb_jobs.push((job.clone(), node, cfg));
+                }
                 let name = get("name")
                     .map(|n| forest.text(n).to_string())
                     .unwrap_or_else(|| job.clone());
@@ -394,6 +399,57 @@ pub fn build(forest: &Forest, root: NodeId) -> Config {
                 entries.push(e);
             }
         }
+    }
+    // Orb jobs (`auto/publish`): one step named after the job, with the parameters the
+    // workflow gives it, so a publishing orb job is judged like a publishing orb command.
+    for (name, node, cfg) in orb_jobs {
+        if jobs.iter().any(|j| j.name == name) {
+            continue;
+        }
+        const NOT_PARAMETERS: &[&str] = &[
+            "name",
+            "context",
+            "filters",
+            "requires",
+            "type",
+            "matrix",
+            "pre-steps",
+            "post-steps",
+        ];
+        let inputs = cfg
+            .map(|c| {
+                forest
+                    .entries(c)
+                    .iter()
+                    .filter(|(k, _)| !NOT_PARAMETERS.contains(&forest.text(*k)))
+                    .map(|&(k, v)| Input {
+                        name: forest.text(k).to_string(),
+                        key: k,
+                        value: v,
+                        text: forest.text(v).to_string(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        jobs.push(Job {
+            name: name.clone(),
+            node,
+            steps: vec![Step {
+                kind: StepKind::Uses {
+                    name: name.clone(),
+                    node,
+                    inputs,
+                },
+                env: Vec::new(),
+                node,
+                name,
+            }],
+            env: Vec::new(),
+            images: Vec::new(),
+            id_token: IdTokenDecl::default(),
+            errexit: true,
+            orb_job: true,
+        });
     }
     // A 2.0 config without `workflows:` runs its `build` job on every push.
     if forest.get(root, "workflows").is_none()

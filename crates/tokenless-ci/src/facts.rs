@@ -442,6 +442,14 @@ pub fn collect(forest: &Forest, job: &Job, follow: &Follower<'_>) -> Facts {
             }
         }
     }
+    // An orb job that publishes gets its credential from the environment the orb sees
+    // (contexts, project variables); what it runs is not visible.
+    if job.orb_job {
+        for p in &mut f.publishes {
+            p.reads_npm_token = true;
+            p.confidence = p.confidence.min(Confidence::Medium);
+        }
+    }
     // Names decide only when the repository is not there to say what the steps run.
     if !(follow.is_repo_aware() && follow.read("package.json").is_some()) {
         named_publish(forest, job, &mut f);
@@ -727,6 +735,7 @@ fn uses_facts(
         .next()
         .is_some_and(|n| n.contains("publish") && !n.contains("github") && !n.contains("docs"))
         && !base.starts_with("actions/")
+        && !publishes_elsewhere(base)
     {
         publish(Client::Action, format!("`{name}`"), false, None);
     }
@@ -828,6 +837,38 @@ fn local_action_node(follow: &Follower<'_>, name: &str) -> Option<(NodeSpec, Str
         }
     }
     None
+}
+
+/// Actions and orbs that publish something other than an npm package (orbs, images,
+/// other ecosystems' packages, sites).
+fn publishes_elsewhere(base: &str) -> bool {
+    const OTHER: &[&str] = &[
+        "docker",
+        "ecr",
+        "gcr",
+        "helm",
+        "pages",
+        "gh-release",
+        "vsce",
+        "marketplace",
+        "pypi",
+        "cargo",
+        "crates",
+        "maven",
+        "gradle",
+        "nuget",
+        "gem",
+        "snap",
+        "chrome",
+        "firefox",
+        "unity",
+        "pub-dev",
+    ];
+    base.starts_with("orb-tools/")
+        || base.contains("/orb-tools")
+        || base
+            .split(['/', '-', '_', '@'])
+            .any(|part| OTHER.contains(&part))
 }
 
 /// Whether a reusable workflow kept in this repository (`./.github/workflows/x.yml`, or

@@ -212,6 +212,7 @@ pub fn build(forest: &Forest, root: NodeId) -> Workflow {
                     gitlab: Vec::new(),
                 },
                 errexit: true,
+                orb_job: false,
             });
         }
     }

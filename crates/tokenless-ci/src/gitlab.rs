@@ -267,6 +267,7 @@ pub fn build(forest: &Forest, roots: &Roots) -> Config {
                     gitlab: id_tokens,
                 },
                 errexit: true,
+                orb_job: false,
             });
         }
     }

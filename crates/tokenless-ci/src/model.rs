@@ -104,4 +104,7 @@ pub struct Job {
     pub id_token: IdTokenDecl,
     /// Whether scripts run with `set -e` by default.
     pub errexit: bool,
+    /// A CircleCI orb job (`orb/job` in a workflow, defined by the orb): its steps are not
+    /// visible, only its name and parameters (one `Uses` step).
+    pub orb_job: bool,
 }
