@@ -376,8 +376,11 @@ fn has_flag(args: &[Word], names: &[&str]) -> bool {
 /// A script name that says it publishes (used when its body cannot be read).
 pub fn publishy_script(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
+    // `pre-publish`, `prepublishOnly`, `post_publish`: steps around a publish, not one.
+    let compact = n.replace(['-', '_', ':', '.'], "");
     n.contains("publish")
-        && !n.contains("prepublish")
+        && !compact.contains("prepublish")
+        && !compact.contains("postpublish")
         && !n.contains("doc")
         && !n.contains("storybook")
 }
@@ -1090,7 +1093,23 @@ impl<'a> Follower<'a> {
                 f.end = span.1;
                 Some(f)
             }
-            ScriptResult::NoPublish => None,
+            // The script exists and nothing it runs could be seen to publish; when its
+            // name says it publishes, what it runs was opaque (a JS API, an unknown
+            // binary): a publish by name, with low confidence.
+            ScriptResult::NoPublish => by_name().map(|mut f| {
+                f.confidence = Confidence::Low;
+                if let Some(pkg) = self.package_for(cwd) {
+                    f.chain.push(Hop {
+                        file: pkg.path.clone(),
+                        line: pkg.line_of_key(Some("scripts"), script),
+                        what: abbreviate(&format!(
+                            "\"{script}\": \"{}\"",
+                            pkg.script(script).unwrap_or("")
+                        )),
+                    });
+                }
+                f
+            }),
             ScriptResult::Unknown => {
                 if self.files.is_some() && self.package_for(cwd).is_some() {
                     // The package exists and has no such script: not a publish.
@@ -1458,7 +1477,21 @@ impl<'a> Follower<'a> {
     fn js_file(&self, path: &str, cwd: &str, depth: usize) -> Option<Found> {
         let rel = join(cwd, path)?;
         let text = self.read(&rel)?;
-        self.js_text(&rel, &text, cwd, depth)
+        self.js_text(&rel, &text, cwd, depth).or_else(|| {
+            // Nothing readable as a publish, but the file says it publishes: it most
+            // likely calls a publishing API (low confidence).
+            let name = rel.rsplit('/').next().unwrap_or("");
+            publishy_script(name).then(|| {
+                let mut f = Found::new(Client::ScriptText, format!("`{rel}`"), 0, 0);
+                f.confidence = Confidence::Low;
+                f.chain.push(Hop {
+                    file: rel.clone(),
+                    line: 1,
+                    what: "a script named like a publish (no publish command readable)".into(),
+                });
+                f
+            })
+        })
     }
 
     /// JS/TS read as text: a publish command in a string, or a shell script it runs.
@@ -2109,6 +2142,28 @@ mod tests {
         );
         assert!(follow(&files, "node scripts/check.ts --check-only").is_none());
         assert!(follow(&files, "semantic-release --dry-run \"$DRY\"").is_some());
+    }
+
+    #[test]
+    fn opaque_scripts_named_like_a_publish_are_low_confidence_publishes() {
+        let files = Mem(BTreeMap::from([
+            (
+                "package.json",
+                "{\"scripts\": {\"release:publish-packages\": \"node scripts/run.js\", \"prep\": \"node scripts/pre-publish.mjs\"}}",
+            ),
+            (
+                "scripts/run.js",
+                "require('./tools').publishPackages({ cwd: '.' })\n",
+            ),
+            ("scripts/pre-publish.mjs", "console.log('optimise')\n"),
+            ("scripts/publish-all.ts", "await releaseTools.publish()\n"),
+        ]));
+        let f = follow(&files, "npm run release:publish-packages").expect("by name");
+        assert_eq!(f.confidence, Confidence::Low);
+        assert_eq!(f.chain[0].file, "package.json");
+        assert!(follow(&files, "npm run prep").is_none());
+        let f = follow(&files, "npx tsx scripts/publish-all.ts").expect("by file name");
+        assert_eq!(f.confidence, Confidence::Low);
     }
 
     #[test]
