@@ -237,7 +237,15 @@ pub fn excludes(cond: &str, event: &str) -> bool {
     if c.contains(&format!("github.event_name!='{event}'")) {
         return true;
     }
-    if c.contains("startsWith(github.ref,'refs/tags/") || c.contains("github.ref_type=='tag'") {
+    // A ref name that must start with a literal (`startsWith(github.ref_name, 'v4')`): a
+    // pull request's ref name is `<number>/merge` (not so for pull_request_target, whose
+    // ref is the base branch).
+    if c.contains("startsWith(github.ref,'refs/tags/")
+        || c.contains("github.ref_type=='tag'")
+        || (event == "pull_request"
+            && c.contains("startsWith(github.ref_name,'")
+            && !c.contains("||"))
+    {
         return true;
     }
     if event == "pull_request"
