@@ -4,9 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::facts::{self, Facts};
-use crate::model::{EnvVar, IdTokenDecl, Input, Job, Loc, Step, StepKind};
-use crate::rules::Out;
+use crate::model::{EnvVar, IdTokenDecl, Input, Job, Step, StepKind};
 use crate::yaml::{Forest, NodeId};
 
 /// Reusable commands nested deeper than this are not expanded.
@@ -156,7 +154,8 @@ impl Expander<'_> {
             };
             let key = forest.text(k).to_string();
             match key.as_str() {
-                "run" => self.run(s, v, b),
+                // `deploy` is the deprecated spelling of `run` (CircleCI 2.0 configs).
+                "run" | "deploy" => self.run(s, v, b),
                 "when" | "unless" => {
                     if let Some(inner) = forest.get(v, "steps") {
                         self.expand(inner, b, depth);
@@ -326,10 +325,12 @@ pub fn build(forest: &Forest, root: NodeId) -> Config {
                 id_token: IdTokenDecl::default(),
                 // CircleCI runs steps with `/bin/bash -eo pipefail` unless `shell:` says otherwise.
                 errexit: shell.is_none_or(|s| s.contains("-e")),
+                orb_job: false,
             });
         }
     }
     let mut entries = Vec::new();
+    let mut orb_jobs: Vec<(String, NodeId, Option<NodeId>)> = Vec::new();
     if let Some(wmap) = forest.get(root, "workflows") {
         for &(wk, wf) in forest.entries(wmap) {
             let Some(list) = forest.get(wf, "jobs") else {
@@ -351,6 +352,9 @@ pub fn build(forest: &Forest, root: NodeId) -> Config {
                     },
                 };
                 let get = |key: &str| cfg.and_then(|c| forest.get(c, key));
+                if job.contains('/') && !orb_jobs.iter().any(|(j, _, _)| *j == job) {
+                    orb_jobs.push((job.clone(), node, cfg));
+                }
                 let name = get("name")
                     .map(|n| forest.text(n).to_string())
                     .unwrap_or_else(|| job.clone());
@@ -396,11 +400,78 @@ pub fn build(forest: &Forest, root: NodeId) -> Config {
             }
         }
     }
+    // Orb jobs (`auto/publish`): one step named after the job, with the parameters the
+    // workflow gives it, so a publishing orb job is judged like a publishing orb command.
+    for (name, node, cfg) in orb_jobs {
+        if jobs.iter().any(|j| j.name == name) {
+            continue;
+        }
+        const NOT_PARAMETERS: &[&str] = &[
+            "name",
+            "context",
+            "filters",
+            "requires",
+            "type",
+            "matrix",
+            "pre-steps",
+            "post-steps",
+        ];
+        let inputs = cfg
+            .map(|c| {
+                forest
+                    .entries(c)
+                    .iter()
+                    .filter(|(k, _)| !NOT_PARAMETERS.contains(&forest.text(*k)))
+                    .map(|&(k, v)| Input {
+                        name: forest.text(k).to_string(),
+                        key: k,
+                        value: v,
+                        text: forest.text(v).to_string(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        jobs.push(Job {
+            name: name.clone(),
+            node,
+            steps: vec![Step {
+                kind: StepKind::Uses {
+                    name: name.clone(),
+                    node,
+                    inputs,
+                },
+                env: Vec::new(),
+                node,
+                name,
+            }],
+            env: Vec::new(),
+            images: Vec::new(),
+            id_token: IdTokenDecl::default(),
+            errexit: true,
+            orb_job: true,
+        });
+    }
+    // A 2.0 config without `workflows:` runs its `build` job on every push.
+    if forest.get(root, "workflows").is_none()
+        && let Some(build) = jobs.iter().find(|j| j.name == "build")
+    {
+        entries.push(Entry {
+            workflow: "(none: CircleCI runs `build` on every push)".to_string(),
+            job: build.name.clone(),
+            name: build.name.clone(),
+            node: build.node,
+            contexts: Vec::new(),
+            filters: None,
+            workflow_conditional: false,
+            behind_approval: false,
+            is_approval: false,
+        });
+    }
     Config { jobs, entries }
 }
 
 /// What a publish job's filters let through.
-enum Reach {
+pub enum Reach {
     /// Every branch push.
     AllBranches(&'static str),
     /// Every branch but some.
@@ -408,7 +479,7 @@ enum Reach {
     Restricted,
 }
 
-fn reach(forest: &Forest, filters: Option<NodeId>) -> Reach {
+pub fn reach(forest: &Forest, filters: Option<NodeId>) -> Reach {
     let Some(f) = filters else {
         return Reach::AllBranches("it has no filters, so it runs on every branch push");
     };
@@ -456,142 +527,4 @@ fn reach(forest: &Forest, filters: Option<NodeId>) -> Reach {
         );
     }
     Reach::AllBranches("its filters do not restrict branches, so it runs on every branch push")
-}
-
-/// `environment:` values that reference variables: CircleCI does not expand them, so
-/// the job sees the literal text (and it overrides a context's real value).
-pub fn literal_env_rules(out: &mut Out<'_>, cfg: &Config) {
-    let forest = out.forest;
-    for job in &cfg.jobs {
-        let step_env = job.steps.iter().flat_map(|s| s.env.iter());
-        for e in job.env.iter().chain(step_env) {
-            let raw = forest.text(e.value);
-            if !crate::facts::references_variable(raw) {
-                continue;
-            }
-            out.push(
-                "literal-env-reference",
-                None,
-                Loc::of(forest, e.value),
-                format!("job `{}` sets {} to the literal text `{}`: CircleCI does not expand variables in `environment:`, and this value overrides any context or project variable of that name", job.name, e.name, facts::redact(raw.trim())),
-                "remove the entry and let the context or project variable through, or set it in a `run` step (`export X=\"$Y\"`)",
-            );
-        }
-    }
-}
-
-/// Workflow-level rules: branch-filter-only, untrusted-trigger-publish, and a stored
-/// token that can only come from a context or project variable.
-pub fn workflow_rules(out: &mut Out<'_>, cfg: &Config, facts: &[Facts]) {
-    let forest = out.forest;
-    let by_name: HashMap<&str, usize> = cfg
-        .jobs
-        .iter()
-        .enumerate()
-        .map(|(i, j)| (j.name.as_str(), i))
-        .collect();
-    let mut entries_of: HashMap<&str, Vec<&Entry>> = HashMap::new();
-    for e in &cfg.entries {
-        entries_of.entry(e.job.as_str()).or_default().push(e);
-    }
-    for e in &cfg.entries {
-        if e.is_approval {
-            continue;
-        }
-        let Some(&ji) = by_name.get(e.job.as_str()) else {
-            continue;
-        };
-        let f = &facts[ji];
-        let Some(p) = crate::rules::npm_publishes(f).next() else {
-            continue;
-        };
-        let job = &cfg.jobs[ji];
-        if e.contexts.is_empty() {
-            let guard = match e.filters {
-                Some(_) => "guarded only by workflow `filters`",
-                None => "not guarded by any context",
-            };
-            out.push(
-                "branch-filter-only",
-                None,
-                Loc::of(forest, e.node),
-                format!(
-                    "publish job `{}` (runs {}) in workflow `{}` is {guard}: anyone who can push a branch can edit the filters and publish",
-                    e.name, p.what, e.workflow
-                ),
-                "attach a context whose expression restriction pins the branch (`pipeline.git.branch == \"main\" and not job.ssh.enabled`) and bind its id in the trusted publisher",
-            );
-        }
-        let reach = reach(forest, e.filters.map(|f| f.1));
-        let at = e.filters.map(|f| f.0).unwrap_or(e.node);
-        let why = match &reach {
-            Reach::Restricted => continue,
-            Reach::AllBranches(why) => why.to_string(),
-            Reach::MostBranches(pats) => {
-                format!("its filters only ignore {pats}, so it runs on every other branch")
-            }
-        };
-        let mut severity = None;
-        let mut guard_note = String::new();
-        if !e.contexts.is_empty() {
-            severity = Some(crate::Severity::Medium);
-            guard_note = format!(
-                "; only the restrictions of context `{}` can stop it",
-                e.contexts
-                    .iter()
-                    .map(|c| c.0.as_str())
-                    .collect::<Vec<_>>()
-                    .join("`, `")
-            );
-        } else if e.behind_approval || e.workflow_conditional {
-            severity = Some(crate::Severity::Medium);
-            guard_note = "; a workflow condition or approval is the only gate, and the config is editable by anyone who can push".to_string();
-        }
-        out.push(
-            "untrusted-trigger-publish",
-            severity,
-            Loc::of(forest, at),
-            format!("publish job `{}` in workflow `{}` runs {}: {why}{guard_note}", e.name, e.workflow, p.what),
-            "restrict the job to the release branch or tags (`branches: ignore: /.*/` with tag filters) and rely on a restricted context",
-        );
-        let _ = job;
-    }
-    // A stored token that can only come from a context or project variable.
-    for (ji, job) in cfg.jobs.iter().enumerate() {
-        let f = &facts[ji];
-        let Some(p) = crate::rules::npm_publishes(f).next() else {
-            continue;
-        };
-        if !f.mints.is_empty()
-            || f.wires
-                .iter()
-                .any(|w| !matches!(w.source, facts::Source::Placeholder))
-        {
-            continue;
-        }
-        if !p.reads_npm_token {
-            continue;
-        }
-        let ctxs: Vec<&(String, NodeId)> = entries_of
-            .get(job.name.as_str())
-            .into_iter()
-            .flatten()
-            .filter(|e| !e.is_approval)
-            .flat_map(|e| e.contexts.iter())
-            .collect();
-        let Some(first) = ctxs.first() else { continue };
-        let names: Vec<&str> = ctxs.iter().map(|c| c.0.as_str()).collect();
-        out.push(
-            "static-token-publish",
-            Some(crate::Severity::Medium),
-            Loc::of(forest, first.1),
-            format!(
-                "job `{}` runs {}, which reads NPM_TOKEN from the environment; with no id token it can only publish with a token from context `{}` or a project variable",
-                job.name,
-                p.what,
-                names.join("`, `")
-            ),
-            "mint an id token into NPM_ID_TOKEN in the publish step and delete NPM_TOKEN from the context and project variables",
-        );
-    }
 }

@@ -6,12 +6,33 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::finding::Confidence;
+use crate::follow::{Follower, is_dry_run, positionals};
 use crate::model::{Job, Loc, StepKind};
+pub use crate::publish::{Client, Found, NPMJS, Publish, host_of, is_npmjs};
 use crate::shell::{self, Command, Joiner, Word};
 use crate::versions::{self, NodeSpec, Version};
 use crate::yaml::{Forest, NodeId};
 
-pub const NPMJS: &str = "registry.npmjs.org";
+/// Does this command publish (config only: no repository files are read)?
+pub fn publish_of(argv: &[Word]) -> Option<Found> {
+    Follower::config_only().command(argv, "", 0)
+}
+
+/// Within one file, a release tool in a job is not "the publishing job" when another job
+/// runs an explicit publish: the tool versions or makes GitHub releases there.
+pub fn demote_release_tools(facts: &mut [Facts]) {
+    let explicit: Vec<bool> = facts
+        .iter()
+        .map(|f| f.publishes.iter().any(|p| !p.client.is_release_tool()))
+        .collect();
+    for (i, f) in facts.iter_mut().enumerate() {
+        let other_publishes = explicit.iter().enumerate().any(|(j, e)| j != i && *e);
+        if other_publishes && !explicit[i] {
+            f.publishes.retain(|p| !p.client.is_release_tool());
+        }
+    }
+}
 
 /// Where a credential value comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,48 +45,11 @@ pub enum Source {
     Placeholder,
 }
 
-/// A publish command or publishing action.
-#[derive(Debug, Clone)]
-pub struct Publish {
-    pub step: usize,
-    pub loc: Loc,
-    /// What publishes, e.g. "`npm publish`", "`npx semantic-release`".
-    pub what: String,
-    /// Registry host given on the command (`--registry`) or to the action.
-    pub registry: Option<String>,
-    /// The tool reads NPM_TOKEN from the environment by itself.
-    pub reads_npm_token: bool,
-}
-
-impl Publish {
-    /// A release tool whose npm publish can be switched off in its own config
-    /// (semantic-release `npmPublish: false`, release-it `npm.publish: false`).
-    pub fn is_release_tool(&self) -> bool {
-        self.what.contains("semantic-release") || self.what.contains("release-it")
-    }
-}
-
-/// Within one file, a release tool in a job is not "the publishing job" when another job
-/// runs an explicit publish: the tool versions or makes GitHub releases there.
-pub fn demote_release_tools(facts: &mut [Facts]) {
-    let explicit: Vec<bool> = facts
-        .iter()
-        .map(|f| f.publishes.iter().any(|p| !p.is_release_tool()))
-        .collect();
-    for (i, f) in facts.iter_mut().enumerate() {
-        let other_publishes = explicit.iter().enumerate().any(|(j, e)| j != i && *e);
-        if other_publishes && !explicit[i] {
-            f.publishes.retain(|p| !p.is_release_tool());
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Mint {
     pub step: usize,
     pub loc: Loc,
-    /// The `--claims` argument: its location and its value after shell unquoting.
-    pub claims: Option<(Loc, String)>,
+    pub claims: Option<Claims>,
     /// The variable the token is stored in.
     pub var: Option<String>,
     /// Why a failed fetch would go unnoticed, if it would.
@@ -89,35 +73,184 @@ pub struct Wire {
     pub host: Option<String>,
 }
 
+/// A command that needs a stored token even with OIDC (`npm whoami`, `npm dist-tag`…).
+#[derive(Debug, Clone)]
+pub struct TokenCommand {
+    pub step: usize,
+    pub loc: Loc,
+    pub what: String,
+}
+
+impl From<(usize, Loc, String)> for TokenCommand {
+    fn from((step, loc, what): (usize, Loc, String)) -> Self {
+        TokenCommand { step, loc, what }
+    }
+}
+
+/// A variable checked for emptiness (`[ -z "$NPM_ID_TOKEN" ]`, `${X:?}`).
+#[derive(Debug, Clone)]
+pub struct Guard {
+    pub step: usize,
+    pub var: String,
+}
+
+impl From<(usize, String)> for Guard {
+    fn from((step, var): (usize, String)) -> Self {
+        Guard { step, var }
+    }
+}
+
+/// `NPM_ID_TOKEN` exported into `$BASH_ENV` in a step.
+#[derive(Debug, Clone)]
+pub struct BashEnvExport {
+    pub step: usize,
+    pub var: String,
+}
+
+impl From<(usize, String)> for BashEnvExport {
+    fn from((step, var): (usize, String)) -> Self {
+        BashEnvExport { step, var }
+    }
+}
+
+/// `npm install -g npm@<spec>`: the lowest version it can install.
+#[derive(Debug, Clone)]
+pub struct NpmUpgrade {
+    pub step: usize,
+    pub lowest: Option<Version>,
+    pub loc: Loc,
+    pub spec: String,
+}
+
+impl From<(usize, Option<Version>, Loc, String)> for NpmUpgrade {
+    fn from((step, lowest, loc, spec): (usize, Option<Version>, Loc, String)) -> Self {
+        NpmUpgrade {
+            step,
+            lowest,
+            loc,
+            spec,
+        }
+    }
+}
+
+/// A registry the job configures.
+#[derive(Debug, Clone)]
+pub struct RegistrySetting {
+    pub host: String,
+    pub loc: Loc,
+}
+
+impl From<(String, Loc)> for RegistrySetting {
+    fn from((host, loc): (String, Loc)) -> Self {
+        RegistrySetting { host, loc }
+    }
+}
+
+/// A wrong audience source (`NPM_ID_TOKEN=$CIRCLE_OIDC_TOKEN`).
+#[derive(Debug, Clone)]
+pub struct AudienceError {
+    pub loc: Loc,
+    pub message: String,
+}
+
+impl From<(Loc, String)> for AudienceError {
+    fn from((loc, message): (Loc, String)) -> Self {
+        AudienceError { loc, message }
+    }
+}
+
+/// A Node version chosen by a step (setup-node `node-version`…), with its text.
+#[derive(Debug, Clone)]
+pub struct NodeChoice {
+    pub spec: NodeSpec,
+    pub loc: Loc,
+    pub text: String,
+}
+
+impl From<(NodeSpec, Loc, String)> for NodeChoice {
+    fn from((spec, loc, text): (NodeSpec, Loc, String)) -> Self {
+        NodeChoice { spec, loc, text }
+    }
+}
+
+/// A release-tool version pinned by an action.
+#[derive(Debug, Clone)]
+pub struct ToolVersion {
+    pub tool: String,
+    pub version: String,
+    pub loc: Loc,
+}
+
+impl From<(String, String, Loc)> for ToolVersion {
+    fn from((tool, version, loc): (String, String, Loc)) -> Self {
+        ToolVersion { tool, version, loc }
+    }
+}
+
+/// A place the id token is printed.
+#[derive(Debug, Clone)]
+pub struct TokenPrinted {
+    pub step: usize,
+    pub loc: Loc,
+    pub how: String,
+}
+
+impl From<(usize, Loc, String)> for TokenPrinted {
+    fn from((step, loc, how): (usize, Loc, String)) -> Self {
+        TokenPrinted { step, loc, how }
+    }
+}
+
+/// `set -x` (shell tracing) in a step.
+#[derive(Debug, Clone)]
+pub struct Xtrace {
+    pub step: usize,
+    pub loc: Loc,
+}
+
+impl From<(usize, Loc)> for Xtrace {
+    fn from((step, loc): (usize, Loc)) -> Self {
+        Xtrace { step, loc }
+    }
+}
+
+/// The `--claims` argument of `circleci run oidc get`: its location and its value after
+/// shell unquoting.
+#[derive(Debug, Clone)]
+pub struct Claims {
+    pub loc: Loc,
+    pub text: String,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
     pub publishes: Vec<Publish>,
     pub mints: Vec<Mint>,
     pub wires: Vec<Wire>,
     /// Commands that need a stored token even with OIDC (`npm whoami`, `npm dist-tag`...).
-    pub token_commands: Vec<(usize, Loc, String)>,
+    pub token_commands: Vec<TokenCommand>,
     /// Variables checked for emptiness (`[ -z "$NPM_ID_TOKEN" ]`, `${X:?}`).
-    pub guards: Vec<(usize, String)>,
+    pub guards: Vec<Guard>,
     /// `NPM_ID_TOKEN` exported into `$BASH_ENV` in a step.
-    pub bash_env_exports: Vec<(usize, String)>,
+    pub bash_env_exports: Vec<BashEnvExport>,
     /// `npm install -g npm@<spec>`: step, lowest version, location, spec.
-    pub npm_upgrades: Vec<(usize, Option<Version>, Loc, String)>,
+    pub npm_upgrades: Vec<NpmUpgrade>,
     /// Registries configured in the job (host, location).
-    pub registries: Vec<(String, Loc)>,
+    pub registries: Vec<RegistrySetting>,
     /// Wrong audience sources (`NPM_ID_TOKEN=$CIRCLE_OIDC_TOKEN`).
-    pub audience_errors: Vec<(Loc, String)>,
+    pub audience_errors: Vec<AudienceError>,
     /// `CI=false` / `CI: false`.
     pub ci_false: Option<Loc>,
     /// Node versions chosen by steps (setup-node `node-version`...).
-    pub node_versions: Vec<(NodeSpec, Loc, String)>,
+    pub node_versions: Vec<NodeChoice>,
     /// Release-tool versions pinned by actions (tool, version text, location).
-    pub tool_versions: Vec<(String, String, Loc)>,
+    pub tool_versions: Vec<ToolVersion>,
     /// `--provenance` / `NPM_CONFIG_PROVENANCE=true`.
     pub provenance: Vec<Loc>,
     /// Places the id token is printed: (step, location, how).
-    pub logged: Vec<(usize, Loc, String)>,
+    pub logged: Vec<TokenPrinted>,
     /// `set -x` (shell tracing) per step.
-    pub xtrace: Vec<(usize, Loc)>,
+    pub xtrace: Vec<Xtrace>,
 }
 
 static TOKEN_NAME: LazyLock<Regex> = LazyLock::new(|| {
@@ -143,7 +276,8 @@ static AUTH_LINE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("static regex")
 });
 static REGISTRY_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|[\s'\x22])(?:@[\w.-]+:)?registry\s*=\s*([^\s'\x22]+)").expect("static regex")
+    Regex::new(r"(?:^|[\s'\x22])(?:(?:@[\w.-]+|\$\{?\w+\}?):)?registry\s*=\s*([^\s'\x22]+)")
+        .expect("static regex")
 });
 
 /// Is this an environment/variable name that carries an npm registry token?
@@ -229,243 +363,6 @@ pub fn refers_to(text: &str, name: &str) -> bool {
     false
 }
 
-/// The host of a registry URL (`https://host:port/path` → `host`).
-pub fn host_of(url: &str) -> Option<String> {
-    let u = url.trim().trim_matches(['"', '\'']);
-    let u = u.split_once("://").map(|(_, r)| r).unwrap_or(u);
-    let u = u.trim_start_matches("//");
-    let host = u.split(['/', ':', '?']).next()?.trim();
-    if host.is_empty() {
-        None
-    } else {
-        Some(host.to_ascii_lowercase())
-    }
-}
-
-/// Whether a host is npm's public registry (or npmjs.org aliases).
-pub fn is_npmjs(host: &str) -> bool {
-    matches!(
-        host,
-        "registry.npmjs.org" | "registry.npmjs.com" | "registry.yarnpkg.com"
-    )
-}
-
-/// A command that publishes, found in a script.
-#[derive(Debug)]
-pub struct PublishCmd {
-    pub what: String,
-    pub start: usize,
-    pub end: usize,
-    pub registry: Option<String>,
-    pub reads_npm_token: bool,
-}
-
-fn strip_version(tool: &str) -> &str {
-    match tool.strip_prefix('@') {
-        Some(rest) => match rest.find('@') {
-            Some(i) => &tool[..i + 1],
-            None => tool,
-        },
-        None => tool.split('@').next().unwrap_or(tool),
-    }
-}
-
-fn is_dry_run(args: &[Word]) -> bool {
-    args.iter().any(|w| {
-        let t = w.text.to_ascii_lowercase();
-        t == "--dry-run" || t == "--dry-run=true" || t == "--dryrun" || t == "--dry_run"
-    })
-}
-
-fn registry_arg(args: &[Word]) -> Option<String> {
-    for (i, w) in args.iter().enumerate() {
-        if let Some(v) = w.text.strip_prefix("--registry=") {
-            return host_of(v);
-        }
-        if w.text == "--registry" {
-            return args.get(i + 1).and_then(|n| host_of(&n.text));
-        }
-    }
-    None
-}
-
-/// Flags of npm/pnpm/yarn that take a separate value.
-fn takes_value(flag: &str) -> bool {
-    matches!(
-        flag,
-        "--filter"
-            | "-F"
-            | "--dir"
-            | "-C"
-            | "--workspace"
-            | "-w"
-            | "--prefix"
-            | "--registry"
-            | "--tag"
-            | "--access"
-            | "--otp"
-            | "--cwd"
-            | "--loglevel"
-            | "-p"
-            | "--package"
-    )
-}
-
-/// Positional arguments (flags and their values skipped), with their indices.
-fn positionals(args: &[Word]) -> Vec<(usize, &str)> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let t = args[i].text.as_str();
-        if t == "--" {
-            break;
-        }
-        if t.starts_with('-') {
-            i += if !t.contains('=') && takes_value(t) {
-                2
-            } else {
-                1
-            };
-            continue;
-        }
-        out.push((i, t));
-        i += 1;
-    }
-    out
-}
-
-fn publishy_script(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    n.contains("publish")
-        && !n.contains("prepublish")
-        && !n.contains("doc")
-        && !n.contains("storybook")
-}
-
-/// Does this command publish a package? `argv` is the command without wrappers.
-pub fn publish_of(argv: &[Word]) -> Option<PublishCmd> {
-    publish_of_depth(argv, 0)
-}
-
-fn publish_of_depth(argv: &[Word], depth: usize) -> Option<PublishCmd> {
-    let first = argv.first()?;
-    if depth > 3 || is_dry_run(argv) {
-        return None;
-    }
-    let name = strip_version(first.text.rsplit('/').next().unwrap_or(""));
-    let pos = positionals(&argv[1..]);
-    let sub = pos.first().map(|(_, s)| *s).unwrap_or("");
-    let at = |k: usize| -> (usize, usize) {
-        let end = argv.get(k).map(|w| w.end).unwrap_or(first.end);
-        (first.start, end)
-    };
-    let registry = registry_arg(argv);
-    let mk = |what: String, k: usize, reads: bool| {
-        let (start, end) = at(k);
-        Some(PublishCmd {
-            what,
-            start,
-            end,
-            registry: registry.clone(),
-            reads_npm_token: reads,
-        })
-    };
-    match name {
-        "npx" | "pnpx" | "bunx" => {
-            let (i, _) = *pos.first()?;
-            return publish_of_depth(&argv[1 + i..], depth + 1).map(|mut p| {
-                p.start = first.start;
-                p.what = format!("{} {}", first.text, p.what.trim_matches('`')).replace("  ", " ");
-                p.what = format!("`{}`", p.what);
-                p
-            });
-        }
-        "npm" | "pnpm" | "yarn" | "bun" => {
-            let (i0, s0) = pos.first().copied()?;
-            match s0 {
-                "publish" => {
-                    let recursive = argv.iter().any(|w| {
-                        matches!(
-                            w.text.as_str(),
-                            "-r" | "--recursive" | "--workspaces" | "-ws"
-                        )
-                    });
-                    let what = if recursive {
-                        format!("`{name} publish --recursive`")
-                    } else {
-                        format!("`{name} publish`")
-                    };
-                    return mk(what, 1 + i0, false);
-                }
-                "stage" if pos.get(1).map(|p| p.1) == Some("publish") => {
-                    return mk(format!("`{name} stage publish`"), 1 + pos[1].0, false);
-                }
-                "npm" if name == "yarn" && pos.get(1).map(|p| p.1) == Some("publish") => {
-                    return mk("`yarn npm publish`".into(), 1 + pos[1].0, false);
-                }
-                "workspaces" | "workspace" if name == "yarn" => {
-                    let k = pos
-                        .windows(2)
-                        .find(|w| w[0].1 == "npm" && w[1].1 == "publish")?;
-                    return mk(
-                        "`yarn workspaces foreach npm publish`".into(),
-                        1 + k[1].0,
-                        false,
-                    );
-                }
-                "exec" | "dlx" | "x" => {
-                    return publish_of_depth(&argv[1 + i0 + 1..], depth + 1).map(|mut p| {
-                        p.start = first.start;
-                        p
-                    });
-                }
-                "run" | "run-script" => {
-                    let (i1, script) = *pos.get(1)?;
-                    if publishy_script(script) {
-                        return mk(format!("`{name} run {script}`"), 1 + i1, false);
-                    }
-                    return None;
-                }
-                _ if name != "npm" && publishy_script(sub) => {
-                    return mk(format!("`{name} {sub}`"), 1 + i0, false);
-                }
-                // `pnpm changeset publish`, `yarn semantic-release`: a package binary.
-                _ if name != "npm" => {
-                    return publish_of_depth(&argv[1 + i0..], depth + 1).map(|mut p| {
-                        p.start = first.start;
-                        p.what = format!("`{name} {}`", p.what.trim_matches('`'));
-                        p
-                    });
-                }
-                _ => return None,
-            }
-        }
-        _ => {}
-    }
-    match name {
-        "semantic-release" => mk("`semantic-release`".into(), 0, true),
-        "changeset" | "changesets" if sub == "publish" => {
-            mk("`changeset publish`".into(), 1 + pos[0].0, true)
-        }
-        "lerna" if sub == "publish" => mk("`lerna publish`".into(), 1 + pos[0].0, false),
-        "nx" if sub == "release"
-            && (pos.get(1).map(|p| p.1) == Some("publish")
-                || (pos.len() == 1 && !argv.iter().any(|w| w.text == "--skip-publish"))) =>
-        {
-            mk(
-                "`nx release publish`".into(),
-                1 + pos.last().map(|p| p.0).unwrap_or(0),
-                false,
-            )
-        }
-        "auto" if sub == "shipit" => mk("`auto shipit`".into(), 1 + pos[0].0, true),
-        "np" => mk("`np`".into(), 0, false),
-        "release-it" => mk("`release-it`".into(), 0, false),
-        "clean-publish" => mk("`clean-publish`".into(), 0, false),
-        _ => None,
-    }
-}
-
 /// Location of a byte range of a step's script.
 fn script_loc(forest: &Forest, node: NodeId, exact: bool, start: usize, end: usize) -> Loc {
     let file = forest.node(node).file;
@@ -497,6 +394,7 @@ fn echoed_assignment(text: &str) -> Option<(String, String)> {
 
 struct StepCtx<'a> {
     forest: &'a Forest,
+    follow: &'a Follower<'a>,
     node: NodeId,
     exact: bool,
     step: usize,
@@ -509,10 +407,11 @@ impl StepCtx<'_> {
     }
 }
 
-/// Read every step of a job.
-pub fn collect(forest: &Forest, job: &Job) -> Facts {
+/// Read every step of a job; `follow` follows commands into the repository (or only
+/// recognises them, when it has none).
+pub fn collect(forest: &Forest, job: &Job, follow: &Follower<'_>) -> Facts {
     let mut f = Facts::default();
-    let mut oidc_vars: Vec<String> = job.id_token.gitlab.iter().map(|g| g.0.clone()).collect();
+    let mut oidc_vars: Vec<String> = job.id_token.gitlab.iter().map(|g| g.var.clone()).collect();
     for e in &job.env {
         env_entry(forest, &mut f, e, None, &oidc_vars);
     }
@@ -525,6 +424,7 @@ pub fn collect(forest: &Forest, job: &Job) -> Facts {
                 let script = shell::parse(text);
                 let ctx = StepCtx {
                     forest,
+                    follow,
                     node: *node,
                     exact: *exact,
                     step: i,
@@ -538,11 +438,68 @@ pub fn collect(forest: &Forest, job: &Job) -> Facts {
                 }
             }
             StepKind::Uses { name, node, inputs } => {
-                uses_facts(forest, &mut f, i, name, *node, inputs, &oidc_vars);
+                uses_facts(forest, follow, &mut f, i, name, *node, inputs, &oidc_vars);
             }
         }
     }
+    // An orb job that publishes gets its credential from the environment the orb sees
+    // (contexts, project variables); what it runs is not visible.
+    if job.orb_job {
+        for p in &mut f.publishes {
+            p.reads_npm_token = true;
+            p.confidence = p.confidence.min(Confidence::Medium);
+        }
+    }
+    // Names decide only when the repository is not there to say what the steps run.
+    if !(follow.is_repo_aware() && follow.read("package.json").is_some()) {
+        named_publish(forest, job, &mut f);
+    }
     f
+}
+
+/// With no publish recognised, a job or step named like a release (publish, release,
+/// deploy, ship) that wires a stored npm credential is taken to publish, with medium
+/// confidence: the token is there to be used.
+fn named_publish(forest: &Forest, job: &Job, f: &mut Facts) {
+    if !f.publishes.is_empty() {
+        return;
+    }
+    let named = |n: &str| {
+        let n = n.to_ascii_lowercase();
+        ["publish", "release", "deploy", "ship"]
+            .iter()
+            .any(|k| n.contains(k))
+            && !n.contains("prerelease")
+            && !n.contains("docs")
+            && !n.contains("storybook")
+            && !n.contains("docker")
+    };
+    let npm_cred =
+        |w: &&Wire| matches!(w.source, Source::Static(_)) && w.host.as_deref().is_none_or(is_npmjs);
+    let job_named = named(&job.name);
+    for w in f.wires.iter().filter(npm_cred) {
+        let step_named = w
+            .step
+            .and_then(|s| job.steps.get(s))
+            .is_some_and(|s| named(&s.name));
+        if !(job_named || step_named) {
+            continue;
+        }
+        let (step, node) = match w.step.and_then(|s| job.steps.get(s).map(|st| (s, st.node))) {
+            Some(x) => x,
+            None => (job.steps.len().saturating_sub(1), job.node),
+        };
+        let mut p = Publish::simple(
+            step,
+            Loc::of(forest, node),
+            Client::NamedJob,
+            format!("a step of a job named like a release, with {}", w.what),
+        );
+        p.confidence = Confidence::Medium;
+        p.reads_npm_token = true;
+        f.publishes.push(p);
+        return;
+    }
 }
 
 fn env_entry(
@@ -560,16 +517,17 @@ fn env_entry(
     if upper == "NPM_CONFIG_REGISTRY"
         && let Some(h) = host_of(&e.text)
     {
-        f.registries.push((h, Loc::of(forest, e.value)));
+        f.registries
+            .push(RegistrySetting::from((h, Loc::of(forest, e.value))));
     }
     if upper == "NPM_CONFIG_PROVENANCE" && e.text.trim().eq_ignore_ascii_case("true") {
         f.provenance.push(Loc::of(forest, e.key));
     }
     if upper == "NPM_ID_TOKEN" && (e.text.contains("CIRCLE_OIDC_TOKEN")) {
-        f.audience_errors.push((
+        f.audience_errors.push(AudienceError::from((
             Loc::of(forest, e.value),
             format!("NPM_ID_TOKEN is set to `{}`, whose audience is the CircleCI organization id, not npm:registry.npmjs.org", e.text.trim()),
-        ));
+        )));
     }
     if is_token_name(name) {
         let source = classify(&e.text, oidc);
@@ -589,8 +547,10 @@ fn env_entry(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn uses_facts(
     forest: &Forest,
+    follow: &Follower<'_>,
     f: &mut Facts,
     i: usize,
     name: &str,
@@ -601,20 +561,31 @@ fn uses_facts(
     let lower = name.to_ascii_lowercase();
     let base = lower.split('@').next().unwrap_or("");
     let input = |k: &str| inputs.iter().find(|x| x.name == k);
-    if (base.starts_with("./") || base.contains("setup-node")) && input("node-version").is_none() {
-        // A local or third-party setup action chooses a Node we cannot see.
-        f.node_versions.push((
-            NodeSpec::Unknown,
-            Loc::of(forest, node),
-            format!("set up by `{name}`"),
-        ));
-    }
     if let Some(nv) = input("node-version") {
-        f.node_versions.push((
+        f.node_versions.push(NodeChoice::from((
             versions::parse_node(&nv.text),
             Loc::of(forest, nv.value),
             nv.text.clone(),
-        ));
+        )));
+    } else if base.starts_with("./") || base.contains("setup-node") {
+        // The repository may say which Node: a `node-version-file`, or the local action.
+        let from_repo = if base.contains("setup-node") {
+            input("node-version-file").and_then(|file| {
+                node_from_file(follow, file.text.trim())
+                    .map(|(spec, text)| (spec, Loc::of(forest, file.value), text))
+            })
+        } else {
+            local_action_node(follow, name).map(|(spec, text)| (spec, Loc::of(forest, node), text))
+        };
+        match from_repo {
+            Some(v) => f.node_versions.push(NodeChoice::from(v)),
+            // A local or third-party setup action chooses a Node we cannot see.
+            None => f.node_versions.push(NodeChoice::from((
+                NodeSpec::Unknown,
+                Loc::of(forest, node),
+                format!("set up by `{name}`"),
+            ))),
+        }
     }
     let registry = input("registry-url")
         .or(input("registry"))
@@ -622,7 +593,8 @@ fn uses_facts(
     if let Some(r) = input("registry-url").or(input("registry"))
         && let Some(h) = host_of(&r.text)
     {
-        f.registries.push((h, Loc::of(forest, r.value)));
+        f.registries
+            .push(RegistrySetting::from((h, Loc::of(forest, r.value))));
     }
     const TOKEN_INPUTS: &[&str] = &[
         "token",
@@ -647,35 +619,83 @@ fn uses_facts(
     }
     let reusable =
         base.contains(".github/workflows/") || base.ends_with(".yml") || base.ends_with(".yaml");
-    let mut publish = |what: String, reads: bool| {
-        f.publishes.push(Publish {
-            step: i,
-            loc: Loc::of(forest, node),
-            what,
-            registry: registry.clone(),
-            reads_npm_token: reads,
+    // A command given to an action or orb as a parameter, followed into the repository
+    // (from the directory the action is told to work in).
+    let cwd = input("cwd")
+        .or(input("working-directory"))
+        .map(|c| {
+            c.text
+                .trim()
+                .trim_start_matches("./")
+                .trim_end_matches('/')
+                .to_string()
+        })
+        .filter(|c| !c.contains("${{") && c != ".")
+        .unwrap_or_default();
+    let followed = |text: &str| -> Option<Found> {
+        let script = shell::parse(text);
+        let mut found = None;
+        script.walk(&mut |c, _| {
+            if found.is_none() {
+                found = follow.command(c.argv(), &cwd, 0);
+            }
         });
+        found
+    };
+    let mut publish = |client: Client, what: String, reads: bool, via: Option<Found>| {
+        let mut p = Publish::simple(i, Loc::of(forest, node), client, what);
+        p.registry = registry.clone();
+        p.reads_npm_token = reads;
+        if let Some(v) = via {
+            p.chain = v.chain;
+            p.confidence = v.confidence;
+            if p.registry.is_none() {
+                p.registry = v.registry;
+            }
+            p.recursive = v.recursive;
+        }
+        f.publishes.push(p);
     };
     if reusable {
         let named = base.contains("publish") || base.contains("release");
         let passes_token = inputs.iter().any(|x| is_token_name(&x.name));
-        if named || passes_token {
-            publish(format!("the reusable workflow `{name}`"), passes_token);
+        // A workflow of this repository says itself whether it publishes to npm.
+        let callee = if follow.is_repo_aware() {
+            callee_publishes(forest, follow, name)
+        } else {
+            None
+        };
+        if callee.unwrap_or(named || passes_token) {
+            publish(
+                Client::ReusableWorkflow,
+                format!("the reusable workflow `{name}`"),
+                passes_token,
+                None,
+            );
         }
     } else if base.starts_with("js-devtools/npm-publish") {
         let dry = input("dry-run").is_some_and(|d| d.text.trim() == "true");
         if !dry {
-            publish(format!("`{name}`"), false);
+            publish(Client::Action, format!("`{name}`"), false, None);
         }
     } else if base == "changesets/action" || base.starts_with("changesets/action/publish") {
-        let publish_input = input("publish");
+        let publish_input = input("publish").or(input("publish-script"));
         if base.starts_with("changesets/action/publish") {
-            publish(format!("`{name}`"), true);
+            publish(Client::Changesets, format!("`{name}`"), true, None);
         } else if let Some(p) = publish_input {
             let script = shell::parse(&p.text);
             let dry = script.commands.iter().any(|c| is_dry_run(c.argv()));
-            if !dry {
-                publish(format!("`{name}` (publish: `{}`)", p.text.trim()), true);
+            let via = followed(&p.text);
+            // In a repository that shows the script does not publish, it does not.
+            let refuted =
+                follow.is_repo_aware() && via.is_none() && follow.read("package.json").is_some();
+            if !dry && !refuted {
+                publish(
+                    Client::Changesets,
+                    format!("`{name}` (publish: `{}`)", p.text.trim()),
+                    true,
+                    via,
+                );
             }
         }
     } else if base.contains("semantic-release-action") {
@@ -683,37 +703,217 @@ fn uses_facts(
             .or(input("dry-run"))
             .is_some_and(|d| d.text.trim() == "true");
         if !dry {
-            publish(format!("`{name}`"), true);
+            publish(Client::SemanticRelease, format!("`{name}`"), true, None);
         }
         if let Some(v) = input("semantic_version") {
-            f.tool_versions.push((
+            f.tool_versions.push(ToolVersion::from((
                 "semantic-release".into(),
                 v.text.trim().to_string(),
                 Loc::of(forest, v.value),
-            ));
+            )));
         }
     } else if let Some(p) = input("publish") {
         // A CircleCI orb command (or action) that takes the publish command as a parameter.
-        let script = shell::parse(&p.text);
-        let mut found = None;
-        script.walk(&mut |c, _| {
-            if found.is_none() {
-                found = publish_of(c.argv());
-            }
-        });
+        let found = followed(&p.text);
         let looks_like_script =
             !p.text.trim().is_empty() && p.text.trim() != "false" && p.text.trim() != "true";
         if found.is_some() || looks_like_script {
-            publish(format!("`{name}` (publish: `{}`)", p.text.trim()), true);
+            let client = if base.contains("changeset") {
+                Client::Changesets
+            } else {
+                Client::Action
+            };
+            publish(
+                client,
+                format!("`{name}` (publish: `{}`)", p.text.trim()),
+                true,
+                found,
+            );
         }
     } else if base
         .rsplit('/')
         .next()
         .is_some_and(|n| n.contains("publish") && !n.contains("github") && !n.contains("docs"))
         && !base.starts_with("actions/")
+        && !publishes_elsewhere(base)
     {
-        publish(format!("`{name}`"), false);
+        publish(Client::Action, format!("`{name}`"), false, None);
     }
+}
+
+/// A token line committed in the repository's own `.npmrc` or `.yarnrc.yml`
+/// (`//registry.npmjs.org/:_authToken=${NPM_TOKEN}`, `npmAuthToken: ${NPM_TOKEN}`) is a
+/// stored credential of every npm publish run from the root: the CI provider fills the
+/// variable from project or context settings (CircleCI, GitLab). Adds it to each
+/// publishing job's wires, pointing at the publish with the file and line in `what`.
+pub fn committed_credentials(forest: &Forest, facts: &mut [Facts], follow: &Follower<'_>) {
+    static LINE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"^\s*(?:(//[^\s:]+):)?(?:_authToken|npmAuthToken)\s*[=:]\s*['"]?(\$\{?[A-Za-z_][A-Za-z0-9_]*\}?)"#)
+            .expect("static regex")
+    });
+    let mut lines = Vec::new();
+    for file in [".npmrc", ".yarnrc.yml"] {
+        let Some(text) = follow.read(file) else {
+            continue;
+        };
+        for (i, line) in text.lines().enumerate() {
+            if let Some(c) = LINE.captures(line) {
+                let host = c.get(1).and_then(|h| host_of(h.as_str()));
+                if host.as_deref().is_none_or(is_npmjs) {
+                    let var = c.get(2).map(|v| v.as_str().to_string()).unwrap_or_default();
+                    lines.push((format!("{file}:{}", i + 1), var, host));
+                }
+            }
+        }
+    }
+    if lines.is_empty() {
+        return;
+    }
+    let _ = forest;
+    for f in facts.iter_mut() {
+        let Some(p) = f.publishes.first() else {
+            continue;
+        };
+        let (step, loc) = (p.step, p.loc);
+        for (at, var, host) in &lines {
+            f.wires.push(Wire {
+                step: Some(step),
+                persistent: true,
+                loc,
+                what: format!("the token line committed in {at}"),
+                source: Source::Static(var.clone()),
+                host: host.clone(),
+            });
+        }
+    }
+}
+
+/// The Node version a repository file names (`.nvmrc`, `.node-version`, `.tool-versions`,
+/// package.json `volta.node`/`engines.node`), with the text shown in messages.
+fn node_from_file(follow: &Follower<'_>, path: &str) -> Option<(NodeSpec, String)> {
+    let path = path.trim_start_matches("./");
+    let text = follow.read(path)?;
+    let value = if path.ends_with("package.json") {
+        let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+        json.pointer("/volta/node")
+            .or_else(|| json.pointer("/engines/node"))?
+            .as_str()?
+            .trim_start_matches(">=")
+            .trim()
+            .to_string()
+    } else if path.ends_with(".tool-versions") {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix("nodejs ")
+                    .or_else(|| l.strip_prefix("node "))
+            })?
+            .trim()
+            .to_string()
+    } else {
+        text.lines().next()?.trim().to_string()
+    };
+    let spec = versions::parse_node(&value);
+    (!matches!(spec, NodeSpec::Unknown)).then(|| (spec, format!("{value} (from {path})")))
+}
+
+/// The Node a local composite action (`./.github/setup`) sets up, read from its
+/// `action.yml`: the `node-version` or `node-version-file` it gives setup-node.
+fn local_action_node(follow: &Follower<'_>, name: &str) -> Option<(NodeSpec, String)> {
+    let dir = name.trim_start_matches("./").trim_end_matches('/');
+    let text = ["action.yml", "action.yaml"]
+        .iter()
+        .find_map(|f| follow.read(&format!("{dir}/{f}")))?;
+    for line in text.lines() {
+        let l = line.trim();
+        if let Some(v) = l.strip_prefix("node-version-file:") {
+            return node_from_file(follow, v.trim().trim_matches(['"', '\'']));
+        }
+        if let Some(v) = l.strip_prefix("node-version:") {
+            let v = v.trim().trim_matches(['"', '\'']);
+            let spec = versions::parse_node(v);
+            if !matches!(spec, NodeSpec::Unknown) {
+                return Some((spec, format!("{v} (from {dir})")));
+            }
+        }
+    }
+    None
+}
+
+/// Actions and orbs that publish something other than an npm package (orbs, images,
+/// other ecosystems' packages, sites).
+fn publishes_elsewhere(base: &str) -> bool {
+    const OTHER: &[&str] = &[
+        "docker",
+        "ecr",
+        "gcr",
+        "helm",
+        "pages",
+        "gh-release",
+        "vsce",
+        "marketplace",
+        "pypi",
+        "cargo",
+        "crates",
+        "maven",
+        "gradle",
+        "nuget",
+        "gem",
+        "snap",
+        "chrome",
+        "firefox",
+        "unity",
+        "pub-dev",
+    ];
+    base.starts_with("orb-tools/")
+        || base.contains("/orb-tools")
+        || base
+            .split(['/', '-', '_', '@'])
+            .any(|part| OTHER.contains(&part))
+}
+
+/// Whether a reusable workflow kept in this repository (`./.github/workflows/x.yml`, or
+/// `owner/repo/.github/workflows/x.yml@ref` when that file exists here) has a job that
+/// publishes to npm; `None` when it cannot be read.
+fn callee_publishes(forest: &Forest, follow: &Follower<'_>, name: &str) -> Option<bool> {
+    let path = name.split('@').next()?;
+    let rel = match path.strip_prefix("./") {
+        Some(r) => r.to_string(),
+        None => path.get(path.find(".github/workflows/")?..)?.to_string(),
+    };
+    // The calling file itself is not its own callee.
+    if forest
+        .files
+        .iter()
+        .any(|f| *f.path == *rel || f.path.ends_with(&format!("/{rel}")))
+    {
+        return None;
+    }
+    let text = follow.read(&rel)?;
+    let key = format!("workflow:{rel}");
+    if !follow.enter(&key) {
+        return Some(false);
+    }
+    let result = (|| {
+        let mut callee = Forest::default();
+        let root = callee.parse(&rel, &text).ok()?;
+        if !callee.is_map(root) {
+            return Some(false);
+        }
+        let wf = crate::github::build(&callee, root);
+        Some(wf.jobs.iter().any(|j| {
+            let f = collect(&callee, j, follow);
+            f.publishes.iter().any(|p| {
+                let target = p
+                    .registry
+                    .clone()
+                    .or_else(|| f.registries.last().map(|r| r.host.clone()))
+                    .unwrap_or_else(|| NPMJS.to_string());
+                is_npmjs(&target)
+            })
+        }))
+    })();
+    follow.leave();
+    result
 }
 
 /// Facts from one shell script. Returns the variables that received a minted token.
@@ -768,15 +968,21 @@ fn is_mint(c: &Command) -> bool {
         && a[3].text == "get"
 }
 
-fn mint_claims(ctx: &StepCtx<'_>, m: &Command) -> Option<(Loc, String)> {
+fn mint_claims(ctx: &StepCtx<'_>, m: &Command) -> Option<Claims> {
     let a = m.argv();
     for (i, w) in a.iter().enumerate() {
         if w.text == "--claims" {
             let v = a.get(i + 1)?;
-            return Some((ctx.loc(v.start, v.end), v.text.clone()));
+            return Some(Claims {
+                loc: ctx.loc(v.start, v.end),
+                text: v.text.clone(),
+            });
         }
         if let Some(rest) = w.text.strip_prefix("--claims=") {
-            return Some((ctx.loc(w.start, w.end), rest.to_string()));
+            return Some(Claims {
+                loc: ctx.loc(w.start, w.end),
+                text: rest.to_string(),
+            });
         }
     }
     None
@@ -797,19 +1003,32 @@ fn command_facts(
     oidc.extend(minted.iter().cloned());
 
     // Publishing.
-    if let Some(p) = publish_of(argv) {
-        f.publishes.push(Publish {
-            step,
-            loc: ctx.loc(p.start, p.end),
-            what: p.what,
-            registry: p.registry,
-            reads_npm_token: p.reads_npm_token,
-        });
+    if let Some(mut p) = ctx.follow.command(argv, "", 0) {
+        let (start, end) = (p.start, p.end);
+        if let Some(cred) = &p.credential {
+            f.wires.push(Wire {
+                step: Some(step),
+                persistent: true,
+                loc: ctx.loc(start, end),
+                what: format!(
+                    "a token line written by {}:{}",
+                    cred.hop.file, cred.hop.line
+                ),
+                source: Source::Static(cred.source.clone()),
+                host: cred.host.clone(),
+            });
+        }
+        if !p.chain.is_empty() {
+            let shown: Vec<&str> = argv.iter().take(4).map(|w| w.text.as_str()).collect();
+            p.what = format!("`{}` (which runs {})", shown.join(" "), p.what);
+        }
+        f.publishes
+            .push(Publish::from_found(step, ctx.loc(start, end), p));
         if argv
             .iter()
             .any(|w| w.text == "--provenance" || w.text == "--provenance=true")
         {
-            f.provenance.push(ctx.loc(p.start, p.end));
+            f.provenance.push(ctx.loc(start, end));
         }
     }
 
@@ -818,11 +1037,11 @@ fn command_facts(
         let to_file = c.writes_to(|_| true).is_some();
         let loc = ctx.loc(c.start, argv.get(3).map(|w| w.end).unwrap_or(c.end));
         if !to_file && c.joiner != Joiner::Pipe {
-            f.logged.push((
+            f.logged.push(TokenPrinted::from((
                 step,
                 loc,
                 "`circleci run oidc get` writes the token to stdout, which is the job log".into(),
-            ));
+            )));
         }
         f.mints.push(Mint {
             step,
@@ -845,11 +1064,11 @@ fn command_facts(
             let shown = w.text.replace("${#", "");
             names.iter().any(|v| refers_to(&shown, v))
         }) {
-            f.logged.push((
+            f.logged.push(TokenPrinted::from((
                 step,
                 ctx.loc(c.start, c.end),
                 format!("`{name}` prints the id token to the job log"),
-            ));
+            )));
         }
     }
     if matches!(name, "printenv" | "env" | "export" | "set")
@@ -857,11 +1076,11 @@ fn command_facts(
         && c.writes_to(|_| true).is_none()
         && c.joiner != Joiner::Pipe
     {
-        f.logged.push((
+        f.logged.push(TokenPrinted::from((
             step,
             ctx.loc(c.start, c.end),
             format!("`{name}` prints every variable, the id token included"),
-        ));
+        )));
     }
     if name == "set"
         && argv.iter().skip(1).any(|w| {
@@ -869,7 +1088,7 @@ fn command_facts(
                 || w.text == "xtrace"
         })
     {
-        f.xtrace.push((step, ctx.loc(c.start, c.end)));
+        f.xtrace.push(Xtrace::from((step, ctx.loc(c.start, c.end))));
     }
 
     // Mints inside a word of this command.
@@ -965,10 +1184,10 @@ fn command_facts(
             .unwrap_or(&w.text);
         let up = n.to_ascii_uppercase();
         if up == "NPM_ID_TOKEN" && value.contains("CIRCLE_OIDC_TOKEN") {
-            f.audience_errors.push((
+            f.audience_errors.push(AudienceError::from((
                 ctx.loc(w.start, w.end),
                 format!("NPM_ID_TOKEN is set from `{}`, whose audience is the CircleCI organization id, not npm:registry.npmjs.org", value.trim()),
-            ));
+            )));
         }
         if up == "NPM_ID_TOKEN"
             && value.contains("ACTIONS_ID_TOKEN_REQUEST_URL")
@@ -976,10 +1195,10 @@ fn command_facts(
         {
             let aud = aud.as_str().replace("%3A", ":").replace("%3a", ":");
             if aud != format!("npm:{NPMJS}") {
-                f.audience_errors.push((
+                f.audience_errors.push(AudienceError::from((
                     ctx.loc(w.start, w.end),
                     format!("NPM_ID_TOKEN is requested from GitHub with audience `{aud}`; npm accepts only npm:registry.npmjs.org (leave NPM_ID_TOKEN unset and npm requests the right one)"),
-                ));
+                )));
             }
         }
         if up == "NPM_ID_TOKEN" && oidc.iter().any(|v| refers_to(value, v)) && !minted.contains(n) {
@@ -1015,12 +1234,13 @@ fn command_facts(
         for w in texts {
             if to_bash_env && let Some((n, v)) = echoed_assignment(&w.text) {
                 if n == "NPM_ID_TOKEN" {
-                    f.bash_env_exports.push((step, n.clone()));
+                    f.bash_env_exports
+                        .push(BashEnvExport::from((step, n.clone())));
                     if v.contains("CIRCLE_OIDC_TOKEN") {
-                        f.audience_errors.push((
+                        f.audience_errors.push(AudienceError::from((
                             ctx.loc(w.start, w.end),
                             format!("NPM_ID_TOKEN is set from `{}`, whose audience is the CircleCI organization id", v.trim()),
-                        ));
+                        )));
                     }
                 } else if is_token_name(&n) {
                     let source = classify(&v, &oidc);
@@ -1066,7 +1286,8 @@ fn command_facts(
                 }
                 for cap in REGISTRY_LINE.captures_iter(&w.text) {
                     if let Some(h) = cap.get(1).and_then(|u| host_of(u.as_str())) {
-                        f.registries.push((h, ctx.loc(w.start, w.end)));
+                        f.registries
+                            .push(RegistrySetting::from((h, ctx.loc(w.start, w.end))));
                     }
                 }
             }
@@ -1115,7 +1336,8 @@ fn command_facts(
             } else if (lk == "registry" || lk.ends_with(":registry") || lk == "npmregistryserver")
                 && let Some(h) = host_of(&value)
             {
-                f.registries.push((h, ctx.loc(argv[0].start, vw.end)));
+                f.registries
+                    .push(RegistrySetting::from((h, ctx.loc(argv[0].start, vw.end))));
             }
         }
         // Commands OIDC does not cover.
@@ -1135,8 +1357,11 @@ fn command_facts(
             )
         {
             let end = argv.get(1 + pos[0].0).map(|w| w.end).unwrap_or(c.end);
-            f.token_commands
-                .push((step, ctx.loc(argv[0].start, end), format!("`npm {s}`")));
+            f.token_commands.push(TokenCommand::from((
+                step,
+                ctx.loc(argv[0].start, end),
+                format!("`npm {s}`"),
+            )));
         }
         // npm install -g npm@X
         if name == "npm"
@@ -1156,12 +1381,12 @@ fn command_facts(
                 };
                 if let Some(spec) = spec {
                     let w = &argv[1 + pi];
-                    f.npm_upgrades.push((
+                    f.npm_upgrades.push(NpmUpgrade::from((
                         step,
                         versions::lowest_npm(spec),
                         ctx.loc(argv[0].start, w.end),
                         spec.to_string(),
-                    ));
+                    )));
                 }
             }
         }
@@ -1169,12 +1394,12 @@ fn command_facts(
     if name == "corepack" || name == "volta" {
         for w in argv.iter().skip(1) {
             if let Some(spec) = w.text.strip_prefix("npm@") {
-                f.npm_upgrades.push((
+                f.npm_upgrades.push(NpmUpgrade::from((
                     step,
                     versions::lowest_npm(spec),
                     ctx.loc(argv[0].start, w.end),
                     spec.to_string(),
-                ));
+                )));
             }
         }
     }
@@ -1191,7 +1416,7 @@ fn command_facts(
                     .chain(oidc.iter().cloned())
                 {
                     if refers_to(&v.text, &var) {
-                        f.guards.push((step, var));
+                        f.guards.push(Guard::from((step, var)));
                     }
                 }
                 if let Some(tok) = SECRET_REF
@@ -1200,11 +1425,11 @@ fn command_facts(
                     .map(|m| m.as_str().to_string())
                     && is_token_name(&tok)
                 {
-                    f.token_commands.push((
+                    f.token_commands.push(TokenCommand::from((
                         step,
                         ctx.loc(argv[0].start, c.end.max(v.end)),
                         format!("a check that {tok} is set"),
-                    ));
+                    )));
                 }
             }
         }
@@ -1213,7 +1438,7 @@ fn command_facts(
         if let Some(i) = w.text.find(":?") {
             let before = &w.text[..i];
             if let Some(var) = before.rsplit("${").next() {
-                f.guards.push((step, var.to_string()));
+                f.guards.push(Guard::from((step, var.to_string())));
             }
         }
     }

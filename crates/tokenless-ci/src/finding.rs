@@ -48,11 +48,50 @@ impl Span {
     }
 }
 
+/// How sure the engine is that the finding's job really publishes to npm the way it
+/// says. `High`: a publish command seen in the config or followed through files of the
+/// repository; `Medium`: inferred from names (a job named `release` that wires an npm
+/// token) or from a token written for npmjs with no publish seen; `Low`: read from a
+/// JS/TS file as text.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+impl fmt::Display for Confidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One link of a publish chain: a place in a file and what happens there
+/// (`package.json:14 "release": "semantic-release"`). `line` is 1-based.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct Hop {
+    pub file: String,
+    pub line: usize,
+    pub what: String,
+}
+
 /// One problem found in one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    /// A stable rule id from [`RULES`].
-    pub rule: &'static str,
+    pub rule: RuleId,
     pub severity: Severity,
     /// The file the span points into (the linted file, or a file it includes).
     pub path: String,
@@ -62,6 +101,12 @@ pub struct Finding {
     pub message: String,
     /// One line on how to fix it.
     pub help: String,
+    /// The id of the job the finding is about (the key in the config), if any.
+    pub job: Option<String>,
+    /// How the job reaches its publish, from the CI step to the command that publishes
+    /// (empty when the finding is not about a publish).
+    pub chain: Vec<Hop>,
+    pub confidence: Confidence,
 }
 
 /// An input that cannot be analysed at all. `line`/`column` are 1-based; 0 means unknown.
@@ -77,82 +122,90 @@ pub struct LintError {
 /// Static description of a rule (for `docs/rules.md`, SARIF `rules`, `--help`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuleMeta {
-    pub id: &'static str,
+    pub id: RuleId,
     pub default_severity: Severity,
     /// One sentence: what the rule catches.
     pub summary: &'static str,
 }
 
-/// Every rule tokenless lint implements, in documentation order. Ids are stable.
-pub const RULES: &[RuleMeta] = &[
-    RuleMeta {
-        id: "static-token-publish",
-        default_severity: Severity::High,
-        summary: "A publish authenticated by a stored npm credential.",
-    },
-    RuleMeta {
-        id: "oidc-token-missing",
-        default_severity: Severity::Medium,
-        summary: "A publish job with no way to obtain an OIDC id token.",
-    },
-    RuleMeta {
-        id: "oidc-audience-mismatch",
-        default_severity: Severity::High,
-        summary: "The id token's audience is not exactly npm:<registry hostname>, or an npm id token is sent to another registry.",
-    },
-    RuleMeta {
-        id: "oidc-token-misused",
-        default_severity: Severity::High,
-        summary: "The OIDC id token is put where a registry token goes.",
-    },
-    RuleMeta {
-        id: "oidc-token-unguarded",
-        default_severity: Severity::Medium,
-        summary: "A failed id-token fetch is masked and the job carries on.",
-    },
-    RuleMeta {
-        id: "token-fallback",
-        default_severity: Severity::High,
-        summary: "The job fetches an id token and still has a static token that npm silently falls back to.",
-    },
-    RuleMeta {
-        id: "branch-filter-only",
-        default_severity: Severity::Medium,
-        summary: "A CircleCI publish job guarded only by workflow filters, with no context.",
-    },
-    RuleMeta {
-        id: "npm-too-old",
-        default_severity: Severity::Medium,
-        summary: "A job that relies on the OIDC exchange runs an npm or Node too old to perform it.",
-    },
-    RuleMeta {
-        id: "untrusted-trigger-publish",
-        default_severity: Severity::High,
-        summary: "A publish reachable from pull requests, forks or other untrusted triggers.",
-    },
-    RuleMeta {
-        id: "provenance-unsupported",
-        default_severity: Severity::Medium,
-        summary: "Provenance requested in a CircleCI publish job, where npm refuses to generate it.",
-    },
-    RuleMeta {
-        id: "literal-env-reference",
-        default_severity: Severity::Medium,
-        summary: "A CircleCI `environment:` value that references a variable, which CircleCI does not expand.",
-    },
-    RuleMeta {
-        id: "oidc-token-logged",
-        default_severity: Severity::Medium,
-        summary: "The OIDC id token is printed to the job log.",
-    },
-    RuleMeta {
-        id: "oidc-token-reused",
-        default_severity: Severity::Info,
-        summary: "One id token minted for a multi-package publish that may outlive its exchange window.",
-    },
-];
+impl RuleMeta {
+    /// The anchor of the rule's section in `docs/rules.md` (the id itself).
+    pub fn docs_anchor(&self) -> &'static str {
+        self.id.as_str()
+    }
+}
+
+macro_rules! rule_ids {
+    ($($variant:ident => $id:literal,)*) => {
+        /// Every rule id. A rule that does not exist cannot be named in code; ids read
+        /// from users (suppression comments, `[lint] disable`) go through [`RuleId::parse`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum RuleId {
+            $($variant,)*
+        }
+
+        impl RuleId {
+            pub const ALL: &[RuleId] = &[$(RuleId::$variant,)*];
+
+            /// The stable kebab-case id.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(RuleId::$variant => $id,)*
+                }
+            }
+
+            pub fn parse(id: &str) -> Option<RuleId> {
+                match id {
+                    $($id => Some(RuleId::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+rule_ids! {
+    StaticTokenPublish => "static-token-publish",
+    OidcTokenMissing => "oidc-token-missing",
+    OidcAudienceMismatch => "oidc-audience-mismatch",
+    OidcTokenMisused => "oidc-token-misused",
+    OidcTokenUnguarded => "oidc-token-unguarded",
+    TokenFallback => "token-fallback",
+    BranchFilterOnly => "branch-filter-only",
+    NpmTooOld => "npm-too-old",
+    UntrustedTriggerPublish => "untrusted-trigger-publish",
+    ProvenanceUnsupported => "provenance-unsupported",
+    LiteralEnvReference => "literal-env-reference",
+    OidcTokenLogged => "oidc-token-logged",
+    OidcTokenReused => "oidc-token-reused",
+}
+
+impl RuleId {
+    /// The rule's metadata, from the registry in [`crate::rules`].
+    pub fn meta(self) -> &'static RuleMeta {
+        crate::rules::meta(self)
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for RuleId {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl serde::Serialize for RuleId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
 
 /// The metadata of a rule id, if it exists.
 pub fn rule_meta(id: &str) -> Option<&'static RuleMeta> {
-    RULES.iter().find(|r| r.id == id)
+    RuleId::parse(id).map(RuleId::meta)
 }

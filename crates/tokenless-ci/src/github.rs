@@ -2,9 +2,7 @@
 //! permission in force (job-level `permissions` replace the workflow's), triggers, and
 //! the rule that reads triggers and `if:` conditions.
 
-use crate::facts::Facts;
-use crate::model::{EnvVar, IdTokenDecl, Input, Job, Loc, Step, StepKind};
-use crate::rules::Out;
+use crate::model::{EnvVar, IdTokenDecl, Input, Job, Step, StepKind};
 use crate::yaml::{Forest, NodeId};
 
 pub struct Workflow {
@@ -214,6 +212,7 @@ pub fn build(forest: &Forest, root: NodeId) -> Workflow {
                     gitlab: Vec::new(),
                 },
                 errexit: true,
+                orb_job: false,
             });
         }
     }
@@ -226,7 +225,7 @@ pub fn build(forest: &Forest, root: NodeId) -> Workflow {
 }
 
 /// Whether a condition keeps `event` away from the job.
-fn excludes(cond: &str, event: &str) -> bool {
+pub fn excludes(cond: &str, event: &str) -> bool {
     let c = cond.replace(['"', ' '], "");
     let c = c.as_str();
     // An equality on event_name to a trusted event.
@@ -238,7 +237,15 @@ fn excludes(cond: &str, event: &str) -> bool {
     if c.contains(&format!("github.event_name!='{event}'")) {
         return true;
     }
-    if c.contains("startsWith(github.ref,'refs/tags/") || c.contains("github.ref_type=='tag'") {
+    // A ref name that must start with a literal (`startsWith(github.ref_name, 'v4')`): a
+    // pull request's ref name is `<number>/merge` (not so for pull_request_target, whose
+    // ref is the base branch).
+    if c.contains("startsWith(github.ref,'refs/tags/")
+        || c.contains("github.ref_type=='tag'")
+        || (event == "pull_request"
+            && c.contains("startsWith(github.ref_name,'")
+            && !c.contains("||"))
+    {
         return true;
     }
     if event == "pull_request"
@@ -247,53 +254,4 @@ fn excludes(cond: &str, event: &str) -> bool {
         return true;
     }
     false
-}
-
-pub fn trigger_rules(out: &mut Out<'_>, wf: &Workflow, facts: &[Facts]) {
-    let forest = out.forest;
-    for (ji, job) in wf.jobs.iter().enumerate() {
-        let f = &facts[ji];
-        let Some(p) = crate::rules::npm_publishes(f).next() else {
-            continue;
-        };
-        for (event, node) in &wf.triggers {
-            if !matches!(
-                event.as_str(),
-                "pull_request_target" | "workflow_run" | "pull_request"
-            ) {
-                continue;
-            }
-            let mut conds: Vec<&str> = Vec::new();
-            if let Some(c) = wf.job_ifs.get(ji).and_then(|c| c.as_deref()) {
-                conds.push(c);
-            }
-            if let Some(c) = wf
-                .step_ifs
-                .get(ji)
-                .and_then(|s| s.get(p.step))
-                .and_then(|c| c.as_deref())
-            {
-                conds.push(c);
-            }
-            if conds.iter().any(|c| excludes(c, event)) {
-                continue;
-            }
-            let threat = match event.as_str() {
-                "pull_request_target" => {
-                    "runs with the base repository's secrets and permissions for pull requests from forks"
-                }
-                "workflow_run" => {
-                    "runs with full permissions after a workflow that pull requests can trigger"
-                }
-                _ => "runs for every pull request",
-            };
-            out.push(
-                "untrusted-trigger-publish",
-                None,
-                Loc::of(forest, *node),
-                format!("the workflow triggers on `{event}`, which {threat}, and job `{}` runs {} with no condition excluding it", job.name, p.what),
-                "publish from a separate workflow triggered by `push` to tags or `release`, or guard the job with `if: github.event_name == 'push'`",
-            );
-        }
-    }
 }

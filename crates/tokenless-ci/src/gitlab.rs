@@ -4,9 +4,7 @@
 //! reads `rules:`/`only:` for merge-request pipelines.
 
 use crate::FileSource;
-use crate::facts::Facts;
-use crate::model::{EnvVar, IdTokenDecl, Job, Loc, Step, StepKind};
-use crate::rules::Out;
+use crate::model::{EnvVar, GitlabIdToken, IdTokenDecl, Job, Step, StepKind};
 use crate::yaml::{Forest, NodeId};
 
 const RESERVED: &[&str] = &[
@@ -226,8 +224,13 @@ pub fn build(forest: &Forest, roots: &Roots) -> Config {
                         }
                         None => (String::new(), *tv),
                     };
-                    id_tokens.retain(|x: &(String, NodeId, String, NodeId)| x.0 != tname);
-                    id_tokens.push((tname, *tk, aud_text, aud_node));
+                    id_tokens.retain(|x: &GitlabIdToken| x.var != tname);
+                    id_tokens.push(GitlabIdToken {
+                        var: tname,
+                        var_node: *tk,
+                        aud: aud_text,
+                        aud_node,
+                    });
                 }
             }
             let mut steps = Vec::new();
@@ -264,6 +267,7 @@ pub fn build(forest: &Forest, roots: &Roots) -> Config {
                     gitlab: id_tokens,
                 },
                 errexit: true,
+                orb_job: false,
             });
         }
     }
@@ -306,22 +310,4 @@ fn merge_request_reach(forest: &Forest, ch: &[NodeId]) -> Option<NodeId> {
         }
     }
     None
-}
-
-pub fn trigger_rules(out: &mut Out<'_>, cfg: &Config, facts: &[Facts]) {
-    let forest = out.forest;
-    for (ji, job) in cfg.jobs.iter().enumerate() {
-        let Some(p) = crate::rules::npm_publishes(&facts[ji]).next() else {
-            continue;
-        };
-        if let Some(node) = cfg.mr.get(ji).copied().flatten() {
-            out.push(
-                "untrusted-trigger-publish",
-                None,
-                Loc::of(forest, node),
-                format!("job `{}` runs {} in merge-request pipelines, which anyone who opens a merge request can start (fork MRs carry the fork's claims)", job.name, p.what),
-                "run the publish job only on protected branches or tags (`if: $CI_COMMIT_TAG` or `$CI_COMMIT_REF_PROTECTED == \"true\"`)",
-            );
-        }
-    }
 }

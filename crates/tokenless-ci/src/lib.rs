@@ -26,30 +26,45 @@
 //! - [`circleci`], [`github`], [`gitlab`]: provider models into [`model::Job`]s, plus the
 //!   rules that need workflows, triggers or pipeline rules.
 //! - [`facts`]: what each job does (publishes, mints, credentials, registries, npm).
-//! - [`rules`]: the judgements shared by all providers; [`versions`]: npm/Node tables.
+//! - [`publish`]: the publish-path model (client, registry, confidence, chain of hops);
+//!   [`follow`]: follows a command through wrappers, package scripts, script files,
+//!   Makefiles and release-tool configs to the publish it runs.
+//! - [`rules`]: one file per rule, one registry; [`versions`]: npm/Node tables.
 
 pub mod circleci;
 pub mod detect;
 pub mod facts;
 pub mod finding;
+pub mod follow;
 pub mod github;
 pub mod gitlab;
 pub mod model;
 pub mod provider;
+pub mod publish;
 pub mod rules;
 pub mod shell;
 pub mod suppress;
 pub mod versions;
 pub mod yaml;
 
-pub use finding::{Finding, LintError, RULES, RuleMeta, Severity, Span, rule_meta};
+pub use finding::{
+    Confidence, Finding, Hop, LintError, RuleId, RuleMeta, Severity, Span, rule_meta,
+};
 pub use provider::Provider;
+pub use rules::RULES;
 
 /// Where a config's local includes come from. Paths are relative to the repository
 /// root, exactly as written in the config (after stripping a leading `/`).
 pub trait FileSource {
     /// The text of `path`, or a human-readable reason it cannot be read.
     fn read(&self, path: &str) -> Result<String, String>;
+
+    /// The names of the entries of directory `path` (repository-relative, "" for the
+    /// root). Used to expand workspace globs (`packages/*`); sources that cannot list
+    /// directories keep the default, and workspace globs are then not followed.
+    fn list(&self, path: &str) -> Result<Vec<String>, String> {
+        Err(format!("{path}: directories cannot be listed here"))
+    }
 }
 
 /// A [`FileSource`] that has no files: every include is reported unreadable.
@@ -78,11 +93,80 @@ pub struct Document<'a> {
 }
 
 /// Lint one configuration file and return every finding, in source order, unfiltered
-/// (severity thresholds and suppressions are applied by the caller).
+/// (severity thresholds and suppressions are applied by the caller). Commands are
+/// recognised in the config only; see [`lint_repo`] to follow them into the repository.
 ///
 /// Errors are for input that cannot be analysed at all (malformed YAML, limits
 /// exceeded); they name the file, line and column.
 pub fn lint(doc: Document<'_>, files: &dyn FileSource) -> Result<Vec<Finding>, LintError> {
+    analyse(doc, files, false).map(|a| a.findings)
+}
+
+/// Like [`lint`], and follow each step into the repository `files` reads from: package
+/// scripts, script files, Makefile targets, wrappers and release-tool configs.
+pub fn lint_repo(doc: Document<'_>, files: &dyn FileSource) -> Result<Vec<Finding>, LintError> {
+    analyse(doc, files, true).map(|a| a.findings)
+}
+
+/// A publish the engine recognised in a job: what an inventory of a repository's
+/// publishing shows, and what the real-world evaluation scores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishSeen {
+    /// The file the publish step is in.
+    pub path: String,
+    pub span: Span,
+    /// The job's id in the config.
+    pub job: String,
+    pub client: publish::Client,
+    pub what: String,
+    /// The registry host it publishes to.
+    pub registry: String,
+    pub confidence: Confidence,
+    /// Hops inside the repository after the CI step.
+    pub chain: Vec<Hop>,
+}
+
+/// Everything one file's analysis produced.
+#[derive(Debug, Clone, Default)]
+pub struct Analysis {
+    pub findings: Vec<Finding>,
+    pub publishes: Vec<PublishSeen>,
+}
+
+/// Lint one file and list the publishes it recognised; `follow` follows steps into the
+/// repository that `files` reads (see [`lint_repo`]).
+pub fn analyse(
+    doc: Document<'_>,
+    files: &dyn FileSource,
+    follow: bool,
+) -> Result<Analysis, LintError> {
+    if follow {
+        let follower = follow::Follower::repo(files, follow::Limits::default());
+        analyse_with(doc, files, &follower)
+    } else {
+        analyse_with(doc, files, &follow::Follower::config_only())
+    }
+}
+
+/// Like [`analyse`] with following, sharing what is learnt about the repository (file
+/// texts, package.json files, script results) with the other files of the same
+/// repository through `cache`, so a monorepo's packages are read once, not once per
+/// CI file.
+pub fn analyse_shared(
+    doc: Document<'_>,
+    files: &dyn FileSource,
+    cache: &follow::RepoCache,
+) -> Result<Analysis, LintError> {
+    let follower = follow::Follower::shared(files, follow::Limits::default(), cache);
+    analyse_with(doc, files, &follower)
+}
+
+fn analyse_with(
+    doc: Document<'_>,
+    files: &dyn FileSource,
+    follower: &follow::Follower<'_>,
+) -> Result<Analysis, LintError> {
+    let follow = follower.is_repo_aware();
     if doc.source.len() > MAX_SOURCE_BYTES {
         return Err(LintError {
             path: doc.path.to_string(),
@@ -104,37 +188,19 @@ pub fn lint(doc: Document<'_>, files: &dyn FileSource) -> Result<Vec<Finding>, L
     })?;
     if !forest.is_map(root) {
         // An empty file or a bare scalar/list: nothing that could publish.
-        return Ok(Vec::new());
+        return Ok(Analysis::default());
     }
-    let jobs_and_rules = match doc.provider {
-        Provider::CircleCi => {
-            let cfg = circleci::build(&forest, root);
-            let facts: Vec<_> = cfg
-                .jobs
-                .iter()
-                .map(|j| facts::collect(&forest, j))
-                .collect();
-            let mut out = rules::Out::new(&forest);
-            for (job, f) in cfg.jobs.iter().zip(&facts) {
-                rules::job_rules(&mut out, doc.provider, job, f);
-            }
-            circleci::workflow_rules(&mut out, &cfg, &facts);
-            circleci::literal_env_rules(&mut out, &cfg);
-            out.finish()
-        }
-        Provider::GitHub => {
-            let wf = github::build(&forest, root);
-            let mut facts: Vec<_> = wf.jobs.iter().map(|j| facts::collect(&forest, j)).collect();
-            facts::demote_release_tools(&mut facts);
-            let mut out = rules::Out::new(&forest);
-            for (job, f) in wf.jobs.iter().zip(&facts) {
-                rules::job_rules(&mut out, doc.provider, job, f);
-            }
-            github::trigger_rules(&mut out, &wf, &facts);
-            out.finish()
-        }
+    // The provider's model; everything after it is the same for every provider.
+    enum Built {
+        CircleCi(circleci::Config),
+        GitHub(github::Workflow),
+        GitLab(gitlab::Config),
+    }
+    let built = match doc.provider {
+        Provider::CircleCi => Built::CircleCi(circleci::build(&forest, root)),
+        Provider::GitHub => Built::GitHub(github::build(&forest, root)),
         Provider::GitLab => {
-            let (root, errors) = gitlab::load(&mut forest, root, files);
+            let (roots, errors) = gitlab::load(&mut forest, root, files);
             if let Some(e) = errors.into_iter().next() {
                 return Err(LintError {
                     path: e.0,
@@ -143,19 +209,48 @@ pub fn lint(doc: Document<'_>, files: &dyn FileSource) -> Result<Vec<Finding>, L
                     message: e.3,
                 });
             }
-            let cfg = gitlab::build(&forest, &root);
-            let facts: Vec<_> = cfg
-                .jobs
-                .iter()
-                .map(|j| facts::collect(&forest, j))
-                .collect();
-            let mut out = rules::Out::new(&forest);
-            for (job, f) in cfg.jobs.iter().zip(&facts) {
-                rules::job_rules(&mut out, doc.provider, job, f);
-            }
-            gitlab::trigger_rules(&mut out, &cfg, &facts);
-            out.finish()
+            Built::GitLab(gitlab::build(&forest, &roots))
         }
     };
-    Ok(jobs_and_rules)
+    let (jobs, model) = match &built {
+        Built::CircleCi(c) => (&c.jobs, rules::Model::CircleCi(c)),
+        Built::GitHub(w) => (&w.jobs, rules::Model::GitHub(w)),
+        Built::GitLab(c) => (&c.jobs, rules::Model::GitLab(c)),
+    };
+    let mut facts: Vec<facts::Facts> = jobs
+        .iter()
+        .map(|j| facts::collect(&forest, j, follower))
+        .collect();
+    facts::demote_release_tools(&mut facts);
+    // GitHub never puts secrets into the environment by itself: a committed `${VAR}`
+    // line is a credential there only through wiring the job already shows.
+    if follow && doc.provider != Provider::GitHub {
+        facts::committed_credentials(&forest, &mut facts, follower);
+    }
+    let publishes = jobs
+        .iter()
+        .zip(&facts)
+        .flat_map(|(job, f)| {
+            let forest = &forest;
+            f.publishes.iter().map(move |p| PublishSeen {
+                path: forest.files[(p.loc.file as usize).min(forest.files.len().saturating_sub(1))]
+                    .path
+                    .to_string(),
+                span: p.loc.span,
+                job: job.name.clone(),
+                client: p.client,
+                what: p.what.clone(),
+                registry: rules::target_of(f, p),
+                confidence: p.confidence,
+                chain: p.chain.clone(),
+            })
+        })
+        .collect();
+    let cx = rules::FileCx::new(doc.provider, &forest, model, jobs, &facts);
+    let mut out = rules::Out::new(&forest);
+    rules::run(&cx, &mut out);
+    Ok(Analysis {
+        findings: out.finish(),
+        publishes,
+    })
 }

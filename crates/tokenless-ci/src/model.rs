@@ -76,8 +76,19 @@ pub struct IdTokenDecl {
     pub github_write: Option<NodeId>,
     /// GitHub: the permissions block in force denies id-token (node of the block).
     pub github_denied: Option<NodeId>,
-    /// GitLab `id_tokens`: (variable name, name node, `aud` text, `aud` node).
-    pub gitlab: Vec<(String, NodeId, String, NodeId)>,
+    /// GitLab `id_tokens`.
+    pub gitlab: Vec<GitlabIdToken>,
+}
+
+/// One GitLab `id_tokens` entry: `NAME: { aud: … }`.
+#[derive(Debug, Clone)]
+pub struct GitlabIdToken {
+    /// The variable the token is put in.
+    pub var: String,
+    pub var_node: NodeId,
+    /// The requested audience.
+    pub aud: String,
+    pub aud_node: NodeId,
 }
 
 #[derive(Debug, Clone)]
@@ -93,4 +104,7 @@ pub struct Job {
     pub id_token: IdTokenDecl,
     /// Whether scripts run with `set -e` by default.
     pub errexit: bool,
+    /// A CircleCI orb job (`orb/job` in a workflow, defined by the orb): its steps are not
+    /// visible, only its name and parameters (one `Uses` step).
+    pub orb_job: bool,
 }

@@ -143,6 +143,7 @@ fn every_fixture_reports_exactly_its_expectations() {
 fn every_rule_has_positive_and_negative_fixtures_per_provider() {
     let all = fixtures();
     for rule in RULES {
+        let id = rule.id.as_str();
         let mine: Vec<&(String, PathBuf)> = all
             .iter()
             .filter(|(rel, _)| rel.starts_with(&format!("{}/", rule.id)))
@@ -150,12 +151,12 @@ fn every_rule_has_positive_and_negative_fixtures_per_provider() {
         let positive = mine.iter().any(|(_, p)| {
             expected(&std::fs::read_to_string(p).expect("r"))
                 .iter()
-                .any(|(_, r)| r == rule.id)
+                .any(|(_, r)| r == id)
         });
         let negative = mine.iter().any(|(_, p)| {
             !expected(&std::fs::read_to_string(p).expect("r"))
                 .iter()
-                .any(|(_, r)| r == rule.id)
+                .any(|(_, r)| r == id)
         });
         assert!(
             positive && negative,
@@ -171,7 +172,7 @@ fn every_rule_has_positive_and_negative_fixtures_per_provider() {
             "literal-env-reference",
             "oidc-token-reused",
         ];
-        let providers: &[&str] = if circleci_only.contains(&rule.id) {
+        let providers: &[&str] = if circleci_only.contains(&id) {
             &["circleci"]
         } else {
             &["circleci", "github", "gitlab"]

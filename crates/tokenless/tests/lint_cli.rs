@@ -170,3 +170,52 @@ fn a_file_named_twice_is_linted_once() {
     ]);
     assert_eq!(out.json()["files_scanned"], 3, "{}", out.transcript());
 }
+
+/// A repository whose publish goes through three hops: the step runs `yarn release`,
+/// package.json runs semantic-release, .releaserc.json enables @semantic-release/npm.
+const CHAIN_REPO: &str = "crates/tokenless-ci/tests/fixtures/repos/semantic-release-chain";
+
+#[test]
+fn three_hop_chain_text() {
+    let out = lint(&[CHAIN_REPO]);
+    insta::assert_snapshot!("three_hop_chain_text", out.transcript());
+}
+
+#[test]
+fn three_hop_chain_json() {
+    let out = lint(&[CHAIN_REPO, "--format", "json"]);
+    insta::assert_snapshot!("three_hop_chain_json", out.transcript());
+}
+
+#[test]
+fn three_hop_chain_sarif() {
+    let out = lint(&[CHAIN_REPO, "--format", "sarif"]);
+    insta::assert_snapshot!("three_hop_chain_sarif", out.transcript());
+}
+
+#[test]
+fn no_follow_judges_the_config_alone_by_names() {
+    // Without the repository, the job named `release` that wires NPM_TOKEN is taken to
+    // publish, with medium confidence and no chain.
+    let out = lint(&[CHAIN_REPO, "--no-follow", "--format", "json"]);
+    assert_eq!(out.code, Some(1), "{}", out.transcript());
+    let json = out.json();
+    assert_eq!(json["publishes"][0]["client"], "named-job");
+    assert_eq!(json["publishes"][0]["confidence"], "medium");
+    assert_eq!(json["findings"][0]["confidence"], "medium");
+    assert!(json["findings"][0].get("chain").is_none());
+}
+
+#[test]
+fn repo_flag_follows_a_single_file_into_another_root() {
+    let file = format!("{CHAIN_REPO}/.github/workflows/release.yml");
+    let out = lint(&[&file, "--repo", CHAIN_REPO, "--format", "json"]);
+    let json = out.json();
+    let chain = &json["findings"][0]["chain"];
+    assert_eq!(
+        chain.as_array().map(Vec::len),
+        Some(3),
+        "{}",
+        out.transcript()
+    );
+}

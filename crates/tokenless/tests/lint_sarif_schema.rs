@@ -41,7 +41,7 @@ fn sarif_has_what_github_code_scanning_requires() {
         assert_eq!(driver["name"], "tokenless");
         let rules = driver["rules"].as_array().expect("rules");
         let ids: Vec<&str> = rules.iter().filter_map(|r| r["id"].as_str()).collect();
-        let expected: Vec<&str> = tokenless_ci::RULES.iter().map(|r| r.id).collect();
+        let expected: Vec<&str> = tokenless_ci::RULES.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, expected, "one rule per id, in RULES order");
         for rule in rules {
             assert!(

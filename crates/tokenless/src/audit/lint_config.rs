@@ -31,10 +31,12 @@ pub fn lint_one(
         source,
         provider,
     };
-    let findings = tokenless_ci::lint(doc, files)
+    // Follow the publish path into the repository when `files` can read it: a publish
+    // lint cannot see is a box passed wrongly.
+    let findings = tokenless_ci::lint_repo(doc, files)
         .map(|all| {
             all.into_iter()
-                .filter(|f| RULES.contains(&f.rule))
+                .filter(|f| RULES.contains(&f.rule.as_str()))
                 .map(|f| {
                     // Findings in included files point into those files; without their
                     // text only the path is certain.
@@ -44,7 +46,7 @@ pub fn lint_one(
                         f.path.clone()
                     };
                     LintHit {
-                        rule: f.rule,
+                        rule: f.rule.as_str(),
                         location,
                         message: f.message,
                     }

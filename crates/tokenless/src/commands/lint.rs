@@ -27,7 +27,7 @@ use crate::config::{Config, lint::LintConfig};
 use crate::render::{
     self,
     line_index::LineIndex,
-    lint_report::{InputError, LintReport, LocatedFinding},
+    lint_report::{InputError, LintReport, LocatedFinding, PublishEntry},
 };
 
 const LONG_ABOUT: &str = "\
@@ -39,6 +39,13 @@ Each PATH is a file or a directory. A directory is searched, at any depth, for
 node_modules are skipped; symlinked directories are not followed). A file is typed by its
 path, else by its content; --provider overrides both. GitLab local includes are read from
 inside the repository root only.
+
+Each step is followed into the repository (package.json scripts with their pre/post
+hooks and workspaces, shell and JS/TS script files, Makefile targets, wrappers such as
+sh -c, xargs, lerna exec, nix-shell --run, and release-tool configs such as .releaserc,
+.release-it.json, lerna.json) to find what really publishes and where; findings show the
+chain of files and lines. Reading stays inside the root and is bounded; --no-follow
+turns it off.
 
 Suppress one finding with a comment on its line or the line above:
     # tokenless: ignore[static-token-publish]
@@ -79,6 +86,14 @@ pub struct LintArgs {
     /// Read the `[lint]` table from this file instead of `tokenless.toml` in each PATH.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The repository root to follow publish paths in, for files named on the command
+    /// line (a directory PATH is its own root; by default a file's git root).
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// Judge the CI configs alone: do not follow steps into package scripts, script
+    /// files, Makefiles or release-tool configs (package scripts are then judged by name).
+    #[arg(long)]
+    pub no_follow: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -130,12 +145,15 @@ struct Job {
     explicit: bool,
     /// Index of its `[lint]` config.
     config: usize,
+    /// Follow steps into the repository at `include_root`.
+    follow: bool,
 }
 
 /// What one file contributed to the report.
 #[derive(Default)]
 struct Outcome {
     findings: Vec<LocatedFinding>,
+    publishes: Vec<PublishEntry>,
     sources: BTreeMap<String, String>,
     errors: Vec<InputError>,
     scanned: bool,
@@ -167,7 +185,9 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
         let root = if meta.is_dir() {
             arg.clone()
         } else {
-            discover::repo_root_of(arg)
+            args.repo
+                .clone()
+                .unwrap_or_else(|| discover::repo_root_of(arg))
         };
         let config = if shared_config {
             0
@@ -183,6 +203,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
                 include_root: root,
                 explicit: true,
                 config,
+                follow: !args.no_follow,
             });
             continue;
         }
@@ -211,6 +232,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
                 include_root,
                 explicit: false,
                 config,
+                follow: !args.no_follow,
             });
         }
     }
@@ -221,13 +243,22 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
 
     let provider = args.provider.map(Provider::from);
     let default_config = LintConfig::default();
+    // One cache per repository root: its package.json files and scripts are read once
+    // for all of its CI files.
+    let caches: BTreeMap<&Path, tokenless_ci::follow::RepoCache> = jobs
+        .iter()
+        .filter(|job| job.follow)
+        .map(|job| (job.include_root.as_path(), Default::default()))
+        .collect();
     let outcomes = run_jobs(&jobs, |job| {
         let config = configs.get(job.config).unwrap_or(&default_config);
-        check(job, config, provider, args.min_severity)
+        let cache = caches.get(job.include_root.as_path());
+        check(job, config, provider, args.min_severity, cache)
     });
 
     let mut report = LintReport {
         findings: Vec::new(),
+        publishes: Vec::new(),
         sources: BTreeMap::new(),
         errors,
         files_scanned: 0,
@@ -237,6 +268,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
     };
     for outcome in outcomes {
         report.findings.extend(outcome.findings);
+        report.publishes.extend(outcome.publishes);
         report.sources.extend(outcome.sources);
         report.errors.extend(outcome.errors);
         report.files_scanned += usize::from(outcome.scanned);
@@ -357,6 +389,7 @@ fn check(
     config: &LintConfig,
     provider: Option<Provider>,
     min_severity: Severity,
+    cache: Option<&tokenless_ci::follow::RepoCache>,
 ) -> Outcome {
     let mut outcome = Outcome::default();
     let error = |line, column, message| InputError {
@@ -394,7 +427,10 @@ fn check(
         source: &source,
         provider,
     };
-    let result = tokenless_ci::lint(doc, &files);
+    let result = match cache {
+        Some(cache) if job.follow => tokenless_ci::analyse_shared(doc, &files, cache),
+        _ => tokenless_ci::analyse(doc, &files, job.follow),
+    };
     // Every text a finding may point into, by the path findings use.
     let mut texts: BTreeMap<String, SourceText> = BTreeMap::new();
     for (include, text) in files.into_read() {
@@ -408,15 +444,77 @@ fn check(
             text: source,
         },
     );
+    let result = result.map(|analysis| {
+        let mut indexes: BTreeMap<String, LineIndex> = BTreeMap::new();
+        outcome.publishes = analysis
+            .publishes
+            .into_iter()
+            .map(|p| located_publish(&texts, &mut indexes, &job.display, &job.include_display, p))
+            .collect();
+        analysis.findings
+    });
     classify(
         &mut outcome,
         &texts,
         &job.display,
+        &job.include_display,
         result,
         config,
         min_severity,
     );
     outcome
+}
+
+/// A recognised publish with its file and hops shown as the user sees them.
+fn located_publish(
+    texts: &BTreeMap<String, SourceText>,
+    indexes: &mut BTreeMap<String, LineIndex>,
+    main: &str,
+    root: &str,
+    p: tokenless_ci::PublishSeen,
+) -> PublishEntry {
+    let (shown, line) = match texts.get(&p.path).or_else(|| texts.get(main)) {
+        Some(source) => {
+            let index = indexes
+                .entry(source.shown.clone())
+                .or_insert_with(|| LineIndex::new(&source.text));
+            (
+                source.shown.clone(),
+                index.position(&source.text, p.span.start).line,
+            )
+        }
+        None => (p.path.clone(), 0),
+    };
+    PublishEntry {
+        path: shown,
+        line,
+        job: p.job,
+        client: p.client.as_str(),
+        what: p.what,
+        registry: p.registry,
+        confidence: p.confidence,
+        chain: show_chain(texts, root, &p.chain),
+    }
+}
+
+/// Hops name repository files as the engine read them; show them as the user sees them.
+/// (A file another CI file of the repository read first is not among this file's texts:
+/// it is shown under the repository root.)
+fn show_chain(
+    texts: &BTreeMap<String, SourceText>,
+    root: &str,
+    chain: &[tokenless_ci::Hop],
+) -> Vec<tokenless_ci::Hop> {
+    chain
+        .iter()
+        .map(|hop| tokenless_ci::Hop {
+            file: texts.get(&hop.file).map_or_else(
+                || display(&Path::new(root).join(&hop.file)),
+                |t| t.shown.clone(),
+            ),
+            ..hop.clone()
+        })
+        .collect()
 }
 
 /// A text the engine read (the linted file or one of its includes).
@@ -430,10 +528,12 @@ struct SourceText {
 /// (located, with their display path), suppressed (inline or `[lint] disable`) and below
 /// `min_severity`. `main` is the key of the linted file in `texts`; a finding whose path
 /// is not a key of `texts` is placed in it.
+#[allow(clippy::too_many_arguments)]
 fn classify(
     outcome: &mut Outcome,
     texts: &BTreeMap<String, SourceText>,
     main: &str,
+    root: &str,
     result: Result<Vec<Finding>, tokenless_ci::LintError>,
     config: &LintConfig,
     min_severity: Severity,
@@ -482,10 +582,10 @@ fn classify(
             .or_insert_with(|| LineIndex::new(text));
         let start = index.position(text, finding.span.start);
         let end = index.position(text, finding.span.end);
-        let inline = suppressions
-            .get(key.as_str())
-            .is_some_and(|s| suppress::is_suppressed(s, finding.rule, start.line, end.line));
-        if inline || config.disables(finding.rule) {
+        let inline = suppressions.get(key.as_str()).is_some_and(|s| {
+            suppress::is_suppressed(s, finding.rule.as_str(), start.line, end.line)
+        });
+        if inline || config.disables(finding.rule.as_str()) {
             outcome.suppressed += 1;
         } else if finding.severity < min_severity {
             outcome.below_threshold += 1;
@@ -494,9 +594,11 @@ fn classify(
                 .sources
                 .entry(source.shown.clone())
                 .or_insert_with(|| text.clone());
+            let chain = show_chain(texts, root, &finding.chain);
             outcome.findings.push(LocatedFinding {
                 finding: Finding {
                     path: source.shown.clone(),
+                    chain,
                     ..finding
                 },
                 start,
@@ -554,12 +656,15 @@ publish:
     ) -> Finding {
         let start = text.find(needle).unwrap_or_default();
         Finding {
-            rule,
+            rule: tokenless_ci::RuleId::parse(rule).unwrap_or(tokenless_ci::RuleId::NpmTooOld),
             severity,
             path: path.to_owned(),
             span: Span::new(start, start + needle.len()),
             message: format!("{rule} here"),
             help: "fix it".to_owned(),
+            job: None,
+            chain: Vec::new(),
+            confidence: tokenless_ci::Confidence::High,
         }
     }
 
@@ -596,7 +701,15 @@ publish:
 
     fn run(config: &LintConfig, min: Severity) -> Outcome {
         let mut outcome = Outcome::default();
-        classify(&mut outcome, &texts(), MAIN, Ok(findings()), config, min);
+        classify(
+            &mut outcome,
+            &texts(),
+            MAIN,
+            "repo",
+            Ok(findings()),
+            config,
+            min,
+        );
         outcome
     }
 
@@ -610,7 +723,7 @@ publish:
             .iter()
             .map(|f| {
                 (
-                    f.finding.rule,
+                    f.finding.rule.as_str(),
                     f.finding.path.as_str(),
                     f.start.line,
                     f.start.column,
@@ -659,6 +772,7 @@ publish:
             &mut outcome,
             &texts(),
             MAIN,
+            "repo",
             Err(error),
             &LintConfig::default(),
             Severity::Low,

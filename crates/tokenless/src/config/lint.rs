@@ -54,7 +54,7 @@ impl<'de> serde::Deserialize<'de> for RuleId {
         if tokenless_ci::rule_meta(&id).is_some() {
             Ok(RuleId(id))
         } else {
-            let known: Vec<&str> = tokenless_ci::RULES.iter().map(|r| r.id).collect();
+            let known: Vec<&str> = tokenless_ci::RULES.iter().map(|r| r.id.as_str()).collect();
             Err(D::Error::custom(format!(
                 "unknown rule id `{id}`; known ids: {}",
                 known.join(", ")

@@ -37,10 +37,28 @@ impl std::fmt::Display for InputError {
     }
 }
 
+/// A publish the engine recognised (whether or not a finding is about it).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PublishEntry {
+    /// Display path of the CI file and the 1-based line of the publishing step.
+    pub path: String,
+    pub line: usize,
+    pub job: String,
+    pub client: &'static str,
+    pub what: String,
+    /// The registry host it publishes to.
+    pub registry: String,
+    pub confidence: tokenless_ci::Confidence,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<tokenless_ci::Hop>,
+}
+
 #[derive(Debug, Clone)]
 pub struct LintReport {
     /// Findings at or above `min_severity`, not suppressed, sorted by path and position.
     pub findings: Vec<LocatedFinding>,
+    /// Every publish recognised, in file order.
+    pub publishes: Vec<PublishEntry>,
     /// The text of every file a finding points into, by display path.
     pub sources: BTreeMap<String, String>,
     pub errors: Vec<InputError>,

@@ -114,7 +114,77 @@ struct SarifResult<'a> {
     level: &'static str,
     message: Text,
     locations: [Location<'a>; 1],
+    /// The other files of the publish chain (package.json, scripts, release configs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    related_locations: Vec<RelatedLocation>,
+    /// The publish chain as one thread flow, CI step first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    code_flows: Vec<CodeFlow>,
     partial_fingerprints: HashMap<&'static str, String>,
+    properties: ResultProperties<'a>,
+}
+
+#[derive(Serialize)]
+struct ResultProperties<'a> {
+    #[serde(rename = "tokenless/confidence")]
+    confidence: &'static str,
+    #[serde(rename = "tokenless/job", skip_serializing_if = "Option::is_none")]
+    job: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RelatedLocation {
+    id: usize,
+    physical_location: HopLocation,
+    message: Text,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HopLocation {
+    artifact_location: ArtifactLocation,
+    region: HopRegion,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HopRegion {
+    start_line: usize,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CodeFlow {
+    thread_flows: [ThreadFlow; 1],
+}
+
+#[derive(Serialize)]
+struct ThreadFlow {
+    locations: Vec<ThreadFlowLocation>,
+}
+
+#[derive(Serialize)]
+struct ThreadFlowLocation {
+    location: FlowLocation,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FlowLocation {
+    physical_location: HopLocation,
+    message: Text,
+}
+
+fn hop_location(hop: &tokenless_ci::Hop) -> HopLocation {
+    HopLocation {
+        artifact_location: ArtifactLocation {
+            uri: uri(&hop.file),
+        },
+        region: HopRegion {
+            start_line: hop.line.max(1),
+        },
+    }
 }
 
 #[derive(Serialize)]
@@ -163,11 +233,14 @@ pub fn render(report: &LintReport) -> String {
             let f = &located.finding;
             let source = report.sources.get(&f.path).map_or("", String::as_str);
             let flagged = normalized_flagged_text(source, located);
-            let hash = fingerprint_hash(f.rule, &f.path, &flagged);
-            let n = occurrences.entry((f.rule, &f.path, flagged)).or_insert(0);
+            let rule_id = f.rule.as_str();
+            let hash = fingerprint_hash(rule_id, &f.path, &flagged);
+            let n = occurrences.entry((rule_id, &f.path, flagged)).or_insert(0);
             *n += 1;
+            // A chain of one hop is the finding's own step: nothing to add.
+            let chain: &[tokenless_ci::Hop] = if f.chain.len() > 1 { &f.chain } else { &[] };
             SarifResult {
-                rule_id: f.rule,
+                rule_id,
                 rule_index: RULES.iter().position(|r| r.id == f.rule).unwrap_or(0),
                 level: level(f.severity),
                 message: Text {
@@ -187,9 +260,44 @@ pub fn render(report: &LintReport) -> String {
                         }),
                     },
                 }],
+                related_locations: chain
+                    .iter()
+                    .skip(1)
+                    .enumerate()
+                    .map(|(i, hop)| RelatedLocation {
+                        id: i + 1,
+                        physical_location: hop_location(hop),
+                        message: Text {
+                            text: hop.what.clone(),
+                        },
+                    })
+                    .collect(),
+                code_flows: if chain.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![CodeFlow {
+                        thread_flows: [ThreadFlow {
+                            locations: chain
+                                .iter()
+                                .map(|hop| ThreadFlowLocation {
+                                    location: FlowLocation {
+                                        physical_location: hop_location(hop),
+                                        message: Text {
+                                            text: hop.what.clone(),
+                                        },
+                                    },
+                                })
+                                .collect(),
+                        }],
+                    }]
+                },
                 partial_fingerprints: [(FINGERPRINT_KEY, format!("{hash:016x}:{n}"))]
                     .into_iter()
                     .collect(),
+                properties: ResultProperties {
+                    confidence: f.confidence.as_str(),
+                    job: f.job.as_deref(),
+                },
             }
         })
         .collect();
@@ -221,10 +329,10 @@ pub fn render(report: &LintReport) -> String {
 }
 
 fn rule(meta: &RuleMeta) -> Rule {
-    let help_uri = format!("{RULES_DOC_URL}#{}", meta.id);
+    let help_uri = format!("{RULES_DOC_URL}#{}", meta.docs_anchor());
     Rule {
-        id: meta.id,
-        name: pascal_case(meta.id),
+        id: meta.id.as_str(),
+        name: pascal_case(meta.id.as_str()),
         short_description: Text {
             text: meta.summary.to_owned(),
         },
@@ -422,7 +530,7 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(rules.len(), RULES.len());
         for (rule, meta) in rules.iter().zip(RULES) {
-            assert_eq!(rule["id"], meta.id);
+            assert_eq!(rule["id"], meta.id.as_str());
             assert_eq!(rule["helpUri"], format!("{RULES_DOC_URL}#{}", meta.id));
             assert!(rule["properties"]["security-severity"].as_str().is_some());
         }

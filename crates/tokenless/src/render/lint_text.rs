@@ -53,7 +53,7 @@ fn render_finding(
     let end = finding.span.end.clamp(first.start, last.end) - first.start;
     let report = [level(finding.severity)
         .primary_title(finding.message.as_str())
-        .id(finding.rule)
+        .id(finding.rule.as_str())
         .element(
             Snippet::source(excerpt)
                 .line_start(located.start.line)
@@ -61,7 +61,23 @@ fn render_finding(
                 .annotation(AnnotationKind::Primary.span(start..end)),
         )
         .element(Level::HELP.message(finding.help.as_str()))];
-    renderer.render(&report)
+    let mut text = renderer.render(&report);
+    // The publish chain, CI step first, and how sure the engine is of it.
+    if finding.chain.len() > 1 {
+        let hops: Vec<String> = finding
+            .chain
+            .iter()
+            .map(|h| format!("{}:{} {}", h.file, h.line, h.what))
+            .collect();
+        text.push_str(&format!("\n   = publish path: {}", hops.join(" → ")));
+    }
+    if finding.confidence != tokenless_ci::Confidence::High {
+        text.push_str(&format!(
+            "\n   = confidence: {} (the publish is inferred, not seen)",
+            finding.confidence
+        ));
+    }
+    text
 }
 
 /// `3 files scanned: 2 findings (1 high, 1 medium); 1 suppressed; 1 unreadable`.

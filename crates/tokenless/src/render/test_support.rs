@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use tokenless_ci::{Finding, Severity, Span};
+use tokenless_ci::{Confidence, Finding, RuleId, Severity, Span};
 
 use super::line_index::LineIndex;
 use super::lint_report::{LintReport, LocatedFinding};
@@ -21,12 +21,15 @@ pub fn located(
         start: index.position(src, span.start),
         end: index.position(src, span.end),
         finding: Finding {
-            rule,
+            rule: RuleId::parse(rule).unwrap_or(RuleId::StaticTokenPublish),
             severity,
             path: PATH.to_owned(),
             span: Span::new(span.start, span.end),
             message: "a message".to_owned(),
             help: "a help line".to_owned(),
+            job: None,
+            chain: Vec::new(),
+            confidence: Confidence::High,
         },
     }
 }
@@ -35,6 +38,7 @@ pub fn located(
 pub fn report_with(src: &str, findings: Vec<LocatedFinding>) -> LintReport {
     LintReport {
         findings,
+        publishes: Vec::new(),
         sources: [(PATH.to_owned(), src.to_owned())].into_iter().collect(),
         errors: Vec::new(),
         files_scanned: 1,

@@ -168,6 +168,25 @@ impl FileSource for RootedFiles {
         self.read.borrow_mut().insert(path.to_owned(), text.clone());
         Ok(text)
     }
+
+    fn list(&self, path: &str) -> Result<Vec<String>, String> {
+        let dir = if path.is_empty() {
+            self.canonical_root
+                .clone()
+                .ok_or_else(|| format!("cannot resolve {}", self.root.display()))?
+        } else {
+            self.resolve(path)?
+        };
+        let entries = std::fs::read_dir(&dir).map_err(|e| format!("{path}: {e}"))?;
+        // Bounded: a workspace glob never expands to more than this many entries.
+        Ok(entries
+            .filter_map(Result::ok)
+            .take(10_000)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+            .filter(|n| !n.starts_with('.') && n != "node_modules")
+            .collect())
+    }
 }
 
 #[cfg(test)]
