@@ -161,22 +161,39 @@ fn gitlab_extends_cycles_terminate() {
     assert!(findings.iter().any(|f| f.rule == "oidc-token-missing"));
 }
 
-#[test]
-fn large_generated_config_is_linted_in_bounded_time() {
+/// A CircleCI config of about `bytes` bytes with one job per few hundred bytes.
+fn generated_config(bytes: usize) -> String {
     let mut src = String::from("version: 2.1\njobs:\n");
     let mut n = 0;
-    while src.len() < 12 * 1024 * 1024 {
+    while src.len() < bytes {
         src.push_str(&format!(
             "  job{n}:\n    docker:\n      - image: cimg/node:24.16\n    steps:\n      - checkout\n      - run:\n          name: build {n}\n          command: |\n            npm ci\n            npm run build -- --project {n}\n"
         ));
         n += 1;
     }
     src.push_str("workflows:\n  w:\n    jobs: [job0]\n");
-    let start = std::time::Instant::now();
-    let findings = run(&src, Provider::CircleCi).expect("lints");
-    assert!(findings.is_empty());
-    // Generous: a debug build on a loaded 2-core machine.
-    assert!(start.elapsed().as_secs() < 60, "took {:?}", start.elapsed());
+    src
+}
+
+/// Linear work on large inputs: four times the config costs about four times the time (a
+/// quadratic pass would cost sixteen). A ratio of two runs in the same process, not a wall-
+/// clock limit, so machine load does not decide it.
+#[test]
+fn large_generated_configs_are_linted_in_linear_time() {
+    let time = |bytes: usize| {
+        let src = generated_config(bytes);
+        let start = std::time::Instant::now();
+        let findings = run(&src, Provider::CircleCi).expect("lints");
+        assert!(findings.is_empty());
+        start.elapsed().as_secs_f64()
+    };
+    let small = time(2 * 1024 * 1024).max(0.001);
+    let large = time(8 * 1024 * 1024);
+    assert!(
+        large / small < 10.0,
+        "2 MiB took {small:.2}s, 8 MiB {large:.2}s: {:.1}x for 4x the input",
+        large / small
+    );
 }
 
 #[test]
