@@ -580,3 +580,34 @@ async fn github_and_gitlab_environments_decide_context_bound() {
     );
     assert!(evidence(&report, "context-bound").contains("Premium"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn github_and_gitlab_workflows_and_secrets_count_for_oidc_publish_job() {
+    // Legacy: the GitHub workflow and the GitLab CI file the packages publish from are fetched
+    // through the APIs and linted; the npm token secrets and variables are seen.
+    let sb = start(Scenario::Legacy).await;
+    let (_, report) = audit(&sb).await;
+    let ev = evidence(&report, "oidc-publish-job");
+    for needle in [
+        "GitHub repository acme/site secrets include NPM_TOKEN",
+        "GitHub organisation acme secrets include NPM_TOKEN",
+        "GitLab project acme/lab variables include NPM_TOKEN",
+        "GitLab group acme variables include NPM_TOKEN",
+    ] {
+        assert!(ev.contains(needle), "{needle}: {ev}");
+    }
+    // Migrated: the fetched workflows are linted clean and counted.
+    let sb = start(Scenario::Migrated).await;
+    let (_, report) = audit(&sb).await;
+    assert_eq!(
+        statuses(&report)
+            .get("oidc-publish-job")
+            .map(String::as_str),
+        Some("pass")
+    );
+    let ev = evidence(&report, "oidc-publish-job");
+    assert!(
+        ev.contains("4 config(s)"),
+        "two CircleCI pipelines, the GitHub workflow and the GitLab CI file: {ev}"
+    );
+}

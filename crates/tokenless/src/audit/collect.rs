@@ -10,7 +10,11 @@ use tokenless_api::{
 };
 use tokenless_trust::{Provider, Publisher};
 
-use super::{lint_config::lint_compiled, record::Record, snapshot::*};
+use super::{
+    lint_config::{lint_compiled, lint_one},
+    record::Record,
+    snapshot::*,
+};
 use crate::config::members::MembersConfig;
 
 /// Where to read from and as whom.
@@ -26,6 +30,9 @@ pub struct Sources {
     pub circleci: Option<CircleSources>,
     pub github: Option<GitHubClient>,
     pub gitlab: Option<GitLabClient>,
+    /// Repositories and projects to inspect beside those trust configs name.
+    pub github_repos: Vec<String>,
+    pub gitlab_projects: Vec<String>,
     pub repos: Vec<ConfigLint>,
     pub members_config: Option<MembersConfig>,
     pub record: Record,
@@ -67,7 +74,8 @@ pub async fn collect(src: &Sources) -> Snapshot {
                 }
             },
         );
-        (packages, pinned, github, gitlab)
+        let forge_ci = read_forge_ci(src, pkgs).await;
+        (packages, pinned, github, gitlab, forge_ci)
     };
     let circle = async {
         match &src.circleci {
@@ -75,7 +83,13 @@ pub async fn collect(src: &Sources) -> Snapshot {
             None => None,
         }
     };
-    let ((packages, pinned, github, gitlab), mut token_accounts, members, teams, circle) = futures::join!(
+    let (
+        (packages, pinned, github, gitlab, (fetched, forge_variables)),
+        mut token_accounts,
+        members,
+        teams,
+        circle,
+    ) = futures::join!(
         packages_and_pinned,
         read_tokens(src),
         async { src.npm.org_members(&src.scope).await.map_err(text) },
@@ -121,7 +135,12 @@ pub async fn collect(src: &Sources) -> Snapshot {
         circleci,
         github,
         gitlab,
-        repos: src.repos.clone(),
+        repos: if src.repos.is_empty() {
+            fetched
+        } else {
+            src.repos.clone()
+        },
+        forge_variables,
         record: src.record.clone(),
     }
 }
@@ -273,6 +292,148 @@ async fn read_gitlab_environments(
         api: gl.base().to_string(),
         environments,
     }
+}
+
+/// The CI side of GitHub and GitLab for the repositories and projects trust configs name:
+/// the workflow file each config names, linted (used when no `--repo` is given), and the
+/// secret and variable names of the repository or project and its org or group.
+async fn read_forge_ci(
+    src: &Sources,
+    packages: &[PackageState],
+) -> (Vec<ConfigLint>, Vec<VariableSet>) {
+    let mut github: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut gitlab: BTreeSet<(String, String)> = BTreeSet::new();
+    for c in packages
+        .iter()
+        .filter_map(|p| p.trust.as_ref().ok())
+        .flatten()
+    {
+        match &c.publisher {
+            Publisher::GitHub(g) => {
+                github.insert((g.repository.clone(), g.workflow_file.clone()));
+            }
+            Publisher::GitLab(g) => {
+                gitlab.insert((g.project_path.clone(), g.ci_config_file.clone()));
+            }
+            Publisher::CircleCi(_) => {}
+        }
+    }
+    // A GitLab project named without a trust config runs the default CI file.
+    for project in &src.gitlab_projects {
+        if !gitlab.iter().any(|(p, _)| p == project) {
+            gitlab.insert((project.clone(), ".gitlab-ci.yml".to_owned()));
+        }
+    }
+    let mut lints = Vec::new();
+    let mut sets = Vec::new();
+    if let Some(gh) = &src.github {
+        let api = gh.base();
+        let files = join_all(github.iter().map(|(repo, file)| async move {
+            let path = format!(".github/workflows/{file}");
+            let origin = format!("GET {api}repos/{repo}/contents/{path}");
+            let label = format!("github:{repo}/{path}");
+            match gh.file(repo, &path).await {
+                Ok(Some(text)) => lint_one(
+                    origin,
+                    &label,
+                    &text,
+                    tokenless_ci::Provider::GitHub,
+                    &tokenless_ci::NoFiles,
+                ),
+                Ok(None) => ConfigLint {
+                    origin,
+                    findings: Err(format!("{label} does not exist")),
+                },
+                Err(e) => ConfigLint {
+                    origin,
+                    findings: Err(text(e)),
+                },
+            }
+        }));
+        let repos: BTreeSet<&String> = github
+            .iter()
+            .map(|(r, _)| r)
+            .chain(&src.github_repos)
+            .collect();
+        let orgs: BTreeSet<&str> = repos
+            .iter()
+            .filter_map(|r| r.split_once('/').map(|(o, _)| o))
+            .collect();
+        let repo_sets = join_all(repos.iter().map(|repo| async move {
+            VariableSet {
+                source: format!("GET {api}repos/{repo}/actions/secrets"),
+                what: format!("GitHub repository {repo} secrets"),
+                names: gh.repository_secret_names(repo).await.map_err(text),
+            }
+        }));
+        let org_sets = join_all(orgs.iter().map(|org| async move {
+            VariableSet {
+                source: format!("GET {api}orgs/{org}/actions/secrets"),
+                what: format!("GitHub organisation {org} secrets"),
+                names: gh.organization_secret_names(org).await.map_err(text),
+            }
+        }));
+        let (files, repo_sets, org_sets) = futures::join!(files, repo_sets, org_sets);
+        lints.extend(files);
+        sets.extend(repo_sets);
+        sets.extend(org_sets);
+    }
+    if let Some(gl) = &src.gitlab {
+        let api = gl.base();
+        let files = join_all(gitlab.iter().map(|(project, file)| async move {
+            let origin = format!("GET {api}projects/{project}/repository/files/{file}");
+            let label = format!("gitlab:{project}/{file}");
+            match gl.file(project, file, "HEAD").await {
+                Ok(Some(text)) => lint_one(
+                    origin,
+                    &label,
+                    &text,
+                    tokenless_ci::Provider::GitLab,
+                    &tokenless_ci::NoFiles,
+                ),
+                Ok(None) => ConfigLint {
+                    origin,
+                    findings: Err(format!("{label} does not exist")),
+                },
+                Err(e) => ConfigLint {
+                    origin,
+                    findings: Err(text(e)),
+                },
+            }
+        }));
+        let projects: BTreeSet<&String> = gitlab.iter().map(|(p, _)| p).collect();
+        let groups: BTreeSet<&str> = projects
+            .iter()
+            .filter_map(|p| p.rsplit_once('/').map(|(g, _)| g))
+            .collect();
+        let project_sets = join_all(projects.iter().map(|project| async move {
+            VariableSet {
+                source: format!("GET {api}projects/{project}/variables"),
+                what: format!("GitLab project {project} variables"),
+                names: gl
+                    .project_variables(project)
+                    .await
+                    .map(|v| v.into_iter().map(|v| v.key).collect())
+                    .map_err(text),
+            }
+        }));
+        let group_sets = join_all(groups.iter().map(|group| async move {
+            VariableSet {
+                source: format!("GET {api}groups/{group}/variables"),
+                what: format!("GitLab group {group} variables"),
+                names: gl
+                    .group_variables(group)
+                    .await
+                    .map(|v| v.into_iter().map(|v| v.key).collect())
+                    .map_err(text),
+            }
+        }));
+        let (files, project_sets, group_sets) = futures::join!(files, project_sets, group_sets);
+        lints.extend(files);
+        sets.extend(project_sets);
+        sets.extend(group_sets);
+    }
+    (lints, sets)
 }
 
 async fn read_tokens(src: &Sources) -> Vec<AccountTokens> {

@@ -53,8 +53,12 @@ pub struct Snapshot {
     pub github: Option<ForgeState<GitHubEnvironment>>,
     /// The GitLab environments trust configs pin; `None` when no GitLab API was configured.
     pub gitlab: Option<ForgeState<GitLabEnvironment>>,
-    /// Findings of lint over `--repo` paths.
+    /// Findings of lint over `--repo` paths, or (without `--repo`) over the workflow files
+    /// GitHub and GitLab trust configs name, fetched through their APIs.
     pub repos: Vec<ConfigLint>,
+    /// Secret and variable names of the GitHub repositories and GitLab projects (and their
+    /// org or group) that trust configs name.
+    pub forge_variables: Vec<VariableSet>,
     /// What tokenless itself recorded about earlier changes.
     pub record: Record,
 }
@@ -160,4 +164,14 @@ pub enum GitLabEnvironment {
     NotOnThisTier,
     Unprotected,
     Protected(tokenless_api::gitlab::ProtectedEnvironment),
+}
+
+/// The names in one secret or variable store of a forge.
+#[derive(Debug, Clone)]
+pub struct VariableSet {
+    /// The request that listed them.
+    pub source: String,
+    /// What the store is, for messages: `GitHub repository acme/site secrets`.
+    pub what: String,
+    pub names: Fetched<Vec<String>>,
 }

@@ -105,6 +105,14 @@ pub struct AuditArgs {
     /// The GitHub REST API (default https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3).
     #[arg(long, value_name = "URL")]
     pub github_api: Option<String>,
+    /// A GitHub repository (`owner/name`) whose Actions secrets to inspect, beside those trust
+    /// configs name; repeatable.
+    #[arg(long = "github-repo", value_name = "OWNER/NAME")]
+    pub github_repos: Vec<String>,
+    /// A GitLab project (`group/project`) whose CI file and variables to inspect, beside those
+    /// trust configs name; repeatable.
+    #[arg(long = "gitlab-project", value_name = "PATH")]
+    pub gitlab_projects: Vec<String>,
     /// Read the GitHub token from this environment variable (default GITHUB_TOKEN, then GH_TOKEN).
     #[arg(long, value_name = "NAME")]
     pub github_token_env: Option<String>,
@@ -138,11 +146,13 @@ struct SandboxInfo {
     gitlab: Option<SandboxForge>,
 }
 
-/// The sandbox's GitHub or GitLab API and its token.
+/// The sandbox's GitHub or GitLab API, its token, and its repositories or projects.
 #[derive(serde::Deserialize)]
 struct SandboxForge {
     api: String,
     token: String,
+    #[serde(default, alias = "repos")]
+    projects: Vec<String>,
 }
 
 impl std::fmt::Debug for SandboxForge {
@@ -458,10 +468,28 @@ async fn sources(
         },
     };
 
+    let forge_list = |given: &[String], sandbox: Option<&SandboxForge>| -> Vec<String> {
+        let mut all: Vec<String> = given.to_vec();
+        all.extend(sandbox.map(|f| f.projects.clone()).unwrap_or_default());
+        all.sort();
+        all.dedup();
+        all
+    };
+    let github_repos = forge_list(
+        &args.github_repos,
+        info.as_ref().and_then(|i| i.github.as_ref()),
+    );
+    let gitlab_projects = forge_list(
+        &args.gitlab_projects,
+        info.as_ref().and_then(|i| i.gitlab.as_ref()),
+    );
+
     let repos = args.repos.iter().flat_map(|r| lint_repo(r)).collect();
     let sources = Sources {
         github,
         gitlab,
+        github_repos,
+        gitlab_projects,
         scope,
         npm,
         own_credential,

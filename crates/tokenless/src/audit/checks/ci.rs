@@ -50,11 +50,25 @@ pub fn oidc_publish_job(s: &Snapshot) -> CheckResult {
     let id = CheckId::OidcPublishJob;
     let (mut fails, mut unknowns) = (Vec::new(), Vec::new());
     let (mut configs, mut var_sets) = (0usize, 0usize);
-    if s.circleci.is_none() && s.repos.is_empty() {
+    if s.circleci.is_none() && s.repos.is_empty() && s.forge_variables.is_empty() {
         unknowns.push(Evidence::new(
             "arguments",
-            "nothing to inspect: give a CircleCI API and projects (--circleci-api, --circleci-project) or --repo paths",
+            "nothing to inspect: give a CircleCI API and projects (--circleci-api, --circleci-project), a GitHub or GitLab token, or --repo paths",
         ));
+    }
+    for set in &s.forge_variables {
+        match &set.names {
+            Err(e) => unknowns.push(Evidence::new(&set.source, format!("cannot read: {e}"))),
+            Ok(names) => {
+                var_sets += 1;
+                for v in names.iter().filter(|v| npm_token_like(v)) {
+                    fails.push(Evidence::new(
+                        &set.source,
+                        format!("{} include {v}: a job that reads it can publish with it, and npm falls back to it silently when the OIDC exchange fails", set.what),
+                    ));
+                }
+            }
+        }
     }
     if let Some(circle) = &s.circleci {
         if circle.projects.is_empty() {
@@ -126,9 +140,9 @@ pub fn oidc_publish_job(s: &Snapshot) -> CheckResult {
         }
     }
     let passes = vec![Evidence::new(
-        "lint + CircleCI variables",
+        "lint + CI variables",
         format!(
-            "{configs} config(s) without {} in publish jobs; no npm token variable in {var_sets} project/context variable set(s)",
+            "{configs} config(s) without {} in publish jobs; no npm token variable in {var_sets} project, context, repository, organisation or group variable set(s)",
             RULES.join("/")
         ),
     )];

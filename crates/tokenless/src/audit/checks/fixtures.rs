@@ -108,6 +108,7 @@ pub fn clean() -> Snapshot {
         }]),
         github: None,
         gitlab: None,
+        forge_variables: vec![],
         circleci: Some(CircleState {
             api: "http://circleci/api/v2/".into(),
             contexts: Ok(vec![ContextVars {
