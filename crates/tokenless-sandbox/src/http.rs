@@ -29,6 +29,20 @@ pub fn created(body: &Value) -> Response {
     json(StatusCode::CREATED, body)
 }
 
+/// 204 with no body (GitHub's and GitLab's answer to a delete).
+pub fn no_content() -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    r
+}
+
+/// Removes the items `matches` selects; whether there was any (deletes answer 404 if not).
+pub fn remove_matching<T>(items: &mut Vec<T>, matches: impl Fn(&T) -> bool) -> bool {
+    let before = items.len();
+    items.retain(|item| !matches(item));
+    items.len() != before
+}
+
 /// `{}`: the success body npm accepts for deletes and approvals.
 pub fn empty_ok() -> Response {
     ok(&json!({}))

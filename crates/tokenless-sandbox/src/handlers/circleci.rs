@@ -372,9 +372,7 @@ fn delete_context_var(c: &Ctx<'_>, id: &str, name: &str) -> Handled {
 /// Removes the items `matches` selects: `{"message": "<what> deleted."}`, or 404 naming
 /// `what` when there was none.
 fn remove<T>(items: &mut Vec<T>, matches: impl Fn(&T) -> bool, what: &str) -> Handled {
-    let before = items.len();
-    items.retain(|item| !matches(item));
-    if items.len() == before {
+    if !http::remove_matching(items, matches) {
         return Err(not_found(what));
     }
     Ok(http::ok(&json!({"message": format!("{what} deleted.")})))

@@ -31,12 +31,6 @@ fn not_found() -> SandboxError {
     gh_error(StatusCode::NOT_FOUND, "Not Found")
 }
 
-fn no_content() -> Response {
-    let mut r = Response::new(axum::body::Body::empty());
-    *r.status_mut() = StatusCode::NO_CONTENT;
-    r
-}
-
 /// Routes below `/api/v3/`.
 pub fn route(c: &Ctx<'_>, rest: &[&str]) -> Handled {
     let limit = {
@@ -93,7 +87,7 @@ fn dispatch(c: &Ctx<'_>, r: &[&str]) -> Handled {
             if repo.environments.len() == before {
                 return Err(not_found());
             }
-            Ok(no_content())
+            Ok(http::no_content())
         }),
         (
             M::GET,
@@ -139,7 +133,7 @@ fn dispatch(c: &Ctx<'_>, r: &[&str]) -> Handled {
             if e.policies.len() == before {
                 return Err(not_found());
             }
-            Ok(no_content())
+            Ok(http::no_content())
         }),
         (M::GET, ["repos", o, n, "actions", "secrets"]) => {
             read(c, o, n, |c, repo| Ok(secrets_page(c, &repo.secrets, None)))
@@ -239,12 +233,10 @@ fn env_mut<'a>(repo: &'a mut Repo, name: &str) -> Result<&'a mut Environment, Sa
 }
 
 fn remove<T>(items: &mut Vec<T>, matches: impl Fn(&T) -> bool) -> Handled {
-    let before = items.len();
-    items.retain(|i| !matches(i));
-    if items.len() == before {
-        Err(not_found())
+    if http::remove_matching(items, matches) {
+        Ok(http::no_content())
     } else {
-        Ok(no_content())
+        Err(not_found())
     }
 }
 

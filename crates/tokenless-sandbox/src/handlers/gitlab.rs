@@ -25,12 +25,6 @@ fn not_found(what: &str) -> SandboxError {
     gl_error(StatusCode::NOT_FOUND, &format!("404 {what} Not Found"))
 }
 
-fn no_content() -> Response {
-    let mut r = Response::new(axum::body::Body::empty());
-    *r.status_mut() = StatusCode::NO_CONTENT;
-    r
-}
-
 /// Routes below `/api/v4/`.
 pub fn route(c: &Ctx<'_>, rest: &[&str]) -> Handled {
     {
@@ -150,12 +144,10 @@ fn write(c: &Ctx<'_>, id: &str, f: impl FnOnce(&GitLab, &mut Project) -> Handled
 }
 
 fn remove<T>(items: &mut Vec<T>, matches: impl Fn(&T) -> bool, what: &str) -> Handled {
-    let before = items.len();
-    items.retain(|i| !matches(i));
-    if items.len() == before {
-        Err(not_found(what))
+    if http::remove_matching(items, matches) {
+        Ok(http::no_content())
     } else {
-        Ok(no_content())
+        Err(not_found(what))
     }
 }
 

@@ -294,6 +294,26 @@ async fn read_gitlab_environments(
     }
 }
 
+/// Lint of a CI file fetched through a forge's API (`None`: the file does not exist).
+fn lint_fetched(
+    origin: String,
+    label: &str,
+    provider: tokenless_ci::Provider,
+    fetched: Result<Option<String>, tokenless_api::ApiError>,
+) -> ConfigLint {
+    match fetched {
+        Ok(Some(source)) => lint_one(origin, label, &source, provider, &tokenless_ci::NoFiles),
+        Ok(None) => ConfigLint {
+            origin,
+            findings: Err(format!("{label} does not exist")),
+        },
+        Err(e) => ConfigLint {
+            origin,
+            findings: Err(text(e)),
+        },
+    }
+}
+
 /// The CI side of GitHub and GitLab for the repositories and projects trust configs name:
 /// the workflow file each config names, linted (used when no `--repo` is given), and the
 /// secret and variable names of the repository or project and its org or group.
@@ -332,23 +352,12 @@ async fn read_forge_ci(
             let path = format!(".github/workflows/{file}");
             let origin = format!("GET {api}repos/{repo}/contents/{path}");
             let label = format!("github:{repo}/{path}");
-            match gh.file(repo, &path).await {
-                Ok(Some(text)) => lint_one(
-                    origin,
-                    &label,
-                    &text,
-                    tokenless_ci::Provider::GitHub,
-                    &tokenless_ci::NoFiles,
-                ),
-                Ok(None) => ConfigLint {
-                    origin,
-                    findings: Err(format!("{label} does not exist")),
-                },
-                Err(e) => ConfigLint {
-                    origin,
-                    findings: Err(text(e)),
-                },
-            }
+            lint_fetched(
+                origin,
+                &label,
+                tokenless_ci::Provider::GitHub,
+                gh.file(repo, &path).await,
+            )
         }));
         let repos: BTreeSet<&String> = github
             .iter()
@@ -383,23 +392,12 @@ async fn read_forge_ci(
         let files = join_all(gitlab.iter().map(|(project, file)| async move {
             let origin = format!("GET {api}projects/{project}/repository/files/{file}");
             let label = format!("gitlab:{project}/{file}");
-            match gl.file(project, file, "HEAD").await {
-                Ok(Some(text)) => lint_one(
-                    origin,
-                    &label,
-                    &text,
-                    tokenless_ci::Provider::GitLab,
-                    &tokenless_ci::NoFiles,
-                ),
-                Ok(None) => ConfigLint {
-                    origin,
-                    findings: Err(format!("{label} does not exist")),
-                },
-                Err(e) => ConfigLint {
-                    origin,
-                    findings: Err(text(e)),
-                },
-            }
+            lint_fetched(
+                origin,
+                &label,
+                tokenless_ci::Provider::GitLab,
+                gl.file(project, file, "HEAD").await,
+            )
         }));
         let projects: BTreeSet<&String> = gitlab.iter().map(|(p, _)| p).collect();
         let groups: BTreeSet<&str> = projects
