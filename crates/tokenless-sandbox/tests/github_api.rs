@@ -119,14 +119,13 @@ async fn call(
     token: &str,
     body: Option<Value>,
 ) -> (u16, reqwest::header::HeaderMap, Value) {
-    let mut req = common::client().request(method, url).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    (status, headers, resp.json().await.unwrap_or(Value::Null))
+    common::call_with(
+        method,
+        url,
+        ("authorization", &format!("Bearer {token}")),
+        body,
+    )
+    .await
 }
 
 #[tokio::test]

@@ -135,16 +135,7 @@ async fn call(
     token: &str,
     body: Option<Value>,
 ) -> (u16, reqwest::header::HeaderMap, Value) {
-    let mut req = common::client()
-        .request(method, url)
-        .header("PRIVATE-TOKEN", token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    (status, headers, resp.json().await.unwrap_or(Value::Null))
+    common::call_with(method, url, ("private-token", token), body).await
 }
 
 #[tokio::test]

@@ -195,3 +195,23 @@ pub fn publish_body(name: &str, version: &str, tarball: &[u8]) -> Value {
         "_attachments": {format!("{name}-{version}.tgz"): {"content_type": "application/octet-stream", "data": data, "length": tarball.len()}},
     })
 }
+
+/// A request with one credential header (`authorization: Bearer …`, `PRIVATE-TOKEN: …`) and
+/// an optional JSON body: status, headers and the JSON answer (`null` when not JSON).
+pub async fn call_with(
+    method: reqwest::Method,
+    url: &str,
+    credential: (&str, &str),
+    body: Option<Value>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut req = client()
+        .request(method, url)
+        .header(credential.0, credential.1);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    (status, headers, resp.json().await.unwrap_or(Value::Null))
+}
