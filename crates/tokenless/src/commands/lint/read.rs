@@ -5,8 +5,6 @@
 use std::{
     cell::RefCell,
     collections::BTreeMap,
-    fs::File,
-    io::Read,
     path::{Component, Path, PathBuf},
 };
 
@@ -39,25 +37,17 @@ impl ReadError {
 /// Read `path` as a CI configuration: a regular file of at most [`MAX_CONFIG_BYTES`],
 /// without NUL bytes, valid UTF-8. A leading byte-order mark is dropped.
 pub fn read_config(path: &Path) -> Result<String, ReadError> {
-    let cannot = |e: std::io::Error| ReadError::whole_file(format!("cannot read: {e}"));
-    // Check the target before opening it: opening a FIFO would block.
-    let meta = std::fs::metadata(path).map_err(cannot)?;
-    if !meta.is_file() {
-        return Err(ReadError::whole_file(
-            "not a regular file; tokenless lint reads CI configuration files".to_owned(),
-        ));
-    }
-    if meta.len() > MAX_CONFIG_BYTES {
-        return Err(too_large(meta.len()));
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    File::open(path)
-        .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(cannot)?;
-    if bytes.len() as u64 > MAX_CONFIG_BYTES {
-        // The file grew between the size check and the read.
-        return Err(too_large(bytes.len() as u64));
-    }
+    // The one bounded reader of user-given files: a FIFO is refused before it is opened,
+    // and at most the cap plus one byte is read, even from a file that grows meanwhile.
+    let bytes = tokenless_trust::read_capped(path, MAX_CONFIG_BYTES).map_err(|e| match e {
+        tokenless_trust::ReadError::NotRegular { kind, .. } => ReadError::whole_file(format!(
+            "{kind}, not a regular file; tokenless lint reads CI configuration files"
+        )),
+        tokenless_trust::ReadError::TooLarge { size, .. } => too_large(size),
+        tokenless_trust::ReadError::Io { source, .. } => {
+            ReadError::whole_file(format!("cannot read: {source}"))
+        }
+    })?;
     decode(bytes)
 }
 
