@@ -441,7 +441,10 @@ async fn sources(
             "--github-token-env",
         )? {
             Some(t) => Some(GitHubClient::new(
-                args.github_api.as_deref().unwrap_or(DEFAULT_GITHUB_API),
+                args.github_api
+                    .as_deref()
+                    .or(config.audit.github_api.as_deref())
+                    .unwrap_or(DEFAULT_GITHUB_API),
                 Some(t),
                 options.clone(),
             )?),
@@ -460,7 +463,10 @@ async fn sources(
             "--gitlab-token-env",
         )? {
             Some(t) => Some(GitLabClient::new(
-                args.gitlab_api.as_deref().unwrap_or(DEFAULT_GITLAB_API),
+                args.gitlab_api
+                    .as_deref()
+                    .or(config.audit.gitlab_api.as_deref())
+                    .unwrap_or(DEFAULT_GITLAB_API),
                 Some(t),
                 options.clone(),
             )?),
@@ -476,11 +482,19 @@ async fn sources(
         all
     };
     let github_repos = forge_list(
-        &args.github_repos,
+        &[
+            args.github_repos.as_slice(),
+            config.audit.github_repos.as_slice(),
+        ]
+        .concat(),
         info.as_ref().and_then(|i| i.github.as_ref()),
     );
     let gitlab_projects = forge_list(
-        &args.gitlab_projects,
+        &[
+            args.gitlab_projects.as_slice(),
+            config.audit.gitlab_projects.as_slice(),
+        ]
+        .concat(),
         info.as_ref().and_then(|i| i.gitlab.as_ref()),
     );
 

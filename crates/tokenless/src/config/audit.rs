@@ -7,6 +7,10 @@
 //! circleci_api = "https://circleci.com/api/v2"
 //! circleci_org = "6f1d…"                    # org UUID
 //! circleci_projects = ["gh/acme/monorepo"]  # project slugs
+//! github_api = "https://api.github.com"
+//! github_repos = ["acme/web"]               # beside those trust configs name
+//! gitlab_api = "https://gitlab.com/api/v4"
+//! gitlab_projects = ["acme/lib"]
 //! ```
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -18,4 +22,10 @@ pub struct AuditConfig {
     pub circleci_org: Option<String>,
     #[serde(default)]
     pub circleci_projects: Vec<String>,
+    pub github_api: Option<String>,
+    #[serde(default)]
+    pub github_repos: Vec<String>,
+    pub gitlab_api: Option<String>,
+    #[serde(default)]
+    pub gitlab_projects: Vec<String>,
 }
