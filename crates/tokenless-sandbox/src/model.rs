@@ -417,6 +417,26 @@ impl World {
         Self::scope_of(package).is_none() && self.can_write(user, package)
     }
 
+    /// Drops the tarballs no version and no stage refers to any more (after a reject or an
+    /// unpublish), so rejected stages cannot grow the store.
+    pub fn drop_unused_blobs(&mut self) {
+        let used: std::collections::BTreeSet<&str> = self
+            .packages
+            .values()
+            .flat_map(|p| p.versions.values().map(|v| v.integrity.as_str()))
+            .chain(self.stages.values().map(|s| s.integrity.as_str()))
+            .collect();
+        let unused: Vec<String> = self
+            .blobs
+            .keys()
+            .filter(|d| !used.contains(d.as_str()))
+            .cloned()
+            .collect();
+        for digest in unused {
+            self.blobs.remove(&digest);
+        }
+    }
+
     /// The owners of the org.
     pub fn owners(&self) -> usize {
         self.users
@@ -500,6 +520,22 @@ mod base64_bytes {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unused_tarballs_are_dropped_and_used_ones_kept() {
+        let mut world = crate::scenario::Scenario::Legacy
+            .load()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let used = world.blobs.len();
+        assert!(used > 0);
+        world.blobs.insert(
+            "sha512-orphan".into(),
+            super::Blob(std::sync::Arc::new(vec![1, 2, 3])),
+        );
+        world.drop_unused_blobs();
+        assert_eq!(world.blobs.len(), used);
+        assert!(!world.blobs.contains_key("sha512-orphan"));
+    }
+
     #[test]
     fn debug_output_redacts_secrets() {
         let world = crate::scenario::Scenario::Legacy

@@ -559,6 +559,7 @@ pub fn unpublish_all(c: &Ctx<'_>, name: &str, rev: &str) -> Handled {
     unpublish_allowed(pkg, &all, now_secs())?;
     world.packages.remove(name);
     world.stages.retain(|_, s| s.package != name);
+    world.drop_unused_blobs();
     Ok(http::empty_ok())
 }
 
@@ -567,12 +568,6 @@ pub fn unpublish_all(c: &Ctx<'_>, name: &str, rev: &str) -> Handled {
 pub fn tarball_delete(c: &Ctx<'_>, name: &str, _rev: &str) -> Handled {
     let mut world = c.app.write();
     auth::package_writer(c, &world, name)?;
-    let used: std::collections::BTreeSet<String> = world
-        .packages
-        .values()
-        .flat_map(|p| p.versions.values().map(|v| v.integrity.clone()))
-        .chain(world.stages.values().map(|s| s.integrity.clone()))
-        .collect();
-    world.blobs.retain(|digest, _| used.contains(digest));
+    world.drop_unused_blobs();
     Ok(http::empty_ok())
 }

@@ -234,5 +234,6 @@ pub fn reject(c: &Ctx<'_>, id: &str) -> Handled {
     let mut world = c.app.write();
     approver(c, &world, id)?;
     world.stages.remove(id);
+    world.drop_unused_blobs();
     Ok(http::empty_ok())
 }
