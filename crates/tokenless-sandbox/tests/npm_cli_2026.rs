@@ -208,24 +208,7 @@ async fn stage_from_github_and_gitlab_then_list_view_approve_and_reject() {
         .iter()
         .find(|i| i["id"] == web.as_str())
         .unwrap_or_else(|| panic!("{web} not listed: {items:?}"));
-    let mut keys: Vec<&str> = web_item
-        .as_object()
-        .map(|o| o.keys().map(String::as_str).collect())
-        .unwrap_or_default();
-    keys.sort_unstable();
-    assert_eq!(
-        keys,
-        [
-            "actor",
-            "actorType",
-            "createdAt",
-            "id",
-            "packageName",
-            "shasum",
-            "tag",
-            "version"
-        ]
-    );
+    common::assert_stage_item_fields(web_item);
     assert_eq!(web_item["packageName"], "@acme/web");
     assert_eq!(web_item["version"], "2.0.0");
     assert_eq!(web_item["tag"], "latest");

@@ -215,3 +215,27 @@ pub async fn call_with(
     let headers = resp.headers().clone();
     (status, headers, resp.json().await.unwrap_or(Value::Null))
 }
+
+/// A stage in `GET /-/stage` or `GET /-/stage/<id>` carries exactly the fields the npm CLI
+/// prints (any other would be printed too).
+pub fn assert_stage_item_fields(item: &Value) {
+    let mut keys: Vec<&str> = item
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "actor",
+            "actorType",
+            "createdAt",
+            "id",
+            "packageName",
+            "shasum",
+            "tag",
+            "version"
+        ],
+        "{item}"
+    );
+}
