@@ -52,4 +52,11 @@ impl ApiError {
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)
     }
+
+    /// A 401 that is not an OTP challenge (OTP challenges are
+    /// [`ErrorKind::OtpRequired`]): the credential is unknown, revoked or expired, e.g. "the
+    /// session expired, log in again".
+    pub fn is_unauthorized(&self) -> bool {
+        self.status() == Some(401)
+    }
 }

@@ -228,15 +228,17 @@ async fn several_trust_configs_parse_into_the_one_model() {
 #[tokio::test]
 async fn otp_challenges_are_answered_and_reprompted() {
     use std::sync::atomic::{AtomicU32, Ordering};
-    use tokenless_api::npm::{OtpSource, PublishingAccess};
+    use tokenless_api::npm::{Challenge, OtpSource, PublishingAccess};
     struct Counting(AtomicU32);
     impl OtpSource for Counting {
-        fn code(
-            &self,
-            _retry: bool,
-        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send + '_>>
+        fn code<'a>(
+            &'a self,
+            challenge: &'a Challenge,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send + 'a>>
         {
             let n = self.0.fetch_add(1, Ordering::SeqCst);
+            assert_eq!(challenge.retry, n > 0);
+            assert_eq!(challenge.web, None);
             Box::pin(async move {
                 Some(if n == 0 {
                     "000000".to_string()

@@ -9,7 +9,7 @@ use std::{collections::BTreeMap, future::Future, path::PathBuf, pin::Pin};
 use serde_json::Value;
 use tokenless_api::{
     CircleCiClient, ClientOptions, NpmClient, Secret,
-    npm::{NewToken, OtpSource, PublishingAccess},
+    npm::{Challenge, NewToken, OtpSource, PublishingAccess},
 };
 use tokenless_sandbox::{Sandbox, SandboxHandle, SandboxInfo, SandboxOptions, Scenario};
 
@@ -127,7 +127,10 @@ fn evidence(report: &Value, id: &str) -> String {
 struct Totp(String);
 
 impl OtpSource for Totp {
-    fn code(&self, _retry: bool) -> Pin<Box<dyn Future<Output = Option<String>> + Send + '_>> {
+    fn code<'a>(
+        &'a self,
+        _challenge: &'a Challenge,
+    ) -> Pin<Box<dyn Future<Output = Option<String>> + Send + 'a>> {
         let code = tokenless_sandbox::totp::current_code(&self.0).ok();
         Box::pin(async move { code })
     }

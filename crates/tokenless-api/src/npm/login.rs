@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use url::Url;
 
-use super::{NpmClient, decode, escape_segment};
+use super::{NpmClient, decode, escape_segment, otp::is_http_url};
 use crate::{ApiError, ErrorKind, Secret, http::Request};
 
 /// A started web login: the page the person opens, and the URL tokenless polls.
@@ -29,10 +29,6 @@ struct DoneReply {
     token: Option<String>,
 }
 
-fn is_http_url(s: &str) -> bool {
-    Url::parse(s).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
-}
-
 impl NpmClient {
     /// `POST /-/v1/login` with `{}` → the login and done URLs.
     pub async fn start_web_login(&self) -> Result<WebLogin, ApiError> {
@@ -52,7 +48,7 @@ impl NpmClient {
     }
 
     /// As npm does: a done URL on registry.npmjs.org is polled on the configured registry.
-    fn rewrite_done_url(&self, done: &str) -> String {
+    pub(super) fn rewrite_done_url(&self, done: &str) -> String {
         let base = self.http.base();
         match Url::parse(done) {
             Ok(u)
@@ -74,13 +70,46 @@ impl NpmClient {
         login: &WebLogin,
         timeout: Duration,
     ) -> Result<Secret, ApiError> {
+        self.poll_done(&login.done_url, "/-/v1/login (done URL)", "login", timeout)
+            .await
+    }
+
+    /// Wait for a web 2FA challenge ([`WebChallenge`](super::WebChallenge)) to be approved:
+    /// polls its done URL exactly as [`NpmClient::finish_web_login`] does (`202` +
+    /// `retry-after` → wait; `200 {token}` → done). The answer is the one-use code to send
+    /// as `npm-otp` (return it from [`OtpSource::code`](super::OtpSource::code)). Gives up
+    /// at `timeout`.
+    pub async fn wait_for_web_approval(
+        &self,
+        done_url: &str,
+        timeout: Duration,
+    ) -> Result<Secret, ApiError> {
+        self.poll_done(done_url, "/-/v1/2fa (done URL)", "2FA approval", timeout)
+            .await
+    }
+
+    /// npm's done-URL protocol (`npm-profile`'s `webAuthCheckLogin`), shared by web login and
+    /// web 2FA. The poll is anonymous: the done URL is the capability. `shown` is what errors
+    /// print instead of the URL; `what` names the wait in them.
+    async fn poll_done(
+        &self,
+        done_url: &str,
+        shown: &str,
+        what: &str,
+        timeout: Duration,
+    ) -> Result<Secret, ApiError> {
         let deadline = Instant::now() + timeout;
         let anonymous = NpmClient {
             http: self.http.clone(),
             token: None,
         };
         loop {
-            let req = Request::get(login.done_url.clone()).shown_as("/-/v1/login (done URL)");
+            let req = Request::get(done_url.to_owned()).shown_as(shown);
+            if !is_http_url(done_url) {
+                return Err(req.error(ErrorKind::Invalid(format!(
+                    "the {what} done URL must be an http(s) URL"
+                ))));
+            }
             let reply = anonymous.send(&req).await?;
             match reply.status {
                 StatusCode::ACCEPTED => {
@@ -104,16 +133,16 @@ impl NpmClient {
                         .filter(|t| !t.is_empty())
                         .map(Secret::new)
                         .ok_or_else(|| {
-                            req.error(ErrorKind::Invalid(
-                                "the login finished without a token".into(),
-                            ))
+                            req.error(ErrorKind::Invalid(format!(
+                                "the {what} finished without a token"
+                            )))
                         });
                 }
                 _ => {
                     let _: serde_json::Value = decode(&req, reply)?;
-                    return Err(req.error(ErrorKind::Invalid(
-                        "unexpected answer while waiting for the login".into(),
-                    )));
+                    return Err(req.error(ErrorKind::Invalid(format!(
+                        "unexpected answer while waiting for the {what}"
+                    ))));
                 }
             }
         }
@@ -126,5 +155,25 @@ impl NpmClient {
         let signer = self.with_token(session.clone());
         let reply = signer.send(&req).await?;
         super::check(&req, reply).map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ClientOptions;
+
+    #[test]
+    fn done_urls_on_the_public_registry_move_to_the_configured_one() {
+        let npm = NpmClient::new("http://127.0.0.1:4873/npm/", None, ClientOptions::default())
+            .expect("client");
+        assert_eq!(
+            npm.rewrite_done_url("https://registry.npmjs.org/-/v1/2fa/done/abc?x=1"),
+            "http://127.0.0.1:4873/npm/-/v1/2fa/done/abc?x=1"
+        );
+        assert_eq!(
+            npm.rewrite_done_url("http://127.0.0.1:9/-/v1/done/abc"),
+            "http://127.0.0.1:9/-/v1/done/abc"
+        );
     }
 }

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 pub use login::WebLogin;
 pub use model::*;
-pub use otp::{OtpSource, StaticOtp};
+pub use otp::{Challenge, OtpSource, StaticOtp, WebChallenge};
 
 use crate::{
     ApiError, ClientOptions, ErrorKind, Secret,
@@ -239,7 +239,8 @@ impl NpmClient {
     // ---- writes: every one goes through the OTP challenge ----
 
     /// Send a write; on `401` + `www-authenticate: OTP` ask `otp` for a code and retry,
-    /// asking again (up to three times) when the code is refused.
+    /// asking again (up to three times) when the code is refused. A challenge that offers
+    /// npm's web 2FA (`authUrl`/`doneUrl`) is handed to `otp` as [`Challenge::web`].
     async fn write(&self, req: Request, otp: &dyn OtpSource) -> Result<Reply, ApiError> {
         const MAX_PROMPTS: u32 = 3;
         let mut code: Option<String> = None;
@@ -257,8 +258,18 @@ impl NpmClient {
                 return Err(req.error(ErrorKind::OtpRejected(prompts)));
             }
             prompts += 1;
+            let web = otp::web_urls(&reply)
+                .map_err(|why| req.error(ErrorKind::Invalid(why)))?
+                .map(|(auth_url, done_url)| WebChallenge {
+                    auth_url,
+                    done_url: self.rewrite_done_url(&done_url),
+                });
+            let challenge = Challenge {
+                retry: prompts > 1,
+                web,
+            };
             code = Some(
-                otp.code(prompts > 1)
+                otp.code(&challenge)
                     .await
                     .ok_or_else(|| req.error(ErrorKind::OtpRequired))?,
             );
