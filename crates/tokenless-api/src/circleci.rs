@@ -115,8 +115,15 @@ pub struct CircleCiClient {
     token: Option<Secret>,
 }
 
+/// A path segment or query value: everything but letters, digits and `-_~` escaped (so
+/// `NPM_TOKEN` and UUIDs read as themselves in paths and errors; `.` stays escaped, so `..`
+/// can never climb out of its segment).
 fn escape(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
 
 /// Project slugs go into paths unescaped (`gh/org/repo`, `circleci/<id>/<id>`), so only
@@ -313,6 +320,46 @@ impl CircleCiClient {
         expect_success(&req, &reply)
     }
 
+    /// `POST /context` with `{"name", "owner": {"id": org_id, "type": "organization"}}`:
+    /// a new, empty context of the organisation.
+    pub async fn create_context(&self, org_id: &str, name: &str) -> Result<Context, ApiError> {
+        let req = Request::new(Method::POST, "context").json(serde_json::json!({
+            "name": name,
+            "owner": { "id": org_id, "type": "organization" },
+        }));
+        let reply = self.send(&req).await?;
+        decode_success(&req, reply)
+    }
+
+    /// `DELETE /context/{id}/environment-variable/{name}`.
+    pub async fn delete_context_variable(
+        &self,
+        context_id: &str,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        let req = Request::new(
+            Method::DELETE,
+            format!(
+                "context/{}/environment-variable/{}",
+                escape(context_id),
+                escape(name)
+            ),
+        );
+        let reply = self.send(&req).await?;
+        expect_success(&req, &reply)
+    }
+
+    /// `DELETE /project/{slug}/envvar/{name}`.
+    pub async fn delete_project_variable(&self, slug: &str, name: &str) -> Result<(), ApiError> {
+        let slug = check_slug(slug)?;
+        let req = Request::new(
+            Method::DELETE,
+            format!("project/{slug}/envvar/{}", escape(name)),
+        );
+        let reply = self.send(&req).await?;
+        expect_success(&req, &reply)
+    }
+
     /// `POST /project/{slug}/envvar`. The value is a secret and never shown.
     pub async fn set_project_variable(
         &self,
@@ -339,6 +386,13 @@ mod tests {
         assert!(check_slug("gh/../admin").is_err());
         assert!(check_slug("gh/acme/web?x=1").is_err());
         assert!(check_slug("").is_err());
+    }
+
+    #[test]
+    fn segments_cannot_climb_out_of_their_path() {
+        assert_eq!(escape("NPM_TOKEN"), "NPM_TOKEN");
+        assert_eq!(escape(".."), "%2E%2E");
+        assert_eq!(escape("a/b?c"), "a%2Fb%3Fc");
     }
 
     #[test]

@@ -473,6 +473,30 @@ impl GitHubClient {
         .await
     }
 
+    /// `DELETE /repos/{owner}/{repo}/actions/variables/{name}`.
+    pub async fn delete_repository_variable(&self, full: &str, name: &str) -> Result<(), ApiError> {
+        self.delete(format!(
+            "{}/actions/variables/{}",
+            repo_path(full)?,
+            escape(name)
+        ))
+        .await
+    }
+
+    /// `DELETE /orgs/{org}/actions/variables/{name}`.
+    pub async fn delete_organization_variable(
+        &self,
+        org: &str,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        self.delete(format!(
+            "orgs/{}/actions/variables/{}",
+            escape(org),
+            escape(name)
+        ))
+        .await
+    }
+
     /// `GET …/actions/oidc/customization/sub`.
     pub async fn oidc_subject(&self, full: &str) -> Result<OidcSubject, ApiError> {
         self.get(format!(

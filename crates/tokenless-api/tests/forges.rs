@@ -19,7 +19,8 @@ fn scenario(rate_limit: u32) -> String {
         .collect();
     format!(
         r#"{{"org": "acme", "users": [{{"name": "alice", "role": "owner"}}],
-        "github": {{"org": "acme", "rate_limit": {rate_limit}, "secrets": ["NPM_TOKEN"], "repos": [
+        "github": {{"org": "acme", "rate_limit": {rate_limit}, "secrets": ["NPM_TOKEN"],
+          "variables": {{"NPM_REGISTRY": "https://registry.npmjs.org/"}}, "repos": [
           {{"name": "web", "protected_branches": ["main"], "secrets": ["NPM_TOKEN"], "variables": {{"NODE_VERSION": "22"}},
             "environments": [{{"name": "npm", "branch_policy": "custom", "policies": [{{"name": "v*", "type": "tag"}}]}}, {}],
             "files": {{".github/workflows/publish.yml": "on: push\n"}}}}]}},
@@ -170,6 +171,45 @@ async fn github_reads_follow_every_page_and_writes_take_effect() {
             .is_empty()
     );
     let gone = gh.delete_repository_secret("acme/web", "NPM_TOKEN").await;
+    assert!(gone.is_err_and(|e| e.is_not_found()));
+
+    // Variables go the same way: repository and organisation level.
+    gh.delete_repository_variable("acme/web", "NODE_VERSION")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        gh.repository_variables("acme/web")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty()
+    );
+    let names = |vars: Vec<tokenless_api::github::Variable>| -> Vec<String> {
+        vars.into_iter().map(|v| v.name).collect()
+    };
+    assert_eq!(
+        names(
+            gh.organization_variables("acme")
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        ),
+        ["NPM_REGISTRY"]
+    );
+    gh.delete_organization_variable("acme", "NPM_REGISTRY")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        gh.organization_variables("acme")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty()
+    );
+    let gone = gh
+        .delete_organization_variable("acme", "NPM_REGISTRY")
+        .await;
+    assert!(gone.is_err_and(|e| e.is_not_found()));
+    let gone = gh
+        .delete_repository_variable("acme/web", "NODE_VERSION")
+        .await;
     assert!(gone.is_err_and(|e| e.is_not_found()));
     assert!(
         gh.repository("not-a-repo")

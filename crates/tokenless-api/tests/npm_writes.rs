@@ -201,3 +201,41 @@ async fn plain_otp_challenges_carry_no_web_urls_and_bad_tokens_are_unauthorized(
         .expect_err("unknown token");
     assert!(err.is_unauthorized(), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn org_members_are_removed_through_the_otp_write_path() {
+    let sb = sandbox().await;
+    let kim = client(&sb, "kim");
+    let before = kim.org_members("@acme").await.expect("members");
+    assert_eq!(before.get("dev").map(String::as_str), Some("developer"));
+    // Without a code the registry's challenge stands, and nothing changes.
+    let err = kim
+        .remove_org_member("@acme", "dev", &StaticOtp(None))
+        .await
+        .expect_err("2FA required");
+    assert!(matches!(err.kind, ErrorKind::OtpRequired), "{err}");
+    assert!(
+        kim.org_members("acme")
+            .await
+            .expect("members")
+            .contains_key("dev")
+    );
+
+    let approver = WebApprover {
+        npm: kim.clone(),
+        seen: Mutex::new(Vec::new()),
+    };
+    kim.remove_org_member("@acme", "dev", &approver)
+        .await
+        .expect("removed after web 2FA");
+    let after = kim.org_members("@acme").await.expect("members");
+    assert!(!after.contains_key("dev"), "{after:?}");
+    assert_eq!(after.len(), before.len() - 1);
+
+    let err = kim
+        .remove_org_member("@acme", "dev", &approver)
+        .await
+        .expect_err("no longer a member");
+    assert!(err.is_not_found(), "{err}");
+    assert_eq!(err.path, "/-/org/acme/user");
+}

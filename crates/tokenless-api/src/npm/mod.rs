@@ -354,6 +354,18 @@ impl NpmClient {
             .map(drop)
     }
 
+    /// `npm org rm <org> <user>`: `DELETE /-/org/<org>/user` with `{"user": name}`.
+    pub async fn remove_org_member(
+        &self,
+        scope: &str,
+        user: &str,
+        otp: &dyn OtpSource,
+    ) -> Result<(), ApiError> {
+        let path = format!("-/org/{}/user", escape_segment(org_name(scope)));
+        let req = Request::new(Method::DELETE, path).json(serde_json::json!({ "user": user }));
+        self.write(req, otp).await.map(drop)
+    }
+
     /// `npm access grant read-only|read-write <scope:team> <pkg>`.
     pub async fn set_team_permission(
         &self,
