@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod audit;
 mod commands;
 mod config;
 mod render;

@@ -11,17 +11,15 @@ use std::{
 use anyhow::{Context, bail};
 use tokenless_api::{CircleCiClient, ClientOptions, GitHubClient, GitLabClient, NpmClient, Secret};
 
-use crate::{
-    audit::{
-        self, Report,
-        collect::{CircleSources, Sources},
-        lint_config,
-        record::Record,
-        snapshot::{ConfigLint, OwnCredential},
-    },
-    config::Config,
-    render,
+use tokenless_org::audit::{
+    self, Report,
+    collect::{CircleSources, Sources},
+    lint_config,
+    record::Record,
+    snapshot::{ConfigLint, OwnCredential},
 };
+
+use crate::{config::Config, render};
 
 const DEFAULT_REGISTRY: &str = "https://registry.npmjs.org/";
 const DEFAULT_CIRCLECI_API: &str = "https://circleci.com/api/v2";
@@ -290,7 +288,7 @@ fn load_record(args: &AuditArgs) -> anyhow::Result<Record> {
             .join("record.json"),
         (None, None) => return Ok(Record::default()),
     };
-    Record::load(&path)
+    Ok(Record::load(&path)?)
 }
 
 fn env_secret(name: &str, flag: &str) -> anyhow::Result<Secret> {

@@ -7,7 +7,8 @@ use anyhow::Context;
 
 pub mod audit;
 pub mod lint;
-pub mod members;
+/// `[members]` is the org's data model's, not the binary's: one type, in tokenless-org.
+pub use tokenless_org::members;
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,7 +1,7 @@
 //! `--format json`: `{"version": 1, "scope", "checks": [{"id", "status", "title",
 //! "evidence": [{"source", "detail"}]}], "passed"}`.
 
-use crate::audit::Report;
+use tokenless_org::audit::Report;
 
 pub fn render(report: &Report) -> String {
     // The report is plain strings and enums: serialisation cannot fail.

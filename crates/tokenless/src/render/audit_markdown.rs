@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::audit::{Report, Status};
+use tokenless_org::audit::{Report, Status};
 
 /// Make text safe inside Markdown prose (no HTML, no accidental emphasis or links).
 fn escape(s: &str) -> String {

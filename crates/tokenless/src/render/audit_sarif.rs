@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::audit::{CheckId, Report, Status};
+use tokenless_org::audit::{CheckId, Report, Status};
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 

@@ -4,12 +4,12 @@ use super::{
     audit_json as render_json, audit_markdown as render_markdown, audit_sarif as render_sarif,
     audit_text as render_text,
 };
-use crate::audit::{
+use tokenless_org::audit::{
     checks::fixtures::{clean, token},
     evaluate,
 };
 
-fn report() -> crate::audit::Report {
+fn report() -> tokenless_org::audit::Report {
     let mut s = clean();
     s.token_accounts[0].tokens = Ok(vec![token("0123456789abcdef", "tmp-bulk-hardening", true)]);
     s.members_config = None;

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use anstyle::{AnsiColor, Style};
 
-use crate::audit::{Report, Status};
+use tokenless_org::audit::{Report, Status};
 
 /// Evidence lines shown per box; the rest are counted (JSON lists everything).
 const MAX_EVIDENCE: usize = 12;

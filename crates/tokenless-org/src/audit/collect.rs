@@ -15,7 +15,7 @@ use super::{
     record::Record,
     snapshot::*,
 };
-use crate::config::members::MembersConfig;
+use crate::members::MembersConfig;
 
 /// Where to read from and as whom.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use tokenless_api::{
 
 use crate::{
     audit::{record::Record, snapshot::*},
-    config::members::MembersConfig,
+    members::MembersConfig,
 };
 
 pub const CONTEXT: &str = "ctx-1";

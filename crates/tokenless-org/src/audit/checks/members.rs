@@ -7,7 +7,7 @@ use crate::{
         report::{CheckId, CheckResult, Evidence},
         snapshot::Snapshot,
     },
-    config::members::{MemberKind, MembersConfig},
+    members::{MemberKind, MembersConfig},
 };
 
 const MEMBERS_TABLE: &str = "tokenless.toml [members]";

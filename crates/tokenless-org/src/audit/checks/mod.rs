@@ -53,8 +53,8 @@ fn list_some(items: &[&str], max: usize) -> String {
     s
 }
 
-#[cfg(test)]
-pub(crate) mod fixtures;
+#[cfg(any(test, feature = "test-fixtures"))]
+pub mod fixtures;
 #[cfg(test)]
 mod tests;
 

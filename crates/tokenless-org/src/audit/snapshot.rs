@@ -9,7 +9,7 @@ use tokenless_api::{
     npm::{PublishingAccess, Token, TrustConfig},
 };
 
-use crate::config::members::MembersConfig;
+use crate::members::MembersConfig;
 
 use super::record::Record;
 

@@ -1,8 +1,8 @@
 //! `tokenless audit`: the Definition of Done against a registry and a CircleCI org.
 //!
 //! Data flows one way: [`collect`] reads the registry and CircleCI into a [`Snapshot`];
-//! [`checks`] turn it into a [`Report`] of nine [`CheckResult`]s with evidence; a renderer
-//! prints it. Checks never print; renderers never decide.
+//! [`checks`] turn it into a [`Report`] of nine [`CheckResult`](report::CheckResult)s with
+//! evidence; a renderer prints it. Checks never print; renderers never decide.
 
 pub mod checks;
 pub mod collect;

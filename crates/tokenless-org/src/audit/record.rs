@@ -10,7 +10,6 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -49,24 +48,50 @@ pub struct TempTokenRecord {
 /// Largest record file read (tokenless appends a few hundred bytes per change it applies).
 pub const MAX_RECORD_BYTES: u64 = 16 << 20;
 
+/// Why a record file could not be used. Each names the file; the cause, when there is one,
+/// is the error's `source`.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("cannot read record {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: tokenless_trust::ReadError,
+    },
+    #[error("invalid record {path}")]
+    Invalid {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("invalid record {path}: version {version} (expected 1)")]
+    Version { path: String, version: u32 },
+}
+
 impl Record {
     /// Read a record file; a missing file is an empty record.
-    pub fn load(path: &Path) -> anyhow::Result<Record> {
+    pub fn load(path: &Path) -> Result<Record, RecordError> {
+        let shown = || path.display().to_string();
         let bytes = match tokenless_trust::read_capped(path, MAX_RECORD_BYTES) {
             Ok(b) => b,
             Err(e) if e.is_not_found() => return Ok(Record::default()),
-            Err(e) => {
-                return Err(e).with_context(|| format!("cannot read record {}", path.display()));
+            Err(source) => {
+                return Err(RecordError::Read {
+                    path: shown(),
+                    source,
+                });
             }
         };
-        let mut record: Record = serde_json::from_slice(&bytes)
-            .with_context(|| format!("invalid record {}", path.display()))?;
+        let mut record: Record =
+            serde_json::from_slice(&bytes).map_err(|source| RecordError::Invalid {
+                path: shown(),
+                source,
+            })?;
         if record.version != 1 {
-            anyhow::bail!(
-                "invalid record {}: version {} (expected 1)",
-                path.display(),
-                record.version
-            );
+            return Err(RecordError::Version {
+                path: shown(),
+                version: record.version,
+            });
         }
         record.source = Some(path.display().to_string());
         Ok(record)
@@ -82,15 +107,26 @@ impl Record {
 mod tests {
     use super::*;
 
+    /// The message and its causes, as `{:#}` of an `anyhow::Error` shows them.
+    fn chain(e: &RecordError) -> String {
+        let mut s = e.to_string();
+        let mut cause = std::error::Error::source(e);
+        while let Some(c) = cause {
+            s.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        s
+    }
+
     #[test]
     fn missing_file_is_empty_and_bad_version_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("record.json");
         assert!(Record::load(&path).expect("missing").mfa.is_empty());
         std::fs::write(&path, r#"{"version":2}"#).expect("write");
-        assert!(format!("{:#}", Record::load(&path).expect_err("v2")).contains("version 2"));
+        assert!(chain(&Record::load(&path).expect_err("v2")).contains("version 2"));
         std::fs::write(&path, r#"{"version":1,"mfa":[{"package":"@a/b","setting":"publish","acknowledged_at":"t"}],"surprise":1}"#).expect("write");
-        assert!(format!("{:#}", Record::load(&path).expect_err("unknown")).contains("surprise"));
+        assert!(chain(&Record::load(&path).expect_err("unknown")).contains("surprise"));
         std::fs::write(
             &path,
             r#"{"version":1,"mfa":[{"package":"@a/b","setting":"publish","acknowledged_at":"t"}]}"#,
