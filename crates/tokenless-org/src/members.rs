@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MembersConfig {
     /// Org members allowed to write to packages.

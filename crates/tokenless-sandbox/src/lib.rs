@@ -24,7 +24,7 @@
 //! `docs/sandbox.md`.
 
 mod auth;
-pub mod clock;
+pub use tokenless_trust::clock;
 mod error;
 pub mod github;
 pub mod gitlab;

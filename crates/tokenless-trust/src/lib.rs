@@ -83,6 +83,7 @@
 pub mod audience;
 pub mod borrowed_json;
 pub mod check;
+pub mod clock;
 #[cfg(feature = "discovery")]
 pub mod discovery;
 pub mod file;

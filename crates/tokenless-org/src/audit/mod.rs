@@ -7,7 +7,7 @@
 pub mod checks;
 pub mod collect;
 pub mod lint_config;
-pub mod record;
+pub use crate::record;
 pub mod report;
 pub mod restrictions;
 pub mod snapshot;

@@ -319,7 +319,7 @@ async fn sources(
         .scope
         .clone()
         .or_else(|| info.as_ref().map(|i| i.scope.clone()))
-        .or(config.audit.scope.clone())
+        .or(config.org.scope.clone())
         .context("no scope: pass --scope @your-org (or [audit] scope in tokenless.toml)")?;
     if !scope.starts_with('@') || scope.len() < 2 || scope.contains('/') {
         bail!("--scope {scope}: expected an npm scope such as @acme");
@@ -328,7 +328,7 @@ async fn sources(
         .registry
         .clone()
         .or_else(|| info.as_ref().map(|i| i.registry.clone()))
-        .or(config.audit.registry.clone())
+        .or(config.org.registry.clone())
         .unwrap_or_else(|| DEFAULT_REGISTRY.to_string());
     let anonymous = NpmClient::new(&registry, None, options.clone())?;
 
@@ -385,14 +385,14 @@ async fn sources(
         .circleci_api
         .clone()
         .or_else(|| info.as_ref().map(|i| i.circleci_api.clone()))
-        .or(config.audit.circleci_api.clone());
+        .or(config.org.circleci_api.clone());
     let org_id = args
         .circleci_org
         .clone()
         .or_else(|| info.as_ref().map(|i| i.circleci.org_id.clone()))
-        .or(config.audit.circleci_org.clone());
+        .or(config.org.circleci_org.clone());
     let mut projects: Vec<String> = args.circleci_projects.clone();
-    projects.extend(config.audit.circleci_projects.iter().cloned());
+    projects.extend(config.org.circleci_projects.iter().cloned());
     if let Some(info) = &info {
         projects.extend(info.circleci.projects.iter().map(|p| p.slug.clone()));
     }
@@ -441,7 +441,7 @@ async fn sources(
             Some(t) => Some(GitHubClient::new(
                 args.github_api
                     .as_deref()
-                    .or(config.audit.github_api.as_deref())
+                    .or(config.org.github_api.as_deref())
                     .unwrap_or(DEFAULT_GITHUB_API),
                 Some(t),
                 options.clone(),
@@ -463,7 +463,7 @@ async fn sources(
             Some(t) => Some(GitLabClient::new(
                 args.gitlab_api
                     .as_deref()
-                    .or(config.audit.gitlab_api.as_deref())
+                    .or(config.org.gitlab_api.as_deref())
                     .unwrap_or(DEFAULT_GITLAB_API),
                 Some(t),
                 options.clone(),
@@ -482,7 +482,7 @@ async fn sources(
     let github_repos = forge_list(
         &[
             args.github_repos.as_slice(),
-            config.audit.github_repos.as_slice(),
+            config.org.github_repos.as_slice(),
         ]
         .concat(),
         info.as_ref().and_then(|i| i.github.as_ref()),
@@ -490,7 +490,7 @@ async fn sources(
     let gitlab_projects = forge_list(
         &[
             args.gitlab_projects.as_slice(),
-            config.audit.gitlab_projects.as_slice(),
+            config.org.gitlab_projects.as_slice(),
         ]
         .concat(),
         info.as_ref().and_then(|i| i.gitlab.as_ref()),

@@ -309,7 +309,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
 fn load_root_config(root: &Path) -> anyhow::Result<Option<Config>> {
     let path = root.join("tokenless.toml");
     if path.is_file() {
-        Config::load(&path).map(Some)
+        Ok(Some(Config::load(&path)?))
     } else {
         Ok(None)
     }

@@ -3,7 +3,7 @@
 mod ci;
 mod members;
 mod publisher;
-mod tokens;
+pub mod tokens;
 
 pub use ci::RULES;
 

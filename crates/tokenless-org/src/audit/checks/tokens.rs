@@ -113,7 +113,7 @@ pub fn no_static_tokens(s: &Snapshot) -> CheckResult {
 }
 
 /// A name in the style of a temporary bulk-hardening token.
-fn looks_temporary(name: &str) -> bool {
+pub fn looks_temporary(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     [
         "temp",

@@ -15,14 +15,16 @@
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::de::Error as _;
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LintConfig {
     /// Rule ids whose findings are suppressed everywhere.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub disable: Vec<RuleId>,
     /// Globs of files (relative to the linted root) that are not linted at all.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub ignore: Vec<PathGlob>,
 }
 
@@ -44,17 +46,17 @@ impl LintConfig {
     }
 }
 
-/// A rule id that exists in [`tokenless_ci::RULES`].
+/// A rule id that exists in [`crate::RULES`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleId(pub String);
 
 impl<'de> serde::Deserialize<'de> for RuleId {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let id = String::deserialize(deserializer)?;
-        if tokenless_ci::rule_meta(&id).is_some() {
+        if crate::rule_meta(&id).is_some() {
             Ok(RuleId(id))
         } else {
-            let known: Vec<&str> = tokenless_ci::RULES.iter().map(|r| r.id.as_str()).collect();
+            let known: Vec<&str> = crate::RULES.iter().map(|r| r.id.as_str()).collect();
             Err(D::Error::custom(format!(
                 "unknown rule id `{id}`; known ids: {}",
                 known.join(", ")
@@ -81,7 +83,20 @@ impl<'de> serde::Deserialize<'de> for PathGlob {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::Config;
+    use super::LintConfig;
+
+    /// A `tokenless.toml` holding only `[lint]`.
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Config {
+        lint: LintConfig,
+    }
+
+    impl Config {
+        fn parse(text: &str) -> Result<Config, toml::de::Error> {
+            toml::from_str(text)
+        }
+    }
 
     #[test]
     fn reads_disabled_rules_and_ignored_paths() {
