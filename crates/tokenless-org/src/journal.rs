@@ -150,14 +150,13 @@ impl Journal {
             })
     }
 
-    /// Remove the journal (after its entries are in the record).
-    pub fn finish(self) -> Result<(), JournalError> {
-        drop(self.file);
-        match std::fs::remove_file(&self.path) {
+    /// Remove a journal whose run finished (its entries are in the record).
+    pub fn remove(path: &Path) -> Result<(), JournalError> {
+        match std::fs::remove_file(path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(source) => Err(JournalError::Write {
-                path: self.path.display().to_string(),
+                path: path.display().to_string(),
                 source,
             }),
         }
@@ -199,7 +198,8 @@ mod tests {
             j.is_done("mfa @a/c"),
             "the entry after a cut-off line is read"
         );
-        j.finish().expect("finish");
+        drop(j);
+        Journal::remove(&path).expect("remove");
         assert!(!path.exists());
     }
 

@@ -16,6 +16,7 @@ pub mod apply;
 pub mod audit;
 pub mod config;
 pub mod desired;
+pub mod init;
 pub mod journal;
 pub mod members;
 pub mod plan;

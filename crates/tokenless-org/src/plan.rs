@@ -343,8 +343,8 @@ impl Plan {
 pub struct PlanOptions {
     /// Plan destructive steps for packages without a verified trusted release.
     pub force_unverified: bool,
-    /// The short prefix of this run's own credential, when it is a listed token.
-    pub own_token_prefix: Option<String>,
+    /// This run's own credential: a listed token it matches is deleted last.
+    pub own_credential: Option<tokenless_trust::Secret>,
 }
 
 /// Desired minus actual.
@@ -715,9 +715,9 @@ pub fn plan(cfg: &Config, actual: &Actual, record: &Record, opts: &PlanOptions) 
             continue;
         }
         let own = opts
-            .own_token_prefix
+            .own_credential
             .as_ref()
-            .is_some_and(|pre| !t.token.is_empty() && pre.starts_with(&t.token));
+            .is_some_and(|own| is_own(t, own));
         let st = Step {
             id: format!("token.delete {}", short(&t.key)),
             phase: Phase::Destructive,
@@ -870,6 +870,11 @@ fn slug_origin(slug: &str) -> Option<String> {
         _ => return None,
     };
     Some(format!("{host}/{rest}"))
+}
+
+/// Whether a listed token (whose `token` field is a short prefix of its secret) is `own`.
+pub fn is_own(t: &Token, own: &tokenless_trust::Secret) -> bool {
+    t.token.len() >= 4 && own.expose().starts_with(t.token.trim_end_matches('.'))
 }
 
 /// A bulk-hardening token left over: bypass-2FA and named like a temporary one.

@@ -205,14 +205,18 @@ pub fn synthesize_version(
     version: &str,
     published: u64,
     publisher: Publisher,
+    repository: Option<&str>,
 ) -> std::io::Result<(Version, Vec<u8>)> {
-    let manifest = json!({
+    let mut manifest = json!({
         "name": name,
         "version": version,
         "description": format!("{name}, a sandbox package"),
         "main": "index.js",
         "license": "MIT",
     });
+    if let (Some(url), Some(obj)) = (repository, manifest.as_object_mut()) {
+        obj.insert("repository".into(), json!({"type": "git", "url": url}));
+    }
     let tarball = make_tarball(&manifest)?;
     let (shasum, integrity) = digests(&tarball);
     Ok((
@@ -273,7 +277,14 @@ pub fn packument(pkg: &Package, registry: &str) -> Value {
             maintainers.push(who);
         }
     }
-    json!({
+    // Like npm, the document's `repository` is the latest version's.
+    let repository = pkg
+        .dist_tags
+        .get("latest")
+        .and_then(|v| pkg.versions.get(v))
+        .and_then(|v| v.manifest.get("repository"))
+        .cloned();
+    let mut doc = json!({
         "_id": pkg.name,
         "_rev": pkg.rev_string(),
         "name": pkg.name,
@@ -281,7 +292,11 @@ pub fn packument(pkg: &Package, registry: &str) -> Value {
         "versions": versions,
         "time": time,
         "maintainers": maintainers,
-    })
+    });
+    if let (Some(r), Some(obj)) = (repository, doc.as_object_mut()) {
+        obj.insert("repository".into(), r);
+    }
+    doc
 }
 
 #[cfg(test)]
@@ -352,6 +367,7 @@ mod tests {
                 trusted_publisher: None,
                 approved_by: None,
             },
+            Some("git+https://github.com/acme/web.git"),
         );
         let (v, tarball) = v.unwrap_or_else(|e| panic!("tarball: {e}"));
         assert_eq!(digests(&tarball), (v.shasum.clone(), v.integrity.clone()));

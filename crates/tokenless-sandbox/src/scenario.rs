@@ -232,6 +232,9 @@ struct PackageSpec {
     public: bool,
     /// Default publisher of the versions: a user name, or `"oidc"` (needs `trust`).
     published_by: Option<String>,
+    /// `repository.url` of its package.json (`git+https://github.com/acme/web.git`).
+    #[serde(default)]
+    repository: Option<String>,
     /// One trusted publisher, or a list of them.
     #[serde(default)]
     trust: TrustSpecs,
@@ -694,8 +697,14 @@ fn build(origin: &str, text: &str) -> Result<World, ScenarioError> {
                 }
             };
             let published = now.saturating_sub(86_400 * 7 * (count - j as u64));
-            let (built, tarball) = synthesize_version(&p.name, &version, published, publisher)
-                .map_err(|e| invalid(format!("packages[{i}].versions[{j}]"), e.to_string()))?;
+            let (built, tarball) = synthesize_version(
+                &p.name,
+                &version,
+                published,
+                publisher,
+                p.repository.as_deref(),
+            )
+            .map_err(|e| invalid(format!("packages[{i}].versions[{j}]"), e.to_string()))?;
             blobs.insert(built.integrity.clone(), Blob(std::sync::Arc::new(tarball)));
             latest = Some(version.clone());
             versions.insert(version, built);

@@ -23,6 +23,9 @@ enum Command {
     Lint(commands::lint::LintArgs),
     Explain(commands::explain::ExplainArgs),
     Audit(Box<commands::audit::AuditArgs>),
+    Init(Box<commands::init::InitArgs>),
+    Plan(Box<commands::plan::PlanArgs>),
+    Apply(Box<commands::apply::ApplyArgs>),
     Sandbox(commands::sandbox::SandboxArgs),
 }
 
@@ -32,6 +35,9 @@ fn main() -> ExitCode {
         Command::Lint(args) => commands::lint::run(args),
         Command::Explain(args) => commands::explain::run(args),
         Command::Audit(args) => commands::audit::run(*args),
+        Command::Init(args) => commands::init::run(*args),
+        Command::Plan(args) => commands::plan::run(*args),
+        Command::Apply(args) => commands::apply::run(*args),
         Command::Sandbox(args) => commands::sandbox::run(args),
     };
     match result {

@@ -57,6 +57,64 @@ pub struct Packument {
     pub dist_tags: BTreeMap<String, String>,
     #[serde(default)]
     pub versions: BTreeMap<String, VersionMeta>,
+    /// `repository` of the latest package.json: a URL string or `{type, url}`.
+    #[serde(default)]
+    pub repository: Option<Repository>,
+}
+
+/// package.json `repository`, in either of its shapes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Repository {
+    Url(String),
+    Object {
+        #[serde(default)]
+        url: Option<String>,
+    },
+}
+
+impl Repository {
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Repository::Url(u) => Some(u),
+            Repository::Object { url } => url.as_deref(),
+        }
+    }
+
+    /// `github.com/owner/repo` from any of npm's spellings: `git+https://github.com/o/r.git`,
+    /// `git@github.com:o/r.git`, `github:o/r`, `o/r` (GitHub), `gitlab:g/p`.
+    pub fn origin(&self) -> Option<String> {
+        let url = self.url()?.trim();
+        let (host, path) = if let Some(rest) = url.strip_prefix("github:") {
+            ("github.com".to_owned(), rest.to_owned())
+        } else if let Some(rest) = url.strip_prefix("gitlab:") {
+            ("gitlab.com".to_owned(), rest.to_owned())
+        } else if let Some(rest) = url.strip_prefix("git@") {
+            let (h, p) = rest.split_once(':')?;
+            (h.to_owned(), p.to_owned())
+        } else if let Some((_, rest)) = url.split_once("://") {
+            let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+            let (h, p) = rest.split_once('/')?;
+            (h.to_owned(), p.to_owned())
+        } else if url.split('/').count() == 2 && !url.contains(':') {
+            ("github.com".to_owned(), url.to_owned())
+        } else {
+            return None;
+        };
+        let path = path
+            .split(['#', '?'])
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .trim_end_matches(".git");
+        let host = host
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        (!host.is_empty() && path.split('/').filter(|s| !s.is_empty()).count() >= 2)
+            .then(|| format!("{host}/{path}"))
+    }
 }
 
 impl Packument {
@@ -72,6 +130,38 @@ impl Packument {
 pub struct VersionMeta {
     #[serde(rename = "_npmUser", default)]
     pub npm_user: Option<NpmUser>,
+}
+
+#[cfg(test)]
+mod repository_tests {
+    use super::Repository;
+
+    #[test]
+    fn every_spelling_gives_the_same_origin() {
+        for url in [
+            "git+https://github.com/acme/web.git",
+            "https://github.com/acme/web",
+            "git://github.com/acme/web.git",
+            "git@github.com:acme/web.git",
+            "github:acme/web",
+            "acme/web",
+            "git+ssh://git@github.com/acme/web.git#main",
+        ] {
+            assert_eq!(
+                Repository::Url(url.into()).origin().as_deref(),
+                Some("github.com/acme/web"),
+                "{url}"
+            );
+        }
+        assert_eq!(
+            Repository::Url("gitlab:acme/sub/lab".into())
+                .origin()
+                .as_deref(),
+            Some("gitlab.com/acme/sub/lab")
+        );
+        assert_eq!(Repository::Url("not a url".into()).origin(), None);
+        assert_eq!(Repository::Object { url: None }.origin(), None);
+    }
 }
 
 /// Who published a version; `trustedPublisher` when it went through OIDC.

@@ -1,7 +1,11 @@
 //! One module per subcommand. Each exposes an `Args` struct (clap) and
 //! `run(args) -> anyhow::Result<ExitCode>`; an `Err` is reported by `main` with exit 2.
 
+pub mod apply;
 pub mod audit;
+pub mod connect;
 pub mod explain;
+pub mod init;
 pub mod lint;
+pub mod plan;
 pub mod sandbox;

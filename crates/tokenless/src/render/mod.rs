@@ -6,11 +6,13 @@ pub mod audit_json;
 pub mod audit_markdown;
 pub mod audit_sarif;
 pub mod audit_text;
+pub mod init_toml;
 pub mod line_index;
 pub mod lint_json;
 pub mod lint_report;
 pub mod lint_sarif;
 pub mod lint_text;
+pub mod plan_text;
 
 use std::io::{self, Write};
 
