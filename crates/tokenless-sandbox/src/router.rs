@@ -215,6 +215,7 @@ async fn route(c: &Ctx<'_>, segs: &[&str]) -> Handled {
         (M::GET, ["-", "sandbox", "info"]) => info::handler(c),
         (M::GET, ["-", "sandbox", "2fa"]) => login::tfa_pending(c),
         (M::POST, ["-", "sandbox", "2fa", id, "approve"]) => login::tfa_approve(c, &d(id)),
+        (M::POST, ["-", "sandbox", "expire"]) => login::expire(c),
         (_, ["-", "sandbox", "oidc", rest @ ..]) => oidc::route(c, rest),
         // CircleCI API v2, GitHub REST (as GitHub Enterprise Server serves it), GitLab REST
         (_, ["api", "v2", rest @ ..]) => circleci::route(c, rest),
