@@ -365,22 +365,45 @@ async fn fault_injection_latency_rate_limit_and_failures() {
         ..SandboxOptions::default()
     })
     .await;
-    let mut limited = None;
-    for _ in 0..10 {
-        let resp = client()
-            .get(format!("{}-/ping", sb.url()))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        if resp.status().as_u16() == 429 {
-            limited = resp
-                .headers()
-                .get("retry-after")
-                .map(|v| v.to_str().unwrap_or_default().to_owned());
-            break;
+    // The registry answers as registry.npmjs.org does: no Retry-After, a plain-text body.
+    // The CircleCI, GitHub and GitLab APIs keep `Retry-After`.
+    let first_429 = |path: String| async move {
+        for _ in 0..10 {
+            let resp = client()
+                .get(&path)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            if resp.status().as_u16() == 429 {
+                let retry = resp
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap_or_default().to_owned());
+                return Some((retry, resp.text().await.unwrap_or_default()));
+            }
         }
+        None
+    };
+    for path in ["-/ping", "@acme%2fcore", "-/v1/login/done/x"] {
+        let limited = first_429(format!("{}{path}", sb.url())).await;
+        assert_eq!(
+            limited,
+            Some((None, "rate limited exceeded".to_owned())),
+            "{path}"
+        );
     }
-    assert_eq!(limited.as_deref(), Some("1"));
+    for path in [
+        "api/v2/context?owner-id=x",
+        "api/v3/repos/a/b",
+        "api/v4/projects/1",
+    ] {
+        let limited = first_429(format!("{}{path}", sb.url())).await;
+        assert_eq!(
+            limited.and_then(|(retry, _)| retry).as_deref(),
+            Some("1"),
+            "{path}"
+        );
+    }
     drop(sb);
 
     let sb = start_with(SandboxOptions {
