@@ -1,6 +1,6 @@
 //! The HTTP core both clients share: bounded concurrency, timeouts, retries with
 //! backoff on 5xx and dropped connections, 429 honoured through `Retry-After` for every
-//! request in flight, bounded response bodies, and errors that never carry a credential.
+//! request in flight (and, without `Retry-After`, an exponential client-wide pause with jitter), bounded response bodies, and errors that never carry a credential.
 
 use std::{
     sync::{
@@ -36,8 +36,14 @@ pub struct ClientOptions {
     pub max_attempts: u32,
     /// Requests in flight at once, across every clone of the client.
     pub concurrency: usize,
-    /// Longest `Retry-After` honoured; a longer one is clamped.
+    /// Longest `Retry-After` honoured; a longer one is clamped. Also the longest pause after
+    /// a 429 without `Retry-After`.
     pub max_retry_after: Duration,
+    /// The pause after a 429 without `Retry-After` (registry.npmjs.org sends none): every
+    /// request of the client waits this long, plus up to a quarter more as jitter. Each
+    /// further 429 without `Retry-After` to a request sent after the pause doubles it (up to
+    /// `max_retry_after`); an answer that is not a 429 resets it.
+    pub rate_limit_backoff: Duration,
     /// First and largest backoff between retries (exponential with jitter).
     pub min_backoff: Duration,
     pub max_backoff: Duration,
@@ -50,6 +56,7 @@ impl Default for ClientOptions {
             max_attempts: 5,
             concurrency: 24,
             max_retry_after: Duration::from_secs(60),
+            rate_limit_backoff: Duration::from_secs(1),
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(3),
         }
@@ -194,11 +201,22 @@ pub(crate) fn decode_success<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(&reply.body).map_err(|e| req.error(ErrorKind::Decode(e.to_string())))
 }
 
+/// The client-wide pause after 429s.
+#[derive(Debug, Default)]
+struct Throttle {
+    /// No attempt starts before this instant: a 429 pauses every request, not one.
+    not_before: Option<Instant>,
+    /// When the last pause without `Retry-After` was decided: 429s to attempts sent before
+    /// it belong to the same burst and do not lengthen it.
+    paused_at: Option<Instant>,
+    /// Consecutive pauses without `Retry-After` (the exponent of the backoff).
+    level: u32,
+}
+
 struct Shared {
     client: reqwest::Client,
     limiter: Semaphore,
-    /// No attempt starts before this instant: a 429 pauses every request, not one.
-    not_before: Mutex<Option<Instant>>,
+    throttle: Mutex<Throttle>,
     options: ClientOptions,
     stats: Stats,
 }
@@ -245,7 +263,7 @@ impl Http {
             shared: Arc::new(Shared {
                 client,
                 limiter: Semaphore::new(options.concurrency.max(1)),
-                not_before: Mutex::new(None),
+                throttle: Mutex::new(Throttle::default()),
                 options,
                 stats: Stats::default(),
             }),
@@ -286,9 +304,9 @@ impl Http {
         loop {
             let until = self
                 .shared
-                .not_before
+                .throttle
                 .lock()
-                .map(|g| *g)
+                .map(|t| t.not_before)
                 .unwrap_or_default();
             match until {
                 Some(t) if t > Instant::now() => tokio::time::sleep_until(t.into()).await,
@@ -299,10 +317,46 @@ impl Http {
 
     fn close_gate(&self, wait: Duration) {
         let until = Instant::now() + wait;
-        if let Ok(mut g) = self.shared.not_before.lock()
-            && g.is_none_or(|t| t < until)
+        if let Ok(mut t) = self.shared.throttle.lock()
+            && t.not_before.is_none_or(|b| b < until)
         {
-            *g = Some(until);
+            t.not_before = Some(until);
+        }
+    }
+
+    /// A 429 without `Retry-After` to an attempt sent at `sent`: pause every request for
+    /// `rate_limit_backoff · 2^level` (at most `max_retry_after`) plus up to a quarter of it as
+    /// jitter, unless a pause was already decided after `sent` (the same burst).
+    fn back_off(&self, sent: Instant) {
+        let opts = &self.shared.options;
+        let Ok(mut t) = self.shared.throttle.lock() else {
+            return;
+        };
+        if t.paused_at.is_some_and(|p| p >= sent) {
+            return;
+        }
+        let base = opts
+            .rate_limit_backoff
+            .saturating_mul(1u32 << t.level.min(16))
+            .min(opts.max_retry_after);
+        let wait = base + base.mul_f64(0.25 * jitter_unit());
+        let now = Instant::now();
+        t.level = t.level.saturating_add(1);
+        t.paused_at = Some(now);
+        if t.not_before.is_none_or(|b| b < now + wait) {
+            t.not_before = Some(now + wait);
+        }
+    }
+
+    /// An answer other than 429 to an attempt sent at `sent`: the server keeps up again, so
+    /// the next 429 without `Retry-After` starts the backoff over. Answers to attempts sent
+    /// before the last pause say nothing about it.
+    fn calm(&self, sent: Instant) {
+        if let Ok(mut t) = self.shared.throttle.lock()
+            && t.level > 0
+            && t.paused_at.is_none_or(|p| p < sent)
+        {
+            t.level = 0;
         }
     }
 
@@ -335,7 +389,11 @@ impl Http {
         loop {
             self.wait_gate().await;
             stats.attempts.fetch_add(1, Ordering::Relaxed);
+            let sent = Instant::now();
             let outcome = self.attempt(req, url.clone(), auth).await;
+            if matches!(&outcome, Ok(r) if r.status != StatusCode::TOO_MANY_REQUESTS) {
+                self.calm(sent);
+            }
             match outcome {
                 Ok(reply) if reply.status == StatusCode::TOO_MANY_REQUESTS => {
                     answered_429 += 1;
@@ -346,10 +404,10 @@ impl Http {
                     if answered_429 >= opts.max_attempts {
                         return Err(req.error(ErrorKind::RateLimited(answered_429)));
                     }
-                    let wait = retry_after(&reply.headers)
-                        .unwrap_or(Duration::from_secs(1))
-                        .min(opts.max_retry_after);
-                    self.close_gate(wait);
+                    match retry_after(&reply.headers) {
+                        Some(wait) => self.close_gate(wait.min(opts.max_retry_after)),
+                        None => self.back_off(sent),
+                    }
                 }
                 Ok(reply) if reply.status.is_server_error() && req.idempotent() => {
                     match backoff.next() {
@@ -428,6 +486,19 @@ impl Http {
     }
 }
 
+/// A number in `[0, 1)` for jitter: std's randomly keyed SipHash over the time (not for
+/// secrets; spreads clients that were paused together).
+fn jitter_unit() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// A failed attempt; `never_sent` when the request cannot have reached the server.
 struct Failure {
     kind: ErrorKind,
@@ -486,6 +557,14 @@ mod tests {
         assert_eq!(retry_after(&h), None);
         h.insert(reqwest::header::RETRY_AFTER, "-1".parse().expect("header"));
         assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn jitter_stays_in_its_unit_interval() {
+        for _ in 0..1000 {
+            let j = jitter_unit();
+            assert!((0.0..1.0).contains(&j), "{j}");
+        }
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! All share one core ([`ClientOptions`]): per-attempt timeouts, bounded retries with
 //! exponential backoff and jitter on 5xx and dropped connections (writes only when the
 //! request cannot have been sent), `429` honoured through `Retry-After` by pausing every
-//! request of the client, a bounded number of requests in flight, pagination, a
+//! request of the client (npm's 429 has no `Retry-After`: then the client-wide pause grows
+//! exponentially, with jitter, while 429s continue), a bounded number of requests in flight, pagination, a
 //! `User-Agent: tokenless/<version>`, and errors that name the request and never carry a
 //! credential. Credentials are [`Secret`]s.
 

@@ -239,3 +239,33 @@ async fn org_members_are_removed_through_the_otp_write_path() {
     assert!(err.is_not_found(), "{err}");
     assert_eq!(err.path, "/-/org/acme/user");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_session_is_unauthorized_not_an_otp_challenge() {
+    let sb = sandbox().await;
+    let alice = client(&sb, "alice");
+    assert_eq!(alice.whoami().await.expect("whoami"), "alice");
+    let ended = reqwest::Client::new()
+        .post(format!("{}-/sandbox/expire", sb.url()))
+        .json(&serde_json::json!({"sessions": true}))
+        .send()
+        .await
+        .expect("expire");
+    assert!(ended.status().is_success(), "{}", ended.status());
+    let err = alice.whoami().await.expect_err("expired");
+    assert!(err.is_unauthorized(), "{err}");
+    assert!(
+        err.to_string().contains("session expired; log in again"),
+        "{err}"
+    );
+    // A write with an expired session is refused the same way, never challenged for a code.
+    let err = alice
+        .remove_org_member("@acme", "dev", &StaticOtp(Some("000000".into())))
+        .await
+        .expect_err("expired");
+    assert!(err.is_unauthorized(), "{err}");
+    assert!(!matches!(
+        err.kind,
+        ErrorKind::OtpRequired | ErrorKind::OtpRejected(_)
+    ));
+}

@@ -313,3 +313,29 @@ async fn context_restrictions_are_read_from_their_own_endpoint_when_absent() {
         "pipeline.git.branch == \"main\""
     );
 }
+
+#[tokio::test]
+async fn too_many_requests_without_retry_after_backs_off_exponentially() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(429).set_body_string("rate limited exceeded"))
+        .mount(&server)
+        .await;
+    let options = ClientOptions {
+        max_attempts: 4,
+        rate_limit_backoff: Duration::from_millis(100),
+        ..fast()
+    };
+    let npm = NpmClient::new(&server.uri(), None, options).expect("client");
+    let start = Instant::now();
+    let err = npm.whoami().await.expect_err("always 429");
+    let elapsed = start.elapsed();
+    assert!(matches!(err.kind, ErrorKind::RateLimited(4)), "{err}");
+    // 100 + 200 + 400 ms, each plus up to a quarter of jitter.
+    assert!(elapsed >= Duration::from_millis(700), "{elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(700 * 5 / 4 + 300),
+        "{elapsed:?}"
+    );
+    assert_eq!(npm.stats().rate_limited, 4);
+}

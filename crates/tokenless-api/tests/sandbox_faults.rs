@@ -188,3 +188,40 @@ async fn web_login_then_logout_revokes_the_session() {
     let err = npm.whoami().await.expect_err("revoked");
     assert_eq!(err.status(), Some(401), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn npm_429_without_retry_after_pauses_every_request_then_succeeds() {
+    // The sandbox answers registry paths as registry.npmjs.org does: 429, no Retry-After.
+    let sandbox = start(SandboxOptions {
+        scenario: Scenario::Migrated,
+        rate_limit: Some(4),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let npm = owner(
+        &sandbox,
+        ClientOptions {
+            concurrency: 12,
+            rate_limit_backoff: Duration::from_millis(1000),
+            ..ClientOptions::default()
+        },
+    );
+    let started = std::time::Instant::now();
+    // Twelve requests at once span at most two one-second windows of four: at least four
+    // are refused, and they can only pass after a pause.
+    let reads = (0..12).map(|_| npm.whoami());
+    for result in join_all(reads).await {
+        assert_eq!(result.expect("read despite 429s"), "alice");
+    }
+    let elapsed = started.elapsed();
+    let stats = npm.stats();
+    assert!(stats.rate_limited >= 4, "{stats:?}");
+    assert!(
+        elapsed >= Duration::from_millis(1000),
+        "the refused requests waited for the pause: {elapsed:?}"
+    );
+    // One pause for the whole burst, not one per refused request: the client does not
+    // hammer the registry.
+    assert!(stats.attempts <= 12 + 2 * 8, "{stats:?}");
+    assert!(elapsed < Duration::from_secs(8), "{elapsed:?}");
+}

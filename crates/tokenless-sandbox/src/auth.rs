@@ -80,7 +80,13 @@ impl Ctx<'_> {
             return Ok(None);
         };
         let now = now_secs();
-        if let Some(u) = world.user_by_session(token) {
+        if let Some((u, session)) = world.session(token) {
+            if !session.live(now) {
+                // Deliberately no `www-authenticate: OTP`: no code helps, only a new login.
+                return Err(SandboxError::unauthorized(
+                    "Your session expired; log in again (npm login).",
+                ));
+            }
             return Ok(Some(Principal::Session {
                 user: u.name.clone(),
             }));

@@ -36,6 +36,18 @@ pub fn no_content() -> Response {
     r
 }
 
+/// 429 as registry.npmjs.org sends it: no `Retry-After`, the plain-text body
+/// `rate limited exceeded`.
+pub fn npm_rate_limited() -> Response {
+    let mut r = Response::new(Body::from("rate limited exceeded"));
+    *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
 /// Removes the items `matches` selects; whether there was any (deletes answer 404 if not).
 pub fn remove_matching<T>(items: &mut Vec<T>, matches: impl Fn(&T) -> bool) -> bool {
     let before = items.len();

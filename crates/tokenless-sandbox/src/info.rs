@@ -87,8 +87,13 @@ pub struct InfoUser {
     pub name: String,
     /// `None` once the account has left the org.
     pub role: Option<Role>,
-    /// The user's login session token.
+    /// A live login session of the user: the scenario's own while it lasts, else the newest
+    /// from a login; empty when the user has none (all expired or ended, e.g. after
+    /// `POST /-/sandbox/expire`).
     pub token: String,
+    /// When `token` expires (RFC 3339); `null` when there is none.
+    #[serde(default)]
+    pub session_expires: Option<String>,
     pub totp_secret: String,
     pub password: String,
 }
@@ -187,6 +192,7 @@ impl SandboxInfo {
 
 /// Builds the info document from the current state.
 pub fn snapshot(app: &App) -> SandboxInfo {
+    let now = crate::clock::now_secs();
     let world = app.world();
     let org_id = world.circleci.org_id.clone();
     SandboxInfo {
@@ -206,7 +212,11 @@ pub fn snapshot(app: &App) -> SandboxInfo {
             .map(|u| InfoUser {
                 name: u.name.clone(),
                 role: u.role,
-                token: u.session_token.clone(),
+                token: u
+                    .current_session(now)
+                    .map(|s| s.token.clone())
+                    .unwrap_or_default(),
+                session_expires: u.current_session(now).map(|s| rfc3339(s.expires)),
                 totp_secret: u.totp_secret.clone(),
                 password: u.password.clone(),
             })

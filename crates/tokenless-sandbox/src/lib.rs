@@ -144,7 +144,7 @@ impl Sandbox {
             Some(path) => persist::load(path)?,
             None => None,
         };
-        let (world, issuers) = match loaded {
+        let (mut world, issuers) = match loaded {
             Some(state) => (state.world, Issuers::from_stored(&state.keys)?),
             None => {
                 let scenario = opts.scenario.clone();
@@ -161,6 +161,8 @@ impl Sandbox {
                 })??
             }
         };
+        // The scenario's sessions last two hours from now, whether fresh or loaded.
+        world.start_sessions(clock::now_secs());
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .map_err(|source| StartError::Bind {

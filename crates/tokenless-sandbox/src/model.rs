@@ -35,12 +35,76 @@ pub struct User {
     pub role: Option<Role>,
     pub password: String,
     pub totp_secret: String,
-    /// The login session token (like `npm login`'s; not listed among granular tokens).
-    pub session_token: String,
+    /// The login sessions (like `npm login`'s; not listed among granular tokens), oldest
+    /// first: the scenario's own ([`Session::initial`]) and one per login since, each valid
+    /// for [`SESSION_SECS`]. Expired ones stay (so they are refused as expired, not unknown)
+    /// until they are pushed out by [`MAX_SESSIONS`].
+    #[serde(default)]
+    pub sessions: Vec<Session>,
     /// The account's second factor is a security key: OTP challenges offer npm's web 2FA
     /// flow (`authUrl`/`doneUrl`) instead of asking for a code.
     #[serde(default)]
     pub security_key: bool,
+}
+
+/// How long a login session lasts (npm's web sessions: 2 hours).
+pub const SESSION_SECS: u64 = 2 * 3600;
+/// Login sessions kept per account besides the scenario's own: the newest.
+pub const MAX_SESSIONS: usize = 16;
+
+/// One login session.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub token: String,
+    /// Unix seconds; the session is refused from then on.
+    pub expires: u64,
+    /// The scenario's session, the one `/-/sandbox/info` lists while it lasts: its two hours
+    /// start again whenever the sandbox starts or loads its state (until it is ended by
+    /// logout or `POST /-/sandbox/expire`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub initial: bool,
+}
+
+impl Session {
+    pub fn live(&self, now: u64) -> bool {
+        self.expires > now
+    }
+}
+
+impl User {
+    /// The session `/-/sandbox/info` lists: the scenario's own while it lasts, else the
+    /// newest live one.
+    pub fn current_session(&self, now: u64) -> Option<&Session> {
+        let live = || self.sessions.iter().filter(|s| s.live(now));
+        live()
+            .find(|s| s.initial)
+            .or_else(|| live().max_by_key(|s| s.expires))
+    }
+
+    /// A fresh session (a login): valid for [`SESSION_SECS`], older ones untouched, at most
+    /// [`MAX_SESSIONS`] besides the scenario's own (the oldest give way).
+    pub fn new_session(&mut self, now: u64) -> String {
+        let token = crate::ids::npm_token();
+        while self.sessions.iter().filter(|s| !s.initial).count() >= MAX_SESSIONS {
+            let oldest = self
+                .sessions
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !s.initial)
+                .min_by_key(|(_, s)| s.expires)
+                .map(|(i, _)| i);
+            match oldest {
+                Some(i) => drop(self.sessions.remove(i)),
+                None => break,
+            }
+        }
+        self.sessions.push(Session {
+            token: token.clone(),
+            expires: now + SESSION_SECS,
+            initial: false,
+        });
+        token
+    }
 }
 
 /// `read-only` / `read-write` as npm's token and team APIs spell them.
@@ -350,8 +414,35 @@ impl World {
         format!("@{}", self.org)
     }
 
-    pub fn user_by_session(&self, token: &str) -> Option<&User> {
-        self.users.values().find(|u| u.session_token == token)
+    /// The account and session of a session token, live or expired.
+    pub fn session(&self, token: &str) -> Option<(&User, &Session)> {
+        self.users
+            .values()
+            .find_map(|u| u.sessions.iter().find(|s| s.token == token).map(|s| (u, s)))
+    }
+
+    /// At start and after a state load: the scenario's sessions last [`SESSION_SECS`] from
+    /// `now`.
+    pub fn start_sessions(&mut self, now: u64) {
+        for s in self.users.values_mut().flat_map(|u| u.sessions.iter_mut()) {
+            if s.initial {
+                s.expires = now + SESSION_SECS;
+            }
+        }
+    }
+
+    /// Ends every session of every account now (the scenario's too, for good): they are
+    /// refused as expired from here on. Returns how many were live.
+    pub fn end_sessions(&mut self, now: u64) -> usize {
+        let mut ended = 0;
+        for s in self.users.values_mut().flat_map(|u| u.sessions.iter_mut()) {
+            if s.live(now) {
+                ended += 1;
+                s.expires = now;
+            }
+            s.initial = false;
+        }
+        ended
     }
 
     pub fn token_by_secret(&self, token: &str) -> Option<&GranularToken> {
@@ -453,7 +544,7 @@ impl std::fmt::Debug for User {
             .field("name", &self.name)
             .field("email", &self.email)
             .field("role", &self.role)
-            .field("session_token", &redact(&self.session_token))
+            .field("sessions", &self.sessions.len())
             .finish_non_exhaustive()
     }
 }
@@ -544,7 +635,7 @@ mod tests {
         let printed = format!("{world:?}");
         for u in world.users.values() {
             assert!(
-                !printed.contains(&u.session_token)
+                u.sessions.iter().all(|s| !printed.contains(&s.token))
                     && !printed.contains(&u.password)
                     && !printed.contains(&u.totp_secret)
             );

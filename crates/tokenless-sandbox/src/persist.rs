@@ -10,8 +10,12 @@ use serde::{Deserialize, Serialize};
 use crate::issuers::StoredKeys;
 use crate::model::World;
 
-/// Format 2: several trust configs per package, tarballs stored once by digest.
-const FORMAT: u32 = 2;
+/// Format 3: login sessions that expire (`users.*.sessions`). Format 2 (several trust
+/// configs per package, tarballs stored once by digest, one `session_token` per user that
+/// never expired) is still read: its session becomes the user's scenario session.
+const FORMAT: u32 = 3;
+/// The oldest format still read.
+const OLDEST_FORMAT: u32 = 2;
 /// Largest state file read.
 pub const MAX_STATE_BYTES: u64 = 1024 * 1024 * 1024;
 
@@ -33,7 +37,9 @@ pub enum StateError {
         column: usize,
         message: String,
     },
-    #[error("state file {path} has format {found}; this sandbox reads format {FORMAT}")]
+    #[error(
+        "state file {path} has format {found}; this sandbox reads formats {OLDEST_FORMAT} to {FORMAT}"
+    )]
     Format { path: String, found: u32 },
     #[error("cannot write state file {path}: {source}")]
     Write {
@@ -49,19 +55,55 @@ pub fn load(path: &Path) -> Result<Option<StateFile>, StateError> {
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => return Err(StateError::Read(e)),
     };
-    let state: StateFile = serde_json::from_slice(&bytes).map_err(|e| StateError::Parse {
+    let parse_error = |e: serde_json::Error| StateError::Parse {
         path: path.display().to_string(),
         line: e.line(),
         column: e.column(),
         message: e.to_string(),
-    })?;
-    if state.format != FORMAT {
-        return Err(StateError::Format {
-            path: path.display().to_string(),
-            found: state.format,
-        });
+    };
+    #[derive(Deserialize)]
+    struct Header {
+        format: u32,
     }
-    Ok(Some(state))
+    let header: Header = serde_json::from_slice(&bytes).map_err(parse_error)?;
+    match header.format {
+        FORMAT => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(parse_error),
+        2 => {
+            let mut doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(parse_error)?;
+            upgrade_sessions(&mut doc);
+            let mut state: StateFile = serde_json::from_value(doc).map_err(parse_error)?;
+            state.format = FORMAT;
+            Ok(Some(state))
+        }
+        found => Err(StateError::Format {
+            path: path.display().to_string(),
+            found,
+        }),
+    }
+}
+
+/// Format 2 → 3: each user's `session_token` becomes its scenario session (its two hours are
+/// set when the sandbox starts).
+fn upgrade_sessions(doc: &mut serde_json::Value) {
+    let Some(users) = doc
+        .pointer_mut("/world/users")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    for user in users
+        .values_mut()
+        .filter_map(serde_json::Value::as_object_mut)
+    {
+        if let Some(serde_json::Value::String(token)) = user.remove("session_token") {
+            user.insert(
+                "sessions".into(),
+                serde_json::json!([{"token": token, "expires": 0, "initial": true}]),
+            );
+        }
+    }
 }
 
 /// Writes the state atomically.

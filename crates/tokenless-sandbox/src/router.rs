@@ -33,7 +33,12 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         tokio::time::sleep(app.limits.latency).await;
     }
     if !app.admit() {
-        return SandboxError::too_many("Too many requests; slow down.", 1).into_response();
+        // The CircleCI, GitHub and GitLab APIs say when to come back; npm's registry does not.
+        return if is_forge_api(req.uri().path()) {
+            SandboxError::too_many("Too many requests; slow down.", 1).into_response()
+        } else {
+            http::npm_rate_limited()
+        };
     }
     if app.limits.fail_rate > 0.0 && random_unit() < app.limits.fail_rate {
         return if random_unit() < 0.5 {
@@ -69,6 +74,15 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     route(&ctx, &segs)
         .await
         .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Whether `path` is under the CircleCI (`/api/v2`), GitHub (`/api/v3`) or GitLab
+/// (`/api/v4`) API rather than the registry.
+fn is_forge_api(path: &str) -> bool {
+    ["/api/v2", "/api/v3", "/api/v4"].iter().any(|prefix| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
 }
 
 /// Reads the whole body: 413 past the limit, 400 when the body itself is broken (malformed
@@ -215,6 +229,7 @@ async fn route(c: &Ctx<'_>, segs: &[&str]) -> Handled {
         (M::GET, ["-", "sandbox", "info"]) => info::handler(c),
         (M::GET, ["-", "sandbox", "2fa"]) => login::tfa_pending(c),
         (M::POST, ["-", "sandbox", "2fa", id, "approve"]) => login::tfa_approve(c, &d(id)),
+        (M::POST, ["-", "sandbox", "expire"]) => login::expire(c),
         (_, ["-", "sandbox", "oidc", rest @ ..]) => oidc::route(c, rest),
         // CircleCI API v2, GitHub REST (as GitHub Enterprise Server serves it), GitLab REST
         (_, ["api", "v2", rest @ ..]) => circleci::route(c, rest),

@@ -13,7 +13,7 @@ use crate::clock::now_secs;
 use crate::ids::{self, stable_uuid};
 use crate::model::{
     Blob, CircleCi, Context, EnvVar, GranularToken, Mfa, Package, Permission, Pipeline, Project,
-    Publisher, Restriction, Role, Team, TrustedPublisher, User, World,
+    Publisher, Restriction, Role, SESSION_SECS, Session, Team, TrustedPublisher, User, World,
 };
 use tokenless_trust::TrustConfig;
 
@@ -498,7 +498,11 @@ fn build(origin: &str, text: &str) -> Result<World, ScenarioError> {
                 role: Some(u.role),
                 password: ids::password(),
                 totp_secret: ids::totp_secret(),
-                session_token: ids::npm_token(),
+                sessions: vec![Session {
+                    token: ids::npm_token(),
+                    expires: now + SESSION_SECS,
+                    initial: true,
+                }],
                 security_key: u.security_key,
             },
         );

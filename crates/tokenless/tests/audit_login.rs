@@ -21,11 +21,12 @@ fn spawn_audit(url: &str) -> Child {
 }
 
 /// Read stderr until the login URL, approve it as alice (name + TOTP, as the page's form
-/// does), and return the rest of stderr's reader.
+/// does), and return the rest of stderr's reader and the session the login created (the one
+/// `/-/sandbox/info` lists, once [`end_sessions`] has ended the scenario's).
 async fn approve_login(
     sandbox: &SandboxHandle,
     child: &mut Child,
-) -> BufReader<std::process::ChildStderr> {
+) -> (BufReader<std::process::ChildStderr>, Secret) {
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
     let login_url = tokio::task::spawn_blocking(move || {
         let mut line = String::new();
@@ -58,10 +59,12 @@ async fn approve_login(
         .await
         .expect("approval sent");
     assert!(resp.status().is_success(), "{}", resp.status());
-    login_url.1
+    let session = alice_session(sandbox);
+    assert!(!session.expose().is_empty(), "the login created a session");
+    (login_url.1, session)
 }
 
-/// alice's session, which the web login hands out.
+/// alice's live session as `/-/sandbox/info` lists it.
 fn alice_session(sandbox: &SandboxHandle) -> Secret {
     let info = sandbox.info();
     let alice = info
@@ -70,6 +73,18 @@ fn alice_session(sandbox: &SandboxHandle) -> Secret {
         .find(|u| u.name == "alice")
         .expect("alice");
     Secret::new(alice.token.as_str())
+}
+
+/// Ends every session, so the one a web login creates is the only one listed.
+async fn end_sessions(sandbox: &SandboxHandle) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}-/sandbox/expire", sandbox.url()))
+        .json(&serde_json::json!({"sessions": true}))
+        .send()
+        .await
+        .expect("expire sent");
+    assert!(resp.status().is_success(), "{}", resp.status());
+    assert!(alice_session(sandbox).expose().is_empty());
 }
 
 async fn is_revoked(sandbox: &SandboxHandle, session: Secret) -> bool {
@@ -86,9 +101,9 @@ async fn the_session_is_revoked_when_the_audit_finishes() {
     })
     .await
     .expect("sandbox");
-    let session = alice_session(&sandbox);
+    end_sessions(&sandbox).await;
     let mut child = spawn_audit(sandbox.url());
-    let mut rest = approve_login(&sandbox, &mut child).await;
+    let (mut rest, session) = approve_login(&sandbox, &mut child).await;
     let (status, stderr) = tokio::task::spawn_blocking(move || {
         let status = child.wait().expect("exits");
         let mut s = String::new();
@@ -112,9 +127,9 @@ async fn the_session_is_revoked_on_sigterm() {
     })
     .await
     .expect("sandbox");
-    let session = alice_session(&sandbox);
+    end_sessions(&sandbox).await;
     let mut child = spawn_audit(sandbox.url());
-    let mut rest = approve_login(&sandbox, &mut child).await;
+    let (mut rest, session) = approve_login(&sandbox, &mut child).await;
     // Let the audit get going, then stop it the way a supervisor would.
     tokio::time::sleep(Duration::from_millis(3000)).await;
     let killed = Command::new("kill")

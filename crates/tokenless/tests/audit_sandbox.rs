@@ -614,3 +614,29 @@ async fn github_and_gitlab_workflows_and_secrets_count_for_oidc_publish_job() {
         "two CircleCI pipelines, the GitHub workflow and the GitLab CI file: {ev}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sandbox_whose_sessions_all_ended_is_refused_with_a_way_out() {
+    let sandbox = start(Scenario::Migrated).await;
+    let ended = reqwest::Client::new()
+        .post(format!("{}-/sandbox/expire", sandbox.url()))
+        .json(&serde_json::json!({"sessions": true}))
+        .send()
+        .await
+        .expect("expire sent");
+    assert!(ended.status().is_success(), "{}", ended.status());
+    let url = sandbox.url().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        assert_cmd::Command::cargo_bin("tokenless")
+            .expect("binary")
+            .args(["audit", "--sandbox", &url, "--format", "json", "--config"])
+            .arg(config_path())
+            .output()
+            .expect("runs")
+    })
+    .await
+    .expect("joins");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no owner with a live session"), "{stderr}");
+}

@@ -108,13 +108,22 @@ pub fn approve(c: &Ctx<'_>, id: &str) -> Handled {
     };
     let now = now_secs();
     c.check_attempts("login", &a.name, now)?;
+    if !c.app.runtime().logins.contains_key(id) {
+        return Err(SandboxError::not_found(
+            "Unknown or finished login session.",
+        ));
+    }
+    // Each approved login is a fresh session (the user's other sessions stay valid).
     let token = {
-        let world = c.app.world();
-        match world.users.get(&a.name) {
-            Some(u) if crate::totp::verify(&u.totp_secret, &a.otp, now) => {
-                Some(u.session_token.clone())
-            }
-            _ => None,
+        let mut world = c.app.write();
+        let valid = world
+            .users
+            .get(&a.name)
+            .is_some_and(|u| crate::totp::verify(&u.totp_secret, &a.otp, now));
+        if valid {
+            world.users.get_mut(&a.name).map(|u| u.new_session(now))
+        } else {
+            None
         }
     };
     let Some(token) = token else {
@@ -149,27 +158,32 @@ pub fn couch(c: &Ctx<'_>) -> Handled {
     let body: CouchBody = http::parse(c.body)?;
     let now = now_secs();
     c.check_attempts("login", &body.name, now)?;
-    let world = c.app.world();
-    let Some(u) = world
+    let mut world = c.app.write();
+    if world
         .users
         .get(&body.name)
-        .filter(|u| u.password == body.password)
-    else {
+        .is_none_or(|u| u.password != body.password)
+    {
         drop(world);
         c.record_failure("login", &body.name, now);
         return Err(SandboxError::unauthorized(
             "Incorrect user name or password.",
         ));
-    };
+    }
     c.clear_failures("login", &body.name);
-    c.second_factor(&world, &u.name)?;
+    c.second_factor(&world, &body.name)?;
+    // A fresh session per login; the user's other sessions stay valid.
+    let Some(token) = world.users.get_mut(&body.name).map(|u| u.new_session(now)) else {
+        return Err(SandboxError::unauthorized("Unknown account."));
+    };
     Ok(http::json(
         StatusCode::CREATED,
-        &json!({"ok": format!("you are authenticated as '{}'", u.name), "token": u.session_token}),
+        &json!({"ok": format!("you are authenticated as '{}'", body.name), "token": token}),
     ))
 }
 
-/// `DELETE /-/user/token/<token>`: ends the caller's login session (a new one replaces it).
+/// `DELETE /-/user/token/<token>`: ends the caller's login session (the account's other
+/// sessions stay).
 pub fn logout(c: &Ctx<'_>, token: &str) -> Handled {
     if http::bearer(c.headers) != Some(token) {
         return Err(SandboxError::unauthorized(
@@ -177,13 +191,57 @@ pub fn logout(c: &Ctx<'_>, token: &str) -> Handled {
         ));
     }
     let mut world = c.app.write();
-    match world.users.values_mut().find(|u| u.session_token == token) {
-        Some(u) => {
-            u.session_token = crate::ids::npm_token();
-            Ok(http::empty_ok())
-        }
-        None => Err(SandboxError::not_found("Not a login session.")),
+    let ended = world
+        .users
+        .values_mut()
+        .any(|u| http::remove_matching(&mut u.sessions, |s| s.token == token));
+    if ended {
+        Ok(http::empty_ok())
+    } else {
+        Err(SandboxError::not_found("Not a login session."))
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expire {
+    #[serde(default)]
+    sessions: bool,
+    #[serde(default)]
+    tfa_windows: bool,
+}
+
+/// `POST /-/sandbox/expire` (tests and the demo): `{"sessions": true}` ends every login
+/// session of every account now, the scenario's listed ones included (they are refused as
+/// expired from then on, also after a restart from `--state`); `{"tfa_windows": true}` closes
+/// every open "skip 2FA for the next 5 minutes" window. Answers how many of each were open.
+pub fn expire(c: &Ctx<'_>) -> Handled {
+    let body: Expire = serde_json::from_slice(c.body).map_err(|e| {
+        SandboxError::bad_request(format!(
+            "Expected {{\"sessions\": bool, \"tfa_windows\": bool}}: {e}."
+        ))
+    })?;
+    let now = now_secs();
+    let sessions = if body.sessions {
+        c.app.write().end_sessions(now)
+    } else {
+        0
+    };
+    let windows = if body.tfa_windows {
+        let mut rt = c.app.runtime();
+        let open = rt
+            .tfa_windows
+            .values()
+            .filter(|until| **until > now)
+            .count();
+        rt.tfa_windows.clear();
+        open
+    } else {
+        0
+    };
+    Ok(http::ok(
+        &json!({"ok": true, "sessions": sessions, "tfa_windows": windows}),
+    ))
 }
 
 /// The `doneUrl` of a web 2FA challenge: 202 + `retry-after` until approved, then 200

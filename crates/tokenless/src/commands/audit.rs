@@ -152,7 +152,8 @@ async fn sources(
     session: &SessionSlot,
 ) -> anyhow::Result<Sources> {
     let conn = Connection::open(&args.connect, &config.org, options.clone(), session).await?;
-    // The sandbox lists every user's session: the audit reads their token lists too.
+    // The sandbox lists every user's live session (an empty token when all ended): the
+    // audit reads their token lists too.
     let other_accounts = conn
         .info
         .as_ref()
@@ -160,6 +161,7 @@ async fn sources(
         .map(|info| {
             info.users
                 .iter()
+                .filter(|u| !u.token.is_empty())
                 .map(|u| (u.name.clone(), Secret::new(u.token.as_str())))
                 .collect()
         })

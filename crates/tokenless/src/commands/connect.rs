@@ -122,11 +122,12 @@ impl Connection {
             }
             (token, "a web login session".to_string())
         } else if let Some(info) = &info {
+            // The sandbox lists an empty token for a user without a live session.
             let owner = info
                 .users
                 .iter()
-                .find(|u| u.role.as_deref() == Some("owner"))
-                .context("the sandbox has no owner to sign in as")?;
+                .find(|u| u.role.as_deref() == Some("owner") && !u.token.is_empty())
+                .context("the sandbox has no owner with a live session to sign in as (log in again, or use --login)")?;
             (
                 Secret::new(owner.token.as_str()),
                 "a sandbox session".to_string(),
