@@ -192,8 +192,19 @@ impl Op {
                 "GitLab environment {project}:{environment}: protected, deploy access level {access_level}"
             ),
             Op::CreateTrust {
-                package, config, ..
-            } => format!("{package}: add trusted publisher {}", summary(config)),
+                package,
+                config,
+                created_contexts,
+            } => {
+                let mut text = format!("{package}: add trusted publisher {}", summary(config));
+                if !created_contexts.is_empty() {
+                    text.push_str(&format!(
+                        " bound to the new context {}",
+                        created_contexts.join(", ")
+                    ));
+                }
+                text
+            }
             Op::RevokeTrust {
                 package,
                 id,
@@ -238,11 +249,14 @@ impl Op {
 pub fn summary(c: &TrustConfig) -> String {
     let what = match &c.publisher {
         Publisher::CircleCi(p) => format!(
-            "circleci {} (project {}, {} context{})",
+            "circleci {} (project {}{})",
             p.vcs_origin,
             short(&p.project_id),
-            p.context_ids.len(),
-            if p.context_ids.len() == 1 { "" } else { "s" }
+            match p.context_ids.len() {
+                0 => ", no context".to_owned(),
+                1 => format!(", context {}", short(&p.context_ids[0])),
+                n => format!(", {n} contexts"),
+            }
         ),
         Publisher::GitHub(p) => format!(
             "github {} {}{}",
@@ -754,18 +768,17 @@ pub fn plan(cfg: &Config, actual: &Actual, record: &Record, opts: &PlanOptions) 
                 });
             }
         }
-        let mut must_attest: Vec<&String> = actual
-            .members
-            .keys()
-            .filter(|m| **m != actual.user && !members.service_accounts.contains(*m))
-            .collect();
-        must_attest.sort();
-        if !must_attest.is_empty() {
-            p.notes.push(format!(
-                "an owner cannot see or delete other members' tokens: {} must each run `tokenless tokens revoke --all` and `tokenless tokens attest --scope {}` under their own login",
-                must_attest.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
-                cfg.org.scope.as_deref().unwrap_or("@scope")
-            ));
+        let scope = cfg.org.scope.as_deref().unwrap_or("@scope");
+        for m in actual.members.keys().filter(|m| **m != actual.user) {
+            if members.service_accounts.contains(m) {
+                p.notes.push(format!(
+                    "{m} (service account): an owner cannot delete its tokens; whoever holds its credentials signs in as {m} and runs `tokenless tokens revoke --all`, then apply removes it from the org"
+                ));
+            } else {
+                p.notes.push(format!(
+                    "{m}: an owner cannot see or delete another member's tokens; {m} runs `tokenless tokens revoke --all` and `tokenless tokens attest --scope {scope}` under their own login"
+                ));
+            }
         }
     }
     for (team, perm) in &cfg.teams {

@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::{Handled, SandboxError};
 use crate::handlers::{
-    circleci, exchange, github, gitlab, info, login, oidc, registry, settings, stage, teams, tokens,
+    circleci, exchange, github, gitlab, info, login, oidc, push, registry, settings, stage, teams,
+    tokens,
 };
 use crate::http;
 use crate::state::App;
@@ -228,6 +229,7 @@ async fn route(c: &Ctx<'_>, segs: &[&str]) -> Handled {
         // sandbox extensions: info, inspection and OIDC issuers (tests and narration only)
         (M::GET, ["-", "sandbox", "info"]) => info::handler(c),
         (M::GET, ["-", "sandbox", "2fa"]) => login::tfa_pending(c),
+        (M::POST, ["-", "sandbox", "push"]) => push::handler(c),
         (M::POST, ["-", "sandbox", "2fa", id, "approve"]) => login::tfa_approve(c, &d(id)),
         (M::POST, ["-", "sandbox", "expire"]) => login::expire(c),
         (_, ["-", "sandbox", "oidc", rest @ ..]) => oidc::route(c, rest),

@@ -8,6 +8,7 @@ pub mod gitlab;
 pub mod info;
 pub mod login;
 pub mod oidc;
+pub mod push;
 pub mod registry;
 pub mod settings;
 pub mod stage;

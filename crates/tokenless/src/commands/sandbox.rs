@@ -16,9 +16,12 @@ use tokenless_sandbox::{Sandbox, SandboxOptions, Scenario};
 /// tokens (all made up) from `GET /-/sandbox/info`. See docs/sandbox.md.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  tokenless sandbox --listen 127.0.0.1:4873\n  tokenless sandbox --scenario migrated --state sandbox.json\n  tokenless sandbox --latency 50 --fail-rate 0.05 --rate-limit 20"
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:\n  tokenless sandbox --listen 127.0.0.1:4873\n  tokenless sandbox --scenario migrated --state sandbox.json\n  tokenless sandbox --latency 50 --fail-rate 0.05 --rate-limit 20\n  tokenless apply --sandbox URL --otp-command 'tokenless sandbox otp --url URL alice'"
 )]
 pub struct SandboxArgs {
+    #[command(subcommand)]
+    pub action: Option<SandboxAction>,
     /// Address to listen on; port 0 picks a free port (printed at start).
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR:PORT")]
     pub listen: SocketAddr,
@@ -42,7 +45,24 @@ pub struct SandboxArgs {
     pub max_body: usize,
 }
 
+/// What else `tokenless sandbox` does besides serving.
+#[derive(Debug, clap::Subcommand)]
+pub enum SandboxAction {
+    /// Print a sandbox user's current one-time password (their TOTP secret is public in
+    /// `/-/sandbox/info`): for `apply --otp-command` in rehearsals and demos.
+    Otp {
+        /// The running sandbox.
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// The user.
+        user: String,
+    },
+}
+
 pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
+    if let Some(SandboxAction::Otp { url, user }) = &args.action {
+        return print_otp(url, user);
+    }
     if !args.listen.ip().is_loopback() {
         eprintln!(
             "warning: listening on {}, which is not a loopback address; the sandbox has made-up credentials anyone who can reach it may use.",
@@ -88,4 +108,33 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         sandbox.serve_until_signal().await;
         anyhow::Ok(ExitCode::SUCCESS)
     })
+}
+
+fn print_otp(url: &str, user: &str) -> anyhow::Result<ExitCode> {
+    #[derive(serde::Deserialize)]
+    struct Info {
+        users: Vec<User>,
+    }
+    #[derive(serde::Deserialize)]
+    struct User {
+        name: String,
+        totp_secret: String,
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let info: Info = runtime
+        .block_on(tokenless_api::sandbox::fetch_info(
+            url,
+            tokenless_api::ClientOptions::default(),
+        ))
+        .with_context(|| format!("cannot read the sandbox at {url}"))?;
+    let Some(u) = info.users.iter().find(|u| u.name == user) else {
+        anyhow::bail!("the sandbox at {url} has no user {user:?}");
+    };
+    let code = tokenless_sandbox::totp::current_code(&u.totp_secret)
+        .map_err(|e| anyhow::anyhow!("user {user}: {e}"))?;
+    println!("{code}");
+    Ok(ExitCode::SUCCESS)
 }
