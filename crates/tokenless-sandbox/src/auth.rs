@@ -105,6 +105,7 @@ impl Ctx<'_> {
                     ));
                 }
             }
+            self.app.runtime().token_used.insert(t.key.clone(), now);
             return Ok(Some(Principal::Granular {
                 key: t.key.clone(),
                 user: t.owner.clone(),

@@ -61,6 +61,8 @@ pub struct Runtime {
     pub tfa_windows: HashMap<String, u64>,
     /// (kind, account) → failed attempts.
     pub attempts: HashMap<(&'static str, String), Attempts>,
+    /// Granular token key → when it last authenticated a request (`accessed` in the list).
+    pub token_used: HashMap<String, u64>,
 }
 
 /// Fault-injection and limit settings.

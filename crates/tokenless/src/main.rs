@@ -10,7 +10,8 @@ mod config;
 mod render;
 
 /// End long-lived npm publishing credentials: lint CI configs, explain the registry's
-/// OIDC decision, audit the Definition of Done.
+/// OIDC decision, migrate an org to trusted publishing (init, plan, apply, tokens) and
+/// audit the Definition of Done.
 #[derive(Debug, Parser)]
 #[command(name = "tokenless", version, about, long_about = None)]
 struct Cli {
@@ -26,6 +27,7 @@ enum Command {
     Init(Box<commands::init::InitArgs>),
     Plan(Box<commands::plan::PlanArgs>),
     Apply(Box<commands::apply::ApplyArgs>),
+    Tokens(commands::tokens::TokensArgs),
     Sandbox(commands::sandbox::SandboxArgs),
 }
 
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Command::Init(args) => commands::init::run(*args),
         Command::Plan(args) => commands::plan::run(*args),
         Command::Apply(args) => commands::apply::run(*args),
+        Command::Tokens(args) => commands::tokens::run(args),
         Command::Sandbox(args) => commands::sandbox::run(args),
     };
     match result {

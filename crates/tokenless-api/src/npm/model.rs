@@ -181,7 +181,9 @@ pub struct TrustedPublisherRef {
     pub oidc_config_id: Option<String>,
 }
 
-/// `GET /-/npm/v1/tokens`: one token. `token` is only a short prefix of the secret.
+/// `GET /-/npm/v1/tokens`: one token. `token` is only a short prefix of the secret. Fields
+/// npm sends for granular tokens only (and the website's) are optional; both spellings
+/// seen in the wild are read (`expiry`/`expires`, `cidr`/`cidr_whitelist`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Token {
     pub key: String,
@@ -190,16 +192,63 @@ pub struct Token {
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
     pub created: Option<String>,
+    #[serde(default)]
+    pub updated: Option<String>,
+    /// Last use.
+    #[serde(default)]
+    pub accessed: Option<String>,
     #[serde(default)]
     pub readonly: Option<bool>,
     #[serde(default)]
     pub bypass_2fa: Option<bool>,
-    #[serde(default)]
+    #[serde(default, alias = "expiry")]
     pub expires: Option<String>,
+    #[serde(default, alias = "cidr")]
+    pub cidr_whitelist: Option<Vec<String>>,
+    /// `[{name, action}]` (npm) .
+    #[serde(default)]
+    pub permissions: Option<Vec<serde_json::Value>>,
+    /// Packages the token covers.
+    #[serde(default)]
+    pub packages: Option<Vec<serde_json::Value>>,
+    /// Scopes: names (`@acme`) or `{name, type}`.
+    #[serde(default)]
+    pub scopes: Option<Vec<serde_json::Value>>,
+    #[serde(default)]
+    pub orgs: Option<Vec<serde_json::Value>>,
+    /// `read-only`, `read-write` or `read-write-stage-only`.
+    #[serde(default)]
+    pub packages_and_scopes_permission: Option<String>,
 }
 
 impl Token {
+    /// A stage-only token: it can stage, never publish directly.
+    pub fn stage_only(&self) -> bool {
+        self.packages_and_scopes_permission.as_deref() == Some("read-write-stage-only")
+            || self.permissions.as_ref().is_some_and(|ps| {
+                ps.iter().any(|p| {
+                    p.get("action")
+                        .and_then(|a| a.as_str())
+                        .is_some_and(|a| a.contains("stage"))
+                })
+            })
+    }
+
+    /// Whether it can write (publish or stage) at all.
+    pub fn writes(&self) -> bool {
+        self.readonly != Some(true)
+            && self.packages_and_scopes_permission.as_deref() != Some("read-only")
+    }
+
+    /// A bypass-2FA token that still publishes directly: npm removes that around January
+    /// 2027 (stage-only tokens keep working).
+    pub fn loses_direct_publishing(&self) -> bool {
+        self.bypass_2fa == Some(true) && self.writes() && !self.stage_only()
+    }
+
     /// A short, non-secret label: the name if any, else the key's first 8 characters.
     pub fn label(&self) -> String {
         match &self.name {

@@ -14,9 +14,11 @@ use crate::router::Ctx;
 const MAX_WRITE_DAYS: u64 = 90;
 const PAGE_SIZE: usize = 100;
 
-/// The list shape npm's CLI reads, plus the website's fields (optional for clients).
-fn listed(t: &GranularToken) -> Value {
+/// The list shape npm's CLI reads, plus the website's fields (optional for clients);
+/// `accessed` is the token's last use, `null` when never used.
+fn listed(t: &GranularToken, accessed: Option<u64>) -> Value {
     json!({
+        "accessed": accessed.map(rfc3339),
         "key": t.key,
         "token": t.token.chars().take(8).collect::<String>(),
         "name": t.name,
@@ -43,11 +45,12 @@ pub fn list(c: &Ctx<'_>) -> Handled {
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
     let mine: Vec<&GranularToken> = world.tokens.values().filter(|t| t.owner == user).collect();
+    let used = c.app.runtime().token_used.clone();
     let objects: Vec<Value> = mine
         .iter()
         .skip(page.saturating_mul(PAGE_SIZE))
         .take(PAGE_SIZE)
-        .map(|t| listed(t))
+        .map(|t| listed(t, used.get(&t.key).copied()))
         .collect();
     let next = if (page + 1).saturating_mul(PAGE_SIZE) < mine.len() {
         format!("{}/-/npm/v1/tokens?page={}", c.app.base, page + 1)
@@ -225,7 +228,7 @@ pub fn create(c: &Ctx<'_>) -> Handled {
         orgs_permission,
         cidr_whitelist: body.cidr_whitelist,
     };
-    let mut shown = listed(&token);
+    let mut shown = listed(&token, None);
     if let Some(o) = shown.as_object_mut() {
         o.insert("token".into(), json!(token.token));
     }

@@ -35,6 +35,10 @@ pub struct ConnectArgs {
     /// Work on a tokenless sandbox: endpoints and credentials from `<URL>/-/sandbox/info`.
     #[arg(long, value_name = "URL")]
     pub sandbox: Option<String>,
+    /// With --sandbox: sign in as this sandbox user instead of the org's owner (to act as a
+    /// member, e.g. `tokens revoke` for their own tokens).
+    #[arg(long = "as", value_name = "USER", requires = "sandbox")]
+    pub as_user: Option<String>,
     /// Sign in to npm through the browser; the session is revoked when the command ends.
     #[arg(long)]
     pub login: bool,
@@ -123,11 +127,18 @@ impl Connection {
             (token, "a web login session".to_string())
         } else if let Some(info) = &info {
             // The sandbox lists an empty token for a user without a live session.
-            let owner = info
-                .users
-                .iter()
-                .find(|u| u.role.as_deref() == Some("owner") && !u.token.is_empty())
-                .context("the sandbox has no owner with a live session to sign in as (log in again, or use --login)")?;
+            let owner = match &args.as_user {
+                Some(name) => info
+                    .users
+                    .iter()
+                    .find(|u| &u.name == name && !u.token.is_empty())
+                    .with_context(|| format!("--as {name}: the sandbox has no user {name} with a live session"))?,
+                None => info
+                    .users
+                    .iter()
+                    .find(|u| u.role.as_deref() == Some("owner") && !u.token.is_empty())
+                    .context("the sandbox has no owner with a live session to sign in as (log in again, or use --login)")?,
+            };
             (
                 Secret::new(owner.token.as_str()),
                 "a sandbox session".to_string(),

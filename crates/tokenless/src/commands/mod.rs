@@ -9,3 +9,4 @@ pub mod init;
 pub mod lint;
 pub mod plan;
 pub mod sandbox;
+pub mod tokens;
