@@ -318,10 +318,9 @@ async fn revoke(action: &TokensAction, session: &SessionSlot) -> anyhow::Result<
         }
     }
     for t in &tokens {
-        if *all || (*bypass_2fa && t.bypass_2fa == Some(true)) || (*write && t.writes()) {
-            if !chosen.iter().any(|c| c.key == t.key) {
-                chosen.push(t);
-            }
+        let wanted = *all || (*bypass_2fa && t.bypass_2fa == Some(true)) || (*write && t.writes());
+        if wanted && !chosen.iter().any(|c| c.key == t.key) {
+            chosen.push(t);
         }
     }
     if chosen.is_empty() {
