@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use tokenless_org::{
     apply::{ApplyOptions, Engine, Reporter},
     journal::{Entry, Journal},
-    plan::{Phase, Step, is_own},
+    plan::{Phase, Step},
     twofa::{Asker, TwoFactor},
 };
 
@@ -96,16 +96,7 @@ async fn apply(args: &ApplyArgs, session: &SessionSlot) -> anyhow::Result<ExitCo
     if !args.yes && !interactive {
         bail!("apply changes the org: pass --yes, or run it on a terminal to confirm");
     }
-    let mut p = args.target.prepare(session).await?;
-    // npm refuses trust, access and token changes from bypass-2FA tokens.
-    if let Some(t) = p.actual.tokens.iter().find(|t| is_own(t, &p.conn.token))
-        && t.bypass_2fa == Some(true)
-    {
-        bail!(
-            "the npm credential is a bypass-2FA token ({}): npm refuses trust, access and token changes from such tokens since August 2026; sign in with --login instead",
-            p.conn.own.shown
-        );
-    }
+    let mut p = args.target.prepare(session, true).await?;
     let phase = match args.phase {
         PhaseArg::Additive => Phase::Additive,
         PhaseArg::All => Phase::Destructive,

@@ -13,7 +13,7 @@ use tokenless_org::{
     actual::{self, Actual},
     apply::parse_duration,
     config::Config,
-    plan::{Plan, PlanOptions},
+    plan::{Plan, PlanOptions, is_own},
     record::Record,
 };
 
@@ -87,7 +87,10 @@ impl Target {
             .join(".tokenless")
     }
 
-    pub async fn prepare(&self, session: &SessionSlot) -> anyhow::Result<Prepared> {
+    /// Load, sign in, read the org and plan. `writes`: the caller will change the org, so a
+    /// bypass-2FA credential is refused before anything else is read (npm refuses trust,
+    /// access and token changes from such tokens since August 2026).
+    pub async fn prepare(&self, session: &SessionSlot, writes: bool) -> anyhow::Result<Prepared> {
         let config = Config::load(&self.config)?;
         if config.publishers.is_empty() {
             eprintln!(
@@ -105,6 +108,17 @@ impl Target {
             ..ClientOptions::default()
         };
         let conn = Connection::open(&self.connect, &config.org, options, session).await?;
+        if writes {
+            let tokens = conn.clients.npm.tokens().await?;
+            if let Some(t) = tokens.iter().find(|t| is_own(t, &conn.token))
+                && t.bypass_2fa == Some(true)
+            {
+                anyhow::bail!(
+                    "the npm credential is a bypass-2FA token ({}): npm refuses trust, access and token changes from such tokens since August 2026; sign in with --login instead",
+                    conn.own.shown
+                );
+            }
+        }
         let actual = actual::collect(&config, &conn.scope, &conn.clients)
             .await
             .context("cannot read the org's current state")?;
@@ -151,7 +165,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let session: SessionSlot = Arc::new(Mutex::new(None));
-        let result = args.target.prepare(&session).await;
+        let result = args.target.prepare(&session, false).await;
         sign_out(&session).await;
         let p = result?;
         let approvals = p.plan.approvals(seconds_per_write(p.pace));
