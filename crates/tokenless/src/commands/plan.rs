@@ -10,7 +10,7 @@ use std::{
 use anyhow::Context;
 use tokenless_api::ClientOptions;
 use tokenless_org::{
-    actual::{self, Actual},
+    actual,
     apply::parse_duration,
     config::Config,
     plan::{Plan, PlanOptions, is_own},
@@ -70,7 +70,6 @@ pub struct Target {
 /// A loaded config, a signed-in connection, the org's state and the plan.
 pub struct Prepared {
     pub conn: Connection,
-    pub actual: Actual,
     pub record: Record,
     pub record_path: PathBuf,
     pub plan: Plan,
@@ -135,7 +134,6 @@ impl Target {
         );
         Ok(Prepared {
             conn,
-            actual,
             record,
             record_path,
             plan,
