@@ -152,7 +152,6 @@ pub async fn draft(inputs: &InitInputs, clients: &Clients) -> Result<Starter, Ap
     let mut gitlab_groups: BTreeSet<String> = BTreeSet::new();
     let mut github_repos: BTreeSet<String> = BTreeSet::new();
     let mut gitlab_projects: BTreeSet<String> = BTreeSet::new();
-    let mut circle_used: BTreeSet<String> = BTreeSet::new();
     for p in &packages {
         let mut drafts: Vec<(Vec<(String, DraftValue)>, String)> = Vec::new();
         if !p.trust.is_empty() {
@@ -192,9 +191,6 @@ pub async fn draft(inputs: &InitInputs, clients: &Clients) -> Result<Starter, Ap
                     .await
                     {
                         Some((fields, why)) => {
-                            if let Some((_, _, slug)) = circle_projects.get(&origin) {
-                                circle_used.insert(slug.clone());
-                            }
                             if let Some(rest) = origin.strip_prefix("github.com/") {
                                 github_repos.insert(rest.to_owned());
                             }
@@ -349,7 +345,6 @@ pub async fn draft(inputs: &InitInputs, clients: &Clients) -> Result<Starter, Ap
             }
         }
     }
-    let _ = circle_used;
     Ok(s)
 }
 

@@ -10,7 +10,7 @@
 //!   (`_npmUser.trustedPublisher.oidcConfigId`). `--force-unverified` lifts the gate and
 //!   the output says so.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 use tokenless_api::npm::Token;
@@ -823,7 +823,6 @@ pub fn plan(cfg: &Config, actual: &Actual, record: &Record, opts: &PlanOptions) 
             p.held.push(st);
         }
     }
-    let _ = BTreeMap::<(), ()>::new();
     p
 }
 
@@ -893,4 +892,224 @@ pub fn is_own(t: &Token, own: &tokenless_trust::Secret) -> bool {
 /// A bulk-hardening token left over: bypass-2FA and named like a temporary one.
 pub fn is_temporary(t: &Token) -> bool {
     t.bypass_2fa == Some(true) && t.name.as_deref().is_some_and(looks_temporary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actual::PackageNow;
+    use crate::desired::DEFAULT_RESTRICTION;
+    use std::collections::BTreeSet;
+    use tokenless_trust::{CircleCiPublisher, Publisher};
+
+    const ORG: &str = "11111111-1111-4111-8111-111111111111";
+    const PROJ: &str = "22222222-2222-4222-8222-222222222222";
+    const DEF: &str = "33333333-3333-4333-8333-333333333333";
+    const CTX: &str = "44444444-4444-4444-8444-444444444444";
+
+    fn config(extra: &str) -> Config {
+        Config::parse(&format!(
+            "[org]\nscope = \"@acme\"\n[[publisher]]\npackages = [\"@acme/*\"]\nprovider = \"circleci\"\norg_id = \"{ORG}\"\nproject_id = \"{PROJ}\"\npipeline_definition_id = \"{DEF}\"\nvcs_origin = \"github.com/acme/mono\"\ncontexts = [\"{CTX}\"]\n[access]\nmfa = \"publish\"\n{extra}"
+        ))
+        .expect("config")
+    }
+
+    fn trust(id: &str, contexts: &[&str]) -> TrustConfig {
+        TrustConfig {
+            id: Some(id.into()),
+            publisher: Publisher::CircleCi(CircleCiPublisher {
+                org_id: ORG.into(),
+                project_id: PROJ.into(),
+                pipeline_definition_id: DEF.into(),
+                vcs_origin: "github.com/acme/mono".into(),
+                context_ids: contexts.iter().map(|c| (*c).to_owned()).collect(),
+            }),
+            permissions: vec![Permission::CreatePackage],
+        }
+    }
+
+    fn package(name: &str, trust: Vec<TrustConfig>, via: Option<&str>) -> PackageNow {
+        PackageNow {
+            name: name.into(),
+            trust,
+            latest: Some(("1.0.0".into(), via.map(str::to_owned))),
+        }
+    }
+
+    fn actual(packages: Vec<PackageNow>) -> Actual {
+        let mut a = Actual {
+            user: "alice".into(),
+            ..Actual::default()
+        };
+        a.contexts.insert(
+            "npm-publish".into(),
+            (CTX.into(), vec![DEFAULT_RESTRICTION.into()]),
+        );
+        for p in packages {
+            a.packages.insert(p.name.clone(), p);
+        }
+        a
+    }
+
+    fn ids(steps: &[Step]) -> Vec<&str> {
+        steps.iter().map(|s| s.id.as_str()).collect()
+    }
+
+    #[test]
+    fn destructive_steps_wait_for_a_trusted_release_of_what_they_could_break() {
+        let a = actual(vec![
+            // Released through the desired config: verified.
+            package("@acme/a", vec![trust("t-a", &[CTX])], Some("t-a")),
+            // Released with a token: its access stays as it is.
+            package("@acme/b", vec![trust("t-b", &[CTX])], None),
+        ]);
+        let p = plan(&config(""), &a, &Record::default(), &PlanOptions::default());
+        assert_eq!(p.verified, vec!["@acme/a"]);
+        assert_eq!(ids(&p.steps), vec!["mfa @acme/a"]);
+        assert_eq!(ids(&p.held), vec!["mfa @acme/b"]);
+        assert_eq!(p.waiting.len(), 1);
+        assert!(p.waiting[0].reason.contains("token or by a person"));
+
+        let forced = plan(
+            &config(""),
+            &a,
+            &Record::default(),
+            &PlanOptions {
+                force_unverified: true,
+                ..PlanOptions::default()
+            },
+        );
+        assert_eq!(ids(&forced.steps), vec!["mfa @acme/a", "mfa @acme/b"]);
+        assert!(forced.forced[0].contains("@acme/b"), "{:?}", forced.forced);
+    }
+
+    #[test]
+    fn a_changed_config_is_created_before_the_old_one_is_revoked() {
+        // The current config binds no context; the desired one binds CTX.
+        let a = actual(vec![package(
+            "@acme/a",
+            vec![trust("old", &[])],
+            Some("old"),
+        )]);
+        let p = plan(&config(""), &a, &Record::default(), &PlanOptions::default());
+        let steps = ids(&p.steps);
+        let create = steps
+            .iter()
+            .position(|s| s.starts_with("trust.create @acme/a"));
+        let revoke = steps.iter().position(|s| *s == "trust.revoke @acme/a old");
+        assert!(
+            create.is_some() && revoke.is_some() && create < revoke,
+            "{steps:?}"
+        );
+        // Released through the config about to go: not verified, access held.
+        assert!(p.verified.is_empty());
+        assert_eq!(ids(&p.held), vec!["mfa @acme/a"]);
+    }
+
+    #[test]
+    fn access_the_registry_acknowledged_is_not_planned_again() {
+        let a = actual(vec![package(
+            "@acme/a",
+            vec![trust("t", &[CTX])],
+            Some("t"),
+        )]);
+        let mut record = Record::default();
+        record.mfa.push(crate::record::MfaRecord {
+            package: "@acme/a".into(),
+            setting: "publish".into(),
+            acknowledged_at: "t".into(),
+        });
+        let p = plan(&config(""), &a, &record, &PlanOptions::default());
+        assert!(p.is_empty() && p.held.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn a_missing_package_needs_a_first_publish_by_a_person() {
+        let cfg = Config::parse(
+            "[[publisher]]\npackages = [\"@acme/new\"]\nprovider = \"github\"\nrepository = \"acme/new\"\nworkflow = \"publish.yml\"\n",
+        )
+        .expect("config");
+        let p = plan(
+            &cfg,
+            &actual(vec![]),
+            &Record::default(),
+            &PlanOptions::default(),
+        );
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("@acme/new does not exist yet"))
+        );
+        assert!(p.steps.is_empty());
+    }
+
+    #[test]
+    fn secrets_wait_for_their_own_packages_and_temporary_tokens_for_nothing() {
+        let mut a = actual(vec![
+            package("@acme/a", vec![trust("t", &[CTX])], Some("t")),
+            package("@acme/b", vec![trust("u", &[CTX])], None),
+        ]);
+        a.circleci_vars.insert(
+            "project gh/acme/mono".into(),
+            BTreeSet::from(["NPM_TOKEN".to_owned()]),
+        );
+        a.tokens.push(Token {
+            key: "k-temp".into(),
+            token: "npm_tmp1".into(),
+            name: Some("tmp-bulk-hardening".into()),
+            bypass_2fa: Some(true),
+            ..Token::default()
+        });
+        a.tokens.push(Token {
+            key: "k-ci".into(),
+            token: "npm_ci00".into(),
+            name: Some("ci".into()),
+            ..Token::default()
+        });
+        let cfg = config(
+            "[secrets]\nnames = [\"NPM_TOKEN\"]\ncircleci_projects = [\"gh/acme/mono\"]\n[tokens]\ndelete = \"all\"\n",
+        );
+        let p = plan(&cfg, &a, &Record::default(), &PlanOptions::default());
+        // The temporary token goes at once; the project variable and the other token wait
+        // for @acme/b, which still releases with a token.
+        assert!(ids(&p.steps).contains(&"token.delete k-temp"));
+        let held = ids(&p.held);
+        assert!(held.contains(&"token.delete k-ci"), "{held:?}");
+        assert!(
+            held.iter()
+                .any(|s| s.starts_with("variable.delete CircleCI project")),
+            "{held:?}"
+        );
+    }
+
+    #[test]
+    fn the_runs_own_token_is_deleted_last() {
+        let mut a = actual(vec![package(
+            "@acme/a",
+            vec![trust("t", &[CTX])],
+            Some("t"),
+        )]);
+        for (key, prefix) in [("k-own", "npm_own0"), ("k-other", "npm_oth0")] {
+            a.tokens.push(Token {
+                key: key.into(),
+                token: prefix.into(),
+                name: Some(key.into()),
+                ..Token::default()
+            });
+        }
+        let cfg = config("[tokens]\ndelete = \"all\"\n");
+        let own = tokenless_trust::Secret::new("npm_own0abcdefghijklmnopqrstuvwxyz0123");
+        let p = plan(
+            &cfg,
+            &a,
+            &Record::default(),
+            &PlanOptions {
+                own_credential: Some(own),
+                ..PlanOptions::default()
+            },
+        );
+        let steps = ids(&p.steps);
+        assert_eq!(steps.last(), Some(&"token.delete k-own"), "{steps:?}");
+        assert!(steps.contains(&"token.delete k-other"));
+    }
 }
