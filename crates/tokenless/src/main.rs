@@ -28,6 +28,7 @@ enum Command {
     Plan(Box<commands::plan::PlanArgs>),
     Apply(Box<commands::apply::ApplyArgs>),
     Tokens(commands::tokens::TokensArgs),
+    Schema(commands::schema::SchemaArgs),
     Sandbox(commands::sandbox::SandboxArgs),
 }
 
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => commands::plan::run(*args),
         Command::Apply(args) => commands::apply::run(*args),
         Command::Tokens(args) => commands::tokens::run(args),
+        Command::Schema(args) => commands::schema::run(args),
         Command::Sandbox(args) => commands::sandbox::run(args),
     };
     match result {

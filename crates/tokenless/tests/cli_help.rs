@@ -11,7 +11,9 @@ fn help_lists_every_command() {
         .expect("run");
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["lint", "explain", "audit", "sandbox"] {
+    for cmd in [
+        "lint", "explain", "audit", "init", "plan", "apply", "tokens", "schema", "sandbox",
+    ] {
         assert!(text.contains(cmd), "--help does not list {cmd}:\n{text}");
     }
 }

@@ -9,4 +9,5 @@ pub mod init;
 pub mod lint;
 pub mod plan;
 pub mod sandbox;
+pub mod schema;
 pub mod tokens;
