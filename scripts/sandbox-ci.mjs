@@ -5,6 +5,8 @@
 //       "Merge" the fixed CI configs: push the publish configs of the `migrated` scenario
 //       (crates/tokenless-sandbox/scenarios/migrated.json) to the sandbox's CircleCI
 //       projects, GitHub repositories and GitLab projects (POST /-/sandbox/push).
+//   node scripts/sandbox-ci.mjs release-all URL
+//       `release` of every package of the org, each at its next patch version.
 //   node scripts/sandbox-ci.mjs release URL PACKAGE VERSION [BRANCH]
 //       Run the publish job of PACKAGE the way its CI would after the fix: the job gets an
 //       id token from the sandbox's issuer (CircleCI with the `npm-publish` context, GitHub
@@ -23,7 +25,7 @@ import { fileURLToPath } from "node:url";
 const here = dirname(fileURLToPath(import.meta.url));
 const [cmd, url, ...rest] = process.argv.slice(2);
 const usage = () => {
-  console.error("usage: sandbox-ci.mjs push URL | release URL PACKAGE VERSION [BRANCH]");
+  console.error("usage: sandbox-ci.mjs push URL | release-all URL | release URL PACKAGE VERSION [BRANCH]");
   process.exit(2);
 };
 if (!cmd || !url) usage();
@@ -165,6 +167,24 @@ async function release(name, version, branch = "main") {
   }
 }
 
+async function releaseAll() {
+  const info = (await call("GET", "-/sandbox/info")).json;
+  const owner = info.users.find((u) => u.role === "owner" && u.token);
+  const r = await fetch(`${base}-/org/${info.org}/package`, {
+    headers: { authorization: `Bearer ${owner.token}` },
+  });
+  if (!r.ok) {
+    console.error(`sandbox-ci: cannot list the org's packages (${r.status})`);
+    process.exit(1);
+  }
+  for (const name of Object.keys(await r.json()).sort()) {
+    const doc = (await call("GET", encodeURIComponent(name).replace("%40", "@"))).json;
+    const [a, b, c] = doc["dist-tags"].latest.split(".").map((n) => parseInt(n, 10));
+    await release(name, `${a}.${b}.${c + 1}`);
+  }
+}
+
 if (cmd === "push") await push();
+else if (cmd === "release-all") await releaseAll();
 else if (cmd === "release") await release(...rest);
 else usage();
