@@ -13,6 +13,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::{StreamExt, TryStreamExt, stream};
+
 use tokenless_api::{
     ApiError,
     circleci::Project,
@@ -124,12 +126,17 @@ pub async fn draft(inputs: &InitInputs, clients: &Clients) -> Result<Starter, Ap
         circleci_org: inputs.circleci_org.clone(),
         ..Starter::default()
     };
-    let mut packages = Vec::new();
-    for name in npm.org_packages(&inputs.scope).await?.into_keys() {
-        let trust = npm.trust_configs(&name).await?;
-        let doc = npm.packument(&name).await?;
-        packages.push(PackageSeen { name, trust, doc });
-    }
+    let names: Vec<String> = npm.org_packages(&inputs.scope).await?.into_keys().collect();
+    let mut packages: Vec<PackageSeen> = stream::iter(names)
+        .map(|name| async move {
+            let trust = npm.trust_configs(&name).await?;
+            let doc = npm.packument(&name).await?;
+            Ok::<_, ApiError>(PackageSeen { name, trust, doc })
+        })
+        .buffer_unordered(16)
+        .try_collect()
+        .await?;
+    packages.sort_by(|a, b| a.name.cmp(&b.name));
 
     // CircleCI projects by VCS origin.
     let mut circle_projects: BTreeMap<String, (Project, String, String)> = BTreeMap::new();
