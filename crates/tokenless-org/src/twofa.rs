@@ -31,6 +31,9 @@ pub trait Asker: Send + Sync {
     fn ask_code(&self, refused: bool) -> Option<String>;
 }
 
+/// How long `--otp-command` may take.
+pub const OTP_COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// How long a web approval is awaited.
 pub const APPROVAL_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -74,19 +77,33 @@ impl TwoFactor {
         self.approvals.load(Ordering::Relaxed)
     }
 
+    /// Run `--otp-command`: its first line of output is the code. Output beyond a few
+    /// hundred bytes is not read and a command that does not finish within
+    /// [`OTP_COMMAND_TIMEOUT`] is killed: a password manager prints a code and exits.
     async fn run_command(&self, command: &str) -> Option<String> {
-        let out = tokio::process::Command::new("sh")
+        use tokio::io::AsyncReadExt;
+        let mut child = tokio::process::Command::new("sh")
             .arg("-c")
             .arg(command)
             .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
-            .output()
-            .await
+            .kill_on_drop(true)
+            .spawn()
             .ok()?;
-        if !out.status.success() {
-            return None;
-        }
-        let code = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let mut stdout = child.stdout.take()?;
+        let run = async {
+            let mut buf = Vec::new();
+            (&mut stdout).take(256).read_to_end(&mut buf).await.ok()?;
+            drop(stdout);
+            let status = child.wait().await.ok()?;
+            status.success().then_some(buf)
+        };
+        let buf = tokio::time::timeout(OTP_COMMAND_TIMEOUT, run)
+            .await
+            .ok()??;
+        let text = String::from_utf8_lossy(&buf);
+        let code = text.lines().next().unwrap_or_default().trim().to_owned();
         (!code.is_empty() && code.len() <= 64).then_some(code)
     }
 
@@ -135,5 +152,67 @@ impl OtpSource for TwoFactor {
         challenge: &'a Challenge,
     ) -> Pin<Box<dyn Future<Output = Option<String>> + Send + 'a>> {
         Box::pin(self.next(challenge))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Nobody;
+    impl Asker for Nobody {
+        fn show_approval_url(&self, _: &str) {}
+        fn ask_code(&self, _: bool) -> Option<String> {
+            None
+        }
+    }
+
+    fn twofa(cmd: &str) -> TwoFactor {
+        let npm = NpmClient::new("http://127.0.0.1:9/", None, Default::default()).expect("client");
+        TwoFactor::new(npm, Arc::new(Nobody), Some(cmd.to_owned()))
+    }
+
+    fn first() -> Challenge {
+        Challenge {
+            retry: false,
+            web: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_code_is_reused_until_refused_and_asked_again_then() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let counter = dir.path().join("n");
+        // Each run prints the next number: a new code per run.
+        let t = twofa(&format!(
+            "n=$(cat '{0}' 2>/dev/null || echo 100000); echo $((n+1)) > '{0}'; echo $((n+1))",
+            counter.display()
+        ));
+        assert_eq!(t.code(&first()).await.as_deref(), Some("100001"));
+        assert_eq!(t.code(&first()).await.as_deref(), Some("100001"), "reused");
+        let refused = Challenge {
+            retry: true,
+            web: None,
+        };
+        assert_eq!(t.code(&refused).await.as_deref(), Some("100002"));
+        assert_eq!(t.approvals(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_hostile_otp_command_neither_hangs_nor_fills_memory() {
+        // Endless output: only the first bytes are read, and the first line is no code.
+        let t = twofa("yes 123456123456123456123456123456123456123456123456123456123456123456");
+        assert_eq!(t.code(&first()).await, None);
+        // Failure and empty output give no code.
+        assert_eq!(twofa("exit 1").code(&first()).await, None);
+        assert_eq!(twofa("true").code(&first()).await, None);
+        // A first line is a code even when more follows.
+        assert_eq!(
+            twofa("printf '654321\\nextra\\n'")
+                .code(&first())
+                .await
+                .as_deref(),
+            Some("654321")
+        );
     }
 }

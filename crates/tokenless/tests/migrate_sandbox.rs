@@ -734,3 +734,102 @@ async fn sigkill_mid_run_resumes_from_the_journal_without_repeating_a_step() {
     assert_eq!(changes.len(), 20, "every step recorded once: {record}");
     assert!(!journal.exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ctrl_c_stops_after_the_requests_in_flight_and_the_rerun_finishes() {
+    let sb = start(legacy(false), SandboxOptions::default()).await;
+    let url = sb.url().to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = init(dir.path(), &url);
+    let otp = otp_command(&url, "alice");
+    let journal = dir.path().join(".tokenless/journal.jsonl");
+    let argv = apply_args(
+        &cfg,
+        &url,
+        &[
+            "--phase",
+            "additive",
+            "--pace",
+            "150ms",
+            "--otp-command",
+            &otp,
+        ],
+    );
+    let (child, reader) = spawn_apply(argv.clone(), |_| {});
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_to_string(&journal).map_or(0, |j| j.lines().count()) < 6 {
+        assert!(Instant::now() < deadline, "the journal never grew");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let interrupt = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(interrupt.success());
+    let status = tokio::task::spawn_blocking(move || wait(child, Duration::from_secs(30)))
+        .await
+        .expect("joins");
+    let err = reader.join().expect("stderr");
+    assert_eq!(status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("interrupted; run the same command again"),
+        "{err}"
+    );
+    // The record already has what was done; the journal stays for the rerun.
+    let record: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join(".tokenless/record.json")).expect("record"),
+    )
+    .expect("record JSON");
+    let done = record["changes"].as_array().map_or(0, Vec::len);
+    assert!((6..20).contains(&done), "{done}");
+
+    let out = run(argv).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for name in packages(&sb).await {
+        assert_eq!(trust_count(&sb, &name).await, 1, "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn init_finds_the_publishing_workflow_in_a_local_repository() {
+    let sb = start(legacy(false), SandboxOptions::default()).await;
+    let url = sb.url().to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A checkout of acme/site whose publish workflow is not at a conventional name.
+    let repo = dir.path().join("site");
+    std::fs::create_dir_all(repo.join(".github/workflows")).expect("mkdir");
+    std::fs::write(
+        repo.join("package.json"),
+        r#"{"name":"@acme/site","repository":"github:acme/site"}"#,
+    )
+    .expect("write");
+    std::fs::write(
+        repo.join(".github/workflows/ship-it.yml"),
+        "on: push\njobs:\n  ship:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - run: npm publish\n",
+    )
+    .expect("write");
+    std::fs::write(
+        repo.join(".github/workflows/test.yml"),
+        "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: npm test\n",
+    )
+    .expect("write");
+    let cfg = dir.path().join("tokenless.toml");
+    let out = run(args(&[
+        "init",
+        "--sandbox",
+        &url,
+        "--repo",
+        repo.to_str().expect("utf-8"),
+        "-o",
+        cfg.to_str().expect("utf-8"),
+    ]))
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let written = std::fs::read_to_string(&cfg).expect("config");
+    assert!(written.contains("workflow = \"ship-it.yml\""), "{written}");
+    assert!(
+        written.contains("found by lint in the local repository"),
+        "{written}"
+    );
+    assert!(!written.contains("workflow = \"test.yml\""), "{written}");
+}
