@@ -19,7 +19,7 @@ use tokenless_trust::Publisher;
 use crate::config::Config;
 
 /// Reads in flight at once.
-const CONCURRENCY: usize = 16;
+const CONCURRENCY: usize = 32;
 
 /// One package as the plan needs it.
 #[derive(Debug, Clone)]
@@ -107,6 +107,30 @@ impl Clients {
 
 /// Read everything the desired state speaks about.
 pub async fn collect(cfg: &Config, scope: &str, clients: &Clients) -> Result<Actual, CollectError> {
+    // Independent reads run at once: on a large org the packages dominate, and the rest
+    // (contexts, environments, secrets, tokens, members, teams) rides along.
+    let (mut actual, circle, forges, secrets, people) = tokio::try_join!(
+        read_packages(scope, clients),
+        read_circleci(cfg, clients),
+        read_forges(cfg, clients),
+        read_secrets(cfg, clients),
+        read_people(cfg, scope, clients),
+    )?;
+    actual.contexts = circle.contexts;
+    actual.circleci_vars = circle.circleci_vars;
+    actual.github_envs = forges.github_envs;
+    actual.gitlab_envs = forges.gitlab_envs;
+    actual.gitlab_no_tier = forges.gitlab_no_tier;
+    actual.github_secrets = secrets.github_secrets;
+    actual.gitlab_vars = secrets.gitlab_vars;
+    actual.tokens = people.tokens;
+    actual.members = people.members;
+    actual.teams = people.teams;
+    Ok(actual)
+}
+
+/// The signed-in user and every package with its trust configs and latest release.
+async fn read_packages(scope: &str, clients: &Clients) -> Result<Actual, CollectError> {
     let npm = &clients.npm;
     let mut actual = Actual {
         user: npm.whoami().await?,
@@ -135,6 +159,11 @@ pub async fn collect(cfg: &Config, scope: &str, clients: &Clients) -> Result<Act
         .await?;
     actual.packages = packages.into_iter().map(|p| (p.name.clone(), p)).collect();
 
+    Ok(actual)
+}
+
+async fn read_circleci(cfg: &Config, clients: &Clients) -> Result<Actual, CollectError> {
+    let mut actual = Actual::default();
     let wants_circle = cfg
         .publishers
         .iter()
@@ -175,6 +204,11 @@ pub async fn collect(cfg: &Config, scope: &str, clients: &Clients) -> Result<Act
         }
     }
 
+    Ok(actual)
+}
+
+async fn read_forges(cfg: &Config, clients: &Clients) -> Result<Actual, CollectError> {
+    let mut actual = Actual::default();
     for p in &cfg.publishers {
         match &p.template.publisher {
             Publisher::GitHub(g) => {
@@ -223,6 +257,11 @@ pub async fn collect(cfg: &Config, scope: &str, clients: &Clients) -> Result<Act
         }
     }
 
+    Ok(actual)
+}
+
+async fn read_secrets(cfg: &Config, clients: &Clients) -> Result<Actual, CollectError> {
+    let mut actual = Actual::default();
     let s = &cfg.secrets;
     for repo in &s.github_repositories {
         let names = clients.github()?.repository_secret_names(repo).await?;
@@ -260,6 +299,12 @@ pub async fn collect(cfg: &Config, scope: &str, clients: &Clients) -> Result<Act
         );
     }
 
+    Ok(actual)
+}
+
+async fn read_people(cfg: &Config, scope: &str, clients: &Clients) -> Result<Actual, CollectError> {
+    let mut actual = Actual::default();
+    let npm = &clients.npm;
     actual.tokens = npm.tokens().await?;
     actual.members = npm.org_members(scope).await?;
     for team in &cfg.teams_names() {

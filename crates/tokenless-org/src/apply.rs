@@ -100,9 +100,11 @@ struct Pacer {
 }
 
 impl Pacer {
-    async fn wait(&self) {
+    /// Wait for this write's slot; `false` when `stop` was set meanwhile (the write is
+    /// then not sent: Ctrl-C does not wait for the queue, only for requests in flight).
+    async fn wait(&self, stop: &AtomicBool) -> bool {
         if self.every.is_zero() {
-            return;
+            return !stop.load(Ordering::SeqCst);
         }
         let at = {
             let mut next = self.next.lock().await;
@@ -110,7 +112,23 @@ impl Pacer {
             *next = at + self.every;
             at
         };
-        tokio::time::sleep_until(at.into()).await;
+        while Instant::now() < at {
+            if stop.load(Ordering::SeqCst) {
+                return false;
+            }
+            let left = at.saturating_duration_since(Instant::now());
+            tokio::time::sleep(left.min(Duration::from_millis(50))).await;
+        }
+        !stop.load(Ordering::SeqCst)
+    }
+}
+
+/// The error of a write that was never sent because the run is stopping.
+fn not_sent() -> ApiError {
+    ApiError {
+        method: "-".into(),
+        path: "(not sent)".into(),
+        kind: tokenless_api::ErrorKind::Invalid("the run is stopping".into()),
     }
 }
 
@@ -133,6 +151,8 @@ pub struct Engine<'a> {
     /// Context name → id, for contexts this run creates.
     contexts: std::sync::Mutex<BTreeMap<String, String>>,
     stop: Arc<AtomicBool>,
+    /// A failure that stopped the run (the journal could not be written).
+    fatal: std::sync::Mutex<Option<String>>,
     reporter: Arc<dyn Reporter>,
 }
 
@@ -166,6 +186,7 @@ impl<'a> Engine<'a> {
             opts,
             contexts: std::sync::Mutex::new(BTreeMap::new()),
             stop,
+            fatal: std::sync::Mutex::new(None),
             reporter,
         }
     }
@@ -297,7 +318,9 @@ impl<'a> Engine<'a> {
                         match engine.step(s).await {
                             Ok(e) => entries.lock().await.push(e),
                             Err(m) => {
-                                failed.lock().await.push((s.id.clone(), m));
+                                if !engine.stopped() {
+                                    failed.lock().await.push((s.id.clone(), m));
+                                }
                                 return;
                             }
                         }
@@ -319,7 +342,8 @@ impl<'a> Engine<'a> {
                     }
                     match engine.step(s).await {
                         Ok(e) => entries.lock().await.push(e),
-                        Err(m) => failed.lock().await.push((s.id.clone(), m)),
+                        Err(m) if !engine.stopped() => failed.lock().await.push((s.id.clone(), m)),
+                        Err(_) => {}
                     }
                 }
             })
@@ -351,7 +375,13 @@ impl<'a> Engine<'a> {
             record.add(e);
         }
         summary.failed = failed.into_inner();
-        summary.interrupted = self.stopped();
+        let fatal = self.fatal.lock().unwrap_or_else(|p| p.into_inner()).take();
+        summary.interrupted = self.stopped() && fatal.is_none();
+        if let Some(message) = fatal {
+            summary
+                .failed
+                .push(("journal".into(), format!("{message}; the run stopped")));
+        }
         summary.approvals = self.twofa.approvals();
         summary.logins = self.session.logins.load(Ordering::Relaxed);
         summary
@@ -361,26 +391,34 @@ impl<'a> Engine<'a> {
         self.stop.load(Ordering::SeqCst)
     }
 
-    /// Do one step, read it back, journal it.
+    /// Do one step, read it back, journal it. A step cut short because the run is
+    /// stopping is neither done nor failed: the rerun does it.
     async fn step(&self, s: &Step) -> Result<Entry, String> {
-        let result = self.execute(&s.op).await;
-        let result = result.map(|(verified, evidence)| Entry {
+        let (verified, evidence) = match self.execute(&s.op).await {
+            Ok(done) => done,
+            Err(_) if self.stopped() => return Err("the run is stopping".into()),
+            Err(e) => {
+                let failed = Err(e);
+                self.reporter.finished(s, &failed);
+                return failed;
+            }
+        };
+        let entry = Entry {
             step: s.id.clone(),
             op: serde_json::to_value(&s.op).unwrap_or_default(),
             at: now(),
             verified: verified.to_owned(),
             evidence,
-        });
-        let result = match result {
-            Ok(entry) => match self.journal.append(&entry) {
-                Ok(()) => Ok(entry),
-                Err(e) => {
-                    // Without the journal a resume could repeat the step: stop the run.
-                    self.stop.store(true, Ordering::SeqCst);
-                    Err(e.to_string())
-                }
-            },
-            Err(e) => Err(e),
+        };
+        let result = match self.journal.append(&entry) {
+            Ok(()) => Ok(entry),
+            Err(e) => {
+                // Without the journal a resume could repeat the step: stop the run.
+                let message = format!("{}: {e}", s.id);
+                *self.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(message.clone());
+                self.stop.store(true, Ordering::SeqCst);
+                Err(message)
+            }
         };
         self.reporter.finished(s, &result);
         result
@@ -397,7 +435,9 @@ impl<'a> Engine<'a> {
         F: Fn(NpmClient) -> Fut,
         Fut: std::future::Future<Output = Result<T, ApiError>>,
     {
-        self.pacer.wait().await;
+        if !self.pacer.wait(&self.stop).await {
+            return Err(not_sent());
+        }
         let generation = self.session.generation.load(Ordering::SeqCst);
         match f(self.npm().await).await {
             Err(e) if e.is_unauthorized() => {
@@ -887,14 +927,30 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_pacer_spaces_writes_across_tasks() {
+    async fn the_pacer_spaces_writes_across_tasks_and_lets_go_on_stop() {
         let pacer = Pacer {
             every: Duration::from_millis(50),
             next: Mutex::new(Instant::now()),
         };
+        let go = AtomicBool::new(false);
         let start = Instant::now();
-        futures::future::join_all((0..5).map(|_| pacer.wait())).await;
+        let sent = futures::future::join_all((0..5).map(|_| pacer.wait(&go))).await;
         let took = start.elapsed();
         assert!(took >= Duration::from_millis(200), "{took:?}");
+        assert!(sent.iter().all(|s| *s));
+
+        let slow = Pacer {
+            every: Duration::from_secs(10),
+            next: Mutex::new(Instant::now()),
+        };
+        let stop = AtomicBool::new(false);
+        assert!(slow.wait(&stop).await, "the first slot is now");
+        stop.store(true, Ordering::SeqCst);
+        let start = Instant::now();
+        assert!(
+            !slow.wait(&stop).await,
+            "a queued write is not sent after a stop"
+        );
+        assert!(start.elapsed() < Duration::from_secs(1));
     }
 }

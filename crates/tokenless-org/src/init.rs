@@ -378,18 +378,8 @@ async fn read_project(
     let Some(def) = definitions.first() else {
         return Ok(None);
     };
-    let origin = slug_origin(slug).unwrap_or_default();
+    let origin = crate::plan::slug_origin(slug).unwrap_or_default();
     Ok(Some((origin, project, def.id.clone())))
-}
-
-fn slug_origin(slug: &str) -> Option<String> {
-    let (vcs, rest) = slug.split_once('/')?;
-    let host = match vcs {
-        "gh" | "github" => "github.com",
-        "bb" | "bitbucket" => "bitbucket.org",
-        _ => return None,
-    };
-    Some(format!("{host}/{rest}"))
 }
 
 fn text(k: &str, v: &str) -> (String, DraftValue) {

@@ -873,8 +873,8 @@ fn fingerprint(c: &TrustConfig, pending: &[String]) -> String {
     format!("{}:{h:016x}", c.provider())
 }
 
-/// `gh/acme/monorepo` → `github.com/acme/monorepo`.
-fn slug_origin(slug: &str) -> Option<String> {
+/// A CircleCI project slug's VCS origin: `gh/acme/monorepo` → `github.com/acme/monorepo`.
+pub fn slug_origin(slug: &str) -> Option<String> {
     let (vcs, rest) = slug.split_once('/')?;
     let host = match vcs {
         "gh" | "github" => "github.com",

@@ -34,12 +34,18 @@ pub trait Asker: Send + Sync {
 /// How long `--otp-command` may take.
 pub const OTP_COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// An authenticator code older than this is not offered again: it is about to rotate,
+/// and every refused code counts towards the registry's lockout.
+const CODE_FRESH_FOR: Duration = Duration::from_secs(25);
+
 /// How long a web approval is awaited.
 pub const APPROVAL_TIMEOUT: Duration = Duration::from_secs(600);
 
 struct State {
     /// The code (or web approval token) last handed out.
     code: Option<String>,
+    /// When that code arrived (authenticator codes live 30 seconds).
+    code_at: Option<Instant>,
     /// When the last web approval arrived: a write challenged just before it was sent
     /// (while the approval was pending) rides the window it opened.
     approved_at: Option<Instant>,
@@ -66,6 +72,7 @@ impl TwoFactor {
             otp_command,
             state: Mutex::new(State {
                 code: None,
+                code_at: None,
                 approved_at: None,
             }),
             approvals: AtomicUsize::new(0),
@@ -114,7 +121,13 @@ impl TwoFactor {
         let fresh = state
             .approved_at
             .is_some_and(|at| at.elapsed() < FRESH_APPROVAL);
-        if !challenge.retry && state.code.is_some() && (challenge.web.is_none() || fresh) {
+        let young = state
+            .code_at
+            .is_some_and(|at| at.elapsed() < CODE_FRESH_FOR);
+        if !challenge.retry
+            && state.code.is_some()
+            && ((challenge.web.is_none() && young) || (challenge.web.is_some() && fresh))
+        {
             return state.code.clone();
         }
         let code = if let Some(web) = &challenge.web {
@@ -142,6 +155,7 @@ impl TwoFactor {
             state.approved_at = challenge.web.is_some().then(Instant::now);
         }
         state.code = code.clone();
+        state.code_at = code.as_ref().map(|_| Instant::now());
         code
     }
 }
@@ -152,6 +166,18 @@ impl OtpSource for TwoFactor {
         challenge: &'a Challenge,
     ) -> Pin<Box<dyn Future<Output = Option<String>> + Send + 'a>> {
         Box::pin(self.next(challenge))
+    }
+
+    /// A young authenticator code, sent with the first attempt. A web approval's code is
+    /// spent once used: the open window carries the writes, not the code.
+    fn current(&self) -> Option<String> {
+        let state = self.state.try_lock().ok()?;
+        let young = state
+            .code_at
+            .is_some_and(|at| at.elapsed() < CODE_FRESH_FOR);
+        (young && state.approved_at.is_none())
+            .then(|| state.code.clone())
+            .flatten()
     }
 }
 

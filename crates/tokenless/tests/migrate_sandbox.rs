@@ -570,6 +570,21 @@ fn spawn_apply(
     (child, reader)
 }
 
+/// Start `tokenless apply` and return once its journal holds `steps` completed steps.
+async fn apply_until_journaled(
+    argv: Vec<String>,
+    journal: &Path,
+    steps: usize,
+) -> (std::process::Child, std::thread::JoinHandle<String>) {
+    let started = spawn_apply(argv, |_| {});
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_to_string(journal).map_or(0, |j| j.lines().count()) < steps {
+        assert!(Instant::now() < deadline, "the journal never grew");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    started
+}
+
 fn wait(mut child: std::process::Child, timeout: Duration) -> std::process::ExitStatus {
     let deadline = Instant::now() + timeout;
     loop {
@@ -706,12 +721,7 @@ async fn sigkill_mid_run_resumes_from_the_journal_without_repeating_a_step() {
             &otp,
         ],
     );
-    let (mut child, reader) = spawn_apply(argv.clone(), |_| {});
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::fs::read_to_string(&journal).map_or(0, |j| j.lines().count()) < 8 {
-        assert!(Instant::now() < deadline, "the journal never grew");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (mut child, reader) = apply_until_journaled(argv.clone(), &journal, 8).await;
     child.kill().expect("SIGKILL"); // std's kill is SIGKILL on unix
     let _ = child.wait();
     let _ = reader.join();
@@ -755,12 +765,7 @@ async fn ctrl_c_stops_after_the_requests_in_flight_and_the_rerun_finishes() {
             &otp,
         ],
     );
-    let (child, reader) = spawn_apply(argv.clone(), |_| {});
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::fs::read_to_string(&journal).map_or(0, |j| j.lines().count()) < 6 {
-        assert!(Instant::now() < deadline, "the journal never grew");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (child, reader) = apply_until_journaled(argv.clone(), &journal, 6).await;
     let interrupt = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

@@ -243,7 +243,10 @@ impl NpmClient {
     /// npm's web 2FA (`authUrl`/`doneUrl`) is handed to `otp` as [`Challenge::web`].
     async fn write(&self, req: Request, otp: &dyn OtpSource) -> Result<Reply, ApiError> {
         const MAX_PROMPTS: u32 = 3;
-        let mut code: Option<String> = None;
+        // A code the source holds goes with the first attempt; if the registry refuses it,
+        // the challenge that follows is a retry.
+        let mut code: Option<String> = otp.current();
+        let sent_first = code.is_some();
         let mut prompts = 0;
         loop {
             let mut attempt = req.clone();
@@ -265,7 +268,7 @@ impl NpmClient {
                     done_url: self.rewrite_done_url(&done_url),
                 });
             let challenge = Challenge {
-                retry: prompts > 1,
+                retry: prompts > 1 || sent_first,
                 web,
             };
             code = Some(

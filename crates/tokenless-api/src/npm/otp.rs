@@ -35,6 +35,13 @@ pub trait OtpSource: Send + Sync {
         &'a self,
         challenge: &'a Challenge,
     ) -> Pin<Box<dyn Future<Output = Option<String>> + Send + 'a>>;
+
+    /// A code the source expects the registry to accept now, sent with the first attempt
+    /// of a write to spare the challenge round trip. `None` (the default): send the write
+    /// bare and answer the challenge.
+    fn current(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A fixed code (`--otp=123456`), or none at all: offered once, never again.

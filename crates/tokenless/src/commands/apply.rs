@@ -1,7 +1,7 @@
 //! `tokenless apply`: the plan, executed: canary first, then the rest, resumable.
 
 use std::{
-    io::{BufRead, IsTerminal, Write},
+    io::IsTerminal,
     process::ExitCode,
     sync::{
         Arc, Mutex,
@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use tokenless_org::{
     apply::{ApplyOptions, Engine, Reporter},
     journal::{Entry, Journal},
@@ -18,6 +18,7 @@ use tokenless_org::{
     twofa::{Asker, TwoFactor},
 };
 
+use super::prompt::{ask_code, ask_yes};
 use super::{
     connect::{SessionSlot, Signals, sign_out},
     plan::{Target, seconds_per_write},
@@ -68,7 +69,7 @@ pub struct ApplyArgs {
     #[arg(long, value_enum, default_value_t = PhaseArg::All)]
     pub phase: PhaseArg,
     /// Packages changed at once.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
     /// Run this command for each new one-time password (its stdout is the code).
     #[arg(long, value_name = "CMD")]
@@ -79,10 +80,7 @@ pub struct ApplyArgs {
 }
 
 pub fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::prompt::runtime()?;
     runtime.block_on(async {
         let session: SessionSlot = Arc::new(Mutex::new(None));
         let result = apply(&args, &session).await;
@@ -223,13 +221,6 @@ fn args_phase(args: &ApplyArgs) -> &'static str {
     }
 }
 
-fn ask_yes(question: &str) -> bool {
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).is_ok() && matches!(line.trim(), "y" | "Y" | "yes")
-}
-
 /// Progress and prompts: a bar on a terminal, plain lines otherwise.
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
@@ -345,21 +336,9 @@ impl Asker for Progress {
         if !self.interactive {
             return None;
         }
-        if let Some(bar) = &self.bar {
-            bar.suspend(|| ());
+        match &self.bar {
+            Some(bar) => bar.suspend(|| ask_code(refused)),
+            None => ask_code(refused),
         }
-        eprint!(
-            "{}one-time password: ",
-            if refused {
-                "the code was refused; "
-            } else {
-                ""
-            }
-        );
-        let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).ok()?;
-        let code = line.trim().to_owned();
-        (!code.is_empty()).then_some(code)
     }
 }

@@ -55,10 +55,7 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
             args.output.display()
         );
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::prompt::runtime()?;
     let text = runtime.block_on(async {
         let session: SessionSlot = Arc::new(Mutex::new(None));
         let result = draft(&args, &session).await;

@@ -102,8 +102,9 @@ impl Target {
             .clone()
             .unwrap_or_else(|| self.state_dir().join("record.json"));
         let record = Record::load(&record_path)?;
+        // Requests in flight per API: enough for apply's package chains and the reads.
         let options = ClientOptions {
-            concurrency: 16,
+            concurrency: 32,
             ..ClientOptions::default()
         };
         let conn = Connection::open(&self.connect, &config.org, options, session).await?;
@@ -157,10 +158,7 @@ pub fn seconds_per_write(pace: Duration) -> f64 {
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::prompt::runtime()?;
     runtime.block_on(async {
         let session: SessionSlot = Arc::new(Mutex::new(None));
         let result = args.target.prepare(&session, false).await;

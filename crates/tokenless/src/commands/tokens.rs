@@ -1,12 +1,12 @@
 //! `tokenless tokens list | revoke`: the signed-in account's npm tokens.
 
 use std::{
-    io::{BufRead, IsTerminal, Write},
+    io::IsTerminal,
     process::ExitCode,
     sync::{Arc, Mutex},
 };
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use tokenless_api::{ClientOptions, npm::Token};
 use tokenless_org::{
     config::OrgConfig,
@@ -82,10 +82,7 @@ Examples:
 }
 
 pub fn run(args: TokensArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::prompt::runtime()?;
     runtime.block_on(async {
         let session: SessionSlot = Arc::new(Mutex::new(None));
         let result = match &args.action {
@@ -254,22 +251,7 @@ impl Asker for Prompt {
         eprintln!("tokenless: approve the 2FA request (once per 5-minute window): {url}");
     }
     fn ask_code(&self, refused: bool) -> Option<String> {
-        if !std::io::stdin().is_terminal() {
-            return None;
-        }
-        eprint!(
-            "{}one-time password: ",
-            if refused {
-                "the code was refused; "
-            } else {
-                ""
-            }
-        );
-        let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).ok()?;
-        let code = line.trim().to_owned();
-        (!code.is_empty()).then_some(code)
+        super::prompt::ask_code(refused)
     }
 }
 
@@ -350,11 +332,7 @@ async fn revoke(action: &TokensAction, session: &SessionSlot) -> anyhow::Result<
         if !std::io::stdin().is_terminal() {
             bail!("revoking tokens needs --yes when nobody can be asked");
         }
-        eprint!("Revoke them? [y/N] ");
-        let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        if !matches!(line.trim(), "y" | "Y" | "yes") {
+        if !super::prompt::ask_yes("Revoke them?") {
             eprintln!("tokenless tokens revoke: cancelled; nothing revoked");
             return Ok(ExitCode::from(2));
         }
