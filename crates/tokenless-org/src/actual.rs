@@ -28,6 +28,9 @@ pub struct PackageNow {
     pub trust: Vec<TrustConfig>,
     /// The latest version and the trust config id it was published through, if any.
     pub latest: Option<(String, Option<String>)>,
+    /// Whether the packument was read (it is not for a package without a trust config:
+    /// none of its releases can have gone through one).
+    pub latest_read: bool,
 }
 
 /// A GitHub environment with its branch policies (`None`: the repository lacks it).
@@ -140,6 +143,16 @@ async fn read_packages(scope: &str, clients: &Clients) -> Result<Actual, Collect
     let packages: Vec<PackageNow> = stream::iter(names)
         .map(|name| async move {
             let trust = npm.trust_configs(&name).await?;
+            // Without a trust config no release went through one: the packument (the
+            // largest read) only matters once there is a config to verify.
+            if trust.is_empty() {
+                return Ok::<_, ApiError>(PackageNow {
+                    name,
+                    trust,
+                    latest: None,
+                    latest_read: false,
+                });
+            }
             let doc = npm.packument(&name).await?;
             let latest = doc.latest().map(|(v, meta)| {
                 let via = meta
@@ -148,10 +161,11 @@ async fn read_packages(scope: &str, clients: &Clients) -> Result<Actual, Collect
                     .and_then(|t| t.oidc_config_id.clone());
                 (v.to_owned(), via)
             });
-            Ok::<_, ApiError>(PackageNow {
+            Ok(PackageNow {
                 name,
                 trust,
                 latest,
+                latest_read: true,
             })
         })
         .buffer_unordered(CONCURRENCY)

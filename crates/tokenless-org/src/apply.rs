@@ -123,6 +123,9 @@ impl Pacer {
     }
 }
 
+/// `verified` of a step whose read-back is done for many steps at once, later in the run.
+const PENDING: &str = "pending-read-back";
+
 /// The error of a write that was never sent because the run is stopping.
 fn not_sent() -> ApiError {
     ApiError {
@@ -282,6 +285,15 @@ impl<'a> Engine<'a> {
                 }
             }
             if !self.stopped() {
+                let unverified = self.verify_team_steps(&entries).await;
+                if let Some((step, message)) = unverified.into_iter().next() {
+                    self.finish(summary, record, entries, failed).await;
+                    return Err(ApplyError::Canary {
+                        package: name,
+                        step,
+                        message,
+                    });
+                }
                 let access_confirmed = sets_access.then(|| {
                     let url = format!(
                         "{}/package/{}/access",
@@ -328,6 +340,11 @@ impl<'a> Engine<'a> {
                 }
             })
             .await;
+
+        if !self.stopped() {
+            let unverified = self.verify_team_steps(&entries).await;
+            failed.lock().await.extend(unverified);
+        }
 
         // Org-level removals; this run's own credential goes last.
         let (own, others): (Vec<&Step>, Vec<&Step>) = org_removals
@@ -422,6 +439,64 @@ impl<'a> Engine<'a> {
         };
         self.reporter.finished(s, &result);
         result
+    }
+
+    /// Read back every team change still pending: one `GET /-/team/<org>/<team>/package`
+    /// per team. Verified entries gain the evidence; the others are returned as failures
+    /// (and leave the list: the next plan sees the change missing and plans it again).
+    async fn verify_team_steps(&self, entries: &Mutex<Vec<Entry>>) -> Vec<(String, String)> {
+        let scope = self.opts.scope.as_str();
+        let mut list = entries.lock().await;
+        let teams: BTreeSet<String> = list
+            .iter()
+            .filter(|e| e.verified == PENDING)
+            .filter_map(|e| e.op.get("team").and_then(|t| t.as_str()).map(str::to_owned))
+            .collect();
+        let mut failures = Vec::new();
+        for team in teams {
+            let team = team.as_str();
+            let back = self
+                .read(|npm| async move { npm.team_packages(scope, team).await })
+                .await;
+            let source = format!("GET /-/team/{}/{team}/package", org(scope));
+            list.retain_mut(|e| {
+                if e.verified != PENDING || e.op.get("team").and_then(|t| t.as_str()) != Some(team)
+                {
+                    return true;
+                }
+                let package =
+                    e.op.get("package")
+                        .and_then(|p| p.as_str())
+                        .unwrap_or_default();
+                match &back {
+                    Ok(map)
+                        if matches!(
+                            map.get(package).map(String::as_str),
+                            Some("read" | "read-only")
+                        ) =>
+                    {
+                        e.verified = "read-back".into();
+                        e.evidence = format!("{}; {source}: {package} is read", e.evidence);
+                        true
+                    }
+                    Ok(map) => {
+                        failures.push((
+                            e.step.clone(),
+                            format!(
+                                "{source} shows {:?} for {package} after the change",
+                                map.get(package)
+                            ),
+                        ));
+                        false
+                    }
+                    Err(err) => {
+                        failures.push((e.step.clone(), format!("cannot read back: {err}")));
+                        false
+                    }
+                }
+            });
+        }
+        failures
     }
 
     async fn npm(&self) -> NpmClient {
@@ -764,20 +839,15 @@ impl<'a> Engine<'a> {
                 })
                 .await
                 .map_err(e)?;
-                let back = self
-                    .read(|npm| async move { npm.team_packages(scope, team).await })
-                    .await
-                    .map_err(e)?;
-                match back.get(package).map(String::as_str) {
-                    Some("read") | Some("read-only") => Ok((
-                        "read-back",
-                        format!(
-                            "GET /-/team/{}/{team}/package: {package} is read",
-                            org(scope)
-                        ),
-                    )),
-                    other => Err(format!("team {team} reads back {other:?} on {package}")),
-                }
+                // One read of the team's packages verifies all of its changes at once
+                // (verify_team_steps), instead of one read per package.
+                Ok((
+                    PENDING,
+                    format!(
+                        "PUT /-/team/{}/{team}/package {{\"package\":\"{package}\",\"permissions\":\"read-only\"}} answered 2xx",
+                        org(scope)
+                    ),
+                ))
             }
         }
     }

@@ -534,6 +534,11 @@ pub fn plan(cfg: &Config, actual: &Actual, record: &Record, opts: &PlanOptions) 
             p.verified.push(pkg.name.clone());
         } else {
             let (reason, todo) = match &pkg.latest {
+                _ if !pkg.latest_read => (
+                    "no trusted publisher yet, so no release went through one".to_owned(),
+                    "merge the fixed CI config and release once through the new trusted publisher"
+                        .to_owned(),
+                ),
                 Some((v, Some(via))) => (
                     format!(
                         "latest release {v} came through trust config {via}, which tokenless.toml does not ask for"
@@ -933,6 +938,7 @@ mod tests {
             name: name.into(),
             trust,
             latest: Some(("1.0.0".into(), via.map(str::to_owned))),
+            latest_read: true,
         }
     }
 

@@ -69,7 +69,7 @@ pub struct ApplyArgs {
     #[arg(long, value_enum, default_value_t = PhaseArg::All)]
     pub phase: PhaseArg,
     /// Packages changed at once.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=128))]
     pub concurrency: u16,
     /// Run this command for each new one-time password (its stdout is the code).
     #[arg(long, value_name = "CMD")]

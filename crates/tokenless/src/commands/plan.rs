@@ -104,7 +104,7 @@ impl Target {
         let record = Record::load(&record_path)?;
         // Requests in flight per API: enough for apply's package chains and the reads.
         let options = ClientOptions {
-            concurrency: 32,
+            concurrency: 48,
             ..ClientOptions::default()
         };
         let conn = Connection::open(&self.connect, &config.org, options, session).await?;
