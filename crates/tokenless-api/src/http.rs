@@ -47,6 +47,10 @@ pub struct ClientOptions {
     /// First and largest backoff between retries (exponential with jitter).
     pub min_backoff: Duration,
     pub max_backoff: Duration,
+    /// Most attempts started per second, across every clone of the client (`None`: no
+    /// cap). A client told the server's rate stays under it instead of learning it from
+    /// 429s, each of which pauses every request.
+    pub max_rate: Option<u32>,
 }
 
 impl Default for ClientOptions {
@@ -59,6 +63,7 @@ impl Default for ClientOptions {
             rate_limit_backoff: Duration::from_secs(1),
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(3),
+            max_rate: None,
         }
     }
 }
@@ -217,6 +222,8 @@ struct Shared {
     client: reqwest::Client,
     limiter: Semaphore,
     throttle: Mutex<Throttle>,
+    /// With `max_rate`: the earliest start of the next attempt.
+    next_slot: Mutex<Option<Instant>>,
     options: ClientOptions,
     stats: Stats,
 }
@@ -264,6 +271,7 @@ impl Http {
                 client,
                 limiter: Semaphore::new(options.concurrency.max(1)),
                 throttle: Mutex::new(Throttle::default()),
+                next_slot: Mutex::new(None),
                 options,
                 stats: Stats::default(),
             }),
@@ -360,6 +368,25 @@ impl Http {
         }
     }
 
+    /// With `max_rate`, wait for this attempt's start slot (slots are 1/rate apart).
+    async fn wait_slot(&self) {
+        let Some(rate) = self.shared.options.max_rate.filter(|r| *r > 0) else {
+            return;
+        };
+        let every = Duration::from_secs(1) / rate;
+        let at = {
+            let mut next = self
+                .shared
+                .next_slot
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let at = next.map_or_else(Instant::now, |n| n.max(Instant::now()));
+            *next = Some(at + every);
+            at
+        };
+        tokio::time::sleep_until(at.into()).await;
+    }
+
     /// Send with retries; returns any final answer (2xx or not) or a transport error.
     pub async fn send(
         &self,
@@ -388,6 +415,7 @@ impl Http {
             .map_err(|_| req.error(ErrorKind::Transport("client shut down".into())))?;
         loop {
             self.wait_gate().await;
+            self.wait_slot().await;
             stats.attempts.fetch_add(1, Ordering::Relaxed);
             let sent = Instant::now();
             let outcome = self.attempt(req, url.clone(), auth).await;

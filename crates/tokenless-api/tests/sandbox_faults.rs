@@ -225,3 +225,35 @@ async fn npm_429_without_retry_after_pauses_every_request_then_succeeds() {
     assert!(stats.attempts <= 12 + 2 * 8, "{stats:?}");
     assert!(elapsed < Duration::from_secs(8), "{elapsed:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_told_the_rate_stays_under_it_and_is_never_answered_429() {
+    let sandbox = start(SandboxOptions {
+        scenario: Scenario::Migrated,
+        rate_limit: Some(40),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let npm = owner(
+        &sandbox,
+        ClientOptions {
+            max_rate: Some(30),
+            concurrency: 32,
+            ..ClientOptions::default()
+        },
+    );
+    let started = std::time::Instant::now();
+    let results = join_all((0..60).map(|_| {
+        let npm = npm.clone();
+        async move { npm.whoami().await }
+    }))
+    .await;
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!(npm.stats().rate_limited, 0, "{:?}", npm.stats());
+    // 60 attempts at 30 per second: the last starts after about two seconds.
+    assert!(
+        started.elapsed() >= Duration::from_millis(1900),
+        "{:?}",
+        started.elapsed()
+    );
+}

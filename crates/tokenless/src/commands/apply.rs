@@ -77,6 +77,9 @@ pub struct ApplyArgs {
     /// The canary package (default: the first package with changes).
     #[arg(long, value_name = "PACKAGE")]
     pub canary: Option<String>,
+    /// Print request counters to stderr at the end (for scripts/bench-apply).
+    #[arg(long, hide = true)]
+    pub stats: bool,
 }
 
 pub fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
@@ -206,6 +209,15 @@ async fn apply(args: &ApplyArgs, session: &SessionSlot) -> anyhow::Result<ExitCo
     }
     if summary.interrupted {
         eprintln!("tokenless apply: interrupted; run the same command again to resume");
+    }
+    if args.stats {
+        let c = &p.conn.clients;
+        super::connect::print_stats(
+            &c.npm,
+            c.circleci.as_ref(),
+            c.github.as_ref(),
+            c.gitlab.as_ref(),
+        );
     }
     Ok(if complete {
         ExitCode::SUCCESS

@@ -280,21 +280,12 @@ async fn audit_and_render(sources: Sources, format: Format, stats: bool) -> anyh
     let report = audit::evaluate(&snapshot);
     print_report(&report, format)?;
     if stats {
-        let apis = std::iter::once(("npm", sources.npm.stats()))
-            .chain(
-                sources
-                    .circleci
-                    .iter()
-                    .map(|c| ("circleci", c.client.stats())),
-            )
-            .chain(sources.github.iter().map(|c| ("github", c.stats())))
-            .chain(sources.gitlab.iter().map(|c| ("gitlab", c.stats())));
-        for (api, s) in apis {
-            eprintln!(
-                "stats {api}: attempts={} rate_limited={} rate_limited_twice={} retried={}",
-                s.attempts, s.rate_limited, s.rate_limited_twice, s.retried
-            );
-        }
+        super::connect::print_stats(
+            &sources.npm,
+            sources.circleci.as_ref().map(|c| &c.client),
+            sources.github.as_ref(),
+            sources.gitlab.as_ref(),
+        );
     }
     Ok(report.exit_code())
 }

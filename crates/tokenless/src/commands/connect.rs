@@ -60,6 +60,10 @@ pub struct ConnectArgs {
     /// Read the GitLab token from this environment variable (default GITLAB_TOKEN).
     #[arg(long, value_name = "NAME")]
     pub gitlab_token_env: Option<String>,
+    /// Start at most N requests per second to each API (default: no cap; a 429 then
+    /// pauses every request). Set it just under a rate limit you know.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_rate: Option<u32>,
 }
 
 /// A signed-in connection to an org.
@@ -84,6 +88,10 @@ impl Connection {
         options: ClientOptions,
         session: &SessionSlot,
     ) -> anyhow::Result<Connection> {
+        let options = ClientOptions {
+            max_rate: args.max_rate.or(options.max_rate),
+            ..options
+        };
         let info: Option<SandboxInfo> = match &args.sandbox {
             Some(url) => Some(
                 tokenless_api::sandbox::fetch_info(url, options.clone())
@@ -256,6 +264,26 @@ impl Connection {
             token,
             info,
         })
+    }
+}
+
+/// Request counters per API on stderr (`--stats`, for the benchmarks):
+/// `stats npm: attempts=… rate_limited=… rate_limited_twice=… retried=…`.
+pub fn print_stats(
+    npm: &NpmClient,
+    circleci: Option<&CircleCiClient>,
+    github: Option<&GitHubClient>,
+    gitlab: Option<&GitLabClient>,
+) {
+    let apis = std::iter::once(("npm", npm.stats()))
+        .chain(circleci.map(|c| ("circleci", c.stats())))
+        .chain(github.map(|c| ("github", c.stats())))
+        .chain(gitlab.map(|c| ("gitlab", c.stats())));
+    for (api, s) in apis {
+        eprintln!(
+            "stats {api}: attempts={} rate_limited={} rate_limited_twice={} retried={}",
+            s.attempts, s.rate_limited, s.rate_limited_twice, s.retried
+        );
     }
 }
 
