@@ -392,6 +392,9 @@ impl<'a> Engine<'a> {
             record.add(e);
         }
         summary.failed = failed.into_inner();
+        if let Err(e) = self.journal.sync() {
+            *self.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+        }
         let fatal = self.fatal.lock().unwrap_or_else(|p| p.into_inner()).take();
         summary.interrupted = self.stopped() && fatal.is_none();
         if let Some(message) = fatal {

@@ -1,7 +1,9 @@
-//! The apply journal: one JSON line per completed step, written (and flushed to disk)
-//! the moment the step is done, so a run stopped by Ctrl-C, a crash or SIGKILL resumes
-//! where it stopped and never applies a step twice. A complete apply folds the journal
-//! into the record and removes it.
+//! The apply journal: one JSON line per completed step, written the moment the step is
+//! done (a killed process loses nothing the kernel has; `sync` puts it on disk at the end
+//! of a run), so a run stopped by Ctrl-C, a crash or SIGKILL resumes where it stopped and
+//! never applies a step twice. A complete apply folds the journal into the record and
+//! removes it. Should a machine crash lose the last lines, the rerun still converges: the
+//! plan is made from the org as it is read again, and every step is idempotent.
 
 use std::{
     collections::BTreeMap,
@@ -137,17 +139,25 @@ impl Journal {
         self.done.values()
     }
 
-    /// Append one entry and flush it to disk before returning.
+    /// Append one entry (one `write`: it survives the process being killed).
     pub fn append(&self, entry: &Entry) -> Result<(), JournalError> {
         let mut line = serde_json::to_string(entry).unwrap_or_default();
         line.push('\n');
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         file.write_all(line.as_bytes())
-            .and_then(|()| file.sync_data())
             .map_err(|source| JournalError::Write {
                 path: self.path.display().to_string(),
                 source,
             })
+    }
+
+    /// Put what was appended on disk (the end of a run, complete or not).
+    pub fn sync(&self) -> Result<(), JournalError> {
+        let file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        file.sync_data().map_err(|source| JournalError::Write {
+            path: self.path.display().to_string(),
+            source,
+        })
     }
 
     /// Remove a journal whose run finished (its entries are in the record).
