@@ -461,7 +461,7 @@ async fn match_origin(
                 ("actions".into(), DraftValue::List(vec!["publish".into()])),
             ],
             format!(
-                "package.json repository {origin} is CircleCI project {slug}; context {NEW_CONTEXT} is created if missing"
+                "package.json repository {origin}, which is CircleCI project {slug}; context {NEW_CONTEXT} is created if missing"
             ),
         ));
     }
