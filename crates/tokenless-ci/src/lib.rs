@@ -32,6 +32,7 @@
 //! - [`rules`]: one file per rule, one registry; [`versions`]: npm/Node tables.
 
 pub mod circleci;
+pub mod clients;
 pub mod config;
 pub mod detect;
 pub mod facts;

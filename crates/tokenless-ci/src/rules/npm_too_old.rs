@@ -2,6 +2,7 @@
 //! stored token is wired) runs an npm, Node or release tool that cannot perform it.
 
 use super::{FileCx, Npm, Out, provider_label};
+use crate::clients::{self, Oidc};
 use crate::facts::ToolVersion;
 use crate::finding::{RuleId, RuleMeta, Severity};
 use crate::model::Loc;
@@ -24,24 +25,44 @@ pub fn check(cx: &FileCx<'_>, out: &mut Out<'_>) {
             continue;
         }
         let f = j.facts;
+        // A client that cannot exchange at all on this provider (clients.rs).
+        let mut without_oidc = false;
+        for p in &j.publishes {
+            if let Oidc::None { why } = clients::oidc(p.client, provider) {
+                without_oidc = true;
+                out.push(
+                    ID,
+                    Some(Severity::High),
+                    p.loc,
+                    format!("job `{}` relies on trusted publishing, but publishes with {}: {why}, so every publish needs a stored token", j.name(), p.client.as_str()),
+                    "publish with npm (`npm publish`, npm >= 11.5.1; >= 11.11.0 on CircleCI) or yarn berry >= 4.10.1 instead",
+                );
+            }
+        }
+        // "pnpm publishes through npm, and …" when the client is not npm itself.
+        let through = match j.publishes.first().map(|p| p.client.as_str()) {
+            Some(c) if c != "npm" => format!("{c} publishes through npm, and "),
+            _ => String::new(),
+        };
+        let floor = clients::npm_floor(provider);
         match &j.npm {
+            _ if without_oidc => {}
             Npm::Ok => {}
             Npm::TooOld { what, loc } => {
-                let min = if provider == Provider::CircleCi { "11.11.0" } else { "11.5.1" };
                 out.push(
                     ID,
                     None,
                     *loc,
-                    format!("job `{}` relies on trusted publishing, but {what}; {} needs npm >= {min}, so no exchange happens", j.name(), provider_label(provider)),
-                    "use an image with npm >= 11.11.0 (e.g. cimg/node:24.16) or run `npm install -g npm@^11.11.0` before publishing",
+                    format!("job `{}` relies on trusted publishing, but {what}; {through}{} needs npm >= {floor}, so no exchange happens", j.name(), provider_label(provider)),
+                    clients::npm_help(provider),
                 );
             }
             Npm::Unknown { what, loc } => out.push(
                 ID,
                 Some(Severity::Low),
                 *loc,
-                format!("job `{}` relies on trusted publishing, but tokenless {what}", j.name()),
-                "pin a Node image known to ship npm >= 11.11.0, or run `npm install -g npm@^11.11.0` before publishing",
+                format!("job `{}` relies on trusted publishing, but tokenless {what}; {through}{} needs npm >= {floor}", j.name(), provider_label(provider)),
+                clients::npm_help(provider),
             ),
         }
         // Node policy floor (GitHub/GitLab).
@@ -78,12 +99,16 @@ pub fn check(cx: &FileCx<'_>, out: &mut Out<'_>) {
                     .and_then(|m| m.parse::<u32>().ok())
                 && major < 25
             {
+                let need = match clients::oidc(crate::publish::Client::SemanticRelease, provider) {
+                    Oidc::Native { min, .. } => min.to_string(),
+                    _ => "13.1.0".to_owned(),
+                };
                 out.push(
                     ID,
                     None,
                     *loc,
-                    format!("job `{}` runs semantic-release {ver}, whose npm plugin predates trusted publishing and insists on NPM_TOKEN", j.name()),
-                    "use semantic-release 25 or newer",
+                    format!("job `{}` runs semantic-release {ver}, whose @semantic-release/npm predates trusted publishing (on {} it needs @semantic-release/npm >= {need}) and insists on NPM_TOKEN", j.name(), provider_label(provider)),
+                    "use semantic-release 25 or newer (it brings @semantic-release/npm 13)",
                 );
             }
         }

@@ -5,6 +5,7 @@
 use super::{FileCx, Out, abbreviate};
 use crate::facts::{Source, TokenCommand};
 use crate::finding::{RuleId, RuleMeta, Severity};
+use crate::publish::Client;
 
 pub const META: RuleMeta = RuleMeta {
     id: RuleId::TokenFallback,
@@ -18,15 +19,31 @@ pub fn check(cx: &FileCx<'_>, out: &mut Out<'_>) {
         if !j.exchange {
             continue;
         }
+        let yarn = j.publishes.iter().any(|p| p.client == Client::YarnBerry);
         for w in &j.statics {
             let Source::Static(src) = &w.source else {
                 continue;
+            };
+            let message = if yarn {
+                format!(
+                    "job `{}` obtains an id token but still wires {} from `{}`: yarn berry uses a configured token before it tries the exchange, so trusted publishing never runs while the token is set",
+                    j.name(),
+                    w.what,
+                    abbreviate(src)
+                )
+            } else {
+                format!(
+                    "job `{}` obtains an id token but still wires {} from `{}`: when the exchange fails npm silently publishes with the stored token",
+                    j.name(),
+                    w.what,
+                    abbreviate(src)
+                )
             };
             out.push(
                 META.id,
                 None,
                 w.loc,
-                format!("job `{}` obtains an id token but still wires {} from `{}`: when the exchange fails npm silently publishes with the stored token", j.name(), w.what, abbreviate(src)),
+                message,
                 "remove the stored token from the job (and from its contexts/secrets) so a failed exchange fails the publish",
             );
         }
