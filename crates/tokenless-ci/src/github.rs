@@ -73,6 +73,32 @@ fn matrix_value(forest: &Forest, matrix: Option<NodeId>, value: NodeId) -> (Node
     }
 }
 
+/// `${{ env.NAME }}` resolves to the value the workflow, the job or the step gives `NAME`
+/// in this file (the step's own `env:` wins, then the job's, then the workflow's), and
+/// that value in turn through the matrix; `${{ vars.NAME }}` and anything else stays as
+/// written (repository variables are not in the file).
+fn env_value(
+    forest: &Forest,
+    matrix: Option<NodeId>,
+    scopes: [&[EnvVar]; 2],
+    value: NodeId,
+    text: &str,
+) -> Option<(NodeId, String)> {
+    let name = text
+        .trim()
+        .strip_prefix("${{")
+        .and_then(|t| t.strip_suffix("}}"))
+        .and_then(|t| t.trim().strip_prefix("env."))
+        .map(str::trim)?;
+    let var = scopes
+        .iter()
+        .find_map(|vars| vars.iter().rev().find(|v| v.name == name))?;
+    if var.value == value {
+        return None;
+    }
+    Some(matrix_value(forest, matrix, var.value))
+}
+
 pub fn build(forest: &Forest, root: NodeId) -> Workflow {
     let mut triggers = Vec::new();
     if let Some(on) = forest.get(root, "on").or_else(|| forest.get(root, "true")) {
@@ -131,6 +157,9 @@ pub fn build(forest: &Forest, root: NodeId) -> Workflow {
                                     .iter()
                                     .map(|(ik, iv)| {
                                         let (value, text) = matrix_value(forest, matrix, *iv);
+                                        let (value, text) =
+                                            env_value(forest, matrix, [&senv, &env], value, &text)
+                                                .unwrap_or((value, text));
                                         Input {
                                             name: forest.text(*ik).to_string(),
                                             key: *ik,
@@ -250,6 +279,17 @@ pub fn excludes(cond: &str, event: &str) -> bool {
     }
     if event == "pull_request"
         && (c.contains("github.ref=='refs/heads/") || c.contains("github.event_name=='push'"))
+    {
+        return true;
+    }
+    // A `closed` pull request that was merged: the job runs the merged code of the base
+    // branch, not a contributor's.
+    if event == "pull_request"
+        && (c.contains("github.event.pull_request.merged==true")
+            || (c.contains("github.event.pull_request.merged")
+                && !c.contains("merged==false")
+                && !c.contains("!github.event.pull_request.merged")))
+        && !c.contains("||")
     {
         return true;
     }
