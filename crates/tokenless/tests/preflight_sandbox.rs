@@ -407,6 +407,29 @@ async fn no_id_token_is_a_usage_error_with_the_ci_config_to_add() {
     );
     assert!(run.stderr.contains("id-token: write"), "{}", run.stderr);
 
+    // GitHub's request endpoint refusing: no id token either.
+    let bad_url = format!(
+        "{}-/sandbox/oidc/github/actions-token?claims=%21%21",
+        sb.url()
+    );
+    let run = preflight(
+        &sb,
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("ACTIONS_ID_TOKEN_REQUEST_URL", &bad_url),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "request-secret-xyz"),
+        ],
+        &["--package", "@acme/site"],
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("requesting an id token from GitHub"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("request-secret-xyz"), "{}", run.stderr);
+
     let run = preflight(&sb, &[("GITLAB_CI", "true")], &["--package", "@acme/lab"]).await;
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("id_tokens:"), "{}", run.stderr);
@@ -440,4 +463,76 @@ async fn no_id_token_is_a_usage_error_with_the_ci_config_to_add() {
     )
     .await;
     assert_eq!(run.code, 2);
+}
+
+/// A `circleci` CLI shim on PATH: `circleci run oidc get --claims JSON` prints the next of
+/// the tokens the sandbox minted for the job and logs the claims it was asked for.
+#[cfg(unix)]
+fn circleci_shim(dir: &std::path::Path, tokens: &[String]) -> String {
+    use std::os::unix::fs::PermissionsExt as _;
+    let pool = dir.join("tokens");
+    std::fs::create_dir_all(&pool).expect("token pool");
+    for (i, t) in tokens.iter().enumerate() {
+        std::fs::write(pool.join(format!("{i:03}")), t).expect("token file");
+    }
+    let script = format!(
+        r#"#!/bin/sh
+[ "$1 $2 $3 $4" = "run oidc get --claims" ] || exit 64
+printf '%s\n' "$5" >> '{log}'
+f=$(ls '{pool}' | head -n 1)
+[ -n "$f" ] || {{ echo 'no more tokens' >&2; exit 1; }}
+cat '{pool}'/"$f"
+rm '{pool}'/"$f"
+"#,
+        log = dir.join("claims.log").display(),
+        pool = pool.display()
+    );
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("bin dir");
+    let path = bin.join("circleci");
+    std::fs::write(&path, script).expect("shim");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    format!("{}:/usr/bin:/bin", bin.display())
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn circleci_cli_mints_a_fresh_token_per_package() {
+    let sb = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let claims = circleci_claims(&sb);
+    let tokens = vec![
+        mint(&sb, "circleci", &claims).await,
+        mint(&sb, "circleci", &claims).await,
+    ];
+    let path = circleci_shim(dir.path(), &tokens);
+    let run = preflight(
+        &sb,
+        &[("CIRCLECI", "true"), ("PATH", &path)],
+        &["--package", "@acme/core", "--package", "@acme/web"],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("circleci run oidc get"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("fresh id token per package"),
+        "{}",
+        run.stdout
+    );
+    let refs: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    assert_no_secrets(&run, &refs);
+    // One token per package, each asked for with the registry's audience.
+    let log = std::fs::read_to_string(dir.path().join("claims.log")).expect("claims log");
+    let asked: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("claims JSON"))
+        .collect();
+    assert_eq!(asked.len(), 2, "{log}");
+    for a in &asked {
+        assert_eq!(a["aud"], sb.audience(), "{log}");
+    }
 }

@@ -292,21 +292,8 @@ pub fn run(args: PreflightArgs) -> anyhow::Result<ExitCode> {
             };
             anyhow::Ok((token, exchanged, trust))
         });
-        let (token, exchanged, trust) = match result {
-            Ok(r) => r,
-            Err(e) if outcomes.is_empty() && !source.fresh_per_package() => return Err(e),
-            Err(e) => {
-                outcomes.push(Outcome {
-                    package: package.clone(),
-                    accepted: false,
-                    refusal: Some(format!("no id token: {e:#}")),
-                    id_token: None,
-                    diagnosis: None,
-                    trust_configs_read: false,
-                });
-                continue;
-            }
-        };
+        // No id token is exit 2 (usage), whichever package it was for.
+        let (token, exchanged, trust) = result?;
         match exchanged {
             // The minted token is dropped here, unused.
             Ok(minted) => {
