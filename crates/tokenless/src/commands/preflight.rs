@@ -372,23 +372,13 @@ fn package_json_name() -> anyhow::Result<String> {
 
 /// The issuers to verify against: a tokenless sandbox's own (when the registry is one), else
 /// the pinned production issuers.
-fn issuers(registry: &str) -> anyhow::Result<IssuerTable> {
-    let is_npmjs = url_host(registry).as_deref() == Some("registry.npmjs.org");
-    if !is_npmjs && let Ok((table, _)) = explain::sandbox_issuers(registry) {
+fn issuers(registry: &str, host: &str) -> anyhow::Result<IssuerTable> {
+    if host != "registry.npmjs.org"
+        && let Ok((table, _)) = explain::sandbox_issuers(registry)
+    {
         return Ok(table);
     }
     explain::online_issuers()
-}
-
-fn url_host(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split('/').next()?;
-    Some(
-        authority
-            .rsplit_once(':')
-            .map_or(authority, |(h, _)| h)
-            .to_owned(),
-    )
 }
 
 /// explain's verifier over the refused id token (no replay store: it spends nothing).
@@ -402,7 +392,7 @@ fn diagnose(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let table = issuers(registry).unwrap_or_else(|_| IssuerTable::new(Vec::new()));
+    let table = issuers(registry, host).unwrap_or_else(|_| IssuerTable::new(Vec::new()));
     let mut decision = Verifier::new(table).verify_exchange(
         token.expose(),
         configs,
