@@ -533,3 +533,42 @@ impl GitHubClient {
             .map_err(|_| req.error(ErrorKind::Decode(format!("{path} is not UTF-8 text"))))
     }
 }
+
+/// What npm does on GitHub Actions when `NPM_ID_TOKEN` is empty (`lib/utils/oidc.js`):
+/// `GET <ACTIONS_ID_TOKEN_REQUEST_URL>&audience=<audience>` with
+/// `Authorization: Bearer <ACTIONS_ID_TOKEN_REQUEST_TOKEN>`; the id token is the answer's
+/// `value`. Every call mints a fresh id token. Errors never show the URL's query (it can
+/// carry a credential) nor the request token.
+pub async fn actions_id_token(
+    request_url: &str,
+    request_token: &crate::Secret,
+    audience: &str,
+    options: crate::ClientOptions,
+) -> Result<crate::Secret, crate::ApiError> {
+    use crate::http::{Http, Request, decode_success};
+    #[derive(serde::Deserialize)]
+    struct Value {
+        #[serde(default)]
+        value: Option<String>,
+    }
+    let mut url = url::Url::parse(request_url).map_err(|e| crate::ApiError {
+        method: "GET".into(),
+        path: "ACTIONS_ID_TOKEN_REQUEST_URL".into(),
+        kind: crate::ErrorKind::Invalid(format!("not a URL: {e}")),
+    })?;
+    url.query_pairs_mut().append_pair("audience", audience);
+    let http = Http::new(url.as_str(), options)?;
+    let req = Request::get(url.to_string())
+        .shown_as("ACTIONS_ID_TOKEN_REQUEST_URL")
+        .header("accept", "application/json");
+    let bearer = crate::Secret::new(format!("Bearer {}", request_token.expose()));
+    let reply = http.send(&req, Some(("authorization", &bearer))).await?;
+    let body: Value = decode_success(&req, reply)?;
+    match body.value {
+        Some(v) if !v.is_empty() => Ok(crate::Secret::new(v)),
+        _ => Err(req.error(crate::ErrorKind::Decode(
+            "the answer has no `value` (npm: \"Failed to fetch id_token from GitHub: missing value\")"
+                .into(),
+        ))),
+    }
+}

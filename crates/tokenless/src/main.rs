@@ -23,6 +23,7 @@ struct Cli {
 enum Command {
     Lint(commands::lint::LintArgs),
     Explain(commands::explain::ExplainArgs),
+    Preflight(commands::preflight::PreflightArgs),
     Audit(Box<commands::audit::AuditArgs>),
     Init(Box<commands::init::InitArgs>),
     Plan(Box<commands::plan::PlanArgs>),
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Lint(args) => commands::lint::run(args),
         Command::Explain(args) => commands::explain::run(args),
+        Command::Preflight(args) => commands::preflight::run(args),
         Command::Audit(args) => commands::audit::run(*args),
         Command::Init(args) => commands::init::run(*args),
         Command::Plan(args) => commands::plan::run(*args),

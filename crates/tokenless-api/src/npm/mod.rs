@@ -110,6 +110,47 @@ impl NpmClient {
         Ok(who.username)
     }
 
+    /// The OIDC token exchange npm runs before a publish (`lib/utils/oidc.js`):
+    /// `POST /-/npm/v1/oidc/token/exchange/package/<pkg>` at the registry's host root (a
+    /// registry path prefix is dropped, as npm drops it), no body, the CI job's id token as
+    /// `Authorization: Bearer`. A 2xx `{"token"}` is the short-lived token for that one
+    /// package; anything else is the registry's refusal (npmjs answers 404 for every trust
+    /// mismatch). A POST is retried only when it never reached the server (or was answered 429):
+    /// the registry spends the id token for the package on the first exchange it answers.
+    pub async fn oidc_exchange(
+        &self,
+        package: &str,
+        id_token: &Secret,
+    ) -> Result<Secret, ApiError> {
+        #[derive(serde::Deserialize)]
+        struct Minted {
+            #[serde(default)]
+            token: Option<String>,
+        }
+        let path = format!(
+            "/-/npm/v1/oidc/token/exchange/package/{}",
+            escape_name(package)
+        );
+        let url = self.http.base().join(&path).map_err(|e| {
+            Request::new(Method::POST, path.clone())
+                .error(ErrorKind::Invalid(format!("bad URL: {e}")))
+        })?;
+        let req = Request::new(Method::POST, url.to_string()).shown_as(path);
+        let bearer = Secret::new(format!("Bearer {}", id_token.expose()));
+        let reply = self
+            .http
+            .send(&req, Some(("authorization", &bearer)))
+            .await?;
+        let minted: Minted = decode(&req, reply)?;
+        match minted.token {
+            Some(t) if !t.is_empty() => Ok(Secret::new(t)),
+            _ => Err(req.error(ErrorKind::Decode(
+                "the exchange answered 2xx without a token (npm falls back to other credentials)"
+                    .into(),
+            ))),
+        }
+    }
+
     /// `GET /-/org/<org>/package` → package name → `read`/`write`.
     pub async fn org_packages(&self, scope: &str) -> Result<BTreeMap<String, String>, ApiError> {
         let path = format!("-/org/{}/package", escape_segment(org_name(scope)));

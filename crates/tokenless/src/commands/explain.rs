@@ -191,55 +191,56 @@ fn issuer_table(args: &ExplainArgs) -> anyhow::Result<(IssuerTable, Option<Strin
         return Ok((IssuerTable::production(Arc::new(keys)), None));
     }
     if args.online {
-        let fetcher = HttpFetcher::https_only().map_err(anyhow::Error::msg)?;
-        return Ok((
-            IssuerTable::production(Arc::new(CachingJwks::new(fetcher))),
-            None,
-        ));
+        return Ok((online_issuers()?, None));
     }
     let Some(base) = &args.sandbox else {
         bail!("give a key source: --jwks FILE, --online or --sandbox URL");
     };
+    let (table, host) = sandbox_issuers(base).context("--sandbox")?;
+    Ok((table, Some(host)))
+}
+
+/// The pinned production issuers, keys fetched over HTTPS (discovery, then `jwks_uri`).
+pub fn online_issuers() -> anyhow::Result<IssuerTable> {
+    let fetcher = HttpFetcher::https_only().map_err(anyhow::Error::msg)?;
+    Ok(IssuerTable::production(Arc::new(CachingJwks::new(fetcher))))
+}
+
+/// The issuers of the tokenless sandbox at `base` (read from `<base>/-/sandbox/info`), and
+/// its registry's hostname. Blocking: call it outside an async runtime.
+pub fn sandbox_issuers(base: &str) -> anyhow::Result<(IssuerTable, String)> {
     let fetcher = HttpFetcher::allow_http().map_err(anyhow::Error::msg)?;
     let info_url = format!("{}/-/sandbox/info", base.trim_end_matches('/'));
-    let info = fetcher
-        .get_json(&info_url)
-        .map_err(anyhow::Error::msg)
-        .context("--sandbox")?;
+    let info = fetcher.get_json(&info_url).map_err(anyhow::Error::msg)?;
     let field = |path: &[&str]| -> anyhow::Result<String> {
         let mut v = &info;
         for key in path {
             v = v
                 .get(key)
-                .with_context(|| format!("--sandbox: {info_url} has no {}", path.join(".")))?;
+                .with_context(|| format!("{info_url} has no {}", path.join(".")))?;
         }
-        v.as_str().map(str::to_owned).with_context(|| {
-            format!(
-                "--sandbox: {} in {info_url} is not a string",
-                path.join(".")
-            )
-        })
+        v.as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("{} in {info_url} is not a string", path.join(".")))
     };
     let circleci = field(&["issuers", "circleci"])?;
     let github = field(&["issuers", "github"])?;
     let gitlab = field(&["issuers", "gitlab"])?;
     let registry = field(&["registry"])?;
     let Some((circleci_prefix, _org)) = circleci.rsplit_once("/org/") else {
-        bail!("--sandbox: issuers.circleci {circleci:?} is not <prefix>/org/<org-id>");
+        bail!("issuers.circleci {circleci:?} is not <prefix>/org/<org-id>");
     };
     for url in [&circleci, &github, &gitlab] {
         if url == GITHUB_ISSUER
             || url == GITLAB_ISSUER
             || url.starts_with("https://oidc.circleci.com")
         {
-            bail!(
-                "--sandbox: {info_url} claims the production issuer {url}; a sandbox must use its own"
-            );
+            bail!("{info_url} claims the production issuer {url}; a sandbox must use its own");
         }
     }
     let host = audience_for_registry(&registry)
         .map(|aud| aud.trim_start_matches("npm:").to_owned())
-        .context("--sandbox: registry")?;
+        .context("registry")?;
     let keys: Arc<dyn JwksSource> = Arc::new(CachingJwks::new(fetcher));
     let both = [Algorithm::Rs256, Algorithm::Es256];
     let table = IssuerTable::new(vec![
@@ -251,7 +252,7 @@ fn issuer_table(args: &ExplainArgs) -> anyhow::Result<(IssuerTable, Option<Strin
             .with_algorithms(&both)
             .with_config_host("gitlab.com"),
     ]);
-    Ok((table, Some(host)))
+    Ok((table, host))
 }
 
 fn status_word(status: CheckStatus) -> (&'static str, Style) {
@@ -263,7 +264,7 @@ fn status_word(status: CheckStatus) -> (&'static str, Style) {
 }
 
 /// The text report: a header line, one line per check, the decision, the fix.
-fn render_text(decision: &Decision, registry_host: &str) -> String {
+pub fn render_text(decision: &Decision, registry_host: &str) -> String {
     let mut out = String::new();
     let provider = decision.provider.map_or("unknown", |p| p.as_str());
     out.push_str(&format!(
@@ -436,7 +437,7 @@ fn actions_text(decision: &Decision) -> String {
         .join(", ")
 }
 
-fn to_json(decision: &Decision) -> serde_json::Value {
+pub fn to_json(decision: &Decision) -> serde_json::Value {
     let mut value = json!({
         "accepted": decision.accepted,
         "package": decision.package,

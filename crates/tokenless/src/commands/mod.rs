@@ -8,6 +8,7 @@ pub mod explain;
 pub mod init;
 pub mod lint;
 pub mod plan;
+pub mod preflight;
 pub mod prompt;
 pub mod sandbox;
 pub mod schema;
