@@ -162,6 +162,21 @@ fn gh_shared(r: &GhCache, w: &GhCache) -> bool {
     }
 }
 
+/// Does a `workflow_run` job check out the triggering run's head or take its artifacts?
+fn takes_triggering_run(job: &Job) -> bool {
+    job.steps.iter().any(|s| match &s.kind {
+        StepKind::Uses { name, inputs, .. } => {
+            name.contains("download-artifact")
+                || inputs
+                    .iter()
+                    .any(|i| i.text.contains("github.event.workflow_run.head"))
+        }
+        StepKind::Run { text, .. } => {
+            text.contains("gh run download") || text.contains("github.event.workflow_run.head")
+        }
+    })
+}
+
 /// The first install that runs lifecycle scripts in steps `from..=to`: (step, command).
 fn install_with_scripts(job: &Job, from: usize, to: usize) -> Option<(usize, String)> {
     let off = |env: &[crate::model::EnvVar]| {
@@ -253,7 +268,12 @@ fn gh(cx: &FileCx<'_>, wf: &github::Workflow, out: &mut Out<'_>) {
                 if !UNTRUSTED.contains(&event.as_str()) {
                     return None;
                 }
+                // A `workflow_run` job runs the default branch's code: it writes what the
+                // triggering run produced only if it takes that run's head or artifacts.
                 cx.jobs.iter().find_map(|w| {
+                    if event == "workflow_run" && !takes_triggering_run(w.job) {
+                        return None;
+                    }
                     caches[w.index]
                         .iter()
                         .find(|c| {
