@@ -36,6 +36,70 @@ pub struct Entry {
 pub struct Config {
     pub jobs: Vec<Job>,
     pub entries: Vec<Entry>,
+    /// Per job (parallel to `jobs`): its `restore_cache`/`save_cache` steps, reusable
+    /// commands expanded (orb jobs and orb commands: none visible).
+    pub caches: Vec<Vec<CacheOp>>,
+}
+
+/// One cache key a job restores or saves.
+#[derive(Debug, Clone)]
+pub struct CacheOp {
+    /// `save_cache` (else `restore_cache`, whose keys match by prefix).
+    pub save: bool,
+    /// The key template as written (`deps-{{ checksum "package-lock.json" }}`).
+    pub key: String,
+    pub node: NodeId,
+}
+
+/// The `restore_cache`/`save_cache` keys of a job's steps, through reusable commands.
+fn cache_ops(
+    forest: &Forest,
+    commands: &HashMap<&str, NodeId>,
+    steps: NodeId,
+    depth: usize,
+    out: &mut Vec<CacheOp>,
+) {
+    if depth > MAX_COMMAND_DEPTH || out.len() > MAX_STEPS {
+        return;
+    }
+    for &s in forest.items(steps) {
+        let (key, v) = match forest.str(s) {
+            Some(name) => (name.to_string(), None),
+            None => match forest.entries(s).first() {
+                Some(&(k, v)) => (forest.text(k).to_string(), Some(v)),
+                None => continue,
+            },
+        };
+        match (key.as_str(), v) {
+            ("restore_cache" | "save_cache", Some(v)) => {
+                let save = key == "save_cache";
+                let mut keys: Vec<(NodeId, &str)> = Vec::new();
+                if let Some(k) = forest.get(v, "key") {
+                    keys.extend(forest.str_or_list(k));
+                }
+                if let Some(k) = forest.get(v, "keys") {
+                    keys.extend(forest.str_or_list(k));
+                }
+                for (node, text) in keys {
+                    out.push(CacheOp {
+                        save,
+                        key: text.to_string(),
+                        node,
+                    });
+                }
+            }
+            ("when" | "unless", Some(v)) => {
+                if let Some(inner) = forest.get(v, "steps") {
+                    cache_ops(forest, commands, inner, depth + 1, out);
+                }
+            }
+            (name, _) => {
+                if let Some(inner) = commands.get(name).and_then(|d| forest.get(*d, "steps")) {
+                    cache_ops(forest, commands, inner, depth + 1, out);
+                }
+            }
+        }
+    }
 }
 
 fn subst(text: &str, b: &Bindings) -> String {
@@ -294,11 +358,17 @@ pub fn build(forest: &Forest, root: NodeId) -> Config {
     let executors = index(forest, forest.get(root, "executors"));
     let orbs = forest.get(root, "orbs");
     let mut jobs = Vec::new();
+    let mut caches = Vec::new();
     if let Some(jmap) = forest.get(root, "jobs") {
         for &(k, def) in forest.entries(jmap) {
             if !forest.is_map(def) {
                 continue;
             }
+            let mut ops = Vec::new();
+            if let Some(steps) = forest.get(def, "steps") {
+                cache_ops(forest, &commands, steps, 0, &mut ops);
+            }
+            caches.push(ops);
             let b = defaults(forest, def);
             let mut ex = Expander {
                 forest,
@@ -450,6 +520,7 @@ pub fn build(forest: &Forest, root: NodeId) -> Config {
             errexit: true,
             orb_job: true,
         });
+        caches.push(Vec::new());
     }
     // A 2.0 config without `workflows:` runs its `build` job on every push.
     if forest.get(root, "workflows").is_none()
@@ -467,7 +538,11 @@ pub fn build(forest: &Forest, root: NodeId) -> Config {
             is_approval: false,
         });
     }
-    Config { jobs, entries }
+    Config {
+        jobs,
+        entries,
+        caches,
+    }
 }
 
 /// What a publish job's filters let through.

@@ -174,6 +174,7 @@ rule_ids! {
     BranchFilterOnly => "branch-filter-only",
     NpmTooOld => "npm-too-old",
     UntrustedTriggerPublish => "untrusted-trigger-publish",
+    CachePoisoningPublish => "cache-poisoning-publish",
     ProvenanceUnsupported => "provenance-unsupported",
     LiteralEnvReference => "literal-env-reference",
     OidcTokenLogged => "oidc-token-logged",

@@ -98,6 +98,46 @@ pub struct Config {
     pub jobs: Vec<Job>,
     /// Per job: whether it runs in merge-request pipelines, and the node that says so.
     pub mr: Vec<Option<NodeId>>,
+    /// Per job: the caches it uses (job, its `extends:` parents, `default:`, global).
+    pub caches: Vec<Vec<Cache>>,
+}
+
+/// One `cache:` entry of a job.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    /// The key as written (`key: { files: [...] }` as its YAML text); `default` when absent.
+    pub key: String,
+    /// The node to point at for the cache (its key, else the cache entry).
+    pub node: NodeId,
+    /// The `unprotect: true` value, when set.
+    pub unprotect: Option<NodeId>,
+    /// `policy:` (`pull-push` when absent).
+    pub policy: String,
+}
+
+fn caches_of(forest: &Forest, node: NodeId) -> Vec<Cache> {
+    let items: Vec<NodeId> = if forest.is_seq(node) {
+        forest.items(node).to_vec()
+    } else {
+        vec![node]
+    };
+    items
+        .into_iter()
+        .filter(|c| forest.is_map(*c))
+        .map(|c| {
+            let key = forest.get(c, "key");
+            Cache {
+                key: key.map_or_else(|| "default".to_string(), |k| forest.text(k).to_string()),
+                node: key.unwrap_or(c),
+                unprotect: forest
+                    .get(c, "unprotect")
+                    .filter(|u| forest.text(*u).trim() == "true"),
+                policy: forest
+                    .get(c, "policy")
+                    .map_or_else(|| "pull-push".to_string(), |p| forest.text(p).to_string()),
+            }
+        })
+        .collect()
 }
 
 fn lookup(index: &Index<'_>, key: &str) -> Option<(NodeId, NodeId)> {
@@ -184,6 +224,7 @@ pub fn build(forest: &Forest, roots: &Roots) -> Config {
     let default = lookup(&index, "default").map(|d| d.1);
     let mut jobs = Vec::new();
     let mut mr = Vec::new();
+    let mut caches = Vec::new();
     let mut names: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for r in &roots.roots {
         for &(k, def) in forest.entries(*r) {
@@ -255,6 +296,13 @@ pub fn build(forest: &Forest, roots: &Roots) -> Config {
                 .into_iter()
                 .collect();
             mr.push(merge_request_reach(forest, &ch));
+            caches.push(
+                field(forest, &ch, "cache")
+                    .or_else(|| in_default("cache"))
+                    .or_else(|| global("cache"))
+                    .map(|c| caches_of(forest, c))
+                    .unwrap_or_default(),
+            );
             jobs.push(Job {
                 name: name.to_string(),
                 node: k,
@@ -271,7 +319,7 @@ pub fn build(forest: &Forest, roots: &Roots) -> Config {
             });
         }
     }
-    Config { jobs, mr }
+    Config { jobs, mr, caches }
 }
 
 /// The node that lets a job run in merge-request pipelines, if any.

@@ -250,3 +250,69 @@ fn findings_point_at_exact_spans() {
         "pull_request_target",
     );
 }
+
+#[test]
+fn cache_poisoning_findings_say_which_condition_fired() {
+    let root = fixtures_root();
+    let one = |rel: &str| {
+        let path = root.join(rel);
+        let src = std::fs::read_to_string(&path).expect("fixture");
+        let name = path.file_name().expect("n").to_string_lossy().to_string();
+        let findings = lint(
+            Document {
+                path: rel,
+                source: &src,
+                provider: provider_of(&name),
+            },
+            &Dir(path.parent().expect("p").to_path_buf()),
+        )
+        .expect("lints");
+        let f = findings
+            .into_iter()
+            .find(|f| f.rule == "cache-poisoning-publish")
+            .unwrap_or_else(|| panic!("{rel}: no finding"));
+        let text = src[f.span.start..f.span.end].to_string();
+        (f, text)
+    };
+    let (f, text) = one("cache-poisoning-publish/github-pull-request-target-writer.yml");
+    assert_eq!(f.severity.as_str(), "high");
+    assert_eq!(text, "node-modules-${{ hashFiles('package-lock.json') }}");
+    assert!(f.message.contains("job `test` also saves"), "{}", f.message);
+    assert!(f.message.contains("`pull_request_target`"), "{}", f.message);
+    assert!(f.message.contains("`npm ci`"), "{}", f.message);
+    assert!(!f.help.contains("CircleCI") && !f.help.contains("unprotect"));
+
+    let (f, text) = one("cache-poisoning-publish/github-install-after-restore.yml");
+    assert_eq!(f.severity.as_str(), "medium");
+    assert_eq!(text, "pnpm");
+    assert!(
+        f.message.contains("`pnpm install --frozen-lockfile`"),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.message
+            .contains("no job reachable from untrusted triggers")
+    );
+
+    let (f, text) = one("cache-poisoning-publish/circleci-prefix-fallback.yml");
+    assert_eq!(f.severity.as_str(), "high");
+    assert_eq!(text, "deps-");
+    assert!(f.message.contains("job `test` saves"), "{}", f.message);
+    assert!(
+        f.message.contains("Branch filters on the writer"),
+        "{}",
+        f.message
+    );
+    assert!(f.message.contains("context restrictions on the publisher"));
+    assert!(!f.help.contains("id-token: write") && !f.help.contains("unprotect"));
+
+    let (f, text) = one("cache-poisoning-publish/gitlab-unprotect.yml");
+    assert_eq!(f.severity.as_str(), "high");
+    assert_eq!(text, "true");
+    assert!(
+        f.message
+            .contains("job `test` saves the same key in merge-request pipelines")
+    );
+    assert!(f.help.contains("unprotect") && !f.help.contains("branch filters"));
+}

@@ -35,6 +35,7 @@ const RULE_IDS: &[&str] = &[
     "branch-filter-only",
     "npm-too-old",
     "untrusted-trigger-publish",
+    "cache-poisoning-publish",
     "provenance-unsupported",
     "literal-env-reference",
     "oidc-token-logged",

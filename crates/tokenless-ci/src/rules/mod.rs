@@ -14,6 +14,7 @@ use crate::yaml::Forest;
 use crate::{circleci, github, gitlab};
 
 pub mod branch_filter_only;
+pub mod cache_poisoning_publish;
 pub mod literal_env_reference;
 pub mod npm_too_old;
 pub mod oidc_audience_mismatch;
@@ -73,6 +74,10 @@ pub const REGISTRY: &[Rule] = &[
         check: untrusted_trigger_publish::check,
     },
     Rule {
+        meta: cache_poisoning_publish::META,
+        check: cache_poisoning_publish::check,
+    },
+    Rule {
         meta: provenance_unsupported::META,
         check: provenance_unsupported::check,
     },
@@ -101,6 +106,7 @@ pub const RULES: &[RuleMeta] = &[
     branch_filter_only::META,
     npm_too_old::META,
     untrusted_trigger_publish::META,
+    cache_poisoning_publish::META,
     provenance_unsupported::META,
     literal_env_reference::META,
     oidc_token_logged::META,
