@@ -221,12 +221,12 @@ impl Forest {
         let nodes = self.nodes.len();
         let first = Builder::new(self, file, text, text, Vec::new()).run();
         match first {
-            Err(e) if e.message.starts_with("invalid indentation") => {
-                // libyaml (GitLab, most tools) ignores indentation inside flow collections;
-                // saphyr, following YAML 1.2, wants flow lines indented past the block
-                // they sit in. Indent the flow lines that are not and parse again; spans
-                // are mapped back to the original text (docs/yaml.md).
-                let Some((padded, shifts)) = indent_flow_lines(text) else {
+            Err(e) => {
+                // libyaml (GitLab, most tools) is more lenient than saphyr, which follows
+                // YAML 1.2, in ways configs rely on: indentation inside flow collections
+                // is not checked, and `"x"#c` has a comment. Make those explicit and parse
+                // again; spans are mapped back to the original text (docs/yaml.md).
+                let Some((padded, shifts)) = libyaml_leniencies(text) else {
                     return Err(e);
                 };
                 self.nodes.truncate(nodes);
@@ -319,8 +319,8 @@ struct Builder<'f, 't> {
     file: u16,
     /// The file's text, which spans and errors refer to.
     source: &'t str,
-    /// The text given to the parser: `source`, or `source` with some flow lines indented
-    /// further (see [`indent_flow_lines`]).
+    /// The text given to the parser: `source`, or `source` with spaces added where libyaml
+    /// is more lenient than saphyr (see [`libyaml_leniencies`]).
     text: &'t str,
     /// Where spaces were added, ascending; empty when `text` is `source`.
     shifts: Vec<Shift>,
@@ -662,26 +662,34 @@ struct Shift {
     total: usize,
 }
 
-/// The text with every line inside a flow collection (after the line that opens it, up to
-/// the one that closes it) indented at least to the column of the outermost opening bracket,
-/// and where spaces were added; `None` if no line needed it.
+/// The text as libyaml would read it, and where spaces were added; `None` if nothing
+/// needed to change. Two leniencies of libyaml that the providers inherit:
+/// - every line inside a flow collection (after the line that opens it, up to the one that
+///   closes it) is indented at least to the column of the outermost opening bracket:
+///   libyaml checks no indentation inside flow collections, YAML 1.2 does;
+/// - a `#` right after a closing quote, a closing bracket, a comma inside a flow collection
+///   or a block scalar's indicator starts a comment, as if a space preceded it.
 ///
-/// Inside a flow collection leading white space is never content (line folding drops it
-/// from plain and quoted scalars alike), so this changes no value: it only makes the text
-/// acceptable to a parser that enforces YAML 1.2's indentation of flow lines, which libyaml
-/// and so the providers do not. A light lexer finds the collections: quotes, comments and
-/// block scalars are skipped; in block context a bracket opens a collection only where a
+/// Leading white space inside a flow collection is never content (line folding drops it
+/// from plain and quoted scalars alike), and the added spaces before a `#` only turn into
+/// a comment what libyaml reads as one, so no value changes. Only ever used after the text
+/// failed to parse as it is. A light lexer finds the collections: quotes, comments and
+/// block scalars are skipped; in block context a bracket or quote opens a node only where a
 /// node can start (line start, after `: `, `- `, `? `, a tag or an anchor).
-fn indent_flow_lines(text: &str) -> Option<(String, Vec<Shift>)> {
-    // (line index, required column) for lines to indent.
-    let mut need: Vec<(usize, usize)> = Vec::new();
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+fn libyaml_leniencies(text: &str) -> Option<(String, Vec<Shift>)> {
+    // (byte offset in `text`, spaces to add there), ascending.
+    let mut inserts: Vec<(usize, usize)> = Vec::new();
     let mut depth = 0usize;
     let mut open_col = 0usize;
     let mut quote: Option<char> = None;
+    // Whether the quote being read opened a node (not a quote inside a plain scalar).
+    let mut quote_node = false;
     // Block scalar: skip lines blank or indented past this.
     let mut block_scalar: Option<usize> = None;
-    for (ln, line) in lines.iter().enumerate() {
+    let mut line_start = 0usize;
+    for line in text.split_inclusive('\n') {
+        let start = line_start;
+        line_start += line.len();
         let body = line.trim_end_matches(['\n', '\r']);
         let indent = body.len() - body.trim_start_matches(' ').len();
         if let Some(parent) = block_scalar {
@@ -690,21 +698,28 @@ fn indent_flow_lines(text: &str) -> Option<(String, Vec<Shift>)> {
             }
             block_scalar = None;
         }
-        if (depth > 0 || quote.is_some()) && !body.trim().is_empty() && indent < open_col {
-            need.push((ln, open_col));
+        if (depth > 0 || (quote.is_some() && quote_node))
+            && !body.trim().is_empty()
+            && indent < open_col
+        {
+            inserts.push((start, open_col - indent));
         }
         let chars: Vec<(usize, char)> = body.char_indices().collect();
         let mut col = 0usize;
         let mut prev: Option<char> = None;
+        // The previous character ended a node: a closing quote or bracket, a flow comma.
+        let mut after_node = false;
         let mut i = 0usize;
         while i < chars.len() {
-            let c = chars[i].1;
+            let (at, c) = chars[i];
             let next = chars.get(i + 1).map(|x| x.1);
+            let mut ends_node = false;
             if let Some(q) = quote {
                 if q == '"' && c == '\\' {
                     i += 2;
                     col += 2;
                     prev = Some('x');
+                    after_node = false;
                     continue;
                 }
                 if c == q {
@@ -714,37 +729,58 @@ fn indent_flow_lines(text: &str) -> Option<(String, Vec<Shift>)> {
                         continue;
                     }
                     quote = None;
+                    ends_node = quote_node;
                 }
             } else {
                 let at_token = matches!(prev, None | Some(' ' | '\t' | '[' | '{' | ','));
                 match c {
                     '#' if matches!(prev, None | Some(' ' | '\t')) => break,
-                    '"' | '\'' if at_token || (depth > 0 && prev == Some(':')) => quote = Some(c),
+                    '#' if after_node => {
+                        inserts.push((start + at, 1));
+                        break;
+                    }
+                    '"' | '\''
+                        if depth > 0 && (at_token || prev == Some(':'))
+                            || depth == 0 && at_token && node_can_start(&body[..at]) =>
+                    {
+                        quote = Some(c);
+                        quote_node = true;
+                        if depth == 0 {
+                            open_col = col;
+                        }
+                    }
+                    '"' | '\'' if at_token => {
+                        quote = Some(c);
+                        quote_node = false;
+                    }
                     '[' | '{' if depth > 0 => depth += 1,
-                    '[' | '{' if at_token && node_can_start(&body[..chars[i].0]) => {
+                    '[' | '{' if at_token && node_can_start(&body[..at]) => {
                         depth = 1;
                         open_col = col;
                     }
-                    ']' | '}' if depth > 0 => depth -= 1,
-                    '|' | '>'
-                        if depth == 0
-                            && at_token
-                            && node_can_start(&body[..chars[i].0])
-                            && body[chars[i].0 + 1..]
-                                .trim_start_matches(|c: char| {
-                                    c.is_ascii_digit() || c == '+' || c == '-'
-                                })
-                                .trim_start()
-                                .chars()
-                                .next()
-                                .is_none_or(|c| c == '#') =>
-                    {
-                        block_scalar = Some(indent);
-                        break;
+                    ']' | '}' if depth > 0 => {
+                        depth -= 1;
+                        ends_node = true;
+                    }
+                    ',' if depth > 0 => ends_node = true,
+                    '|' | '>' if depth == 0 && at_token && node_can_start(&body[..at]) => {
+                        let rest = &body[at + 1..];
+                        let header = rest.trim_start_matches(|c: char| {
+                            c.is_ascii_digit() || c == '+' || c == '-'
+                        });
+                        let after = header.trim_start();
+                        if after.is_empty() || after.starts_with('#') {
+                            if header.starts_with('#') {
+                                inserts.push((start + body.len() - header.len(), 1));
+                            }
+                            block_scalar = Some(indent);
+                            break;
+                        }
                     }
                     _ => {}
                 }
             }
+            after_node = ends_node;
             prev = Some(c);
             col += 1;
             i += 1;
@@ -753,30 +789,25 @@ fn indent_flow_lines(text: &str) -> Option<(String, Vec<Shift>)> {
             open_col = 0;
         }
     }
-    if need.is_empty() {
+    if inserts.is_empty() {
         return None;
     }
-    let mut out = String::with_capacity(text.len() + need.len() * 8);
-    let mut shifts = Vec::with_capacity(need.len());
+    let mut out = String::with_capacity(text.len() + inserts.len() * 8);
+    let mut shifts = Vec::with_capacity(inserts.len());
     let mut total = 0usize;
-    let mut need = need.into_iter().peekable();
-    for (ln, line) in lines.iter().enumerate() {
-        if let Some(&(_, want)) = need.peek().filter(|(l, _)| *l == ln) {
-            need.next();
-            let indent = line.len() - line.trim_start_matches(' ').len();
-            let added = want - indent.min(want);
-            if added > 0 {
-                total += added;
-                shifts.push(Shift {
-                    at: out.len(),
-                    added,
-                    total,
-                });
-                out.extend(std::iter::repeat_n(' ', added));
-            }
-        }
-        out.push_str(line);
+    let mut copied = 0usize;
+    for (at, added) in inserts {
+        out.push_str(&text[copied..at]);
+        copied = at;
+        total += added;
+        shifts.push(Shift {
+            at: out.len(),
+            added,
+            total,
+        });
+        out.extend(std::iter::repeat_n(' ', added));
     }
+    out.push_str(&text[copied..]);
     Some((out, shifts))
 }
 
@@ -984,6 +1015,21 @@ mod tests {
             .parse("t.yml", "a:\n  b: [\n  c,\n  ]\n  d: [e, :\n")
             .expect_err("bad");
         assert_eq!(e.line, 6);
+    }
+
+    /// libyaml reads a `#` right after a closing quote, bracket or block scalar indicator
+    /// as a comment; saphyr refuses it.
+    #[test]
+    fn comments_without_a_space_as_libyaml_reads_them() {
+        let src = "a: \"v\"# c\nb: [x, y,]#c\nd: >-# c\n  text\ne: 'w'\n";
+        let (f, r) = parse(src);
+        assert_eq!(f.text(f.get(r, "a").expect("a")), "v");
+        let b = f.get(r, "b").expect("b");
+        assert_eq!(f.items(b).len(), 2);
+        assert_eq!(f.text(f.get(r, "d").expect("d")), "text");
+        let e = f.get(r, "e").expect("e");
+        assert_eq!(line_col(src, f.span(e).start), (5, 4));
+        assert_eq!(&src[f.span(e).start..f.span(e).end], "'w'");
     }
 
     #[test]

@@ -49,6 +49,49 @@ const KNOWN: &[Deviation] = &[
               reads the mapping as YAML 1.2 reads VJP3/01; accepting a config the providers \
               refuse costs nothing (they report it), refusing one they run would",
     },
+    Deviation {
+        id: "QB6E",
+        suite: "error: the lines of `quoted: \"a\\nb\\nc\"` are not indented past the key",
+        providers: "libyaml accepts it",
+        why: "tokenless indents such lines as it does flow lines (leading white space of a \
+              quoted scalar's lines is folded away, so no value changes)",
+    },
+    Deviation {
+        id: "DK95/01",
+        suite: "error: a tab as the indentation of a quoted scalar's line (`foo: \"bar\\n\\tbaz\"`)",
+        providers: "libyaml accepts it",
+        why: "indented like QB6E, the tab is then white space inside the line",
+    },
+    Deviation {
+        id: "Y79Y/03",
+        suite: "error: a tab as the indentation inside a flow sequence (`- [\\n\\tfoo,\\n foo\\n ]`)",
+        providers: "libyaml accepts it",
+        why: "indented like 9C9N, the tab is then white space inside the line",
+    },
+    Deviation {
+        id: "SU5Z",
+        suite: "error: `key: \"value\"# invalid comment`, a comment needs white space before `#`",
+        providers: "libyaml reads `#` right after a closing quote as a comment",
+        why: "a config GitLab runs must not be refused; tokenless reads it as libyaml does",
+    },
+    Deviation {
+        id: "9JBA",
+        suite: "error: `[ a, b, c, ]#invalid`, a comment needs white space before `#`",
+        providers: "libyaml reads `#` right after a closing bracket as a comment",
+        why: "as SU5Z",
+    },
+    Deviation {
+        id: "CVW2",
+        suite: "error: `[ a, b, c,#invalid`, a comment needs white space before `#`",
+        providers: "libyaml reads `#` right after a flow comma as a comment",
+        why: "as SU5Z",
+    },
+    Deviation {
+        id: "X4QW",
+        suite: "error: `block: ># comment`, a comment needs white space before `#`",
+        providers: "libyaml reads `#` right after a block scalar indicator as a comment",
+        why: "as SU5Z",
+    },
 ];
 
 fn suite_dir() -> Option<PathBuf> {
