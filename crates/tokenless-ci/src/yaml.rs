@@ -357,7 +357,7 @@ impl<'f, 't> Builder<'f, 't> {
     fn orig(&self, byte: usize) -> usize {
         let n = self.shifts.partition_point(|s| s.at <= byte);
         match n.checked_sub(1).and_then(|i| self.shifts.get(i)) {
-            // Inside the added spaces: the line's start.
+            // Inside the added spaces: where they were inserted.
             Some(s) if byte < s.at + s.added => s.at - (s.total - s.added),
             Some(s) => byte - s.total,
             None => byte,
