@@ -218,7 +218,23 @@ impl Forest {
             path: Arc::from(path),
             text: Arc::from(text),
         });
-        Builder::new(self, file, text).run()
+        let nodes = self.nodes.len();
+        let first = Builder::new(self, file, text, text, Vec::new()).run();
+        match first {
+            Err(e) => {
+                // libyaml (GitLab, most tools) is more lenient than saphyr, which follows
+                // YAML 1.2, in ways configs rely on: indentation inside flow collections
+                // is not checked, and `"x"#c` has a comment. Make those explicit and parse
+                // again; spans are mapped back to the original text (docs/yaml.md).
+                let Some((padded, shifts)) = libyaml_leniencies(text) else {
+                    return Err(e);
+                };
+                self.nodes.truncate(nodes);
+                self.sizes.truncate(nodes);
+                Builder::new(self, file, text, &padded, shifts).run()
+            }
+            other => other,
+        }
     }
 
     fn push(&mut self, node: Node, size: u64) -> NodeId {
@@ -301,7 +317,13 @@ enum Frame {
 struct Builder<'f, 't> {
     forest: &'f mut Forest,
     file: u16,
+    /// The file's text, which spans and errors refer to.
+    source: &'t str,
+    /// The text given to the parser: `source`, or `source` with spaces added where libyaml
+    /// is more lenient than saphyr (see [`libyaml_leniencies`]).
     text: &'t str,
+    /// Where spaces were added, ascending; empty when `text` is `source`.
+    shifts: Vec<Shift>,
     chars: CharIndex<'t>,
     anchors: Vec<(usize, NodeId)>,
     stack: Vec<Frame>,
@@ -310,11 +332,19 @@ struct Builder<'f, 't> {
 }
 
 impl<'f, 't> Builder<'f, 't> {
-    fn new(forest: &'f mut Forest, file: u16, text: &'t str) -> Self {
+    fn new(
+        forest: &'f mut Forest,
+        file: u16,
+        source: &'t str,
+        text: &'t str,
+        shifts: Vec<Shift>,
+    ) -> Self {
         Builder {
             forest,
             file,
+            source,
             text,
+            shifts,
             chars: CharIndex::new(text),
             anchors: Vec::new(),
             stack: Vec::new(),
@@ -323,8 +353,23 @@ impl<'f, 't> Builder<'f, 't> {
         }
     }
 
+    /// A byte offset in the parsed text as an offset in the source.
+    fn orig(&self, byte: usize) -> usize {
+        let n = self.shifts.partition_point(|s| s.at <= byte);
+        match n.checked_sub(1).and_then(|i| self.shifts.get(i)) {
+            // Inside the added spaces: where they were inserted.
+            Some(s) if byte < s.at + s.added => s.at - (s.total - s.added),
+            Some(s) => byte - s.total,
+            None => byte,
+        }
+    }
+
+    fn span(&self, start: usize, end: usize) -> Span {
+        Span::new(self.orig(start), self.orig(end))
+    }
+
     fn error_at(&self, byte: usize, message: impl Into<String>) -> ParseError {
-        let (line, column) = line_col(self.text, byte);
+        let (line, column) = line_col(self.source, self.orig(byte));
         ParseError {
             file: self.file,
             line,
@@ -335,6 +380,9 @@ impl<'f, 't> Builder<'f, 't> {
 
     fn scan_error(&self, e: &ScanError) -> ParseError {
         let m = e.marker();
+        if !self.shifts.is_empty() {
+            return self.error_at(self.chars.byte(m.index()), e.info());
+        }
         ParseError {
             file: self.file,
             line: m.line().max(1),
@@ -348,14 +396,19 @@ impl<'f, 't> Builder<'f, 't> {
         let mut documents = 0usize;
         while let Some(ev) = parser.next_event() {
             let (event, span) = ev.map_err(|e| self.scan_error(&e))?;
+            if documents > 1 {
+                // CI configs are single documents; later documents build nothing, but
+                // are read to the end: a stream with a broken document is refused, as
+                // the providers' loaders refuse it.
+                continue;
+            }
             let start = self.chars.byte(span.start.index());
             let end = self.chars.byte(span.end.index()).max(start);
             match event {
                 Event::DocumentStart(_) => {
                     documents += 1;
                     if documents > 1 {
-                        // CI configs are single documents; later documents are ignored.
-                        break;
+                        continue;
                     }
                 }
                 Event::Scalar(value, style, anchor, tag) => {
@@ -371,7 +424,7 @@ impl<'f, 't> Builder<'f, 't> {
                     let id = self.forest.push(
                         Node {
                             kind: Kind::Scalar(value.into_owned().into_boxed_str(), style),
-                            span: Span::new(s, e),
+                            span: self.span(s, e),
                             file: self.file,
                             tag,
                         },
@@ -431,7 +484,7 @@ impl<'f, 't> Builder<'f, 't> {
                             let id = self.forest.push(
                                 Node {
                                     kind: Kind::Seq(items),
-                                    span: Span::new(start, end),
+                                    span: self.span(start, end),
                                     file: self.file,
                                     tag,
                                 },
@@ -472,7 +525,7 @@ impl<'f, 't> Builder<'f, 't> {
                             let id = self.forest.push(
                                 Node {
                                     kind: Kind::Map(entries),
-                                    span: Span::new(start, end),
+                                    span: self.span(start, end),
                                     file: self.file,
                                     tag,
                                 },
@@ -487,12 +540,7 @@ impl<'f, 't> Builder<'f, 't> {
                     }
                     self.add(id, start)?;
                 }
-                Event::DocumentEnd | Event::StreamEnd => {
-                    if self.root.is_some() {
-                        break;
-                    }
-                }
-                Event::StreamStart | Event::Nothing => {}
+                Event::DocumentEnd | Event::StreamEnd | Event::StreamStart | Event::Nothing => {}
             }
         }
         match self.root {
@@ -601,6 +649,176 @@ impl<'f, 't> Builder<'f, 't> {
         }
         e
     }
+}
+
+/// Spaces added at the start of a line of the parsed text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shift {
+    /// Byte offset of the line's start in the parsed text.
+    at: usize,
+    /// Spaces added there.
+    added: usize,
+    /// Spaces added up to and including this line.
+    total: usize,
+}
+
+/// The text as libyaml would read it, and where spaces were added; `None` if nothing
+/// needed to change. Two leniencies of libyaml that the providers inherit:
+/// - every line inside a flow collection (after the line that opens it, up to the one that
+///   closes it) is indented at least to the column of the outermost opening bracket:
+///   libyaml checks no indentation inside flow collections, YAML 1.2 does;
+/// - a `#` right after a closing quote, a closing bracket, a comma inside a flow collection
+///   or a block scalar's indicator starts a comment, as if a space preceded it.
+///
+/// Leading white space inside a flow collection is never content (line folding drops it
+/// from plain and quoted scalars alike), and the added spaces before a `#` only turn into
+/// a comment what libyaml reads as one, so no value changes. Only ever used after the text
+/// failed to parse as it is. A light lexer finds the collections: quotes, comments and
+/// block scalars are skipped; in block context a bracket or quote opens a node only where a
+/// node can start (line start, after `: `, `- `, `? `, a tag or an anchor).
+fn libyaml_leniencies(text: &str) -> Option<(String, Vec<Shift>)> {
+    // (byte offset in `text`, spaces to add there), ascending.
+    let mut inserts: Vec<(usize, usize)> = Vec::new();
+    let mut depth = 0usize;
+    let mut open_col = 0usize;
+    let mut quote: Option<char> = None;
+    // Whether the quote being read opened a node (not a quote inside a plain scalar).
+    let mut quote_node = false;
+    // Block scalar: skip lines blank or indented past this.
+    let mut block_scalar: Option<usize> = None;
+    let mut line_start = 0usize;
+    for line in text.split_inclusive('\n') {
+        let start = line_start;
+        line_start += line.len();
+        let body = line.trim_end_matches(['\n', '\r']);
+        let indent = body.len() - body.trim_start_matches(' ').len();
+        if let Some(parent) = block_scalar {
+            if body.trim().is_empty() || indent > parent {
+                continue;
+            }
+            block_scalar = None;
+        }
+        if (depth > 0 || (quote.is_some() && quote_node))
+            && !body.trim().is_empty()
+            && indent < open_col
+        {
+            inserts.push((start, open_col - indent));
+        }
+        let chars: Vec<(usize, char)> = body.char_indices().collect();
+        let mut col = 0usize;
+        let mut prev: Option<char> = None;
+        // The previous character ended a node: a closing quote or bracket, a flow comma.
+        let mut after_node = false;
+        let mut i = 0usize;
+        while i < chars.len() {
+            let (at, c) = chars[i];
+            let next = chars.get(i + 1).map(|x| x.1);
+            let mut ends_node = false;
+            if let Some(q) = quote {
+                if q == '"' && c == '\\' {
+                    i += 2;
+                    col += 2;
+                    prev = Some('x');
+                    after_node = false;
+                    continue;
+                }
+                if c == q {
+                    if q == '\'' && next == Some('\'') {
+                        i += 2;
+                        col += 2;
+                        continue;
+                    }
+                    quote = None;
+                    ends_node = quote_node;
+                }
+            } else {
+                let at_token = matches!(prev, None | Some(' ' | '\t' | '[' | '{' | ','));
+                match c {
+                    '#' if matches!(prev, None | Some(' ' | '\t')) => break,
+                    '#' if after_node => {
+                        inserts.push((start + at, 1));
+                        break;
+                    }
+                    '"' | '\''
+                        if depth > 0 && (at_token || prev == Some(':'))
+                            || depth == 0 && at_token && node_can_start(&body[..at]) =>
+                    {
+                        quote = Some(c);
+                        quote_node = true;
+                        if depth == 0 {
+                            open_col = col;
+                        }
+                    }
+                    '"' | '\'' if at_token => {
+                        quote = Some(c);
+                        quote_node = false;
+                    }
+                    '[' | '{' if depth > 0 => depth += 1,
+                    '[' | '{' if at_token && node_can_start(&body[..at]) => {
+                        depth = 1;
+                        open_col = col;
+                    }
+                    ']' | '}' if depth > 0 => {
+                        depth -= 1;
+                        ends_node = true;
+                    }
+                    ',' if depth > 0 => ends_node = true,
+                    '|' | '>' if depth == 0 && at_token && node_can_start(&body[..at]) => {
+                        let rest = &body[at + 1..];
+                        let header = rest.trim_start_matches(|c: char| {
+                            c.is_ascii_digit() || c == '+' || c == '-'
+                        });
+                        let after = header.trim_start();
+                        if after.is_empty() || after.starts_with('#') {
+                            if header.starts_with('#') {
+                                inserts.push((start + body.len() - header.len(), 1));
+                            }
+                            block_scalar = Some(indent);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            after_node = ends_node;
+            prev = Some(c);
+            col += 1;
+            i += 1;
+        }
+        if depth == 0 && quote.is_none() {
+            open_col = 0;
+        }
+    }
+    if inserts.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len() + inserts.len() * 8);
+    let mut shifts = Vec::with_capacity(inserts.len());
+    let mut total = 0usize;
+    let mut copied = 0usize;
+    for (at, added) in inserts {
+        out.push_str(&text[copied..at]);
+        copied = at;
+        total += added;
+        shifts.push(Shift {
+            at: out.len(),
+            added,
+            total,
+        });
+        out.extend(std::iter::repeat_n(' ', added));
+    }
+    out.push_str(&text[copied..]);
+    Some((out, shifts))
+}
+
+/// Whether a node may start after this text on its line (block context).
+fn node_can_start(before: &str) -> bool {
+    let t = before.trim_end();
+    if t.is_empty() || !before.ends_with([' ', '\t']) && !t.is_empty() {
+        return t.is_empty();
+    }
+    let last = t.rsplit([' ', '\t']).next().unwrap_or(t);
+    t.ends_with(':') || last == "-" || last == "?" || last.starts_with(['!', '&'])
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -737,6 +955,81 @@ mod tests {
         let j = f.get(r, "j").expect("j");
         assert_eq!(f.text(f.get(j, "a").expect("a")), "1");
         assert_eq!(f.text(f.get(j, "b").expect("b")), "3");
+    }
+
+    /// GitHub, CircleCI and GitLab (libyaml, Psych) accept a flow sequence whose
+    /// closing bracket sits at (or left of) its key's indentation, comments inside.
+    #[test]
+    fn flow_sequence_closed_at_key_indentation() {
+        let nested =
+            "jobs:\n  build:\n    steps: [\n      # a comment\n      checkout,\n      run\n    ]\n";
+        let (f, r) = parse(nested);
+        let steps = f.path(r, &["jobs", "build", "steps"]).expect("steps");
+        let items: Vec<&str> = f.items(steps).iter().map(|i| f.text(*i)).collect();
+        assert_eq!(items, ["checkout", "run"]);
+
+        let top = "steps: [\n  a, # comment\n  b\n]\n";
+        let (f, r) = parse(top);
+        let steps = f.get(r, "steps").expect("steps");
+        let items: Vec<&str> = f.items(steps).iter().map(|i| f.text(*i)).collect();
+        assert_eq!(items, ["a", "b"]);
+        let sp = f.span(steps);
+        assert_eq!(&top[sp.start..sp.end], "[\n  a, # comment\n  b\n]");
+    }
+
+    /// The refusal of the issue: saphyr wants every line of a flow collection indented
+    /// past the block key it belongs to ("invalid indentation"); libyaml, and so GitLab,
+    /// GitHub and CircleCI, accept a closing bracket (or an item) at the indentation of the
+    /// line that opened it, as JSON is usually written.
+    #[test]
+    fn flow_lines_left_of_their_key_are_accepted() {
+        let step = "steps:\n  - run: [\n      a, # c\n      b\n  ]\n  - x: {\n  k: v, # c\n  }\n";
+        let (f, r) = parse(step);
+        let steps = f.get(r, "steps").expect("steps");
+        let run = f.get(f.items(steps)[0], "run").expect("run");
+        let items: Vec<&str> = f.items(run).iter().map(|i| f.text(*i)).collect();
+        assert_eq!(items, ["a", "b"]);
+        let sp = f.span(run);
+        assert_eq!(&step[sp.start..sp.end], "[\n      a, # c\n      b\n  ]");
+        let b = f.span(f.items(run)[1]);
+        assert_eq!(&step[b.start..b.end], "b");
+        let k = f.get(f.items(steps)[1], "x").expect("x");
+        let v = f.get(k, "k").expect("k");
+        assert_eq!(line_col(step, f.span(v).start), (7, 6));
+
+        let nested = "jobs:\n  build:\n    steps: [\n      checkout,\n  'run it', \"x\n  y\" # c\n  ]\n    after: |\n      [ not flow\n";
+        let (f, r) = parse(nested);
+        let steps = f.path(r, &["jobs", "build", "steps"]).expect("steps");
+        let items: Vec<&str> = f.items(steps).iter().map(|i| f.text(*i)).collect();
+        assert_eq!(items, ["checkout", "run it", "x y"]);
+        let after = f.path(r, &["jobs", "build", "after"]).expect("after");
+        assert_eq!(f.text(after), "[ not flow\n");
+
+        let seq = "- key: [\n  a, # c\n  ]\n";
+        let (f, r) = parse(seq);
+        let key = f.get(f.items(r)[0], "key").expect("key");
+        assert_eq!(f.items(key).len(), 1);
+        // Errors after the re-indented lines still point into the original text.
+        let mut f = Forest::default();
+        let e = f
+            .parse("t.yml", "a:\n  b: [\n  c,\n  ]\n  d: [e, :\n")
+            .expect_err("bad");
+        assert_eq!(e.line, 6);
+    }
+
+    /// libyaml reads a `#` right after a closing quote, bracket or block scalar indicator
+    /// as a comment; saphyr refuses it.
+    #[test]
+    fn comments_without_a_space_as_libyaml_reads_them() {
+        let src = "a: \"v\"# c\nb: [x, y,]#c\nd: >-# c\n  text\ne: 'w'\n";
+        let (f, r) = parse(src);
+        assert_eq!(f.text(f.get(r, "a").expect("a")), "v");
+        let b = f.get(r, "b").expect("b");
+        assert_eq!(f.items(b).len(), 2);
+        assert_eq!(f.text(f.get(r, "d").expect("d")), "text");
+        let e = f.get(r, "e").expect("e");
+        assert_eq!(line_col(src, f.span(e).start), (5, 4));
+        assert_eq!(&src[f.span(e).start..f.span(e).end], "'w'");
     }
 
     #[test]

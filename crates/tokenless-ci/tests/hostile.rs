@@ -241,3 +241,24 @@ fn oversized_source_is_refused_before_parsing() {
     assert!(err.message.contains("not analysed"), "{err}");
     assert!(start.elapsed().as_secs() < 5);
 }
+
+/// A document the strict parse refuses is read once more with libyaml's leniencies
+/// (docs/yaml.md): that second pass must stay linear on large, hostile text too.
+#[test]
+fn the_libyaml_retry_stays_linear() {
+    let n = 200_000;
+    let flow = format!("k:\n  v: [\n{}]\nz: \"unterminated\n", "a, # c\n".repeat(n));
+    let quotes = format!("a: {}\n", "\"x\" 'y'#z ".repeat(n));
+    let blocks = format!("a: \"x\"{}\n", " >b |c".repeat(n));
+    for src in [flow, quotes, blocks] {
+        let start = std::time::Instant::now();
+        let err = run(&src, Provider::GitLab).expect_err(&src[..40]);
+        assert!(err.line >= 1);
+        assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
+    }
+    // Accepted after the retry, with the values libyaml reads.
+    let ok = format!("a: [\n{}]\nb: \"x\"# c\n", "1,\n".repeat(n));
+    let start = std::time::Instant::now();
+    run(&ok, Provider::GitLab).expect("accepted as libyaml accepts it");
+    assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
+}
