@@ -45,8 +45,13 @@ pub fn check(cx: &FileCx<'_>, out: &mut Out<'_>) {
             _ => String::new(),
         };
         let floor = clients::npm_floor(provider);
+        // A client that exchanges itself (yarn berry, @semantic-release/npm) does not need
+        // npm to: its own floor is judged below where its version is known.
+        let own_exchange = j.publishes.first().is_some_and(|p| {
+            matches!(clients::oidc(p.client, provider), Oidc::Native { tool, .. } if tool != "npm")
+        });
         match &j.npm {
-            _ if without_oidc => {}
+            _ if without_oidc || own_exchange => {}
             Npm::Ok => {}
             Npm::TooOld { what, loc } => {
                 out.push(
