@@ -80,6 +80,25 @@ pub fn oidc(client: Client, provider: Provider) -> Oidc {
     }
 }
 
+/// changesets/action uses trusted publishing (it leaves `NPM_TOKEN` out) from 1.8.0.
+pub const CHANGESETS_ACTION_MIN: Version = Version(1, 8, 0);
+
+/// A fully given version (`v1.4.1`, `1.8.0`); a floating `v1`, a branch or a commit SHA is
+/// `None` (it resolves to whatever is current).
+pub fn exact_version(reference: &str) -> Option<Version> {
+    let parts: Vec<u32> = reference
+        .trim()
+        .trim_start_matches('v')
+        .split('.')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    match parts.as_slice() {
+        [a, b, c] => Some(Version(*a, *b, *c)),
+        [a, b] => Some(Version(*a, *b, 0)),
+        _ => None,
+    }
+}
+
 /// npm's floor on a provider.
 pub fn npm_floor(provider: Provider) -> Version {
     match provider {
@@ -189,6 +208,18 @@ mod tests {
             assert!(matches!(oidc(Client::Bun, p), Oidc::None { .. }));
             assert!(matches!(oidc(Client::YarnClassic, p), Oidc::None { .. }));
         }
+    }
+
+    #[test]
+    fn only_exact_versions_are_compared() {
+        assert_eq!(exact_version("v1.4.1"), Some(Version(1, 4, 1)));
+        assert_eq!(exact_version("1.8"), Some(Version(1, 8, 0)));
+        assert_eq!(exact_version("v1"), None);
+        assert_eq!(exact_version("main"), None);
+        assert_eq!(
+            exact_version("0123456789abcdef0123456789abcdef01234567"),
+            None
+        );
     }
 
     #[test]

@@ -681,6 +681,15 @@ fn uses_facts(
             publish(Client::Action, format!("`{name}`"), false, None);
         }
     } else if base == "changesets/action" || base.starts_with("changesets/action/publish") {
+        // `changesets/action@v1.4.1`: the action's own version decides whether it leaves
+        // NPM_TOKEN out and lets npm exchange (from 1.8.0).
+        if let Some(version) = name.split('@').nth(1) {
+            f.tool_versions.push(ToolVersion::from((
+                "changesets/action".into(),
+                version.to_string(),
+                Loc::of(forest, node),
+            )));
+        }
         let publish_input = input("publish").or(input("publish-script"));
         if base.starts_with("changesets/action/publish") {
             publish(Client::Changesets, format!("`{name}`"), true, None);

@@ -106,3 +106,25 @@ fn a_yarn_token_beside_an_id_token_says_yarn_prefers_the_token() {
         "{got:?}"
     );
 }
+
+#[test]
+fn changesets_action_before_1_8_is_too_old_and_a_floating_v1_is_not() {
+    let text = |version: &str| {
+        format!(
+            "on: push\npermissions:\n  id-token: write\njobs:\n  release:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/setup-node@v4\n        with:\n          node-version: 24.16\n      - uses: changesets/action@{version}\n        with:\n          publish: npx changeset publish\n"
+        )
+    };
+    let old = findings(Provider::GitHub, &text("v1.4.1"));
+    assert!(
+        old.iter()
+            .any(|(r, m)| *r == RuleId::NpmTooOld && m.contains("changesets/action v1.4.1")),
+        "{old:?}"
+    );
+    for ok in ["v1", "v1.8.0", "v1.9.2"] {
+        let got = findings(Provider::GitHub, &text(ok));
+        assert!(
+            !got.iter().any(|(_, m)| m.contains("changesets/action")),
+            "{ok}: {got:?}"
+        );
+    }
+}

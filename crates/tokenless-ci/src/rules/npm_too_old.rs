@@ -96,6 +96,18 @@ pub fn check(cx: &FileCx<'_>, out: &mut Out<'_>) {
             loc,
         } in &f.tool_versions
         {
+            if tool == "changesets/action"
+                && let Some(v) = clients::exact_version(ver)
+                && v < clients::CHANGESETS_ACTION_MIN
+            {
+                out.push(
+                    ID,
+                    None,
+                    *loc,
+                    format!("job `{}` runs changesets/action {ver}, which predates trusted publishing: from {} it leaves NPM_TOKEN out and lets npm exchange the id token", j.name(), clients::CHANGESETS_ACTION_MIN),
+                    "use changesets/action@v1 (1.8.0 or newer)",
+                );
+            }
             if tool == "semantic-release"
                 && let Some(major) = ver
                     .trim_start_matches(['^', '~', 'v'])
