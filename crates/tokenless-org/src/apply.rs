@@ -506,8 +506,8 @@ impl<'a> Engine<'a> {
         self.session.npm.read().await.clone()
     }
 
-    /// A registry write: paced, with the second factor, signed in again once if the
-    /// session expired (a 401 that is not an OTP challenge).
+    /// A registry write: paced, then sent like a read (the second factor is the write's
+    /// own, through the OTP source it is given).
     async fn write<T, F, Fut>(&self, f: F) -> Result<T, ApiError>
     where
         F: Fn(NpmClient) -> Fut,
@@ -516,17 +516,11 @@ impl<'a> Engine<'a> {
         if !self.pacer.wait(&self.stop).await {
             return Err(not_sent());
         }
-        let generation = self.session.generation.load(Ordering::SeqCst);
-        match f(self.npm().await).await {
-            Err(e) if e.is_unauthorized() => {
-                self.relogin(generation).await?;
-                f(self.npm().await).await
-            }
-            other => other,
-        }
+        self.read(f).await
     }
 
-    /// A registry read, signed in again once if the session expired.
+    /// A registry request, signed in again once if the session expired (a 401 that is
+    /// not an OTP challenge).
     async fn read<T, F, Fut>(&self, f: F) -> Result<T, ApiError>
     where
         F: Fn(NpmClient) -> Fut,

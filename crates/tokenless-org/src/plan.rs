@@ -77,6 +77,26 @@ pub enum Store {
 }
 
 impl Store {
+    /// The names the store held when the org was read (`None`: it was not read).
+    pub fn names_in<'a>(&self, actual: &'a Actual) -> Option<&'a BTreeSet<String>> {
+        match self {
+            Store::CircleCiProject { slug } => actual.circleci_vars.get(&format!("project {slug}")),
+            Store::CircleCiContext { name, .. } => {
+                actual.circleci_vars.get(&format!("context {name}"))
+            }
+            Store::GitHubRepository { repository } => actual.github_secrets.get(repository),
+            Store::GitHubEnvironment {
+                repository,
+                environment,
+            } => actual
+                .github_secrets
+                .get(&format!("{repository}:{environment}")),
+            Store::GitHubOrganization { org } => actual.github_secrets.get(&format!("org:{org}")),
+            Store::GitLabProject { project } => actual.gitlab_vars.get(project),
+            Store::GitLabGroup { group } => actual.gitlab_vars.get(&format!("group:{group}")),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Store::CircleCiProject { slug } => format!("CircleCI project {slug}"),
@@ -634,76 +654,51 @@ pub fn plan(cfg: &Config, actual: &Actual, record: &Record, opts: &PlanOptions) 
         }
     };
     let s = &cfg.secrets;
-    let mut stores: Vec<(String, Store)> = Vec::new();
-    for slug in &s.circleci_projects {
-        stores.push((
-            format!("project {slug}"),
-            Store::CircleCiProject { slug: slug.clone() },
-        ));
-    }
-    for name in &s.circleci_contexts {
-        if let Some(id) = context_id(actual, name) {
-            stores.push((
-                format!("context {name}"),
-                Store::CircleCiContext {
-                    id,
-                    name: name.clone(),
-                },
-            ));
-        }
-    }
-    let circle_stores = stores.len();
-    for repo in &s.github_repositories {
-        stores.push((
-            repo.clone(),
-            Store::GitHubRepository {
+    let mut stores: Vec<Store> = Vec::new();
+    stores.extend(
+        s.circleci_projects
+            .iter()
+            .map(|slug| Store::CircleCiProject { slug: slug.clone() }),
+    );
+    stores.extend(s.circleci_contexts.iter().filter_map(|name| {
+        context_id(actual, name).map(|id| Store::CircleCiContext {
+            id,
+            name: name.clone(),
+        })
+    }));
+    stores.extend(
+        s.github_repositories
+            .iter()
+            .map(|repo| Store::GitHubRepository {
                 repository: repo.clone(),
-            },
-        ));
-    }
-    for spec in &s.github_environments {
-        if let Some((repo, env)) = spec.rsplit_once(':') {
-            stores.push((
-                spec.clone(),
-                Store::GitHubEnvironment {
-                    repository: repo.to_owned(),
-                    environment: env.to_owned(),
-                },
-            ));
-        }
-    }
-    if let Some(org) = &s.github_organization {
-        stores.push((
-            format!("org:{org}"),
-            Store::GitHubOrganization { org: org.clone() },
-        ));
-    }
-    let github_end = stores.len();
-    for project in &s.gitlab_projects {
-        stores.push((
-            project.clone(),
-            Store::GitLabProject {
+            }),
+    );
+    stores.extend(s.github_environments.iter().filter_map(|spec| {
+        spec.rsplit_once(':')
+            .map(|(repo, env)| Store::GitHubEnvironment {
+                repository: repo.to_owned(),
+                environment: env.to_owned(),
+            })
+    }));
+    stores.extend(
+        s.github_organization
+            .iter()
+            .map(|org| Store::GitHubOrganization { org: org.clone() }),
+    );
+    stores.extend(
+        s.gitlab_projects
+            .iter()
+            .map(|project| Store::GitLabProject {
                 project: project.clone(),
-            },
-        ));
-    }
-    if let Some(group) = &s.gitlab_group {
-        stores.push((
-            format!("group:{group}"),
-            Store::GitLabGroup {
-                group: group.clone(),
-            },
-        ));
-    }
-    for (i, (key, store)) in stores.iter().enumerate() {
-        let present = if i < circle_stores {
-            actual.circleci_vars.get(key)
-        } else if i < github_end {
-            actual.github_secrets.get(key)
-        } else {
-            actual.gitlab_vars.get(key)
+            }),
+    );
+    stores.extend(s.gitlab_group.iter().map(|group| Store::GitLabGroup {
+        group: group.clone(),
+    }));
+    for store in &stores {
+        let Some(present) = store.names_in(actual) else {
+            continue;
         };
-        let Some(present) = present else { continue };
         for name in &s.names {
             if present.contains(name) {
                 destructive.push(Step {
