@@ -8,8 +8,11 @@ use std::{
 };
 
 use anyhow::{Context, bail};
+use tokenless_api::npm::Token;
 use tokenless_api::{CircleCiClient, ClientOptions, GitHubClient, GitLabClient, NpmClient, Secret};
-use tokenless_org::{actual::Clients, audit::snapshot::OwnCredential, config::OrgConfig};
+use tokenless_org::{
+    actual::Clients, audit::snapshot::OwnCredential, config::OrgConfig, plan::is_own,
+};
 
 pub const DEFAULT_REGISTRY: &str = "https://registry.npmjs.org/";
 pub const DEFAULT_CIRCLECI_API: &str = "https://circleci.com/api/v2";
@@ -264,6 +267,20 @@ impl Connection {
             token,
             info,
         })
+    }
+}
+
+impl Connection {
+    /// Refuse to go on when the credential is one of the listed `tokens` with bypass 2FA:
+    /// npm refuses `what` (trust, access, token changes) from such tokens since August 2026.
+    pub fn refuse_bypass_2fa(&self, tokens: &[Token], what: &str) -> anyhow::Result<()> {
+        match tokens.iter().find(|t| is_own(t, &self.token)) {
+            Some(t) if t.bypass_2fa == Some(true) => bail!(
+                "the npm credential is a bypass-2FA token ({}): npm refuses {what} from such tokens since August 2026; sign in with --login instead",
+                self.own.shown
+            ),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use tokenless_org::{
     actual,
     apply::parse_duration,
     config::Config,
-    plan::{Plan, PlanOptions, is_own},
+    plan::{Plan, PlanOptions},
     record::Record,
 };
 
@@ -110,14 +110,7 @@ impl Target {
         let conn = Connection::open(&self.connect, &config.org, options, session).await?;
         if writes {
             let tokens = conn.clients.npm.tokens().await?;
-            if let Some(t) = tokens.iter().find(|t| is_own(t, &conn.token))
-                && t.bypass_2fa == Some(true)
-            {
-                anyhow::bail!(
-                    "the npm credential is a bypass-2FA token ({}): npm refuses trust, access and token changes from such tokens since August 2026; sign in with --login instead",
-                    conn.own.shown
-                );
-            }
+            conn.refuse_bypass_2fa(&tokens, "trust, access and token changes")?;
         }
         let actual = actual::collect(&config, &conn.scope, &conn.clients)
             .await

@@ -273,14 +273,7 @@ async fn revoke(action: &TokensAction, session: &SessionSlot) -> anyhow::Result<
     }
     let conn = connect(args, session).await?;
     let tokens = conn.clients.npm.tokens().await?;
-    if let Some(t) = tokens.iter().find(|t| is_own(t, &conn.token))
-        && t.bypass_2fa == Some(true)
-    {
-        bail!(
-            "this command runs with a bypass-2FA token ({}); npm refuses token changes from such tokens since August 2026: sign in with --login",
-            conn.own.shown
-        );
-    }
+    conn.refuse_bypass_2fa(&tokens, "token changes")?;
     let mut chosen: Vec<&Token> = Vec::new();
     for k in keys {
         if k.len() < 6 {
