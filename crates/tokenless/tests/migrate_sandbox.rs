@@ -215,6 +215,20 @@ async fn packages(sb: &SandboxHandle) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Every package has exactly one trust config: nothing was created twice.
+async fn assert_one_trust_config_each(sb: &SandboxHandle, context: &str) {
+    for name in packages(sb).await {
+        assert_eq!(trust_count(sb, &name).await, 1, "{name} {context}");
+    }
+}
+
+/// `.tokenless/record.json` beside the config in `dir`.
+fn read_record(dir: &Path) -> Value {
+    let text =
+        std::fs::read_to_string(dir.join(".tokenless/record.json")).expect("the record exists");
+    serde_json::from_str(&text).expect("record JSON")
+}
+
 async fn trust_count(sb: &SandboxHandle, package: &str) -> usize {
     let esc = package.replace('/', "%2f");
     let v = get_as_owner(sb, &format!("-/package/{esc}/trust")).await;
@@ -361,9 +375,7 @@ async fn the_legacy_org_migrates_to_nine_passing_boxes_in_an_order_that_never_br
         "one approval rides the 5-minute window: {}",
         text(&out)
     );
-    for name in packages(&sb).await {
-        assert_eq!(trust_count(&sb, &name).await, 1, "{name}");
-    }
+    assert_one_trust_config_each(&sb, "").await;
 
     // The destructive phase before any trusted release touches nothing a token release
     // depends on: no access change, secrets and the service account stay.
@@ -430,10 +442,7 @@ async fn the_legacy_org_migrates_to_nine_passing_boxes_in_an_order_that_never_br
 
     // The record: every change with evidence, access acknowledged, the canary unconfirmed
     // (--yes asks nobody); the journal is gone.
-    let record: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join(".tokenless/record.json")).expect("record"),
-    )
-    .expect("record JSON");
+    let record: Value = read_record(dir.path());
     let changes = record["changes"].as_array().expect("changes");
     assert!(
         changes
@@ -535,13 +544,31 @@ async fn failures_and_rate_limits_converge_on_rerun_without_doing_anything_twice
             _ => panic!("run {runs}: {}", text(&out)),
         }
     }
-    for name in packages(&sb).await {
-        assert_eq!(
-            trust_count(&sb, &name).await,
-            1,
-            "{name} after {runs} run(s)"
-        );
-    }
+    assert_one_trust_config_each(&sb, &format!("after {runs} run(s)")).await;
+}
+
+/// A legacy sandbox (codes, no security key) with its tokenless.toml written, and the
+/// arguments of an additive apply paced to last about three seconds, so a test can act
+/// mid-run.
+async fn paced_additive() -> (SandboxHandle, tempfile::TempDir, Vec<String>) {
+    let sb = start(legacy(false), SandboxOptions::default()).await;
+    let url = sb.url().to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = init(dir.path(), &url);
+    let otp = otp_command(&url, "alice");
+    let argv = apply_args(
+        &cfg,
+        &url,
+        &[
+            "--phase",
+            "additive",
+            "--pace",
+            "150ms",
+            "--otp-command",
+            &otp,
+        ],
+    );
+    (sb, dir, argv)
 }
 
 /// Spawn `tokenless apply` with stderr read line by line; `on_line` sees each line.
@@ -627,17 +654,13 @@ async fn the_2fa_window_closing_mid_run_asks_for_one_more_approval() {
         "approved {}: {err}",
         person.approvals()
     );
-    for name in packages(&sb).await {
-        assert_eq!(trust_count(&sb, &name).await, 1, "{name}");
-    }
+    assert_one_trust_config_each(&sb, "").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_session_expiring_mid_run_signs_in_again_and_resumes() {
-    let sb = start(legacy(false), SandboxOptions::default()).await;
+    let (sb, _dir, argv) = paced_additive().await;
     let url = sb.url().to_string();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = init(dir.path(), &url);
     let info = get(&format!("{url}-/sandbox/info")).await;
     let secret = info["users"]
         .as_array()
@@ -650,18 +673,6 @@ async fn a_session_expiring_mid_run_signs_in_again_and_resumes() {
     // The person signs in when asked: the login URL appears on stderr.
     let logins = Arc::new(Mutex::new(Vec::<String>::new()));
     let seen = logins.clone();
-    let argv = apply_args(
-        &cfg,
-        &url,
-        &[
-            "--phase",
-            "additive",
-            "--pace",
-            "150ms",
-            "--otp-command",
-            &otp_command(&url, "alice"),
-        ],
-    );
     let (child, reader) = spawn_apply(argv, move |line| {
         if let Some(at) = line.find("sign in to npm again: ") {
             let login_url = line[at + "sign in to npm again: ".len()..]
@@ -696,31 +707,13 @@ async fn a_session_expiring_mid_run_signs_in_again_and_resumes() {
     let err = reader.join().expect("stderr");
     assert_eq!(status.code(), Some(0), "{err}");
     assert!(err.contains("1 new login(s)"), "{err}");
-    for name in packages(&sb).await {
-        assert_eq!(trust_count(&sb, &name).await, 1, "{name}");
-    }
+    assert_one_trust_config_each(&sb, "").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_mid_run_resumes_from_the_journal_without_repeating_a_step() {
-    let sb = start(legacy(false), SandboxOptions::default()).await;
-    let url = sb.url().to_string();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = init(dir.path(), &url);
-    let otp = otp_command(&url, "alice");
+    let (sb, dir, argv) = paced_additive().await;
     let journal = dir.path().join(".tokenless/journal.jsonl");
-    let argv = apply_args(
-        &cfg,
-        &url,
-        &[
-            "--phase",
-            "additive",
-            "--pace",
-            "150ms",
-            "--otp-command",
-            &otp,
-        ],
-    );
     let (mut child, reader) = apply_until_journaled(argv.clone(), &journal, 8).await;
     child.kill().expect("SIGKILL"); // std's kill is SIGKILL on unix
     let _ = child.wait();
@@ -733,13 +726,8 @@ async fn sigkill_mid_run_resumes_from_the_journal_without_repeating_a_step() {
 
     let out = run(argv).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    for name in packages(&sb).await {
-        assert_eq!(trust_count(&sb, &name).await, 1, "{name}");
-    }
-    let record: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join(".tokenless/record.json")).expect("record"),
-    )
-    .expect("record JSON");
+    assert_one_trust_config_each(&sb, "").await;
+    let record: Value = read_record(dir.path());
     let changes = record["changes"].as_array().expect("changes");
     assert_eq!(changes.len(), 20, "every step recorded once: {record}");
     assert!(!journal.exists());
@@ -747,24 +735,8 @@ async fn sigkill_mid_run_resumes_from_the_journal_without_repeating_a_step() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ctrl_c_stops_after_the_requests_in_flight_and_the_rerun_finishes() {
-    let sb = start(legacy(false), SandboxOptions::default()).await;
-    let url = sb.url().to_string();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = init(dir.path(), &url);
-    let otp = otp_command(&url, "alice");
+    let (sb, dir, argv) = paced_additive().await;
     let journal = dir.path().join(".tokenless/journal.jsonl");
-    let argv = apply_args(
-        &cfg,
-        &url,
-        &[
-            "--phase",
-            "additive",
-            "--pace",
-            "150ms",
-            "--otp-command",
-            &otp,
-        ],
-    );
     let (child, reader) = apply_until_journaled(argv.clone(), &journal, 6).await;
     let interrupt = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -781,18 +753,13 @@ async fn ctrl_c_stops_after_the_requests_in_flight_and_the_rerun_finishes() {
         "{err}"
     );
     // The record already has what was done; the journal stays for the rerun.
-    let record: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join(".tokenless/record.json")).expect("record"),
-    )
-    .expect("record JSON");
+    let record: Value = read_record(dir.path());
     let done = record["changes"].as_array().map_or(0, Vec::len);
     assert!((6..20).contains(&done), "{done}");
 
     let out = run(argv).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    for name in packages(&sb).await {
-        assert_eq!(trust_count(&sb, &name).await, 1, "{name}");
-    }
+    assert_one_trust_config_each(&sb, "").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
