@@ -757,24 +757,34 @@ fn uses_facts(
 /// stored credential of every npm publish run from the root: the CI provider fills the
 /// variable from project or context settings (CircleCI, GitLab). Adds it to each
 /// publishing job's wires, pointing at the publish with the file and line in `what`.
-pub fn committed_credentials(forest: &Forest, facts: &mut [Facts], follow: &Follower<'_>) {
+/// The lines of a committed `.npmrc`/`.yarnrc.yml` that read an npmjs token from a
+/// variable: (0-based line, the variable reference, the registry host named if any).
+pub fn committed_token_lines(text: &str) -> Vec<(usize, String, Option<String>)> {
     static LINE: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r#"^\s*(?:(//[^\s:]+):)?(?:_authToken|npmAuthToken)\s*[=:]\s*['"]?(\$\{?[A-Za-z_][A-Za-z0-9_]*\}?)"#)
             .expect("static regex")
     });
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if let Some(c) = LINE.captures(line) {
+            let host = c.get(1).and_then(|h| host_of(h.as_str()));
+            if host.as_deref().is_none_or(is_npmjs) {
+                let var = c.get(2).map(|v| v.as_str().to_string()).unwrap_or_default();
+                out.push((i, var, host));
+            }
+        }
+    }
+    out
+}
+
+pub fn committed_credentials(forest: &Forest, facts: &mut [Facts], follow: &Follower<'_>) {
     let mut lines = Vec::new();
     for file in [".npmrc", ".yarnrc.yml"] {
         let Some(text) = follow.read(file) else {
             continue;
         };
-        for (i, line) in text.lines().enumerate() {
-            if let Some(c) = LINE.captures(line) {
-                let host = c.get(1).and_then(|h| host_of(h.as_str()));
-                if host.as_deref().is_none_or(is_npmjs) {
-                    let var = c.get(2).map(|v| v.as_str().to_string()).unwrap_or_default();
-                    lines.push((format!("{file}:{}", i + 1), var, host));
-                }
-            }
+        for (i, var, host) in committed_token_lines(&text) {
+            lines.push((format!("{file}:{}", i + 1), var, host));
         }
     }
     if lines.is_empty() {

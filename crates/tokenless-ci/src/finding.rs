@@ -107,6 +107,8 @@ pub struct Finding {
     /// (empty when the finding is not about a publish).
     pub chain: Vec<Hop>,
     pub confidence: Confidence,
+    /// The rewrite that resolves it, when `tokenless fix` planned one.
+    pub fix: Option<std::sync::Arc<crate::fix::Fix>>,
 }
 
 /// An input that cannot be analysed at all. `line`/`column` are 1-based; 0 means unknown.

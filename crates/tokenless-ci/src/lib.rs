@@ -37,6 +37,7 @@ pub mod config;
 pub mod detect;
 pub mod facts;
 pub mod finding;
+pub mod fix;
 pub mod follow;
 pub mod github;
 pub mod gitlab;
@@ -133,6 +134,10 @@ pub struct PublishSeen {
 pub struct Analysis {
     pub findings: Vec<Finding>,
     pub publishes: Vec<PublishSeen>,
+    /// The fixes for the findings (only when asked for, see [`fix::fix_file`]).
+    pub fixes: Vec<fix::Fix>,
+    /// What the fixers saw but would not change.
+    pub refusals: Vec<fix::Refusal>,
 }
 
 /// Lint one file and list the publishes it recognised; `follow` follows steps into the
@@ -144,9 +149,24 @@ pub fn analyse(
 ) -> Result<Analysis, LintError> {
     if follow {
         let follower = follow::Follower::repo(files, follow::Limits::default());
-        analyse_with(doc, files, &follower)
+        analyse_with(doc, files, &follower, None)
     } else {
-        analyse_with(doc, files, &follow::Follower::config_only())
+        analyse_with(doc, files, &follow::Follower::config_only(), None)
+    }
+}
+
+/// [`analyse`] and plan the fixes of its findings (the findings then carry them).
+pub(crate) fn analyse_fixing(
+    doc: Document<'_>,
+    files: &dyn FileSource,
+    follow: bool,
+    opts: &fix::Options,
+) -> Result<Analysis, LintError> {
+    if follow {
+        let follower = follow::Follower::repo(files, follow::Limits::default());
+        analyse_with(doc, files, &follower, Some(opts))
+    } else {
+        analyse_with(doc, files, &follow::Follower::config_only(), Some(opts))
     }
 }
 
@@ -160,13 +180,14 @@ pub fn analyse_shared(
     cache: &follow::RepoCache,
 ) -> Result<Analysis, LintError> {
     let follower = follow::Follower::shared(files, follow::Limits::default(), cache);
-    analyse_with(doc, files, &follower)
+    analyse_with(doc, files, &follower, None)
 }
 
 fn analyse_with(
     doc: Document<'_>,
     files: &dyn FileSource,
     follower: &follow::Follower<'_>,
+    fixing: Option<&fix::Options>,
 ) -> Result<Analysis, LintError> {
     let follow = follower.is_repo_aware();
     if doc.source.len() > MAX_SOURCE_BYTES {
@@ -251,8 +272,15 @@ fn analyse_with(
     let cx = rules::FileCx::new(doc.provider, &forest, model, jobs, &facts);
     let mut out = rules::Out::new(&forest);
     rules::run(&cx, &mut out);
+    let mut findings = out.finish();
+    let (fixes, refusals) = match fixing {
+        Some(opts) => fix::plan(&cx, root, &mut findings, follower, opts, doc.path),
+        None => Default::default(),
+    };
     Ok(Analysis {
-        findings: out.finish(),
+        findings,
         publishes,
+        fixes,
+        refusals,
     })
 }

@@ -9,7 +9,7 @@ mod commands;
 mod config;
 mod render;
 
-/// End long-lived npm publishing credentials: lint CI configs, explain the registry's
+/// End long-lived npm publishing credentials: lint and fix CI configs, explain the registry's
 /// OIDC decision, migrate an org to trusted publishing (init, plan, apply, tokens) and
 /// audit the Definition of Done.
 #[derive(Debug, Parser)]
@@ -22,6 +22,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Lint(commands::lint::LintArgs),
+    Fix(commands::fix::FixArgs),
     Explain(commands::explain::ExplainArgs),
     Preflight(commands::preflight::PreflightArgs),
     Audit(Box<commands::audit::AuditArgs>),
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Lint(args) => commands::lint::run(args),
+        Command::Fix(args) => commands::fix::run(args),
         Command::Explain(args) => commands::explain::run(args),
         Command::Preflight(args) => commands::preflight::run(args),
         Command::Audit(args) => commands::audit::run(*args),

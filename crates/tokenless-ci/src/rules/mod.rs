@@ -358,6 +358,7 @@ impl<'a> Out<'a> {
                 job: tag.map(|t| t.name.clone()),
                 chain: tag.map(|t| t.chain.clone()).unwrap_or_default(),
                 confidence: tag.map_or(Confidence::High, |t| t.confidence),
+                fix: None,
             },
         ));
     }

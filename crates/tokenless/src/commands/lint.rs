@@ -134,19 +134,19 @@ fn parse_severity(text: &str) -> Result<Severity, String> {
 }
 
 /// One file to analyse, with what it needs to be analysed on its own.
-struct Job {
-    path: PathBuf,
-    display: String,
+pub(crate) struct Job {
+    pub path: PathBuf,
+    pub display: String,
     /// Local includes resolve here.
-    include_root: PathBuf,
+    pub include_root: PathBuf,
     /// Includes are shown relative to the working directory through this prefix.
-    include_display: String,
+    pub include_display: String,
     /// Whether the user named this file (then its content may decide its provider).
-    explicit: bool,
+    pub explicit: bool,
     /// Index of its `[lint]` config.
-    config: usize,
+    pub config: usize,
     /// Follow steps into the repository at `include_root`.
-    follow: bool,
+    pub follow: bool,
 }
 
 /// What one file contributed to the report.
@@ -162,84 +162,16 @@ struct Outcome {
 }
 
 pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
-    // `--config` applies to every PATH; otherwise each PATH's root may have its own.
-    let explicit_config = args.config.as_deref().map(Config::load).transpose()?;
-    let mut configs: Vec<LintConfig> = explicit_config.into_iter().map(|c| c.lint).collect();
-    let shared_config = !configs.is_empty();
-    let mut jobs: Vec<Job> = Vec::new();
-    let mut errors = Vec::new();
-    for arg in &args.paths {
-        let arg_display = display(arg);
-        let meta = match std::fs::metadata(arg) {
-            Ok(meta) => meta,
-            Err(e) => {
-                errors.push(InputError {
-                    path: arg_display,
-                    line: 0,
-                    column: 0,
-                    message: format!("cannot read: {e}"),
-                });
-                continue;
-            }
-        };
-        let root = if meta.is_dir() {
-            arg.clone()
-        } else {
-            args.repo
-                .clone()
-                .unwrap_or_else(|| discover::repo_root_of(arg))
-        };
-        let config = if shared_config {
-            0
-        } else {
-            configs.push(load_root_config(&root)?.map(|c| c.lint).unwrap_or_default());
-            configs.len() - 1
-        };
-        if !meta.is_dir() {
-            jobs.push(Job {
-                path: arg.clone(),
-                display: arg_display,
-                include_display: display(&root),
-                include_root: root,
-                explicit: true,
-                config,
-                follow: !args.no_follow,
-            });
-            continue;
-        }
-        let found = discover::walk(arg);
-        if found.is_empty() {
-            errors.push(InputError {
-                path: arg_display,
-                line: 0,
-                column: 0,
-                message: "no CI configuration found (looked for .circleci/*.yml, circle.yml, \
-                          .github/workflows/*.yml, .gitlab-ci.yml)"
-                    .to_owned(),
-            });
-            continue;
-        }
-        let ignore = configs.get(config).map(LintConfig::ignore_set);
-        for f in found {
-            if ignore.as_ref().is_some_and(|set| set.is_match(&f.rel)) {
-                continue;
-            }
-            let include_root = discover::include_root(arg, &f);
-            jobs.push(Job {
-                display: display(&f.path),
-                path: f.path,
-                include_display: display(&include_root),
-                include_root,
-                explicit: false,
-                config,
-                follow: !args.no_follow,
-            });
-        }
-    }
-
-    // A file named twice (`lint . .github/workflows/x.yml`) is linted once.
-    let mut seen = std::collections::HashSet::new();
-    jobs.retain(|job| seen.insert(job.path.canonicalize().unwrap_or_else(|_| job.path.clone())));
+    let Inputs {
+        jobs,
+        configs,
+        errors,
+    } = collect_inputs(
+        &args.paths,
+        args.config.as_deref(),
+        args.repo.as_deref(),
+        !args.no_follow,
+    )?;
 
     let provider = args.provider.map(Provider::from);
     let default_config = LintConfig::default();
@@ -305,6 +237,104 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The CI files under the given paths, each with its repository root and `[lint]`
+/// config, and the paths that could not be read (shared by `lint` and `fix`).
+pub(crate) struct Inputs {
+    pub jobs: Vec<Job>,
+    pub configs: Vec<LintConfig>,
+    pub errors: Vec<InputError>,
+}
+
+pub(crate) fn collect_inputs(
+    paths: &[PathBuf],
+    config: Option<&Path>,
+    repo: Option<&Path>,
+    follow: bool,
+) -> anyhow::Result<Inputs> {
+    // `--config` applies to every PATH; otherwise each PATH's root may have its own.
+    let explicit_config = config.map(Config::load).transpose()?;
+    let mut configs: Vec<LintConfig> = explicit_config.into_iter().map(|c| c.lint).collect();
+    let shared_config = !configs.is_empty();
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut errors = Vec::new();
+    for arg in paths {
+        let arg_display = display(arg);
+        let meta = match std::fs::metadata(arg) {
+            Ok(meta) => meta,
+            Err(e) => {
+                errors.push(InputError {
+                    path: arg_display,
+                    line: 0,
+                    column: 0,
+                    message: format!("cannot read: {e}"),
+                });
+                continue;
+            }
+        };
+        let root = if meta.is_dir() {
+            arg.clone()
+        } else {
+            repo.map_or_else(|| discover::repo_root_of(arg), Path::to_path_buf)
+        };
+        let config = if shared_config {
+            0
+        } else {
+            configs.push(load_root_config(&root)?.map(|c| c.lint).unwrap_or_default());
+            configs.len() - 1
+        };
+        if !meta.is_dir() {
+            jobs.push(Job {
+                path: arg.clone(),
+                display: arg_display,
+                include_display: display(&root),
+                include_root: root,
+                explicit: true,
+                config,
+                follow,
+            });
+            continue;
+        }
+        let found = discover::walk(arg);
+        if found.is_empty() {
+            errors.push(InputError {
+                path: arg_display,
+                line: 0,
+                column: 0,
+                message: "no CI configuration found (looked for .circleci/*.yml, circle.yml, \
+                          .github/workflows/*.yml, .gitlab-ci.yml)"
+                    .to_owned(),
+            });
+            continue;
+        }
+        let ignore = configs.get(config).map(LintConfig::ignore_set);
+        for f in found {
+            if ignore.as_ref().is_some_and(|set| set.is_match(&f.rel)) {
+                continue;
+            }
+            let include_root = discover::include_root(arg, &f);
+            jobs.push(Job {
+                display: display(&f.path),
+                path: f.path,
+                include_display: display(&include_root),
+                include_root,
+                explicit: false,
+                config,
+                follow,
+            });
+        }
+    }
+
+    // A file named twice (`lint . .github/workflows/x.yml`) is linted once.
+    let mut seen = std::collections::HashSet::new();
+    jobs.retain(|job| seen.insert(job.path.canonicalize().unwrap_or_else(|_| job.path.clone())));
+
+    Ok(Inputs {
+        jobs,
+        configs,
+        errors,
+    })
+}
+
 /// `tokenless.toml` in `root`, if there is one.
 fn load_root_config(root: &Path) -> anyhow::Result<Option<Config>> {
     let path = root.join("tokenless.toml");
@@ -316,7 +346,7 @@ fn load_root_config(root: &Path) -> anyhow::Result<Option<Config>> {
 }
 
 /// A path as the user should see it: as given, without a leading `./`.
-fn display(path: &Path) -> String {
+pub(crate) fn display(path: &Path) -> String {
     let text = path.display().to_string();
     match text.strip_prefix("./") {
         Some(rest) if !rest.is_empty() => rest.to_owned(),
@@ -326,7 +356,7 @@ fn display(path: &Path) -> String {
 
 /// Run `check` over every job on all cores, keeping the jobs' order. Progress goes to
 /// stderr only when it is a terminal and the run takes more than a second.
-fn run_jobs<T: Send, J: Sync>(jobs: &[J], check: impl Fn(&J) -> T + Sync) -> Vec<T> {
+pub(crate) fn run_jobs<T: Send, J: Sync>(jobs: &[J], check: impl Fn(&J) -> T + Sync) -> Vec<T> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(jobs.len().div_ceil(8))
@@ -665,6 +695,7 @@ publish:
             job: None,
             chain: Vec::new(),
             confidence: tokenless_ci::Confidence::High,
+            fix: None,
         }
     }
 

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod audit;
 pub mod connect;
 pub mod explain;
+pub mod fix;
 pub mod init;
 pub mod lint;
 pub mod plan;

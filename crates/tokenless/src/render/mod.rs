@@ -6,6 +6,7 @@ pub mod audit_json;
 pub mod audit_markdown;
 pub mod audit_sarif;
 pub mod audit_text;
+pub mod fix_report;
 pub mod init_toml;
 pub mod line_index;
 pub mod lint_json;

@@ -30,6 +30,7 @@ pub fn located(
             job: None,
             chain: Vec::new(),
             confidence: Confidence::High,
+            fix: None,
         },
     }
 }

@@ -1,0 +1,165 @@
+//! GitLab CI: `id_tokens: NPM_ID_TOKEN: aud: "npm:registry.npmjs.org"` on the publish
+//! job, the stored-token variables and `.npmrc` lines gone, npm raised before the publish
+//! where the image's is too old.
+
+use super::script::{self, Edit, NPM_AUDIENCE};
+use super::{Draft, JobIn, Op, Seg, Value, env_removals, script_change};
+use crate::finding::RuleId;
+use crate::model::StepKind;
+use crate::publish::Client;
+
+const OIDC_RULES: &[RuleId] = &[
+    RuleId::StaticTokenPublish,
+    RuleId::TokenFallback,
+    RuleId::OidcTokenMissing,
+    RuleId::OidcAudienceMismatch,
+];
+
+pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
+    let job = input.job();
+    let name = input.j.name();
+    let wants_oidc = OIDC_RULES.iter().any(|r| input.has(*r));
+    for (i, step) in job.steps.iter().enumerate() {
+        let StepKind::Run { node, text, exact } = &step.kind else {
+            continue;
+        };
+        let publishes_here = input.j.publishes.iter().any(|p| p.step == i);
+        let mut new = text.clone();
+        let mut what = Vec::new();
+        if wants_oidc {
+            match script::strip_token_lines(&new) {
+                Edit::Changed(t) => {
+                    new = t;
+                    what.push("removes the stored-token lines");
+                }
+                Edit::Unsure(r) => d.refusals.push(format!("script line `{}`: {r}", step.name)),
+                Edit::Unchanged => {}
+            }
+        }
+        if input
+            .j
+            .publishes
+            .iter()
+            .any(|p| p.step == i && p.client == Client::Bun)
+            && let Edit::Changed(t) = script::bun_to_npm(&new)
+        {
+            new = t;
+            what.push("packs with bun and publishes with npm (bun has no OIDC)");
+        }
+        if input.opts.stage
+            && publishes_here
+            && let Edit::Changed(t) = script::staged(&new)
+        {
+            new = t;
+            what.push("stages the publish (`npm stage publish`)");
+        }
+        script_change(input, d, step, *node, text, *exact, &new, &what);
+    }
+    if wants_oidc {
+        env_removals(input, d, &job.env, "the job's `variables`");
+        id_token(input, d);
+    }
+    if input.needs_npm_upgrade(crate::versions::NPM_MIN_OTHER)
+        && let Some(p) = input.j.publishes.first()
+        && let Some(step) = job.steps.get(p.step)
+        && let Some(route) = d.route(input, step.node, "the publish script line")
+    {
+        let floor = if input.opts.stage {
+            super::circleci::NPM_STAGE_FLOOR
+        } else {
+            super::github::NPM_FLOOR
+        };
+        let upgrade = Value::str(format!("npm install -g npm@{floor}"));
+        match route.split_last().map(|(p, s)| (p, s.clone())) {
+            Some((parent, Seg::Index(at))) => d.patch(
+                input.path,
+                parent,
+                Op::Insert {
+                    index: at,
+                    value: upgrade,
+                },
+            ),
+            _ => {
+                let old = Value::str(input.forest().text(step.node));
+                d.patch(
+                    input.path,
+                    route,
+                    Op::Replace {
+                        value: Value::Seq(vec![upgrade, old]),
+                    },
+                );
+            }
+        }
+        d.changes
+            .push(format!("job `{name}`: upgrades npm before the publish"));
+    }
+}
+
+fn id_token(input: &JobIn<'_>, d: &mut Draft) {
+    let forest = input.forest();
+    let name = input.j.name();
+    let declared = input
+        .job()
+        .id_token
+        .gitlab
+        .iter()
+        .find(|g| g.var == "NPM_ID_TOKEN");
+    if let Some(g) = declared {
+        if g.aud != NPM_AUDIENCE
+            && let Some(route) = d.route(input, g.aud_node, "the `aud` of NPM_ID_TOKEN")
+        {
+            d.patch(
+                input.path,
+                route,
+                Op::Replace {
+                    value: Value::str(NPM_AUDIENCE),
+                },
+            );
+            d.changes.push(format!(
+                "job `{name}`: NPM_ID_TOKEN's audience becomes `{NPM_AUDIENCE}`"
+            ));
+        }
+        return;
+    }
+    let Some(def) = forest.get(input.router.root(), name) else {
+        d.refusals.push(format!(
+            "job `{name}` is defined in an included file; add `id_tokens` there"
+        ));
+        return;
+    };
+    let token = Value::map([("aud", Value::str(NPM_AUDIENCE))]);
+    match forest.get(def, "id_tokens") {
+        Some(ids) if forest.is_map(ids) => {
+            if let Some(route) = d.route(input, ids, &format!("the `id_tokens` of job `{name}`")) {
+                d.patch(
+                    input.path,
+                    route,
+                    Op::Set {
+                        key: "NPM_ID_TOKEN".into(),
+                        value: token,
+                    },
+                );
+            }
+        }
+        Some(_) => {
+            d.refusals
+                .push(format!("job `{name}`: `id_tokens` is not a mapping"));
+            return;
+        }
+        None => {
+            if let Some(route) = d.route(input, def, &format!("job `{name}`")) {
+                d.patch(
+                    input.path,
+                    route,
+                    Op::Set {
+                        key: "id_tokens".into(),
+                        value: Value::map([("NPM_ID_TOKEN", token)]),
+                    },
+                );
+            }
+        }
+    }
+    d.changes.push(format!(
+        "job `{name}`: declares `id_tokens: NPM_ID_TOKEN` for `{NPM_AUDIENCE}`"
+    ));
+}

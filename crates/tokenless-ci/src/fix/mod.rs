@@ -1,0 +1,618 @@
+//! `tokenless fix`: rewrites that move a CI config (and the files on its publish path) to
+//! trusted publishing, as data.
+//!
+//! A [`Fix`] is a list of [`Patch`]es for one job, each addressed by a [`Route`] into a
+//! YAML document (or a line of a text file), never by re-parsing text; the findings it
+//! resolves carry it ([`crate::Finding::fix`]). The fixers read the same provider model
+//! and [`Facts`] the rules read, one file per provider ([`circleci`], [`github`],
+//! [`gitlab`]) plus [`files`] for committed credentials and script files; shell lines are
+//! edited in [`script`]; [`edit`] applies patches (yaml-edit for YAML) and checks every
+//! rewrite by parsing it again.
+//!
+//! [`fix_file`] runs rounds of lint → fixes → apply until nothing is left to fix, so a
+//! second run changes nothing; whatever the last lint still reports is left to a human,
+//! with the reason.
+
+pub mod circleci;
+pub mod edit;
+pub mod files;
+pub mod github;
+pub mod gitlab;
+pub mod route;
+pub mod script;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::facts::Facts;
+use crate::finding::{Finding, LintError, RuleId};
+use crate::model::Job;
+use crate::provider::Provider;
+use crate::rules::{FileCx, JobCx};
+use crate::yaml::{Forest, NodeId};
+use crate::{Document, FileSource, follow};
+pub use route::{Route, Seg};
+
+/// What the user asked for beyond the defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// The CircleCI context a publish job is bound to.
+    pub context: String,
+    /// The GitHub environment a publish job runs in (none unless asked).
+    pub environment: Option<String>,
+    /// Publish through `npm stage publish` (CI stages, a human approves with 2FA).
+    pub stage: bool,
+    /// Rules not to fix here (disabled or suppressed by the user).
+    pub skip: Vec<RuleId>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            context: "npm-publish".into(),
+            environment: None,
+            stage: false,
+            skip: Vec::new(),
+        }
+    }
+}
+
+/// A YAML value a patch writes (scalars are written as strings).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Value {
+    Str(String),
+    Seq(Vec<Value>),
+    Map(Vec<(String, Value)>),
+}
+
+impl Value {
+    pub fn str(s: impl Into<String>) -> Value {
+        Value::Str(s.into())
+    }
+
+    pub fn map<K: Into<String>>(entries: impl IntoIterator<Item = (K, Value)>) -> Value {
+        Value::Map(entries.into_iter().map(|(k, v)| (k.into(), v)).collect())
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Str(s) => serde_json::Value::String(s.clone()),
+            Value::Seq(items) => items.iter().map(Value::to_json).collect(),
+            Value::Map(entries) => serde_json::Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Where a patch applies.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Target {
+    /// A node of a YAML document.
+    Route(Route),
+    /// A 1-based line of a text file.
+    Line(usize),
+}
+
+/// What a patch does.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Op {
+    /// Set `key` in the mapping at the route (replaced in place, or added at the end).
+    Set { key: String, value: Value },
+    /// Replace the node (or the line) at the target.
+    Replace { value: Value },
+    /// Remove the mapping entry, sequence item or line at the target.
+    Remove,
+    /// Insert into the sequence at the route, before item `index`.
+    Insert { index: usize, value: Value },
+}
+
+impl Op {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Set { .. } => "set",
+            Op::Replace { .. } => "replace",
+            Op::Remove => "remove",
+            Op::Insert { .. } => "insert",
+        }
+    }
+}
+
+/// One edit of one file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Patch {
+    /// The file, as findings name it (the config, or a repository-relative path).
+    pub path: String,
+    pub at: Target,
+    pub op: Op,
+}
+
+/// The rewrite of one job: the patches and the rules they resolve.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Fix {
+    pub job: String,
+    pub rules: Vec<RuleId>,
+    /// What it does, one line per change (for the text output).
+    pub changes: Vec<String>,
+    /// What the user must still do elsewhere (create the context, …).
+    pub notes: Vec<String>,
+    pub patches: Vec<Patch>,
+}
+
+/// Something the fixer saw but would not change, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Refusal {
+    pub job: String,
+    pub reason: String,
+}
+
+/// Rules a fix can resolve (the rest always need a human).
+pub fn fixable(rule: RuleId) -> bool {
+    matches!(
+        rule,
+        RuleId::StaticTokenPublish
+            | RuleId::OidcTokenMissing
+            | RuleId::OidcAudienceMismatch
+            | RuleId::OidcTokenMisused
+            | RuleId::OidcTokenUnguarded
+            | RuleId::TokenFallback
+            | RuleId::BranchFilterOnly
+            | RuleId::NpmTooOld
+    )
+}
+
+/// What a provider's fixer gets for one job.
+pub struct JobIn<'a> {
+    pub cx: &'a FileCx<'a>,
+    pub j: &'a JobCx<'a>,
+    pub router: &'a route::Router<'a>,
+    pub opts: &'a Options,
+    /// The rules reported for this job that a fix may resolve.
+    pub rules: BTreeSet<RuleId>,
+    pub path: &'a str,
+}
+
+impl JobIn<'_> {
+    pub fn forest(&self) -> &Forest {
+        self.cx.forest
+    }
+
+    pub fn job(&self) -> &Job {
+        self.j.job
+    }
+
+    pub fn facts(&self) -> &Facts {
+        self.j.facts
+    }
+
+    pub fn has(&self, rule: RuleId) -> bool {
+        self.rules.contains(&rule)
+    }
+
+    /// Whether npm must be upgraded before the publish: it is too old (or unknown) for
+    /// the exchange, or `--stage` needs 11.15, and no earlier step already installs a
+    /// new enough one.
+    pub fn needs_npm_upgrade(&self, floor: crate::versions::Version) -> bool {
+        let Some(p) = self.j.publishes.first() else {
+            return false;
+        };
+        let floor = if self.opts.stage {
+            crate::versions::Version(11, 15, 0)
+        } else {
+            floor
+        };
+        let upgraded = self
+            .facts()
+            .npm_upgrades
+            .iter()
+            .any(|u| u.step <= p.step && u.lowest.is_some_and(|v| v >= floor));
+        if upgraded {
+            return false;
+        }
+        self.opts.stage
+            || (self.has(RuleId::NpmTooOld) && !matches!(self.j.npm, crate::rules::Npm::Ok))
+    }
+}
+
+/// A fix being written: its patches, and the reasons parts of it could not be.
+#[derive(Default)]
+pub struct Draft {
+    pub patches: Vec<Patch>,
+    pub changes: Vec<String>,
+    pub notes: Vec<String>,
+    pub refusals: Vec<String>,
+}
+
+impl Draft {
+    /// The route of `node`, or a refusal naming `what` and why.
+    pub fn route(&mut self, input: &JobIn<'_>, node: NodeId, what: &str) -> Option<Route> {
+        match input.router.route(node) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                self.refusals.push(format!("{what} is not changed: {e}"));
+                None
+            }
+        }
+    }
+
+    pub fn patch(&mut self, path: &str, route: Route, op: Op) {
+        self.patches.push(Patch {
+            path: path.to_string(),
+            at: Target::Route(route),
+            op,
+        });
+    }
+}
+
+/// Every fix for one analysed file; called by the analysis when fixes are asked for.
+pub(crate) fn plan(
+    cx: &FileCx<'_>,
+    root: NodeId,
+    findings: &mut [Finding],
+    follower: &follow::Follower<'_>,
+    opts: &Options,
+    path: &str,
+) -> (Vec<Fix>, Vec<Refusal>) {
+    let router = route::Router::new(cx.forest, root);
+    let mut fixes = Vec::new();
+    let mut refusals = Vec::new();
+    for j in &cx.jobs {
+        let rules: BTreeSet<RuleId> = findings
+            .iter()
+            .filter(|f| {
+                f.job.as_deref() == Some(j.name())
+                    && fixable(f.rule)
+                    && !opts.skip.contains(&f.rule)
+            })
+            .map(|f| f.rule)
+            .collect();
+        let asked = (opts.stage || opts.environment.is_some()) && !j.publishes.is_empty();
+        if rules.is_empty() && !asked {
+            continue;
+        }
+        let input = JobIn {
+            cx,
+            j,
+            router: &router,
+            opts,
+            rules: rules.clone(),
+            path,
+        };
+        let mut draft = Draft::default();
+        match cx.provider {
+            Provider::CircleCi => circleci::fix_job(&input, &mut draft),
+            Provider::GitHub => github::fix_job(&input, &mut draft),
+            Provider::GitLab => gitlab::fix_job(&input, &mut draft),
+        }
+        files::fix_job(&input, follower, &mut draft);
+        refusals.extend(draft.refusals.into_iter().map(|reason| Refusal {
+            job: j.name().to_string(),
+            reason,
+        }));
+        if draft.patches.is_empty() {
+            continue;
+        }
+        let fix = Arc::new(Fix {
+            job: j.name().to_string(),
+            rules: rules.iter().copied().collect(),
+            changes: draft.changes,
+            notes: draft.notes,
+            patches: draft.patches,
+        });
+        for f in findings.iter_mut() {
+            if f.job.as_deref() == Some(j.name()) && rules.contains(&f.rule) {
+                f.fix = Some(Arc::clone(&fix));
+            }
+        }
+        fixes.push(Arc::unwrap_or_clone(fix));
+    }
+    (fixes, refusals)
+}
+
+/// Repository files as changed so far by earlier rounds, over the real ones.
+struct Overlay<'a> {
+    base: &'a dyn FileSource,
+    changed: &'a BTreeMap<String, String>,
+}
+
+impl FileSource for Overlay<'_> {
+    fn read(&self, path: &str) -> Result<String, String> {
+        match self.changed.get(path) {
+            Some(text) => Ok(text.clone()),
+            None => self.base.read(path),
+        }
+    }
+
+    fn list(&self, path: &str) -> Result<Vec<String>, String> {
+        self.base.list(path)
+    }
+}
+
+/// The result of fixing one CI config.
+#[derive(Debug, Clone, Default)]
+pub struct FileFix {
+    /// The config's new text (equal to the old one when nothing changed).
+    pub text: String,
+    /// Other repository files rewritten (repository-relative path → new text).
+    pub files: BTreeMap<String, String>,
+    /// Every fix applied, round by round.
+    pub applied: Vec<Fix>,
+    /// What the lint of the result still reports (each needs a human).
+    pub remaining: Vec<Finding>,
+    /// Changes the fixers would not make, with the reason.
+    pub refusals: Vec<Refusal>,
+}
+
+/// Most rounds of lint → fix → apply (each round fixes what the previous one revealed).
+const MAX_ROUNDS: usize = 8;
+
+/// Fix one CI config: lint, patch, apply, and again until nothing is left to fix.
+/// `follow` follows steps into the repository `files` reads, as `lint` does.
+pub fn fix_file(
+    doc: Document<'_>,
+    files: &dyn FileSource,
+    follow: bool,
+    opts: &Options,
+) -> Result<FileFix, LintError> {
+    let mut out = FileFix {
+        text: doc.source.to_string(),
+        ..FileFix::default()
+    };
+    let mut changed: BTreeMap<String, String> = BTreeMap::new();
+    let mut tried: BTreeSet<(String, Vec<Patch>)> = BTreeSet::new();
+    let mut refused: BTreeSet<Refusal> = BTreeSet::new();
+    let mut planned: Vec<Refusal> = Vec::new();
+    for round in 0..=MAX_ROUNDS {
+        let overlay = Overlay {
+            base: files,
+            changed: &changed,
+        };
+        let current = Document {
+            source: &out.text,
+            ..doc
+        };
+        let analysis = crate::analyse_fixing(current, &overlay, follow, opts)?;
+        // What the fixers would not touch, as of the text now (earlier rounds' reasons
+        // may have been overtaken by their own fixes).
+        planned = analysis.refusals;
+        let fresh: Vec<Fix> = analysis
+            .fixes
+            .into_iter()
+            .filter(|f| tried.insert((f.job.clone(), f.patches.clone())))
+            .collect();
+        if fresh.is_empty() || round == MAX_ROUNDS {
+            out.remaining = analysis.findings;
+            break;
+        }
+        // Line patches name lines of the text they were computed on: a second fix of the
+        // same text file in one round waits for the next round's fresh patches.
+        let mut touched: BTreeSet<String> = BTreeSet::new();
+        for fix in fresh {
+            let by_line = |p: &Patch| matches!(p.at, Target::Line(_));
+            if fix
+                .patches
+                .iter()
+                .any(|p| by_line(p) && touched.contains(&p.path))
+            {
+                tried.remove(&(fix.job.clone(), fix.patches.clone()));
+                continue;
+            }
+            let overlay = Overlay {
+                base: files,
+                changed: &changed,
+            };
+            match apply_fix(&fix, doc.path, &out.text, &overlay) {
+                Ok(texts) => {
+                    for (path, text) in texts {
+                        touched.insert(path.clone());
+                        if path == doc.path {
+                            out.text = text;
+                        } else {
+                            changed.insert(path, text);
+                        }
+                    }
+                    out.applied.push(fix);
+                }
+                Err(_) if !touched.is_empty() => {
+                    // Computed before another fix of this round changed the text: retry.
+                    tried.remove(&(fix.job.clone(), fix.patches.clone()));
+                }
+                Err(reason) => {
+                    refused.insert(Refusal {
+                        job: fix.job.clone(),
+                        reason,
+                    });
+                }
+            }
+        }
+    }
+    out.files = changed;
+    refused.extend(planned);
+    out.refusals = refused.into_iter().collect();
+    Ok(out)
+}
+
+/// Apply one fix to the texts it touches; all or nothing.
+fn apply_fix(
+    fix: &Fix,
+    config_path: &str,
+    config: &str,
+    files: &dyn FileSource,
+) -> Result<Vec<(String, String)>, String> {
+    let mut by_file: BTreeMap<&str, Vec<&Patch>> = BTreeMap::new();
+    for p in &fix.patches {
+        by_file.entry(p.path.as_str()).or_default().push(p);
+    }
+    let mut out = Vec::new();
+    for (path, patches) in by_file {
+        let text = if path == config_path {
+            config.to_string()
+        } else {
+            files.read(path).map_err(|e| format!("{path}: {e}"))?
+        };
+        let is_yaml = patches.iter().all(|p| matches!(p.at, Target::Route(_)));
+        let new = if is_yaml {
+            edit::apply_yaml(&text, &patches)
+        } else {
+            edit::apply_lines(&text, &patches)
+        }
+        .map_err(|e| format!("{path} is not changed: {e}"))?;
+        out.push((path.to_string(), new));
+    }
+    Ok(out)
+}
+
+/// The node at `route` in the analysis forest (own children only).
+fn node_at(forest: &Forest, root: NodeId, route: &Route) -> Option<NodeId> {
+    let mut cur = root;
+    for seg in &route.0 {
+        cur = match seg {
+            Seg::Key(k) => forest.get(cur, k)?,
+            Seg::Index(i) => *forest.items(cur).get(*i)?,
+        };
+    }
+    Some(cur)
+}
+
+/// The 0-based line, in the script as it is now (`new`), of the publish at `loc` in
+/// `node`'s original script `old`.
+pub(crate) fn publish_line(
+    input: &JobIn<'_>,
+    node: NodeId,
+    old: &str,
+    new: &str,
+    loc: crate::model::Loc,
+) -> Option<usize> {
+    let forest = input.forest();
+    let n = forest.node(node);
+    let src = &forest.file_of(node).text;
+    let old_line =
+        if loc.file == n.file && loc.span.start >= n.span.start && loc.span.end <= n.span.end {
+            let first = forest.sub_span(node, 0, 0).start;
+            script::line_of(src, loc.span.start).checked_sub(script::line_of(src, first))
+        } else {
+            None
+        };
+    let wanted = old_line.and_then(|l| old.split('\n').nth(l)).map(str::trim);
+    let lines: Vec<&str> = new.split('\n').collect();
+    if let Some(w) = wanted
+        && let Some(i) = lines.iter().position(|l| l.trim() == w)
+    {
+        return Some(i);
+    }
+    static PUBLISH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\b(publish|release)\b").expect("static regex")
+    });
+    lines
+        .iter()
+        .position(|l| !l.trim_start().starts_with('#') && PUBLISH.is_match(l))
+}
+
+/// Turn a rewritten script into a patch: replace the scalar, or remove the step when
+/// nothing is left of it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn script_change(
+    input: &JobIn<'_>,
+    d: &mut Draft,
+    step: &crate::model::Step,
+    node: NodeId,
+    old: &str,
+    exact: bool,
+    new: &str,
+    what: &[&str],
+) {
+    if new == old {
+        return;
+    }
+    if !exact {
+        d.refusals.push(format!(
+            "step `{}`: its script is built from parameters; change it where they are defined",
+            step.name
+        ));
+        return;
+    }
+    let job = input.j.name();
+    if script::is_empty_script(new) {
+        if let Some(route) = d.route(input, step.node, &format!("step `{}`", step.name)) {
+            d.patch(input.path, route, Op::Remove);
+            d.changes.push(format!(
+                "job `{job}`: removes the step `{}` (only stored-token lines)",
+                step.name
+            ));
+        }
+        return;
+    }
+    if let Some(route) = d.route(input, node, &format!("step `{}`", step.name)) {
+        d.patch(
+            input.path,
+            route,
+            Op::Replace {
+                value: Value::str(new),
+            },
+        );
+        d.changes.push(format!(
+            "job `{job}`, step `{}`: {}",
+            step.name,
+            what.join("; ")
+        ));
+    }
+}
+
+/// Remove stored npm tokens from an environment/variables/env mapping; the whole key
+/// goes when nothing else is left in it.
+pub(crate) fn env_removals(
+    input: &JobIn<'_>,
+    d: &mut Draft,
+    vars: &[crate::model::EnvVar],
+    what: &str,
+) {
+    let forest = input.forest();
+    let mut by_parent: BTreeMap<Route, Vec<String>> = BTreeMap::new();
+    for e in vars {
+        if !crate::facts::is_token_name(&e.name)
+            || !matches!(
+                crate::facts::classify(&e.text, &[]),
+                crate::facts::Source::Static(_)
+            )
+        {
+            continue;
+        }
+        let Some(mut route) = d.route(input, e.value, &format!("`{}` in {what}", e.name)) else {
+            continue;
+        };
+        // GitLab's `NAME: {value: …}` form: the entry is one level up.
+        if route.0.last() == Some(&Seg::Key("value".into())) && e.name != "value" {
+            route.0.pop();
+        }
+        let Some((parent, _)) = route.split_last() else {
+            continue;
+        };
+        if by_parent.get(&parent).is_some_and(|v| v.contains(&e.name)) {
+            continue;
+        }
+        by_parent.entry(parent).or_default().push(e.name.clone());
+    }
+    for (parent, names) in by_parent {
+        let own = node_at(forest, input.router.root(), &parent)
+            .map_or(usize::MAX, |m| forest.entries(m).len());
+        if names.len() >= own {
+            d.patch(input.path, parent, Op::Remove);
+        } else {
+            for n in &names {
+                d.patch(input.path, parent.key(n), Op::Remove);
+            }
+        }
+        d.changes.push(format!(
+            "job `{}`: removes {} from {what}",
+            input.j.name(),
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+}
