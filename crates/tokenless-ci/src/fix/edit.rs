@@ -28,12 +28,14 @@ const MAX_COMPARED_NODES: usize = 500_000;
 /// Apply YAML patches to `text`. `Err` says why nothing was changed.
 pub fn apply_yaml(text: &str, patches: &[&Patch]) -> Result<String, String> {
     let ordered = ordered(patches);
-    let file = YamlFile::from_str(text).map_err(|e| format!("the editor cannot read it: {e}"))?;
+    let (spliced, rest) = splice_literals(text, &ordered);
+    let file =
+        YamlFile::from_str(&spliced).map_err(|e| format!("the editor cannot read it: {e}"))?;
     if file.documents().count() != 1 {
         return Err("it holds more than one YAML document".into());
     }
     let doc = file.document().ok_or_else(|| "it is empty".to_string())?;
-    for p in &ordered {
+    for p in &rest {
         let Target::Route(route) = &p.at else {
             return Err("a line patch cannot be applied to YAML".into());
         };
@@ -42,6 +44,123 @@ pub fn apply_yaml(text: &str, patches: &[&Patch]) -> Result<String, String> {
     let out = file.to_string();
     verify(text, &out, &ordered)?;
     Ok(out)
+}
+
+/// The new text of a literal block scalar (`|`) written in place: its header comment,
+/// indentation, line endings and the blank lines after it stay as they were (yaml-edit
+/// re-emits the whole block and drops the blank lines that follow it). The patches it
+/// could not place this way are returned for yaml-edit.
+fn splice_literals<'p>(text: &str, patches: &[&'p Patch]) -> (String, Vec<&'p Patch>) {
+    let mut forest = Forest::default();
+    let Ok(root) = forest.parse("splice", text) else {
+        return (text.to_string(), patches.to_vec());
+    };
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    let mut rest = Vec::new();
+    for p in patches {
+        let spliced = match (&p.at, &p.op) {
+            (
+                Target::Route(r),
+                Op::Replace {
+                    value: Value::Str(new),
+                },
+            ) => literal_edit(&forest, root, text, r, new),
+            _ => None,
+        };
+        match spliced {
+            Some(e) if !edits.iter().any(|(s, t, _)| e.0 < *t && *s < e.1) => edits.push(e),
+            _ => rest.push(*p),
+        }
+    }
+    edits.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut out = text.to_string();
+    for (start, end, new) in edits {
+        out.replace_range(start..end, &new);
+    }
+    (out, rest)
+}
+
+fn literal_edit(
+    forest: &Forest,
+    root: NodeId,
+    text: &str,
+    route: &Route,
+    new: &str,
+) -> Option<(usize, usize, String)> {
+    let node = node_at(forest, root, route)?;
+    if forest.style(node) != Some(crate::yaml::Style::Literal) {
+        return None;
+    }
+    let span = forest.span(node);
+    // The span starts at the first content line; the header (`|`, chomping, a comment)
+    // ends the line before it.
+    let content_start = text.get(..span.start)?.rfind('\n')? + 1;
+    let header_end = content_start - 1;
+    let line_start = text.get(..header_end)?.rfind('\n').map_or(0, |n| n + 1);
+    let header_line = text.get(line_start..header_end)?;
+    let eol = if header_line.ends_with('\r') {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    let header_line = header_line.trim_end_matches('\r');
+    let bar = header_line.char_indices().find_map(|(i, c)| {
+        let before = header_line[..i].chars().last();
+        let after = header_line[i + 1..].chars().next();
+        (c == '|'
+            && matches!(before, Some(' ') | None)
+            && matches!(after, None | Some(' ' | '\t' | '-' | '+')))
+        .then_some(i)
+    })?;
+    let header = &header_line[bar..];
+    let indicator_len = header
+        .find(|c: char| c.is_whitespace() || c == '#')
+        .unwrap_or(header.len());
+    if !matches!(&header[..indicator_len], "|" | "|-" | "|+") {
+        return None;
+    }
+    let header_start = line_start + bar;
+    let end = span.end.max(content_start);
+    let line_end = text
+        .get(end..)
+        .and_then(|t| t.find('\n'))
+        .map_or(text.len(), |n| end + n + 1);
+    let body = text.get(content_start..line_end)?;
+    let indent: String = body
+        .lines()
+        .find(|l| !l.trim().is_empty())?
+        .chars()
+        .take_while(|c| *c == ' ')
+        .collect();
+    if indent.is_empty()
+        || new.starts_with([' ', '\t'])
+        || new.ends_with("\n\n")
+        || new.contains('\r')
+    {
+        return None;
+    }
+    let chomp = if new.ends_with('\n') { "|" } else { "|-" };
+    let mut out = format!("{chomp}{}{eol}", &header[indicator_len..]);
+    let span_start = header_start;
+    for line in new.strip_suffix('\n').unwrap_or(new).split('\n') {
+        if !line.is_empty() {
+            out.push_str(&indent);
+            out.push_str(line);
+        }
+        out.push_str(eol);
+    }
+    Some((span_start, line_end, out))
+}
+
+fn node_at(forest: &Forest, root: NodeId, route: &Route) -> Option<NodeId> {
+    let mut cur = root;
+    for seg in &route.0 {
+        cur = match seg {
+            Seg::Key(k) => forest.get(cur, k)?,
+            Seg::Index(i) => *forest.items(cur).get(*i)?,
+        };
+    }
+    Some(cur)
 }
 
 /// Value-only edits first (they move nothing), then inserts and removals from the last
