@@ -230,6 +230,22 @@ fn output_text(o: &std::process::Output) -> String {
     ))
 }
 
+/// The runner's output never carries a whole npm token or id token.
+#[test]
+fn the_runner_redacts_tokens() {
+    let npm = format!("npm_{}", "aB3".repeat(12));
+    let jwt = format!(
+        "eyJhbGciOiJSUzI1NiJ9.{}.{}",
+        "eyJzdWIiOiJ4In0".repeat(3),
+        "sig_-".repeat(9)
+    );
+    let text = format!("token={npm}\nNPM_ID_TOKEN={jwt} done");
+    let shown = ci_sim::redact(&text);
+    assert!(!shown.contains(&npm) && !shown.contains(&jwt), "{shown}");
+    assert!(shown.contains("token=npm_…3aB3\n"), "{shown}");
+    assert!(shown.contains("NPM_ID_TOKEN=eyJ…(jwt) done"), "{shown}");
+}
+
 // ------------------------------------------------------------------------------ CircleCI
 
 const CIRCLECI_CONFIG: &str = ".circleci/config.yml";
@@ -394,10 +410,6 @@ async fn circleci_hand_written_canonical_job_publishes_only_from_main_with_its_c
         "{}",
         install.output
     );
-    assert!(
-        !run.transcript().contains("eyJ") || run.transcript().contains("eyJ…(jwt)"),
-        "an id token in the output"
-    );
 
     // The token crosses steps through $BASH_ENV; job and step environment are honoured.
     repo.set_version("1.3.1");
@@ -480,6 +492,25 @@ async fn circleci_hand_written_canonical_job_publishes_only_from_main_with_its_c
     );
     assert_eq!(npm_user(&sb, "@acme/cli", "1.3.2").await, None);
     sb.shutdown().await;
+
+    // The shim passes the job's audience unchanged: a sandbox that does not accept
+    // `npm:registry.npmjs.org` refuses the exchange, and the publish fails.
+    let strict = Sandbox::start(SandboxOptions {
+        scenario: scenario(),
+        ..SandboxOptions::default()
+    })
+    .await
+    .expect("sandbox starts");
+    let strict_sim = self::sim(&strict, &repo, work.path());
+    let run = circleci(&strict_sim, cli_job(with_context, "main")).await;
+    assert_eq!(
+        run.outcome,
+        Outcome::Failed("Publish".into()),
+        "{}",
+        run.transcript()
+    );
+    assert_eq!(npm_user(&strict, "@acme/cli", "1.3.2").await, None);
+    strict.shutdown().await;
 }
 
 /// Depends on `tokenless fix`: the legacy job publishes with the token, fails once tokens
@@ -504,6 +535,7 @@ async fn circleci_legacy_job_fixed_by_tokenless_fix_publishes_without_a_token() 
     repo.set_version("1.2.1");
     let run = circleci(&sim, legacy(repo.read(CIRCLECI_CONFIG), "main")).await;
     assert!(run.succeeded(), "{}", run.transcript());
+    assert!(!run.transcript().contains(&token));
     let user = npm_user(&sb, "@acme/cli", "1.2.1").await.expect("1.2.1");
     assert_eq!(user["name"], "alice", "{user}");
     assert!(user["trustedPublisher"].is_null(), "{user}");
@@ -708,6 +740,7 @@ async fn github_legacy_job_fixed_by_tokenless_fix_publishes_without_a_token() {
     )
     .await;
     assert!(run.succeeded(), "{}", run.transcript());
+    assert!(!run.transcript().contains(&token));
     let user = npm_user(&sb, "@acme/site", "2.1.1").await.expect("2.1.1");
     assert_eq!(user["name"], "alice", "{user}");
     assert!(user["trustedPublisher"].is_null(), "{user}");

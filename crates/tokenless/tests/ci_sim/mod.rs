@@ -189,40 +189,43 @@ pub fn redact(text: &str) -> String {
     out
 }
 
-/// `METHOD url` with a JSON body through curl (loopback only): status and JSON answer.
+/// `METHOD url` with a JSON body, through node's `fetch` (node is there whenever npm is):
+/// status and JSON answer. Loopback only.
 pub fn http(method: &str, url: &str, body: Option<&Value>) -> (u16, Value) {
-    let mut cmd = Command::new("curl");
-    cmd.args([
-        "-sS",
-        "--max-time",
-        "30",
-        "-X",
-        method,
-        "-w",
-        "\n%{http_code}",
-    ]);
-    if body.is_some() {
-        cmd.args([
-            "-H",
-            "content-type: application/json",
-            "--data-binary",
-            "@-",
-        ]);
-    }
-    cmd.arg(url);
-    cmd.stdin(std::process::Stdio::piped())
+    const SCRIPT: &str = r#"
+const [method, url] = process.argv.slice(1);
+let input = "";
+process.stdin.on("data", (d) => (input += d));
+process.stdin.on("end", async () => {
+  try {
+    const init = { method };
+    if (input) { init.body = input; init.headers = { "content-type": "application/json" }; }
+    const r = await fetch(url, init);
+    process.stdout.write(`${r.status}\n${await r.text()}`);
+  } catch (e) {
+    process.stdout.write(`0\n${JSON.stringify({ error: String(e) })}`);
+  }
+});
+"#;
+    let node = which("node").unwrap_or_else(|| panic!("node is not on PATH"));
+    let mut child = Command::new(node)
+        .args(["-e", SCRIPT, method, url])
+        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("curl: {e}"));
-    if let (Some(b), Some(mut stdin)) = (body, child.stdin.take()) {
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("node: {e}"));
+    if let Some(mut stdin) = child.stdin.take() {
         use std::io::Write as _;
-        let _ = stdin.write_all(b.to_string().as_bytes());
+        if let Some(b) = body {
+            let _ = stdin.write_all(b.to_string().as_bytes());
+        }
     }
     let out = child
         .wait_with_output()
-        .unwrap_or_else(|e| panic!("curl: {e}"));
+        .unwrap_or_else(|e| panic!("node: {e}"));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (doc, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    let (code, doc) = text.split_once('\n').unwrap_or((&text, ""));
     let status = code.trim().parse().unwrap_or(0);
     (status, serde_json::from_str(doc).unwrap_or(Value::Null))
 }
