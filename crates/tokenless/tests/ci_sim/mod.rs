@@ -325,9 +325,10 @@ const HOST_VERSION = {version};
 const SANDBOX = {sandbox};
 const HOST = {host};
 const args = process.argv.slice(2);
-const isInstall = ["install", "i", "add", "in", "ins", "inst", "insta", "instal", "isnt", "isntal", "isntall"].includes(args[0]);
-const global = args.some((a) => a === "-g" || a === "--global" || a === "--location=global");
-const specs = args.slice(1).filter((a) => !a.startsWith("-"));
+const words = args.filter((a) => !a.startsWith("-"));
+const isInstall = ["install", "i", "add", "in", "ins", "inst", "insta", "instal", "isnt", "isntal", "isntall"].includes(words[0]);
+const global = args.some((a) => a === "-g" || a === "--global" || a === "--location=global" || a === "--global=true");
+const specs = words.slice(1);
 function satisfies(version, spec) {{
   const v = version.split(".").map(Number);
   const m = /^(\^|~|>=)?(\d+)(?:\.(\d+))?(?:\.(\d+))?$/.exec(spec);
@@ -433,8 +434,18 @@ if (claimsArg !== undefined) {{
     fn base_env(&self, dirs: &Dirs) -> Vec<(String, String)> {
         let host_path = std::env::var("PATH").unwrap_or_default();
         let kv = |k: &str, v: String| (k.to_owned(), v);
+        let prefix = dirs.root.join("npm-prefix");
         vec![
-            kv("PATH", format!("{}:{host_path}", dirs.shims.display())),
+            kv(
+                "PATH",
+                format!(
+                    "{}:{}:{host_path}",
+                    dirs.shims.display(),
+                    prefix.join("bin").display()
+                ),
+            ),
+            // Any other global install lands here, never in the machine's prefix.
+            kv("npm_config_prefix", prefix.display().to_string()),
             kv("HOME", dirs.home.display().to_string()),
             kv("USER", "runner".into()),
             kv("LANG", "C.UTF-8".into()),
@@ -655,7 +666,14 @@ if (claimsArg !== undefined) {{
             };
             match kind.as_str() {
                 "checkout" => {
-                    copy_dir(&self.package_dir, &workdir);
+                    let to = body
+                        .and_then(|b| f.get(b, "path"))
+                        .and_then(|p| f.str(p))
+                        .map_or_else(
+                            || workdir.clone(),
+                            |p| resolve_home(p, &dirs.home, &workdir),
+                        );
+                    copy_dir(&self.package_dir, &to);
                     steps.push(StepLog {
                         name: "checkout".into(),
                         code: Some(0),
@@ -700,6 +718,7 @@ if (claimsArg !== undefined) {{
                             dir,
                         )
                     };
+                    let command = pipeline_values(&command, &job.branch, &mut notes);
                     let mut all = env.clone();
                     all.extend(step_env);
                     let dir = dir.unwrap_or_else(|| workdir.clone());
@@ -765,6 +784,7 @@ if (claimsArg !== undefined) {{
         };
         let git_ref = format!("refs/heads/{}", job.branch);
         let ctx = Expr {
+            unknown: std::cell::RefCell::new(Vec::new()),
             secrets: &job.secrets,
             git_ref: &git_ref,
             branch: &job.branch,
@@ -1008,6 +1028,7 @@ if (claimsArg !== undefined) {{
             let failed = log.code != Some(0);
             steps.push(log);
             if failed {
+                notes.extend(ctx.unknown.take());
                 return JobRun {
                     outcome: Outcome::Failed(name),
                     steps,
@@ -1017,6 +1038,7 @@ if (claimsArg !== undefined) {{
             }
             exported.extend(read_github_env(&github_env));
         }
+        notes.extend(ctx.unknown.take());
         JobRun {
             outcome: Outcome::Succeeded,
             steps,
@@ -1024,6 +1046,36 @@ if (claimsArg !== undefined) {{
         }
         .shown()
     }
+}
+
+/// CircleCI's compile-time `<< pipeline.git.branch >>` (and `<< pipeline.git.tag >>`, empty on
+/// a branch); other `<< … >>` are left alone with a note.
+fn pipeline_values(command: &str, branch: &str, notes: &mut Vec<String>) -> String {
+    let mut out = String::new();
+    let mut rest = command;
+    while let Some(start) = rest.find("<<") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find(">>") {
+            Some(end) => {
+                match after[..end].trim() {
+                    "pipeline.git.branch" => out.push_str(branch),
+                    "pipeline.git.tag" => {}
+                    other => {
+                        notes.push(format!("<< {other} >> not substituted"));
+                        out.push_str(&rest[start..start + 2 + end + 2]);
+                    }
+                }
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `~/x` → HOME/x; a relative path → under `base`.
@@ -1059,6 +1111,7 @@ fn env_map(f: &Forest, node: Option<NodeId>) -> Vec<(String, String)> {
 
 /// GitHub's expression context, as far as the tests need it.
 struct Expr<'a> {
+    unknown: std::cell::RefCell<Vec<String>>,
     secrets: &'a BTreeMap<String, String>,
     git_ref: &'a str,
     branch: &'a str,
@@ -1077,7 +1130,12 @@ impl Expr<'_> {
             "github.ref_name" => self.branch.to_owned(),
             "github.repository" => self.repository.to_owned(),
             "github.event_name" => self.event_name.to_owned(),
-            _ => String::new(),
+            other => {
+                self.unknown
+                    .borrow_mut()
+                    .push(format!("${{{{ {other} }}}} evaluated as \"\""));
+                String::new()
+            }
         }
     }
 
