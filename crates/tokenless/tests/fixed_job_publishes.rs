@@ -126,22 +126,14 @@ fn work_dir() -> tempfile::TempDir {
 }
 
 async fn circleci(sim: &Sim, job: CircleCiJob) -> JobRun {
-    let sim = Sim {
-        sandbox: sim.sandbox.clone(),
-        package_dir: sim.package_dir.clone(),
-        work: sim.work.clone(),
-    };
+    let sim = sim.clone();
     tokio::task::spawn_blocking(move || sim.run_circleci(&job))
         .await
         .expect("joins")
 }
 
 async fn github(sim: &Sim, job: GitHubJob) -> JobRun {
-    let sim = Sim {
-        sandbox: sim.sandbox.clone(),
-        package_dir: sim.package_dir.clone(),
-        work: sim.work.clone(),
-    };
+    let sim = sim.clone();
     tokio::task::spawn_blocking(move || sim.run_github(&job))
         .await
         .expect("joins")

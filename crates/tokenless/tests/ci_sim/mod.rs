@@ -8,8 +8,10 @@
 //!   that starts empty (non-interactive bash sources it by itself). Commands defined in the
 //!   config's own `commands:` are expanded (without parameters); orb commands and other step
 //!   kinds are skipped with a note. The job's contexts come from the workflow entry's
-//!   `context:`; its `filters: branches:` are honoured. A job whose context does not exist or
-//!   whose restrictions do not admit it is not started (as CircleCI refuses it).
+//!   `context:` (or [`CircleCiJob::contexts`]); its `filters: branches:` are honoured (unless
+//!   [`CircleCiJob::ignore_filters`]); `<< pipeline.git.branch >>` is substituted. A job whose
+//!   context does not exist or whose restrictions do not admit it is not started (as CircleCI
+//!   refuses it).
 //! - GitHub Actions: `run:` steps as `bash -e {0}` (or the `shell:` given), `env:` at workflow,
 //!   job and step level with `${{ secrets.X }}` from a given map (unknown → ""),
 //!   `actions/checkout` copies the package, `actions/setup-node` with `registry-url` writes the
@@ -25,7 +27,8 @@
 //! machine's global npm is never changed) and passes everything else to the real npm, with a
 //! user config that names `//registry.npmjs.org/` read as naming the sandbox (the sandbox
 //! stands in for the public registry). No npm configuration of the host is visible: HOME is a
-//! temporary directory whose `.npmrc` starts empty, and the global config is an empty file.
+//! temporary directory whose `.npmrc` starts empty, the global config is an empty file, and
+//! the cache and the global prefix are per job.
 //!
 //! Output is kept per step with npm tokens and JWTs redacted.
 
@@ -39,6 +42,7 @@ use serde_json::{Value, json};
 use tokenless_ci::yaml::{Forest, NodeId};
 
 /// Where the jobs run.
+#[derive(Debug, Clone)]
 pub struct Sim {
     /// The sandbox registry URL, with a trailing slash.
     pub sandbox: String,
