@@ -78,6 +78,11 @@ pub struct SandboxOptions {
     pub max_body_bytes: usize,
     /// Lifetime of tokens minted by the OIDC exchange.
     pub token_lifetime: Duration,
+    /// Audiences the exchange accepts besides those derived from the sandbox's own URL, e.g.
+    /// `npm:registry.npmjs.org`, so that a CI config written for the public registry (which
+    /// asks for that audience explicitly) publishes to the sandbox unchanged. Empty by
+    /// default: then only the derived audiences are accepted.
+    pub extra_audiences: Vec<String>,
 }
 
 impl Default for SandboxOptions {
@@ -91,6 +96,7 @@ impl Default for SandboxOptions {
             rate_limit: None,
             max_body_bytes: 16 * 1024 * 1024,
             token_lifetime: Duration::from_secs(300),
+            extra_audiences: Vec::new(),
         }
     }
 }
@@ -111,6 +117,8 @@ pub enum StartError {
     },
     #[error("--fail-rate must be between 0 and 1, got {0}")]
     FailRate(f64),
+    #[error("an extra audience must be npm:<registry host>, got {0:?}")]
+    Audience(String),
 }
 
 /// A running sandbox. Dropping it without [`SandboxHandle::shutdown`] stops serving too.
@@ -139,6 +147,12 @@ impl Sandbox {
     pub async fn start(opts: SandboxOptions) -> Result<SandboxHandle, StartError> {
         if !(0.0..=1.0).contains(&opts.fail_rate) {
             return Err(StartError::FailRate(opts.fail_rate));
+        }
+        if let Some(bad) = opts.extra_audiences.iter().find(|a| {
+            a.strip_prefix("npm:")
+                .is_none_or(|host| host.is_empty() || host.contains(['/', ' ']))
+        }) {
+            return Err(StartError::Audience(bad.clone()));
         }
         let loaded = match &opts.state {
             Some(path) => persist::load(path)?,
@@ -174,7 +188,12 @@ impl Sandbox {
             source,
         })?;
         let base = format!("http://{addr}");
-        let audiences = audiences_for(addr);
+        let mut audiences = audiences_for(addr);
+        for extra in &opts.extra_audiences {
+            if !audiences.contains(extra) {
+                audiences.push(extra.clone());
+            }
+        }
         let stored = issuers.to_stored()?;
         let app = Arc::new(App::new(
             base.clone(),

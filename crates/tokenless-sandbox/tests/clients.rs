@@ -39,7 +39,7 @@ use std::time::Duration;
 use ci_env::{Job, assert_trusted, job_env, npm_user, trust, trust_ids};
 use common::*;
 use serde_json::json;
-use tokenless_sandbox::{SandboxHandle, Scenario};
+use tokenless_sandbox::{SandboxHandle, SandboxOptions, Scenario};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PNPM: &str = "12.21.0";
@@ -208,6 +208,10 @@ fn package_of(job: Job) -> &'static str {
 }
 
 async fn sandbox() -> SandboxHandle {
+    sandbox_with(SandboxOptions::default()).await
+}
+
+async fn sandbox_with(opts: SandboxOptions) -> SandboxHandle {
     let packages: Vec<_> = SCENARIO_PACKAGES
         .iter()
         .map(|(name, job)| json!({"name": name, "mfa": "publish", "trust": trust(*job, &["createPackage"])}))
@@ -226,7 +230,11 @@ async fn sandbox() -> SandboxHandle {
         "packages": packages,
         "circleci": ci_env::circleci_scenario(),
     });
-    start(Scenario::Inline(scenario.to_string())).await
+    start_with(SandboxOptions {
+        scenario: Scenario::Inline(scenario.to_string()),
+        ..opts
+    })
+    .await
 }
 
 /// A stand-in for GitHub's id-token service in front of the sandbox's: it records each
@@ -506,6 +514,75 @@ async fn the_audience_aliases_are_an_explicit_list() {
         let (status, message) = exchange(other.clone()).await;
         assert_eq!(status, 404, "{other} accepted");
         assert!(message.contains("audience"), "{other}: {message}");
+    }
+}
+
+/// `extra_audiences` (`tokenless sandbox --accept-audience`) adds an audience to the list,
+/// e.g. the public registry's, which a CI config written for it asks for explicitly; without
+/// it that audience is refused. A value that is not `npm:<host>` does not start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extra_audience_is_accepted_only_when_asked_for() {
+    let public = "npm:registry.npmjs.org";
+    for (opts, accepted) in [
+        (SandboxOptions::default(), false),
+        (
+            SandboxOptions {
+                extra_audiences: vec![public.to_owned()],
+                ..SandboxOptions::default()
+            },
+            true,
+        ),
+    ] {
+        let sb = sandbox_with(opts).await;
+        let (_, info) = get_json(&format!("{}-/sandbox/info", sb.url()), None).await;
+        let listed = info["audiences"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == public));
+        assert_eq!(listed, accepted, "{}", info["audiences"]);
+        assert_eq!(sb.audiences().iter().any(|a| a == public), accepted);
+        // npm's own audience stays first.
+        assert_eq!(info["audiences"][0], "npm:127.0.0.1");
+        let token = ci_env::mint_for(&sb, Job::GitLab, public).await;
+        let resp = client()
+            .post(format!(
+                "{}-/npm/v1/oidc/token/exchange/package/@acme%2flab",
+                sb.url()
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("exchange: {e}"));
+        let status = resp.status().as_u16();
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        if accepted {
+            assert_eq!(status, 201, "{body}");
+        } else {
+            assert_eq!(status, 404, "{body}");
+            assert!(
+                body["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("audience"),
+                "{body}"
+            );
+        }
+        sb.shutdown().await;
+    }
+    for bad in [
+        "registry.npmjs.org",
+        "npm:",
+        "npm:https://registry.npmjs.org/",
+    ] {
+        let err = tokenless_sandbox::Sandbox::start(SandboxOptions {
+            extra_audiences: vec![bad.to_owned()],
+            ..SandboxOptions::default()
+        })
+        .await
+        .err();
+        assert!(
+            matches!(err, Some(tokenless_sandbox::StartError::Audience(_))),
+            "{bad}: {err:?}"
+        );
     }
 }
 

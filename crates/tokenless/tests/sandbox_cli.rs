@@ -121,6 +121,32 @@ fn bad_options_are_usage_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/scenario.json"));
 }
 
+/// `--accept-audience` adds an audience the exchange accepts (listed at start and in
+/// `/-/sandbox/info`); without it the public registry's audience is not listed; a value that
+/// is not `npm:<host>` is a usage error.
+#[test]
+fn accept_audience_is_listed_only_when_given() {
+    let listed = |lines: &[String]| {
+        lines.iter().any(|l| {
+            l.trim_start().starts_with("audiences") && l.contains("npm:registry.npmjs.org")
+        })
+    };
+    let (child, lines) = spawn(&["--accept-audience", "npm:registry.npmjs.org"]);
+    assert!(listed(&lines), "{lines:?}");
+    let info = get(&format!("{}-/sandbox/info", registry_of(&lines)));
+    assert!(info.contains("\"npm:registry.npmjs.org\""), "{info}");
+    stop(child);
+    let (child, lines) = spawn(&[]);
+    assert!(!listed(&lines), "{lines:?}");
+    stop(child);
+    let out = Command::new(assert_cmd::cargo::cargo_bin("tokenless"))
+        .args(["sandbox", "--accept-audience", "registry.npmjs.org"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("npm:<registry host>"));
+}
+
 /// Runs `tokenless ARGS` under a 1 GiB address-space limit and a 10 s timeout.
 fn bounded(args: &[&str]) -> std::process::Output {
     let bin = assert_cmd::cargo::cargo_bin("tokenless");

@@ -43,6 +43,11 @@ pub struct SandboxArgs {
     /// Largest request body (publishes included) in bytes; larger ones get 413.
     #[arg(long, default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
     pub max_body: usize,
+    /// Also accept this OIDC audience at the exchange (repeatable), e.g.
+    /// `npm:registry.npmjs.org` so a CI config written for the public registry publishes here
+    /// unchanged. Off by default: only the audiences of the sandbox's own URL are accepted.
+    #[arg(long = "accept-audience", value_name = "npm:HOST")]
+    pub accept_audience: Vec<String>,
 }
 
 /// What else `tokenless sandbox` does besides serving.
@@ -82,6 +87,7 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
             fail_rate: args.fail_rate,
             rate_limit: args.rate_limit,
             max_body_bytes: args.max_body,
+            extra_audiences: args.accept_audience,
             ..SandboxOptions::default()
         })
         .await?;
