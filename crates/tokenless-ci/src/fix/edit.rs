@@ -72,7 +72,7 @@ fn splice_literals<'p>(text: &str, patches: &[&'p Patch]) -> (String, Vec<&'p Pa
             _ => rest.push(*p),
         }
     }
-    edits.sort_by(|a, b| b.0.cmp(&a.0));
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
     let mut out = text.to_string();
     for (start, end, new) in edits {
         out.replace_range(start..end, &new);
