@@ -29,13 +29,18 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
     let job = input.job();
     let f = input.facts();
     let wants_oidc = OIDC_RULES.iter().any(|r| input.has(*r));
-    let rewrite_mint = [
-        RuleId::OidcTokenUnguarded,
-        RuleId::OidcTokenMisused,
-        RuleId::OidcAudienceMismatch,
-    ]
-    .iter()
-    .any(|r| input.has(*r));
+    // A mint is rewritten when it is masked or misused, or when its audience is wrong
+    // (not when the mismatch is a publish to another registry, which no mint fixes).
+    let wrong_audience = input.has(RuleId::OidcAudienceMismatch)
+        && (!f.audience_errors.is_empty()
+            || f.mints.iter().any(|m| {
+                m.claims
+                    .as_ref()
+                    .is_none_or(|c| !c.text.contains(&format!("\"{}\"", script::NPM_AUDIENCE)))
+            }));
+    let rewrite_mint = input.has(RuleId::OidcTokenUnguarded)
+        || input.has(RuleId::OidcTokenMisused)
+        || wrong_audience;
     let publish = input.j.publishes.first().copied();
     let publish_step = publish.map(|p| p.step);
     let mint_steps: BTreeSet<usize> = f.mints.iter().map(|m| m.step).collect();

@@ -348,6 +348,9 @@ pub struct FileFix {
 
 /// Most rounds of lint → fix → apply (each round fixes what the previous one revealed).
 const MAX_ROUNDS: usize = 8;
+/// Most rounds in which one job is fixed (one fix usually settles it; a second follows
+/// from what the first revealed, e.g. npm now too old for the exchange).
+const MAX_ROUNDS_PER_JOB: usize = 3;
 
 /// Fix one CI config: lint, patch, apply, and again until nothing is left to fix.
 /// `follow` follows steps into the repository `files` reads, as `lint` does.
@@ -365,6 +368,7 @@ pub fn fix_file(
     let mut tried: BTreeSet<(String, Vec<Patch>)> = BTreeSet::new();
     let mut refused: BTreeSet<Refusal> = BTreeSet::new();
     let mut planned: Vec<Refusal> = Vec::new();
+    let mut rounds_of: BTreeMap<String, usize> = BTreeMap::new();
     for round in 0..=MAX_ROUNDS {
         let overlay = Overlay {
             base: files,
@@ -381,7 +385,20 @@ pub fn fix_file(
         let fresh: Vec<Fix> = analysis
             .fixes
             .into_iter()
-            .filter(|f| tried.insert((f.job.clone(), f.patches.clone())))
+            .filter(|f| {
+                // A job whose fixes keep coming back is not converging: stop there.
+                let rounds = rounds_of.get(&f.job).copied().unwrap_or(0);
+                if rounds >= MAX_ROUNDS_PER_JOB {
+                    refused.insert(Refusal {
+                        job: f.job.clone(),
+                        reason:
+                            "its fixes did not settle after three rounds; the rest needs a human"
+                                .into(),
+                    });
+                    return false;
+                }
+                tried.insert((f.job.clone(), f.patches.clone()))
+            })
             .collect();
         if fresh.is_empty() || round == MAX_ROUNDS {
             out.remaining = analysis.findings;
@@ -414,6 +431,7 @@ pub fn fix_file(
                             changed.insert(path, text);
                         }
                     }
+                    *rounds_of.entry(fix.job.clone()).or_default() += 1;
                     out.applied.push(fix);
                 }
                 Err(_) if !touched.is_empty() => {

@@ -84,7 +84,10 @@ pub fn classify(line: &str) -> LineKind {
         || t.starts_with("if ")
         || t.starts_with(": \"${")
         || t.starts_with(": ${");
-    if checks && TOKEN_VAR.is_match(t) {
+    let stored = TOKEN_VAR
+        .captures_iter(t)
+        .any(|c| c.get(1).is_some_and(|v| v.as_str() != "NPM_ID_TOKEN"));
+    if checks && stored {
         return LineKind::TokenCheck;
     }
     LineKind::Other
@@ -151,6 +154,32 @@ impl<'a> Lines<'a> {
             }
         }
         None
+    }
+
+    /// The first line at or after `i` that is not part of a mint's tail: a check that
+    /// the id token is set (one line, or an `if … fi` block), `export NPM_ID_TOKEN`, or
+    /// its hand-over to `$BASH_ENV`.
+    fn mint_tail(&self, mut i: usize) -> usize {
+        static TAIL: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r#"^\s*(?:export\s+NPM_(?:ID_)?TOKEN\s*$|\[\[?\s+-[nz]\s+"?\$\{?NPM_ID_TOKEN\}?"?\s+\]\]?\s*(?:\|\||&&)|(?:printf|echo)\b.*NPM_ID_TOKEN.*>>\s*"?\$\{?BASH_ENV)"#)
+                .expect("static regex")
+        });
+        static GUARD_IF: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r#"^\s*if\s+\[\[?\s+-[nz]\s+"?\$\{?NPM_ID_TOKEN\}?"?\s+\]\]?"#)
+                .expect("static regex")
+        });
+        while let Some(line) = self.lines.get(i) {
+            if TAIL.is_match(line) {
+                i += 1;
+            } else if GUARD_IF.is_match(line)
+                && let Some(end) = self.if_block_end(i)
+            {
+                i = end + 1;
+            } else {
+                break;
+            }
+        }
+        i
     }
 
     fn join(&self, lines: &[String]) -> String {
@@ -292,13 +321,9 @@ pub fn with_mint(text: &str, publish_line: Option<usize>, to_bash_env: bool) -> 
                 out.extend(canonical_mint(indent, to_bash_env));
                 minted = true;
             }
-            // A following bare `export NPM_ID_TOKEN`/`export NPM_TOKEN` is part of it.
-            if l.lines
-                .get(i + 1)
-                .is_some_and(|n| matches!(n.trim(), "export NPM_ID_TOKEN" | "export NPM_TOKEN"))
-            {
-                i += 1;
-            }
+            // What follows a mint and belongs to it (its guard, its export, its hand-over
+            // to $BASH_ENV) is replaced with it, so a canonical mint stays as it is.
+            i = l.mint_tail(i + 1) - 1;
             i += 1;
             continue;
         }
@@ -409,6 +434,16 @@ mod tests {
     }
 
     #[test]
+    fn the_id_token_guard_is_not_a_stored_token_check() {
+        let s = "if [ -z \"$NPM_ID_TOKEN\" ]; then\n  exit 1\nfi\nnpm publish\n";
+        assert_eq!(strip_token_lines(s), Edit::Unchanged);
+        let Edit::Changed(minted) = with_mint("npm publish\n", Some(0), false) else {
+            panic!()
+        };
+        assert_eq!(strip_token_lines(&minted), Edit::Unchanged);
+    }
+
+    #[test]
     fn a_token_line_inside_a_continued_command_needs_a_human() {
         let s = "npm config set //registry.npmjs.org/:_authToken=$NPM_TOKEN && \\\n  npm publish\n";
         assert!(matches!(strip_token_lines(s), Edit::Unsure(_)));
@@ -437,6 +472,21 @@ mod tests {
         };
         assert_eq!(out.matches("$(circleci run oidc get").count(), 1);
         assert!(out.contains("if [ -z \"$NPM_ID_TOKEN\" ]; then"));
+    }
+
+    #[test]
+    fn a_canonical_mint_is_left_as_it_is() {
+        let Edit::Changed(once) = with_mint("npm publish\n", Some(0), true) else {
+            panic!()
+        };
+        assert_eq!(with_mint(&once, Some(7), true), Edit::Unchanged);
+        // An older guard and export are replaced with the mint, not kept after it.
+        let old = "set -eu\nexport NPM_ID_TOKEN=$(circleci run oidc get --claims '{\"aud\":\"npm:registry.npmjs.org\"}')\n[ -n \"$NPM_ID_TOKEN\" ] || exit 1\nexport NPM_ID_TOKEN\nnpm publish\n";
+        let Edit::Changed(new) = with_mint(old, None, false) else {
+            panic!()
+        };
+        assert_eq!(new.matches("NPM_ID_TOKEN\" ]").count(), 1, "{new}");
+        assert_eq!(with_mint(&new, None, false), Edit::Unchanged);
     }
 
     #[test]
