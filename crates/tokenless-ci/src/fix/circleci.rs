@@ -58,7 +58,9 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
                     new = t;
                     what.push("removes the stored-token lines");
                 }
-                Edit::Unsure(r) => d.refusals.push(format!("step `{}`: {r}", step.name)),
+                Edit::Unsure(r) => d
+                    .refusals
+                    .push(format!("step `{}`: {r}", super::step_label(step))),
                 Edit::Unchanged => {}
             }
         }
@@ -101,7 +103,9 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
                     new = t;
                     what.push("mints the id token in the step (guarded, not printed)");
                 }
-                Some(Edit::Unsure(r)) => d.refusals.push(format!("step `{}`: {r}", step.name)),
+                Some(Edit::Unsure(r)) => d
+                    .refusals
+                    .push(format!("step `{}`: {r}", super::step_label(step))),
                 _ => {}
             }
         }
@@ -153,6 +157,12 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
         );
     }
 
+    let job_route = input
+        .forest()
+        .path(input.router.root(), &["jobs", input.j.name()])
+        .and_then(|n| input.router.route(n).ok());
+    super::raise_node_image(input, d, job_route.as_ref());
+
     if wants_oidc {
         env_removals(input, d, &job.env, "the job's `environment`");
         for step in &job.steps {
@@ -176,7 +186,11 @@ fn insert_step_before(
     let Some(s) = input.job().steps.get(index) else {
         return false;
     };
-    let Some(route) = d.route(input, s.node, &format!("the step before `{}`", s.name)) else {
+    let Some(route) = d.route(
+        input,
+        s.node,
+        &format!("the step before `{}`", super::step_label(s)),
+    ) else {
         return false;
     };
     let Some((parent, super::Seg::Index(at))) = route.split_last().map(|(p, s)| (p, s.clone()))
@@ -257,6 +271,7 @@ fn bind_context(input: &JobIn<'_>, d: &mut Draft) {
                         Op::Set {
                             key: "context".into(),
                             value,
+                            before: None,
                         },
                     );
                 }

@@ -254,11 +254,32 @@ fn to_sequence(items: &[Value]) -> Sequence {
     s
 }
 
+/// A short run of digits is written as a plain number (`node-version: 24`), not quoted.
+fn number(t: &str) -> Option<i64> {
+    (t.len() <= 9 && !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) && !t.starts_with('0'))
+        .then(|| t.parse().ok())
+        .flatten()
+}
+
 fn set_in(m: &Mapping, key: &str, v: &Value) {
     match v {
-        Value::Str(t) => m.set(key, t.as_str()),
+        Value::Str(t) => match number(t) {
+            Some(n) => m.set(key, n),
+            None => m.set(key, t.as_str()),
+        },
         Value::Map(e) => m.set(key, to_mapping(e)),
         Value::Seq(i) => m.set(key, to_sequence(i)),
+    }
+}
+
+fn insert_before(m: &Mapping, before: &str, key: &str, v: &Value) {
+    let placed = match v {
+        Value::Str(t) => m.insert_before(before, key, t.as_str()),
+        Value::Map(e) => m.insert_before(before, key, to_mapping(e)),
+        Value::Seq(i) => m.insert_before(before, key, to_sequence(i)),
+    };
+    if !placed {
+        set_in(m, key, v);
     }
 }
 
@@ -280,9 +301,14 @@ fn replace_in(s: &Sequence, index: usize, v: &Value) -> bool {
 
 fn apply_one(doc: &yaml_edit::Document, route: &Route, op: &Op) -> Result<(), String> {
     match op {
-        Op::Set { key, value } => match resolve(doc, route)? {
+        Op::Set { key, value, before } => match resolve(doc, route)? {
             Container::Map(m) => {
-                set_in(&m, key, value);
+                match before {
+                    Some(b) if !m.contains_key(key.as_str()) && m.contains_key(b.as_str()) => {
+                        insert_before(&m, b, key, value)
+                    }
+                    _ => set_in(&m, key, value),
+                }
                 Ok(())
             }
             Container::Seq(_) => Err("a key cannot be set in a sequence".into()),
@@ -425,7 +451,7 @@ fn at<'v>(v: &'v mut Value, route: &Route) -> Option<&'v mut Value> {
 
 fn apply_value(doc: &mut Value, route: &Route, op: &Op) -> Option<()> {
     match op {
-        Op::Set { key, value } => {
+        Op::Set { key, value, .. } => {
             let Value::Map(e) = at(doc, route)? else {
                 return None;
             };

@@ -36,7 +36,9 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
                             new = t;
                             what.push("removes the stored-token lines");
                         }
-                        Edit::Unsure(r) => d.refusals.push(format!("step `{}`: {r}", step.name)),
+                        Edit::Unsure(r) => d
+                            .refusals
+                            .push(format!("step `{}`: {r}", super::step_label(step))),
                         Edit::Unchanged => {}
                     }
                 }
@@ -86,7 +88,7 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
                         d.changes.push(format!(
                             "job `{}`, step `{}`: removes the `{}` input",
                             input.j.name(),
-                            step.name,
+                            super::step_label(step),
                             t.name
                         ));
                     }
@@ -121,6 +123,7 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
             Op::Set {
                 key: "environment".into(),
                 value: Value::str(env.clone()),
+                before: Some("steps".into()),
             },
         );
         d.changes.push(format!(
@@ -186,6 +189,7 @@ fn grant_id_token(input: &JobIn<'_>, d: &mut Draft) {
                     Op::Set {
                         key: "id-token".into(),
                         value: Value::str("write"),
+                        before: None,
                     },
                 );
                 d.changes.push(format!(
@@ -232,6 +236,7 @@ fn grant_id_token(input: &JobIn<'_>, d: &mut Draft) {
             Op::Set {
                 key: "permissions".into(),
                 value: Value::Map(entries),
+                before: Some("steps".into()),
             },
         );
         d.changes
@@ -289,9 +294,12 @@ fn raise_node_and_npm(input: &JobIn<'_>, d: &mut Draft, publish_step: usize) {
     let Some(s) = job.steps.get(publish_step) else {
         return;
     };
-    if let Some(route) = d.route(input, s.node, &format!("the step before `{}`", s.name))
-        && let Some((parent, super::Seg::Index(at))) =
-            route.split_last().map(|(p, s)| (p, s.clone()))
+    if let Some(route) = d.route(
+        input,
+        s.node,
+        &format!("the step before `{}`", super::step_label(s)),
+    ) && let Some((parent, super::Seg::Index(at))) =
+        route.split_last().map(|(p, s)| (p, s.clone()))
     {
         d.patch(
             input.path,

@@ -32,7 +32,9 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
                     new = t;
                     what.push("removes the stored-token lines");
                 }
-                Edit::Unsure(r) => d.refusals.push(format!("script line `{}`: {r}", step.name)),
+                Edit::Unsure(r) => d
+                    .refusals
+                    .push(format!("script line `{}`: {r}", super::step_label(step))),
                 Edit::Unchanged => {}
             }
         }
@@ -55,6 +57,11 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
         }
         script_change(input, d, step, *node, text, *exact, &new, &what);
     }
+    let job_route = input
+        .forest()
+        .get(input.router.root(), name)
+        .and_then(|n| input.router.route(n).ok());
+    super::raise_node_image(input, d, job_route.as_ref());
     if wants_oidc {
         env_removals(input, d, &job.env, "the job's `variables`");
         id_token(input, d);
@@ -137,6 +144,7 @@ fn id_token(input: &JobIn<'_>, d: &mut Draft) {
                     Op::Set {
                         key: "NPM_ID_TOKEN".into(),
                         value: token,
+                        before: None,
                     },
                 );
             }
@@ -154,6 +162,7 @@ fn id_token(input: &JobIn<'_>, d: &mut Draft) {
                     Op::Set {
                         key: "id_tokens".into(),
                         value: Value::map([("NPM_ID_TOKEN", token)]),
+                        before: Some("script".into()),
                     },
                 );
             }

@@ -100,8 +100,13 @@ pub enum Target {
 /// What a patch does.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Op {
-    /// Set `key` in the mapping at the route (replaced in place, or added at the end).
-    Set { key: String, value: Value },
+    /// Set `key` in the mapping at the route: replaced in place, or added before the key
+    /// `before` when the mapping has it, else at the end.
+    Set {
+        key: String,
+        value: Value,
+        before: Option<String>,
+    },
     /// Replace the node (or the line) at the target.
     Replace { value: Value },
     /// Remove the mapping entry, sequence item or line at the target.
@@ -483,6 +488,23 @@ fn apply_fix(
     Ok(out)
 }
 
+/// How a step is named in messages: its name, else its command's first line or the
+/// action it uses, with anything that looks like a token redacted.
+pub(crate) fn step_label(step: &crate::model::Step) -> String {
+    let raw = if !step.name.trim().is_empty() {
+        step.name.clone()
+    } else {
+        match &step.kind {
+            crate::model::StepKind::Run { text, .. } => {
+                text.lines().next().unwrap_or("").to_string()
+            }
+            crate::model::StepKind::Uses { name, .. } => name.clone(),
+        }
+    };
+    let short: String = raw.chars().take(60).collect();
+    crate::facts::redact(&short)
+}
+
 /// The node at `route` in the analysis forest (own children only).
 fn node_at(forest: &Forest, root: NodeId, route: &Route) -> Option<NodeId> {
     let mut cur = root;
@@ -548,22 +570,22 @@ pub(crate) fn script_change(
     if !exact {
         d.refusals.push(format!(
             "step `{}`: its script is built from parameters; change it where they are defined",
-            step.name
+            step_label(step)
         ));
         return;
     }
     let job = input.j.name();
     if script::is_empty_script(new) {
-        if let Some(route) = d.route(input, step.node, &format!("step `{}`", step.name)) {
+        if let Some(route) = d.route(input, step.node, &format!("step `{}`", step_label(step))) {
             d.patch(input.path, route, Op::Remove);
             d.changes.push(format!(
                 "job `{job}`: removes the step `{}` (only stored-token lines)",
-                step.name
+                step_label(step)
             ));
         }
         return;
     }
-    if let Some(route) = d.route(input, node, &format!("step `{}`", step.name)) {
+    if let Some(route) = d.route(input, node, &format!("step `{}`", step_label(step))) {
         d.patch(
             input.path,
             route,
@@ -573,7 +595,7 @@ pub(crate) fn script_change(
         );
         d.changes.push(format!(
             "job `{job}`, step `{}`: {}",
-            step.name,
+            step_label(step),
             what.join("; ")
         ));
     }
@@ -632,5 +654,84 @@ pub(crate) fn env_removals(
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+    }
+}
+
+/// A Node image tag below 22.14 (npm documents Node ≥ 22.14 for trusted publishing, and
+/// npm 11 does not run on older 20.x), raised to Node 24 with its variant suffix kept:
+/// `node:20-alpine` → `node:24-alpine`, `cimg/node:20.11-browsers` → `cimg/node:24.16-browsers`.
+fn raised_image(image: &str) -> Option<String> {
+    let (repo, tag) = image.rsplit_once(':')?;
+    let new_version = match repo {
+        "node" | "library/node" | "docker.io/library/node" => "24",
+        "cimg/node" => "24.16",
+        _ => return None,
+    };
+    let (version, suffix) = match tag.find('-') {
+        Some(i) => (&tag[..i], &tag[i..]),
+        None => (tag, ""),
+    };
+    let mut parts = version.split('.');
+    let major: u32 = parts.next()?.parse().ok()?;
+    let minor: u32 = parts.next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    let old = major < 22 || (major == 22 && minor < 14);
+    old.then(|| format!("{repo}:{new_version}{suffix}"))
+}
+
+/// Raise the job's own Node image when it is too old (an image shared through an
+/// executor or a `default:` is left, with the reason; the npm upgrade still goes in).
+pub(crate) fn raise_node_image(input: &JobIn<'_>, d: &mut Draft, job_route: Option<&Route>) {
+    if !input.has(RuleId::NpmTooOld) {
+        return;
+    }
+    let name = input.j.name();
+    for (image, node) in &input.job().images {
+        let Some(new) = raised_image(image.trim()) else {
+            continue;
+        };
+        let Some(route) = d.route(input, *node, &format!("the image `{image}`")) else {
+            continue;
+        };
+        if job_route.is_some_and(|j| !route.starts_with(j)) {
+            d.refusals.push(format!(
+                "the image `{image}` of job `{name}` is set at `{route}`, shared with other jobs; raise it to Node 22.14 or later there"
+            ));
+            continue;
+        }
+        d.patch(
+            input.path,
+            route,
+            Op::Replace {
+                value: Value::str(new.clone()),
+            },
+        );
+        d.changes
+            .push(format!("job `{name}`: image `{image}` becomes `{new}`"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::raised_image;
+
+    #[test]
+    fn old_node_images_are_raised_with_their_variant() {
+        assert_eq!(raised_image("node:20").as_deref(), Some("node:24"));
+        assert_eq!(
+            raised_image("node:18-alpine").as_deref(),
+            Some("node:24-alpine")
+        );
+        assert_eq!(
+            raised_image("cimg/node:20.11-browsers").as_deref(),
+            Some("cimg/node:24.16-browsers")
+        );
+        assert_eq!(
+            raised_image("cimg/node:22.12").as_deref(),
+            Some("cimg/node:24.16")
+        );
+        assert_eq!(raised_image("cimg/node:22.14"), None);
+        assert_eq!(raised_image("node:24"), None);
+        assert_eq!(raised_image("node:lts"), None);
+        assert_eq!(raised_image("ghcr.io/acme/node:20"), None);
     }
 }

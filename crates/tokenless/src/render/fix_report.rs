@@ -140,9 +140,12 @@ fn patch_json(p: &Patch) -> Value {
         Target::Line(n) => v["line"] = json!(n),
     }
     match &p.op {
-        Op::Set { key, value } => {
+        Op::Set { key, value, before } => {
             v["key"] = json!(key);
             v["value"] = value.to_json();
+            if let Some(b) = before {
+                v["before"] = json!(b);
+            }
         }
         Op::Replace { value } => v["value"] = value.to_json(),
         Op::Insert { index, value } => {
