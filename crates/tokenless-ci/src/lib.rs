@@ -219,6 +219,8 @@ fn analyse_with(
         GitHub(github::Workflow),
         GitLab(gitlab::Config),
     }
+    // The documents of the configuration: the file, then the files it includes.
+    let mut doc_roots = vec![root];
     let built = match doc.provider {
         Provider::CircleCi => Built::CircleCi(circleci::build(&forest, root)),
         Provider::GitHub => Built::GitHub(github::build(&forest, root)),
@@ -232,6 +234,7 @@ fn analyse_with(
                     message: e.3,
                 });
             }
+            doc_roots.clone_from(&roots.roots);
             Built::GitLab(gitlab::build(&forest, &roots))
         }
     };
@@ -274,7 +277,7 @@ fn analyse_with(
     rules::run(&cx, &mut out);
     let mut findings = out.finish();
     let (fixes, refusals) = match fixing {
-        Some(opts) => fix::plan(&cx, root, &mut findings, follower, opts, doc.path),
+        Some(opts) => fix::plan(&cx, &doc_roots, &mut findings, follower, opts, doc.path),
         None => Default::default(),
     };
     Ok(Analysis {

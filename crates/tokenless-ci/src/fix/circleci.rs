@@ -85,7 +85,11 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
         }
         if need_mint {
             let mints_here = mint_steps.contains(&i);
-            let edit = if mints_here {
+            let publish_mints = publish_step.is_some_and(|p| mint_steps.contains(&p));
+            let edit = if mints_here && publish_step != Some(i) && publish_mints {
+                // The publishing step mints its own token: this one is not needed.
+                Some(script::without_mint(&new))
+            } else if mints_here {
                 // Replace the existing mint; it must cross steps when the publish is elsewhere.
                 let crosses = publish_step.is_some_and(|p| p != i);
                 Some(script::with_mint(&new, None, crosses))
@@ -159,8 +163,8 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
 
     let job_route = input
         .forest()
-        .path(input.router.root(), &["jobs", input.j.name()])
-        .and_then(|n| input.router.route(n).ok());
+        .path(input.root(), &["jobs", input.j.name()])
+        .and_then(|n| input.route(n).ok());
     super::raise_node_image(input, d, job_route.as_ref());
 
     if wants_oidc {
@@ -198,7 +202,7 @@ fn insert_step_before(
         return false;
     };
     d.patch(
-        input.path,
+        input,
         parent,
         Op::Insert {
             index: at,
@@ -214,7 +218,7 @@ fn bind_context(input: &JobIn<'_>, d: &mut Draft) {
     let forest = input.forest();
     let ctx = &input.opts.context;
     let name = input.j.name();
-    let Some(workflows) = forest.get(input.router.root(), "workflows") else {
+    let Some(workflows) = forest.get(input.root(), "workflows") else {
         return;
     };
     let mut bound = false;
@@ -266,7 +270,7 @@ fn bind_context(input: &JobIn<'_>, d: &mut Draft) {
                         ),
                     };
                     d.patch(
-                        input.path,
+                        input,
                         route,
                         Op::Set {
                             key: "context".into(),
@@ -282,7 +286,7 @@ fn bind_context(input: &JobIn<'_>, d: &mut Draft) {
                         continue;
                     };
                     d.patch(
-                        input.path,
+                        input,
                         route,
                         Op::Replace {
                             value: Value::map([(name.to_string(), with_context)]),

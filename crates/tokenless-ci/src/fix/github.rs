@@ -78,12 +78,12 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
                         let Some((with, _)) = route.split_last() else {
                             continue;
                         };
-                        let own = super::node_at(input.forest(), input.router.root(), &with)
+                        let own = super::node_at(input.forest(), input.root_of(&with), &with)
                             .map_or(usize::MAX, |m| input.forest().entries(m).len());
                         if own <= 1 {
-                            d.patch(input.path, with, Op::Remove);
+                            d.patch(input, with, Op::Remove);
                         } else {
-                            d.patch(input.path, route, Op::Remove);
+                            d.patch(input, route, Op::Remove);
                         }
                         d.changes.push(format!(
                             "job `{}`, step `{}`: removes the `{}` input",
@@ -118,7 +118,7 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
         && let Some(route) = d.route(input, def, &format!("job `{}`", input.j.name()))
     {
         d.patch(
-            input.path,
+            input,
             route,
             Op::Set {
                 key: "environment".into(),
@@ -137,9 +137,7 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
 }
 
 fn job_def(input: &JobIn<'_>) -> Option<crate::yaml::NodeId> {
-    input
-        .forest()
-        .path(input.router.root(), &["jobs", input.j.name()])
+    input.forest().path(input.root(), &["jobs", input.j.name()])
 }
 
 /// What a job needs besides `id-token: write` when no permissions are written anywhere
@@ -184,7 +182,7 @@ fn grant_id_token(input: &JobIn<'_>, d: &mut Draft) {
             if let Some(route) = d.route(input, perms, &format!("the permissions of job `{name}`"))
             {
                 d.patch(
-                    input.path,
+                    input,
                     route,
                     Op::Set {
                         key: "id-token".into(),
@@ -204,7 +202,7 @@ fn grant_id_token(input: &JobIn<'_>, d: &mut Draft) {
         }
         return;
     }
-    let mut entries: Vec<(String, Value)> = match forest.get(input.router.root(), "permissions") {
+    let mut entries: Vec<(String, Value)> = match forest.get(input.root(), "permissions") {
         Some(wf) if forest.is_map(wf) => forest
             .entries(wf)
             .iter()
@@ -231,7 +229,7 @@ fn grant_id_token(input: &JobIn<'_>, d: &mut Draft) {
             .collect::<Vec<_>>()
             .join(", ");
         d.patch(
-            input.path,
+            input,
             route,
             Op::Set {
                 key: "permissions".into(),
@@ -272,7 +270,7 @@ fn raise_node_and_npm(input: &JobIn<'_>, d: &mut Draft, publish_step: usize) {
                     ));
                 } else if let Some(route) = d.route(input, v.value, "setup-node's node-version") {
                     d.patch(
-                        input.path,
+                        input,
                         route,
                         Op::Replace {
                             value: Value::str(NODE),
@@ -302,7 +300,7 @@ fn raise_node_and_npm(input: &JobIn<'_>, d: &mut Draft, publish_step: usize) {
         route.split_last().map(|(p, s)| (p, s.clone()))
     {
         d.patch(
-            input.path,
+            input,
             parent,
             Op::Insert {
                 index: at,

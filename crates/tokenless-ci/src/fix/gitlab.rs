@@ -57,10 +57,7 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
         }
         script_change(input, d, step, *node, text, *exact, &new, &what);
     }
-    let job_route = input
-        .forest()
-        .get(input.router.root(), name)
-        .and_then(|n| input.router.route(n).ok());
+    let job_route = input.top(name).and_then(|n| input.route(n).ok());
     super::raise_node_image(input, d, job_route.as_ref());
     if wants_oidc {
         env_removals(input, d, &job.env, "the job's `variables`");
@@ -79,7 +76,7 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
         let upgrade = Value::str(format!("npm install -g npm@{floor}"));
         match route.split_last().map(|(p, s)| (p, s.clone())) {
             Some((parent, Seg::Index(at))) => d.patch(
-                input.path,
+                input,
                 parent,
                 Op::Insert {
                     index: at,
@@ -89,7 +86,7 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
             _ => {
                 let old = Value::str(input.forest().text(step.node));
                 d.patch(
-                    input.path,
+                    input,
                     route,
                     Op::Replace {
                         value: Value::Seq(vec![upgrade, old]),
@@ -116,7 +113,7 @@ fn id_token(input: &JobIn<'_>, d: &mut Draft) {
             && let Some(route) = d.route(input, g.aud_node, "the `aud` of NPM_ID_TOKEN")
         {
             d.patch(
-                input.path,
+                input,
                 route,
                 Op::Replace {
                     value: Value::str(NPM_AUDIENCE),
@@ -128,9 +125,9 @@ fn id_token(input: &JobIn<'_>, d: &mut Draft) {
         }
         return;
     }
-    let Some(def) = forest.get(input.router.root(), name) else {
+    let Some(def) = input.top(name) else {
         d.refusals.push(format!(
-            "job `{name}` is defined in an included file; add `id_tokens` there"
+            "job `{name}` is not a top-level key of the configuration"
         ));
         return;
     };
@@ -139,7 +136,7 @@ fn id_token(input: &JobIn<'_>, d: &mut Draft) {
         Some(ids) if forest.is_map(ids) => {
             if let Some(route) = d.route(input, ids, &format!("the `id_tokens` of job `{name}`")) {
                 d.patch(
-                    input.path,
+                    input,
                     route,
                     Op::Set {
                         key: "NPM_ID_TOKEN".into(),
@@ -157,7 +154,7 @@ fn id_token(input: &JobIn<'_>, d: &mut Draft) {
         None => {
             if let Some(route) = d.route(input, def, &format!("job `{name}`")) {
                 d.patch(
-                    input.path,
+                    input,
                     route,
                     Op::Set {
                         key: "id_tokens".into(),

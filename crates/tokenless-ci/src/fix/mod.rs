@@ -173,7 +173,8 @@ pub fn fixable(rule: RuleId) -> bool {
 pub struct JobIn<'a> {
     pub cx: &'a FileCx<'a>,
     pub j: &'a JobCx<'a>,
-    pub router: &'a route::Router<'a>,
+    /// One router per document: the linted file, then the files it includes.
+    pub routers: &'a [route::Router<'a>],
     pub opts: &'a Options,
     /// The rules reported for this job that a fix may resolve.
     pub rules: BTreeSet<RuleId>,
@@ -195,6 +196,42 @@ impl JobIn<'_> {
 
     pub fn has(&self, rule: RuleId) -> bool {
         self.rules.contains(&rule)
+    }
+
+    /// The linted file's root.
+    pub fn root(&self) -> NodeId {
+        self.routers.first().map_or(0, route::Router::root)
+    }
+
+    /// The route to `node` in whichever of the documents holds it.
+    pub fn route(&self, node: NodeId) -> Result<Route, String> {
+        let file = self.forest().node(node).file;
+        match self
+            .routers
+            .iter()
+            .find(|r| self.forest().node(r.root()).file == file)
+        {
+            Some(r) => r.route(node),
+            None => Err(format!(
+                "it is defined in {}, which is not a file of this configuration",
+                self.forest().file_of(node).path
+            )),
+        }
+    }
+
+    /// The root of the document a route is in.
+    pub fn root_of(&self, route: &Route) -> NodeId {
+        self.routers
+            .iter()
+            .find(|r| self.forest().node(r.root()).file == route.1)
+            .map_or(self.root(), route::Router::root)
+    }
+
+    /// A top-level key of any of the documents (the linted file first).
+    pub fn top(&self, key: &str) -> Option<NodeId> {
+        self.routers
+            .iter()
+            .find_map(|r| self.forest().get(r.root(), key))
     }
 
     /// Whether npm must be upgraded before the publish: it is too old (or unknown) for
@@ -234,7 +271,7 @@ pub struct Draft {
 impl Draft {
     /// The route of `node`, or a refusal naming `what` and why.
     pub fn route(&mut self, input: &JobIn<'_>, node: NodeId, what: &str) -> Option<Route> {
-        match input.router.route(node) {
+        match input.route(node) {
             Ok(r) => Some(r),
             Err(e) => {
                 self.refusals.push(format!("{what} is not changed: {e}"));
@@ -243,9 +280,19 @@ impl Draft {
         }
     }
 
-    pub fn patch(&mut self, path: &str, route: Route, op: Op) {
+    /// A patch of the document `route` is in (the linted file, or a file it includes,
+    /// named by its repository-relative path).
+    pub fn patch(&mut self, input: &JobIn<'_>, route: Route, op: Op) {
+        let path = match route.1 {
+            0 => input.path.to_string(),
+            f => input
+                .forest()
+                .files
+                .get(f as usize)
+                .map_or_else(|| input.path.to_string(), |s| s.path.to_string()),
+        };
         self.patches.push(Patch {
-            path: path.to_string(),
+            path,
             at: Target::Route(route),
             op,
         });
@@ -255,13 +302,16 @@ impl Draft {
 /// Every fix for one analysed file; called by the analysis when fixes are asked for.
 pub(crate) fn plan(
     cx: &FileCx<'_>,
-    root: NodeId,
+    roots: &[NodeId],
     findings: &mut [Finding],
     follower: &follow::Follower<'_>,
     opts: &Options,
     path: &str,
 ) -> (Vec<Fix>, Vec<Refusal>) {
-    let router = route::Router::new(cx.forest, root);
+    let routers: Vec<route::Router<'_>> = roots
+        .iter()
+        .map(|r| route::Router::new(cx.forest, *r))
+        .collect();
     let mut fixes = Vec::new();
     let mut refusals = Vec::new();
     for j in &cx.jobs {
@@ -281,7 +331,7 @@ pub(crate) fn plan(
         let input = JobIn {
             cx,
             j,
-            router: &router,
+            routers: &routers,
             opts,
             rules: rules.clone(),
             path,
@@ -577,9 +627,9 @@ pub(crate) fn script_change(
     let job = input.j.name();
     if script::is_empty_script(new) {
         if let Some(route) = d.route(input, step.node, &format!("step `{}`", step_label(step))) {
-            d.patch(input.path, route, Op::Remove);
+            d.patch(input, route, Op::Remove);
             d.changes.push(format!(
-                "job `{job}`: removes the step `{}` (only stored-token lines)",
+                "job `{job}`: removes the step `{}` (nothing else was left in it)",
                 step_label(step)
             ));
         }
@@ -587,7 +637,7 @@ pub(crate) fn script_change(
     }
     if let Some(route) = d.route(input, node, &format!("step `{}`", step_label(step))) {
         d.patch(
-            input.path,
+            input,
             route,
             Op::Replace {
                 value: Value::str(new),
@@ -636,13 +686,13 @@ pub(crate) fn env_removals(
         by_parent.entry(parent).or_default().push(e.name.clone());
     }
     for (parent, names) in by_parent {
-        let own = node_at(forest, input.router.root(), &parent)
+        let own = node_at(forest, input.root_of(&parent), &parent)
             .map_or(usize::MAX, |m| forest.entries(m).len());
         if names.len() >= own {
-            d.patch(input.path, parent, Op::Remove);
+            d.patch(input, parent, Op::Remove);
         } else {
             for n in &names {
-                d.patch(input.path, parent.key(n), Op::Remove);
+                d.patch(input, parent.key(n), Op::Remove);
             }
         }
         d.changes.push(format!(
@@ -699,7 +749,7 @@ pub(crate) fn raise_node_image(input: &JobIn<'_>, d: &mut Draft, job_route: Opti
             continue;
         }
         d.patch(
-            input.path,
+            input,
             route,
             Op::Replace {
                 value: Value::str(new.clone()),

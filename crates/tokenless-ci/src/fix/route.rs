@@ -20,9 +20,10 @@ pub enum Seg {
     Index(usize),
 }
 
-/// A path from the document root to a node.
+/// A path from a document's root to a node. `file` is the forest's index of the file
+/// the document is (0, the linted file, unless the node is in a file it includes).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Route(pub Vec<Seg>);
+pub struct Route(pub Vec<Seg>, pub u16);
 
 impl Route {
     pub fn key(&self, key: &str) -> Route {
@@ -40,7 +41,7 @@ impl Route {
     /// The route of the parent node and the last segment.
     pub fn split_last(&self) -> Option<(Route, &Seg)> {
         let (last, rest) = self.0.split_last()?;
-        Some((Route(rest.to_vec()), last))
+        Some((Route(rest.to_vec(), self.1), last))
     }
 
     pub fn starts_with(&self, other: &Route) -> bool {
@@ -135,7 +136,7 @@ impl<'a> Router<'a> {
         }
         let goal = forest.span(target);
         let mut cur = self.root;
-        let mut route = Route::default();
+        let mut route = Route(Vec::new(), forest.node(self.root).file);
         for _ in 0..10_000 {
             if self.shared.contains(&cur) {
                 return Err(format!(

@@ -357,6 +357,36 @@ pub fn with_mint(text: &str, publish_line: Option<usize>, to_bash_env: bool) -> 
     }
 }
 
+/// Remove the mint lines (with their guard, export and `$BASH_ENV` hand-over) from a
+/// step whose token is not needed: the publishing step mints its own.
+pub fn without_mint(text: &str) -> Edit {
+    let l = Lines::new(text);
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut changed = false;
+    while i < l.lines.len() {
+        let line = l.lines[i];
+        if classify(line) == LineKind::Mint {
+            if !l.alone(i) {
+                return Edit::Unsure(format!(
+                    "the mint `{}` is part of a larger command",
+                    line.trim()
+                ));
+            }
+            changed = true;
+            i = l.mint_tail(i + 1);
+            continue;
+        }
+        out.push(line.to_string());
+        i += 1;
+    }
+    if changed {
+        Edit::Changed(l.join(&out))
+    } else {
+        Edit::Unchanged
+    }
+}
+
 /// Replace the first standalone `npm publish` of each line with `npm stage publish`.
 pub fn staged(text: &str) -> Edit {
     static PUBLISH: LazyLock<Regex> =
