@@ -35,6 +35,20 @@ pub enum NodeSpec {
     Unknown,
 }
 
+/// Whether npm 11 runs on this Node (its engines: `^20.17.0 || >=22.9.0`); a floating or
+/// unknown Node is given the benefit of the doubt.
+pub fn runs_npm_11(node: NodeSpec) -> bool {
+    match node {
+        NodeSpec::Known { major, minor, .. } => match major {
+            0..=19 | 21 => false,
+            20 => minor.is_none_or(|m| m >= 17),
+            22 => minor.is_none_or(|m| m >= 9),
+            _ => true,
+        },
+        NodeSpec::Floating | NodeSpec::Unknown => true,
+    }
+}
+
 pub fn parse_node(spec: &str) -> NodeSpec {
     let s = spec
         .trim()

@@ -12,7 +12,7 @@ fn help_lists_every_command() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     for cmd in [
-        "lint", "explain", "audit", "init", "plan", "apply", "tokens", "schema", "sandbox",
+        "lint", "fix", "explain", "audit", "init", "plan", "apply", "tokens", "schema", "sandbox",
     ] {
         assert!(text.contains(cmd), "--help does not list {cmd}:\n{text}");
     }

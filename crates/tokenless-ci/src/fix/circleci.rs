@@ -144,7 +144,14 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
         );
     }
 
+    let job_route = input
+        .forest()
+        .path(input.root(), &["jobs", input.j.name()])
+        .and_then(|n| input.route(n).ok());
+    let raised = own_executor_image(input, d)
+        .or_else(|| super::raise_node_image(input, d, job_route.as_ref()));
     if input.needs_npm_upgrade(crate::versions::NPM_MIN_CIRCLECI)
+        && !super::ships_npm(raised.as_deref(), crate::versions::NPM_MIN_CIRCLECI)
         && let Some(p) = publish
     {
         let floor = if input.opts.stage {
@@ -161,12 +168,6 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
         );
     }
 
-    let job_route = input
-        .forest()
-        .path(input.root(), &["jobs", input.j.name()])
-        .and_then(|n| input.route(n).ok());
-    super::raise_node_image(input, d, job_route.as_ref());
-
     if wants_oidc {
         env_removals(input, d, &job.env, "the job's `environment`");
         for step in &job.steps {
@@ -177,6 +178,49 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
     if wants_oidc || input.has(RuleId::BranchFilterOnly) {
         bind_context(input, d);
     }
+}
+
+/// A job on a shared executor that is nothing but one Node image too old for npm 11
+/// gets that image, raised, as its own `docker:` (the executor and its other users are
+/// left alone). True when it did.
+fn own_executor_image(input: &JobIn<'_>, d: &mut Draft) -> Option<String> {
+    if !input.has(RuleId::NpmTooOld) {
+        return None;
+    }
+    let forest = input.forest();
+    let def = forest.path(input.root(), &["jobs", input.j.name()])?;
+    let executor = forest.get(def, "executor").and_then(|e| forest.str(e))?;
+    let exec = forest.path(input.root(), &["executors", executor])?;
+    let [(k, docker)] = forest.entries(exec) else {
+        return None;
+    };
+    let [item] = forest.items(*docker) else {
+        return None;
+    };
+    let [(ik, image)] = forest.entries(*item) else {
+        return None;
+    };
+    if forest.text(*k) != "docker" || forest.text(*ik) != "image" {
+        return None;
+    }
+    let old = forest.text(*image);
+    let new = super::raised_image(old.trim())?;
+    let route = d.route(input, def, &format!("job `{}`", input.j.name()))?;
+    d.patch(
+        input,
+        route.clone(),
+        Op::Set {
+            key: "docker".into(),
+            value: Value::Seq(vec![Value::map([("image", Value::str(new.clone()))])]),
+            before: Some("executor".into()),
+        },
+    );
+    d.patch(input, route.key("executor"), Op::Remove);
+    d.changes.push(format!(
+        "job `{}`: runs on its own image `{new}` instead of the executor `{executor}` (`{old}`, shared with other jobs)",
+        input.j.name()
+    ));
+    Some(new)
 }
 
 /// Insert a step before step `index` of the job; false when the step cannot be routed.

@@ -58,12 +58,13 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
         script_change(input, d, step, *node, text, *exact, &new, &what);
     }
     let job_route = input.top(name).and_then(|n| input.route(n).ok());
-    super::raise_node_image(input, d, job_route.as_ref());
+    let raised = super::raise_node_image(input, d, job_route.as_ref());
     if wants_oidc {
         env_removals(input, d, &job.env, "the job's `variables`");
         id_token(input, d);
     }
     if input.needs_npm_upgrade(crate::versions::NPM_MIN_OTHER)
+        && !super::ships_npm(raised.as_deref(), crate::versions::NPM_MIN_OTHER)
         && let Some(p) = input.j.publishes.first()
         && let Some(step) = job.steps.get(p.step)
         && let Some(route) = d.route(input, step.node, "the publish script line")

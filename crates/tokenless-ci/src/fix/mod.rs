@@ -730,10 +730,16 @@ fn raised_image(image: &str) -> Option<String> {
 
 /// Raise the job's own Node image when it is too old (an image shared through an
 /// executor or a `default:` is left, with the reason; the npm upgrade still goes in).
-pub(crate) fn raise_node_image(input: &JobIn<'_>, d: &mut Draft, job_route: Option<&Route>) {
+/// Returns the new image when one was raised.
+pub(crate) fn raise_node_image(
+    input: &JobIn<'_>,
+    d: &mut Draft,
+    job_route: Option<&Route>,
+) -> Option<String> {
     if !input.has(RuleId::NpmTooOld) {
-        return;
+        return None;
     }
+    let mut raised = None;
     let name = input.j.name();
     for (image, node) in &input.job().images {
         let Some(new) = raised_image(image.trim()) else {
@@ -757,7 +763,17 @@ pub(crate) fn raise_node_image(input: &JobIn<'_>, d: &mut Draft, job_route: Opti
         );
         d.changes
             .push(format!("job `{name}`: image `{image}` becomes `{new}`"));
+        raised = Some(new);
     }
+    raised
+}
+
+/// Whether an image tokenless raised to already ships an npm of at least `floor`.
+pub(crate) fn ships_npm(image: Option<&str>, floor: crate::versions::Version) -> bool {
+    image
+        .and_then(crate::versions::node_of_image)
+        .and_then(crate::versions::bundled_npm)
+        .is_some_and(|v| v >= floor)
 }
 
 #[cfg(test)]

@@ -445,6 +445,35 @@ fn npm_state(provider: Provider, job: &Job, f: &Facts, forest: &Forest, publish:
     } else {
         versions::NPM_MIN_OTHER
     };
+    let node_info = if let Some(NodeChoice { spec, loc, text }) = f.node_versions.last() {
+        let what = if matches!(spec, NodeSpec::Unknown) {
+            text.clone()
+        } else {
+            format!("Node `{}`", text.trim())
+        };
+        Some((*spec, what, *loc))
+    } else if let Some((img, node)) = job.images.first() {
+        Some(match versions::node_of_image(img) {
+            Some(spec) => (spec, format!("image `{img}`"), Loc::of(forest, *node)),
+            None => (
+                NodeSpec::Unknown,
+                format!("image `{img}`"),
+                Loc::of(forest, *node),
+            ),
+        })
+    } else if provider == Provider::GitHub {
+        Some((
+            NodeSpec::Known {
+                major: 20,
+                minor: None,
+                patch: None,
+            },
+            "the runner's default Node 20 (no `actions/setup-node`)".to_string(),
+            publish.loc,
+        ))
+    } else {
+        None
+    };
     if let Some(NpmUpgrade {
         lowest: v,
         loc,
@@ -453,7 +482,18 @@ fn npm_state(provider: Provider, job: &Job, f: &Facts, forest: &Forest, publish:
     }) = f.npm_upgrades.iter().rev().find(|u| u.step <= publish.step)
     {
         return match v {
-            Some(v) if *v >= min => Npm::Ok,
+            // npm 11 runs on Node ^20.17 or >= 22.9 only: an upgrade on an older Node fails.
+            Some(v) if *v >= min => match &node_info {
+                Some((node, what, at)) if v.0 >= 11 && !versions::runs_npm_11(*node) => {
+                    Npm::TooOld {
+                        what: format!(
+                            "`npm@{spec}` needs Node ^20.17 or >= 22.9, and {what} is older"
+                        ),
+                        loc: *at,
+                    }
+                }
+                _ => Npm::Ok,
+            },
             Some(v) => Npm::TooOld {
                 what: format!("`npm@{spec}` can install npm {v}"),
                 loc: *loc,
@@ -464,33 +504,7 @@ fn npm_state(provider: Provider, job: &Job, f: &Facts, forest: &Forest, publish:
             },
         };
     }
-    let (node, what, loc) = if let Some(NodeChoice { spec, loc, text }) = f.node_versions.last() {
-        let what = if matches!(spec, NodeSpec::Unknown) {
-            text.clone()
-        } else {
-            format!("Node `{}`", text.trim())
-        };
-        (*spec, what, *loc)
-    } else if let Some((img, node)) = job.images.first() {
-        match versions::node_of_image(img) {
-            Some(spec) => (spec, format!("image `{img}`"), Loc::of(forest, *node)),
-            None => (
-                NodeSpec::Unknown,
-                format!("image `{img}`"),
-                Loc::of(forest, *node),
-            ),
-        }
-    } else if provider == Provider::GitHub {
-        (
-            NodeSpec::Known {
-                major: 20,
-                minor: None,
-                patch: None,
-            },
-            "the runner's default Node 20 (no `actions/setup-node`)".to_string(),
-            publish.loc,
-        )
-    } else {
+    let Some((node, what, loc)) = node_info else {
         return Npm::Unknown {
             what: "the job names no image, so its npm is unknown".into(),
             loc: publish.loc,

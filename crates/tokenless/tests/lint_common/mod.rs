@@ -26,14 +26,18 @@ pub fn workspace() -> PathBuf {
 
 /// `tokenless lint ARGS...` run in `dir`.
 pub fn lint_in(dir: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["lint"];
+    all.extend_from_slice(args);
+    tokenless_in(dir, &all)
+}
+
+/// `tokenless ARGS...` run in `dir`, with no colour and no npm/CI variables.
+pub fn tokenless_in(dir: &Path, args: &[&str]) -> Output {
     let mut cmd = Command::cargo_bin("tokenless").expect("binary is built");
     for var in SCRUBBED {
         cmd.env_remove(var);
     }
-    cmd.env("NO_COLOR", "1")
-        .current_dir(dir)
-        .arg("lint")
-        .args(args);
+    cmd.env("NO_COLOR", "1").current_dir(dir).args(args);
     let out = cmd.output().expect("tokenless runs");
     Output {
         code: out.status.code(),
