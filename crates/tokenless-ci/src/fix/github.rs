@@ -61,6 +61,16 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
                 }
                 script_change(input, d, step, *node, text, *exact, &new, &what);
             }
+            StepKind::Uses { name: action, .. }
+                if wants_oidc
+                    && publishes_here
+                    && (action.starts_with("./") || action.contains(".github/workflows/")) =>
+            {
+                d.refusals.push(format!(
+                    "step `{}`: `{action}` is this repository's own action or workflow; drop its npm token input there and let it publish with the id token",
+                    super::step_label(step)
+                ));
+            }
             StepKind::Uses { inputs, .. } if wants_oidc && publishes_here => {
                 for t in inputs.iter().filter(|t| {
                     (crate::facts::is_token_name(&t.name)
@@ -107,10 +117,13 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
     if wants_oidc && job.id_token.github_write.is_none() {
         grant_id_token(input, d);
     }
+    if input.has(RuleId::NpmTooOld) {
+        raise_node(input, d);
+    }
     if input.needs_npm_upgrade(crate::versions::NPM_MIN_OTHER)
         && let Some(p) = publish
     {
-        raise_node_and_npm(input, d, p.step);
+        upgrade_npm(input, d, p.step);
     }
     if let Some(env) = &input.opts.environment
         && let Some(def) = job_def(input)
@@ -242,9 +255,8 @@ fn grant_id_token(input: &JobIn<'_>, d: &mut Draft) {
     }
 }
 
-/// Node ≥ 22.14 through setup-node, and npm ≥ 11.5.1 installed before the publish (Node
-/// 22 ships npm 10, so raising Node alone is not enough).
-fn raise_node_and_npm(input: &JobIn<'_>, d: &mut Draft, publish_step: usize) {
+/// Node ≥ 22.14 through setup-node (npm documents it for trusted publishing).
+fn raise_node(input: &JobIn<'_>, d: &mut Draft) {
     let job = input.job();
     let name = input.j.name();
     for step in &job.steps {
@@ -284,6 +296,13 @@ fn raise_node_and_npm(input: &JobIn<'_>, d: &mut Draft, publish_step: usize) {
             }
         }
     }
+}
+
+/// npm ≥ 11.5.1 installed before the publish (Node 22 ships npm 10, so raising Node
+/// alone is not enough).
+fn upgrade_npm(input: &JobIn<'_>, d: &mut Draft, publish_step: usize) {
+    let job = input.job();
+    let name = input.j.name();
     let floor = if input.opts.stage {
         super::circleci::NPM_STAGE_FLOOR
     } else {

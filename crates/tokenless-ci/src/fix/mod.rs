@@ -712,9 +712,11 @@ pub(crate) fn env_removals(
 /// `node:20-alpine` → `node:24-alpine`, `cimg/node:20.11-browsers` → `cimg/node:24.16-browsers`.
 fn raised_image(image: &str) -> Option<String> {
     let (repo, tag) = image.rsplit_once(':')?;
-    let new_version = match repo {
-        "node" | "library/node" | "docker.io/library/node" => "24",
-        "cimg/node" => "24.16",
+    let (repo, new_version) = match repo {
+        "node" | "library/node" | "docker.io/library/node" => (repo, "24"),
+        "cimg/node" => (repo, "24.16"),
+        // CircleCI's deprecated images: their successor.
+        "circleci/node" => ("cimg/node", "24.16"),
         _ => return None,
     };
     let (version, suffix) = match tag.find('-') {
@@ -748,6 +750,25 @@ pub(crate) fn raise_node_image(
         let Some(route) = d.route(input, *node, &format!("the image `{image}`")) else {
             continue;
         };
+        if let Some(j) = job_route.filter(|j| !route.starts_with(j))
+            && input.cx.provider == crate::Provider::GitLab
+        {
+            // A top-level or `default:` image: the job gets its own, which wins.
+            d.patch(
+                input,
+                j.clone(),
+                Op::Set {
+                    key: "image".into(),
+                    value: Value::str(new.clone()),
+                    before: Some("script".into()),
+                },
+            );
+            d.changes.push(format!(
+                "job `{name}`: runs on its own image `{new}` instead of `{image}` (set at `{route}` for every job)"
+            ));
+            raised = Some(new);
+            continue;
+        }
         if job_route.is_some_and(|j| !route.starts_with(j)) {
             d.refusals.push(format!(
                 "the image `{image}` of job `{name}` is set at `{route}`, shared with other jobs; raise it to Node 22.14 or later there"
@@ -799,5 +820,9 @@ mod tests {
         assert_eq!(raised_image("node:24"), None);
         assert_eq!(raised_image("node:lts"), None);
         assert_eq!(raised_image("ghcr.io/acme/node:20"), None);
+        assert_eq!(
+            raised_image("circleci/node:12.14-browsers").as_deref(),
+            Some("cimg/node:24.16-browsers")
+        );
     }
 }
