@@ -84,7 +84,12 @@ pub fn classify(line: &str) -> LineKind {
         || t.starts_with("if ")
         || t.starts_with(": \"${")
         || t.starts_with(": ${");
-    if checks && TOKEN_VAR.is_match(t) {
+    // The regex also matches `NPM_ID_TOKEN`: a guard on the id token is not a token check.
+    if checks
+        && TOKEN_VAR
+            .captures_iter(t)
+            .any(|c| c.get(1).is_some_and(|v| v.as_str() != "NPM_ID_TOKEN"))
+    {
         return LineKind::TokenCheck;
     }
     LineKind::Other
@@ -405,6 +410,15 @@ mod tests {
         let s = "if [ -z \"$NPM_TOKEN\" ]; then\n  echo missing\n  exit 1\nfi\nnpm publish";
         assert_eq!(strip_token_lines(s), Edit::Changed("npm publish".into()));
         let s = "npm whoami && npm publish\n";
+        assert_eq!(strip_token_lines(s), Edit::Changed("npm publish\n".into()));
+    }
+
+    #[test]
+    fn the_id_token_guard_is_not_a_token_check() {
+        let guard = canonical_mint("", false).join("\n") + "\nnpm publish\n";
+        assert_eq!(strip_token_lines(&guard), Edit::Unchanged);
+        let s =
+            "if [ -z \"$NPM_ID_TOKEN\" ] || [ -z \"$NPM_TOKEN\" ]; then exit 1; fi\nnpm publish\n";
         assert_eq!(strip_token_lines(s), Edit::Changed("npm publish\n".into()));
     }
 
