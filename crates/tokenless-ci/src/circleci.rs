@@ -245,8 +245,13 @@ impl Expander<'_> {
         let raw = forest.text(cmd_node);
         let text = subst(raw, b);
         let exact = text == raw;
-        let name =
-            name.unwrap_or_else(|| text.lines().next().unwrap_or("").chars().take(60).collect());
+        // Redacted before it is cut: a cut token no longer looks like one.
+        let name = name.unwrap_or_else(|| {
+            crate::facts::redact(text.lines().next().unwrap_or(""))
+                .chars()
+                .take(60)
+                .collect()
+        });
         self.steps.push(Step {
             kind: StepKind::Run {
                 node: cmd_node,

@@ -201,7 +201,10 @@ fn scripts(forest: &Forest, node: NodeId, steps: &mut Vec<Step>, depth: usize) {
             },
             env: Vec::new(),
             node,
-            name: s.lines().next().unwrap_or("").chars().take(60).collect(),
+            name: crate::facts::redact(s.lines().next().unwrap_or(""))
+                .chars()
+                .take(60)
+                .collect(),
         });
         return;
     }

@@ -474,6 +474,15 @@ mod tests {
     }
 
     #[test]
+    fn the_id_token_guard_is_not_a_token_check() {
+        let guard = canonical_mint("", false).join("\n") + "\nnpm publish\n";
+        assert_eq!(strip_token_lines(&guard), Edit::Unchanged);
+        let s =
+            "if [ -z \"$NPM_ID_TOKEN\" ] || [ -z \"$NPM_TOKEN\" ]; then exit 1; fi\nnpm publish\n";
+        assert_eq!(strip_token_lines(s), Edit::Changed("npm publish\n".into()));
+    }
+
+    #[test]
     fn a_token_line_inside_a_continued_command_needs_a_human() {
         let s = "npm config set //registry.npmjs.org/:_authToken=$NPM_TOKEN && \\\n  npm publish\n";
         assert!(matches!(strip_token_lines(s), Edit::Unsure(_)));

@@ -163,7 +163,7 @@ pub fn run(args: FixArgs) -> anyhow::Result<ExitCode> {
     let text = match args.format {
         FixFormat::Text => {
             for error in &report.errors {
-                anstream::eprintln!("error: {error}");
+                anstream::eprintln!("error: {}", tokenless_ci::facts::redact(&error.to_string()));
             }
             render::fix_report::text(&report)
         }
@@ -296,7 +296,9 @@ fn inside(root: &Path, rel: &str) -> Option<PathBuf> {
 /// A file's text (bounded, UTF-8), and whether it started with a byte-order mark.
 fn read_text(path: &Path) -> Result<(String, bool), read::ReadError> {
     let text = read::read_config(path)?;
-    let bom = tokenless_trust::read_capped(path, 3)
+    // Bounded like the read above (a cap of 3 bytes would refuse every real file, and
+    // the mark would be dropped on write).
+    let bom = tokenless_trust::read_capped(path, read::MAX_CONFIG_BYTES)
         .map(|b| b.starts_with(&[0xEF, 0xBB, 0xBF]))
         .unwrap_or(false);
     Ok((text, bom))

@@ -1,10 +1,16 @@
 //! What `tokenless fix` did and left, and its two renderings: text (a unified diff per
 //! file, the changes, the notes, what needs a human) and JSON (the patches as data).
+//!
+//! Neither shows a credential: a removed line can hold a hard-coded npm token, so both
+//! renderings go through the linter's redaction (`npm_…abcd`, `eyJ…`), the text as a
+//! whole and the JSON string by string (before escaping, so a token at the start of a
+//! line is still found).
 
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use tokenless_ci::RuleId;
+use tokenless_ci::facts::redact;
 use tokenless_ci::fix::{Fix, Op, Patch, Refusal, Target};
 
 use super::lint_report::InputError;
@@ -130,7 +136,22 @@ pub fn text(report: &FixReport) -> String {
             ""
         }
     ));
-    out
+    redact(&out)
+}
+
+/// Redact every string of a JSON value (keys are ours, never credentials).
+fn redact_strings(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            let r = redact(s);
+            if r != *s {
+                *s = r;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_strings),
+        Value::Object(map) => map.values_mut().for_each(redact_strings),
+        _ => {}
+    }
 }
 
 fn patch_json(p: &Patch) -> Value {
@@ -178,15 +199,16 @@ pub fn json(report: &FixReport) -> String {
             })
         })
         .collect();
-    let mut text = serde_json::to_string_pretty(&json!({
+    let mut doc = json!({
         "version": 1,
         "written": report.written,
         "files": files,
         "errors": report.errors.iter().map(|e| json!({
             "path": e.path, "line": e.line, "column": e.column, "message": e.message,
         })).collect::<Vec<_>>(),
-    }))
-    .unwrap_or_default();
+    });
+    redact_strings(&mut doc);
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
     text
 }
