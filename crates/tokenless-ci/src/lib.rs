@@ -138,6 +138,9 @@ pub struct Analysis {
     pub fixes: Vec<fix::Fix>,
     /// What the fixers saw but would not change.
     pub refusals: Vec<fix::Refusal>,
+    /// The parsed file and its root, kept when fixing (the fixer edits and checks
+    /// against it instead of parsing the text again).
+    pub(crate) parsed: Option<std::sync::Arc<(yaml::Forest, yaml::NodeId)>>,
 }
 
 /// Lint one file and list the publishes it recognised; `follow` follows steps into the
@@ -280,10 +283,14 @@ fn analyse_with(
         Some(opts) => fix::plan(&cx, &doc_roots, &mut findings, follower, opts, doc.path),
         None => Default::default(),
     };
+    drop(cx);
+    drop(built);
+    let parsed = fixing.map(|_| std::sync::Arc::new((forest, root)));
     Ok(Analysis {
         findings,
         publishes,
         fixes,
         refusals,
+        parsed,
     })
 }

@@ -1,15 +1,23 @@
 //! Applying patches to text, keeping everything outside the edited nodes byte for byte.
 //!
-//! YAML goes through **yaml-edit** (a lossless rowan CST): `rust-stack.md` picks it over
-//! zizmor's yamlpatch because CircleCI and GitLab configs lean on merge keys, which
-//! yamlpatch cannot address, and in the probe it kept comments, key order, quoting,
-//! indentation, flow style, CRLF line endings and a BOM through every edit we make. The
-//! analysis [`Forest`] stays the linter's; yaml-edit is used only here, behind
-//! [`apply_yaml`], so it could be swapped without touching a fixer.
+//! YAML edits take one of two ways, and both are checked the same way:
+//!
+//! - [`super::splice`] writes the patch straight into the text where the shape is one it
+//!   writes exactly (block collections, entries and items on lines of their own, scalars,
+//!   literal blocks). Most fixes are of that shape, and this is several times cheaper than
+//!   building a CST.
+//! - Everything else goes through **yaml-edit** (a lossless rowan CST): `rust-stack.md`
+//!   picks it over zizmor's yamlpatch because CircleCI and GitLab configs lean on merge
+//!   keys, which yamlpatch cannot address, and in the probe it kept comments, key order,
+//!   quoting, indentation, flow style, CRLF line endings and a BOM through every edit we
+//!   make. Literal blocks are still written by `splice` on this path, because yaml-edit
+//!   re-emits a whole block and drops the blank lines after it.
 //!
 //! Every rewrite is checked: the new text is parsed again with the analysis parser and
-//! its data must equal the old data with the intended edits applied ([`Value`] trees,
-//! mappings compared as unordered). A mismatch refuses the whole file's patches.
+//! must hold the old data with exactly the intended edits applied ([`holds`]: parts no
+//! patch touches are compared node by node, the containers patches change are compared
+//! as values, mappings unordered). A mismatch refuses the whole file's patches. `fix`
+//! does that check on the next round's analysis parse rather than parsing twice.
 //!
 //! Other files (`.npmrc`, shell scripts) are edited by line, keeping each line's ending.
 
@@ -25,10 +33,40 @@ use crate::yaml::{Forest, Kind, NodeId};
 /// Largest expanded document compared after a rewrite.
 const MAX_COMPARED_NODES: usize = 500_000;
 
-/// Apply YAML patches to `text`. `Err` says why nothing was changed.
+/// Apply YAML patches to `text` and check the result by parsing it. `Err` says why
+/// nothing was changed.
 pub fn apply_yaml(text: &str, patches: &[&Patch]) -> Result<String, String> {
+    let mut before = Forest::default();
+    let root = before
+        .parse("before", text)
+        .map_err(|e| format!("the original does not parse: {}", e.message))?;
+    let out = edit_yaml(text, patches, &before, root)?;
+    let mut after = Forest::default();
+    let new_root = after.parse("after", &out).map_err(|e| {
+        format!(
+            "the rewritten file would not parse (line {}: {}); nothing was changed",
+            e.line, e.message
+        )
+    })?;
+    if !holds(&before, root, patches, &after, new_root) {
+        return Err(DIFFERS.into());
+    }
+    Ok(out)
+}
+
+/// Apply YAML patches to `text`, whose parse is `before` (rooted at `root`), and return
+/// the new text; the caller checks its parse with [`holds`] before the text is used.
+pub fn edit_yaml(
+    text: &str,
+    patches: &[&Patch],
+    before: &Forest,
+    root: NodeId,
+) -> Result<String, String> {
     let ordered = ordered(patches);
-    let (spliced, rest) = splice_literals(text, &ordered);
+    if let Some(out) = super::splice::splice_all(before, root, text, &ordered) {
+        return Ok(out);
+    }
+    let (spliced, rest) = splice_literals(before, root, text, &ordered);
     let file =
         YamlFile::from_str(&spliced).map_err(|e| format!("the editor cannot read it: {e}"))?;
     if file.documents().count() != 1 {
@@ -41,20 +79,21 @@ pub fn apply_yaml(text: &str, patches: &[&Patch]) -> Result<String, String> {
         };
         apply_one(&doc, route, &p.op).map_err(|e| format!("at `{route}`: {e}"))?;
     }
-    let out = file.to_string();
-    verify(text, &out, &ordered)?;
-    Ok(out)
+    // The green tree prints the text without walking node offsets, which yaml-edit's
+    // mutable tree recomputes at every step of its own `Display`.
+    Ok(rowan::ast::AstNode::syntax(&file).green().to_string())
 }
 
 /// The new text of a literal block scalar (`|`) written in place: its header comment,
 /// indentation, line endings and the blank lines after it stay as they were (yaml-edit
 /// re-emits the whole block and drops the blank lines that follow it). The patches it
 /// could not place this way are returned for yaml-edit.
-fn splice_literals<'p>(text: &str, patches: &[&'p Patch]) -> (String, Vec<&'p Patch>) {
-    let mut forest = Forest::default();
-    let Ok(root) = forest.parse("splice", text) else {
-        return (text.to_string(), patches.to_vec());
-    };
+fn splice_literals<'p>(
+    forest: &Forest,
+    root: NodeId,
+    text: &str,
+    patches: &[&'p Patch],
+) -> (String, Vec<&'p Patch>) {
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     let mut rest = Vec::new();
     for p in patches {
@@ -64,7 +103,7 @@ fn splice_literals<'p>(text: &str, patches: &[&'p Patch]) -> (String, Vec<&'p Pa
                 Op::Replace {
                     value: Value::Str(new),
                 },
-            ) => literal_edit(&forest, root, text, r, new),
+            ) => super::splice::literal_edit(forest, root, text, r, new),
             _ => None,
         };
         match spliced {
@@ -78,89 +117,6 @@ fn splice_literals<'p>(text: &str, patches: &[&'p Patch]) -> (String, Vec<&'p Pa
         out.replace_range(start..end, &new);
     }
     (out, rest)
-}
-
-fn literal_edit(
-    forest: &Forest,
-    root: NodeId,
-    text: &str,
-    route: &Route,
-    new: &str,
-) -> Option<(usize, usize, String)> {
-    let node = node_at(forest, root, route)?;
-    if forest.style(node) != Some(crate::yaml::Style::Literal) {
-        return None;
-    }
-    let span = forest.span(node);
-    // The span starts at the first content line; the header (`|`, chomping, a comment)
-    // ends the line before it.
-    let content_start = text.get(..span.start)?.rfind('\n')? + 1;
-    let header_end = content_start - 1;
-    let line_start = text.get(..header_end)?.rfind('\n').map_or(0, |n| n + 1);
-    let header_line = text.get(line_start..header_end)?;
-    let eol = if header_line.ends_with('\r') {
-        "\r\n"
-    } else {
-        "\n"
-    };
-    let header_line = header_line.trim_end_matches('\r');
-    let bar = header_line.char_indices().find_map(|(i, c)| {
-        let before = header_line[..i].chars().last();
-        let after = header_line[i + 1..].chars().next();
-        (c == '|'
-            && matches!(before, Some(' ') | None)
-            && matches!(after, None | Some(' ' | '\t' | '-' | '+')))
-        .then_some(i)
-    })?;
-    let header = &header_line[bar..];
-    let indicator_len = header
-        .find(|c: char| c.is_whitespace() || c == '#')
-        .unwrap_or(header.len());
-    if !matches!(&header[..indicator_len], "|" | "|-" | "|+") {
-        return None;
-    }
-    let header_start = line_start + bar;
-    let end = span.end.max(content_start);
-    let line_end = text
-        .get(end..)
-        .and_then(|t| t.find('\n'))
-        .map_or(text.len(), |n| end + n + 1);
-    let body = text.get(content_start..line_end)?;
-    let indent: String = body
-        .lines()
-        .find(|l| !l.trim().is_empty())?
-        .chars()
-        .take_while(|c| *c == ' ')
-        .collect();
-    if indent.is_empty()
-        || new.starts_with([' ', '\t'])
-        || new.ends_with("\n\n")
-        || new.contains('\r')
-    {
-        return None;
-    }
-    let chomp = if new.ends_with('\n') { "|" } else { "|-" };
-    let mut out = format!("{chomp}{}{eol}", &header[indicator_len..]);
-    let span_start = header_start;
-    for line in new.strip_suffix('\n').unwrap_or(new).split('\n') {
-        if !line.is_empty() {
-            out.push_str(&indent);
-            out.push_str(line);
-        }
-        out.push_str(eol);
-    }
-    Some((span_start, line_end, out))
-}
-
-fn node_at(forest: &Forest, root: NodeId, route: &Route) -> Option<NodeId> {
-    let mut cur = root;
-    for seg in &route.0 {
-        cur = match seg {
-            Seg::Key(k) => forest.get(cur, k)?,
-            Seg::Index(i) => *forest.items(cur).get(*i)?,
-        };
-    }
-    Some(cur)
 }
 
 /// Value-only edits first (they move nothing), then inserts and removals from the last
@@ -353,42 +309,148 @@ fn apply_one(doc: &yaml_edit::Document, route: &Route, op: &Op) -> Result<(), St
     }
 }
 
-/// Parse both texts and check that `after` is `before` with exactly `patches` applied.
-fn verify(before: &str, after: &str, patches: &[&Patch]) -> Result<(), String> {
-    let mut forest = Forest::default();
-    let old_root = forest
-        .parse("before", before)
-        .map_err(|e| format!("the original does not parse: {}", e.message))?;
-    let mut expected = tree(&forest, old_root)?;
-    for p in patches {
-        if let Target::Route(route) = &p.at {
-            apply_value(&mut expected, route, &p.op)
-                .ok_or_else(|| format!("`{route}` is not in the document's data"))?;
+/// Whether `new` (rooted at `new_root`) holds exactly the data of `old` with `patches`
+/// applied. Parts no patch touches are compared node by node; only the containers the
+/// patches change are materialised, patched as values, and compared.
+pub fn holds(
+    old: &Forest,
+    old_root: NodeId,
+    patches: &[&Patch],
+    new: &Forest,
+    new_root: NodeId,
+) -> bool {
+    let ordered = ordered(patches);
+    let containers: Vec<Route> = ordered
+        .iter()
+        .filter_map(|p| match (&p.at, &p.op) {
+            (Target::Route(r), Op::Set { .. } | Op::Insert { .. }) => Some(r.clone()),
+            (Target::Route(r), _) => r.split_last().map(|(parent, _)| parent),
+            _ => None,
+        })
+        .collect();
+    let root_route = Route(Vec::new(), old.node(old_root).file);
+    walk(
+        old,
+        old_root,
+        new,
+        new_root,
+        &root_route,
+        &containers,
+        &ordered,
+        0,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn walk(
+    old: &Forest,
+    o: NodeId,
+    new: &Forest,
+    n: NodeId,
+    here: &Route,
+    containers: &[Route],
+    patches: &[&Patch],
+    depth: usize,
+) -> bool {
+    if depth > 1_000 {
+        return false;
+    }
+    if containers.iter().any(|c| c.0 == here.0) {
+        let mut budget = MAX_COMPARED_NODES;
+        let Ok(mut value) = build(old, o, &mut budget, 0) else {
+            return false;
+        };
+        for p in patches {
+            if let Target::Route(r) = &p.at
+                && r.0.starts_with(&here.0)
+            {
+                let relative = Route(r.0[here.0.len()..].to_vec(), r.1);
+                if apply_value(&mut value, &relative, &p.op).is_none() {
+                    return false;
+                }
+            }
         }
+        return same(&value, new, n, 0);
     }
-    let mut new_forest = Forest::default();
-    let new_root = new_forest.parse("after", after).map_err(|e| {
-        format!(
-            "the rewritten file would not parse (line {}: {}); nothing was changed",
-            e.line, e.message
-        )
-    })?;
-    let got = tree(&new_forest, new_root)?;
-    if normalised(&got) != normalised(&expected) {
-        return Err(
-            "the rewritten file's data would differ from the intended change; nothing was changed"
-                .into(),
-        );
+    match (&old.node(o).kind, &new.node(n).kind) {
+        (Kind::Scalar(a, _), Kind::Scalar(b, _)) => {
+            old.is_null(o) == new.is_null(n) && (old.is_null(o) || a == b)
+        }
+        (Kind::Seq(a), Kind::Seq(b)) => {
+            a.len() == b.len()
+                && a.iter().zip(b).enumerate().all(|(i, (x, y))| {
+                    walk(
+                        old,
+                        *x,
+                        new,
+                        *y,
+                        &here.index(i),
+                        containers,
+                        patches,
+                        depth + 1,
+                    )
+                })
+        }
+        (Kind::Map(a), Kind::Map(b)) => {
+            a.len() == b.len()
+                && a.iter().all(|(k, v)| {
+                    let key = old.text(*k);
+                    new.get(n, key).is_some_and(|w| {
+                        walk(
+                            old,
+                            *v,
+                            new,
+                            w,
+                            &here.key(key),
+                            containers,
+                            patches,
+                            depth + 1,
+                        )
+                    })
+                })
+        }
+        _ => false,
     }
-    Ok(())
+}
+
+/// Why a rewrite is refused when its data is not the intended data.
+pub const DIFFERS: &str =
+    "the rewritten file's data would differ from the intended change; nothing was changed";
+
+/// Whether a node holds exactly `want` (mappings compared as unordered, merge keys
+/// resolved as the analysis resolves them).
+pub fn same(want: &Value, forest: &Forest, id: NodeId, depth: usize) -> bool {
+    if depth > 1_000 {
+        return false;
+    }
+    match (want, &forest.node(id).kind) {
+        (Value::Str(s), Kind::Scalar(t, _)) => {
+            if forest.is_null(id) {
+                s.is_empty()
+            } else {
+                **t == **s
+            }
+        }
+        (Value::Seq(items), Kind::Seq(nodes)) => {
+            items.len() == nodes.len()
+                && items
+                    .iter()
+                    .zip(nodes)
+                    .all(|(w, n)| same(w, forest, *n, depth + 1))
+        }
+        (Value::Map(entries), Kind::Map(nodes)) => {
+            entries.len() == nodes.len()
+                && entries.iter().all(|(k, w)| {
+                    forest
+                        .get(id, k)
+                        .is_some_and(|n| same(w, forest, n, depth + 1))
+                })
+        }
+        _ => false,
+    }
 }
 
 /// The data of a node (scalars as text, merge keys resolved), bounded in size.
-pub(crate) fn tree(forest: &Forest, root: NodeId) -> Result<Value, String> {
-    let mut budget = MAX_COMPARED_NODES;
-    build(forest, root, &mut budget, 0)
-}
-
 fn build(forest: &Forest, id: NodeId, budget: &mut usize, depth: usize) -> Result<Value, String> {
     if *budget == 0 || depth > 1_000 {
         return Err("the document is too large to check after a rewrite".into());
@@ -418,21 +480,6 @@ fn build(forest: &Forest, id: NodeId, budget: &mut usize, depth: usize) -> Resul
                 .collect::<Result<_, String>>()?,
         ),
     })
-}
-
-fn normalised(v: &Value) -> Value {
-    match v {
-        Value::Str(s) => Value::Str(s.clone()),
-        Value::Seq(items) => Value::Seq(items.iter().map(normalised).collect()),
-        Value::Map(entries) => {
-            let mut e: Vec<(String, Value)> = entries
-                .iter()
-                .map(|(k, v)| (k.clone(), normalised(v)))
-                .collect();
-            e.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Map(e)
-        }
-    }
 }
 
 fn at<'v>(v: &'v mut Value, route: &Route) -> Option<&'v mut Value> {

@@ -20,6 +20,7 @@ pub mod github;
 pub mod gitlab;
 pub mod route;
 pub mod script;
+pub mod splice;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -424,6 +425,7 @@ pub fn fix_file(
     let mut refused: BTreeSet<Refusal> = BTreeSet::new();
     let mut planned: Vec<Refusal> = Vec::new();
     let mut rounds_of: BTreeMap<String, usize> = BTreeMap::new();
+    let mut pending: Option<Pending> = None;
     for round in 0..=MAX_ROUNDS {
         let overlay = Overlay {
             base: files,
@@ -433,7 +435,30 @@ pub fn fix_file(
             source: &out.text,
             ..doc
         };
-        let analysis = crate::analyse_fixing(current, &overlay, follow, opts)?;
+        let analysis = crate::analyse_fixing(current, &overlay, follow, opts);
+        // The config rewritten in the previous round is checked against its parse here
+        // (the analysis parsed it anyway); a rewrite that does not hold the intended data,
+        // or does not parse, is undone and its fixes are left to a human.
+        if let Some(p) = pending.take() {
+            let refs: Vec<&Patch> = p.patches.iter().collect();
+            let holds = analysis
+                .as_ref()
+                .ok()
+                .and_then(|a| a.parsed.as_ref())
+                .is_some_and(|new| edit::holds(&p.before.0, p.before.1, &refs, &new.0, new.1));
+            if !holds {
+                out.text = p.text;
+                changed = p.files;
+                for fix in out.applied.drain(p.applied..) {
+                    refused.insert(Refusal {
+                        job: fix.job,
+                        reason: edit::DIFFERS.into(),
+                    });
+                }
+                continue;
+            }
+        }
+        let analysis = analysis?;
         // What the fixers would not touch, as of the text now (earlier rounds' reasons
         // may have been overtaken by their own fixes).
         planned = analysis.refusals;
@@ -458,6 +483,53 @@ pub fn fix_file(
         if fresh.is_empty() || round == MAX_ROUNDS {
             out.remaining = analysis.findings;
             break;
+        }
+        // Every fix of the round at once (one edit and one check per file); when they
+        // clash, one by one.
+        let mut together: Vec<Patch> = Vec::new();
+        for p in fresh.iter().flat_map(|f| &f.patches) {
+            if !together.contains(p) {
+                together.push(p.clone());
+            }
+        }
+        let overlay = Overlay {
+            base: files,
+            changed: &changed,
+        };
+        let combined = Fix {
+            job: String::new(),
+            rules: Vec::new(),
+            changes: Vec::new(),
+            notes: Vec::new(),
+            patches: together,
+        };
+        if let Some(parsed) = &analysis.parsed
+            && let Ok(texts) = apply_round(&combined, doc.path, &out.text, parsed, &overlay)
+        {
+            pending = Some(Pending {
+                before: std::sync::Arc::clone(parsed),
+                patches: combined
+                    .patches
+                    .iter()
+                    .filter(|p| p.path == doc.path)
+                    .cloned()
+                    .collect(),
+                text: out.text.clone(),
+                files: changed.clone(),
+                applied: out.applied.len(),
+            });
+            for (path, text) in texts {
+                if path == doc.path {
+                    out.text = text;
+                } else {
+                    changed.insert(path, text);
+                }
+            }
+            for fix in fresh {
+                *rounds_of.entry(fix.job.clone()).or_default() += 1;
+                out.applied.push(fix);
+            }
+            continue;
         }
         // Line patches name lines of the text they were computed on: a second fix of the
         // same text file in one round waits for the next round's fresh patches.
@@ -505,6 +577,42 @@ pub fn fix_file(
     out.files = changed;
     refused.extend(planned);
     out.refusals = refused.into_iter().collect();
+    Ok(out)
+}
+
+/// A rewrite of the config not yet checked against its parse.
+struct Pending {
+    /// The parse of the text before, and the patches applied to it.
+    before: std::sync::Arc<(Forest, NodeId)>,
+    patches: Vec<Patch>,
+    /// What to go back to if it does not.
+    text: String,
+    files: BTreeMap<String, String>,
+    applied: usize,
+}
+
+/// Apply a round's patches: the config through [`edit::edit_yaml`] on the analysis's
+/// parse (checked at the next round's parse), other files checked at once. All or
+/// nothing.
+fn apply_round(
+    fix: &Fix,
+    config_path: &str,
+    config: &str,
+    parsed: &(Forest, NodeId),
+    files: &dyn FileSource,
+) -> Result<Vec<(String, String)>, String> {
+    let (mine, others): (Vec<&Patch>, Vec<&Patch>) =
+        fix.patches.iter().partition(|p| p.path == config_path);
+    let mut out = Vec::new();
+    if !mine.is_empty() {
+        let text = edit::edit_yaml(config, &mine, &parsed.0, parsed.1)?;
+        out.push((config_path.to_string(), text));
+    }
+    let rest = Fix {
+        patches: others.into_iter().cloned().collect(),
+        ..fix.clone()
+    };
+    out.extend(apply_fix(&rest, config_path, config, files)?);
     Ok(out)
 }
 
