@@ -80,8 +80,9 @@ impl fmt::Display for Route {
 pub struct Router<'a> {
     forest: &'a Forest,
     root: NodeId,
-    /// Nodes that are the child of more than one parent (anchored and aliased, or merged).
-    shared: HashSet<NodeId>,
+    /// Nodes that are the child of more than one parent (anchored and aliased, or merged),
+    /// found on the first route asked for (most analyses ask for none).
+    shared: std::sync::OnceLock<HashSet<NodeId>>,
 }
 
 fn within(inner: Span, outer: Span) -> bool {
@@ -90,35 +91,16 @@ fn within(inner: Span, outer: Span) -> bool {
 
 impl<'a> Router<'a> {
     pub fn new(forest: &'a Forest, root: NodeId) -> Router<'a> {
-        let file = forest.node(root).file;
-        let mut seen = HashSet::new();
-        let mut shared = HashSet::new();
-        let mut stack = vec![root];
-        let mut visited = HashSet::new();
-        while let Some(id) = stack.pop() {
-            if !visited.insert(id) {
-                continue;
-            }
-            let children: Vec<NodeId> = match &forest.node(id).kind {
-                Kind::Map(entries) => entries.iter().flat_map(|(k, v)| [*k, *v]).collect(),
-                Kind::Seq(items) => items.clone(),
-                Kind::Scalar(..) => Vec::new(),
-            };
-            for c in children {
-                if forest.node(c).file != file {
-                    continue;
-                }
-                if !seen.insert(c) {
-                    shared.insert(c);
-                }
-                stack.push(c);
-            }
-        }
         Router {
             forest,
             root,
-            shared,
+            shared: std::sync::OnceLock::new(),
         }
+    }
+
+    fn shared(&self) -> &HashSet<NodeId> {
+        self.shared
+            .get_or_init(|| shared_nodes(self.forest, self.root))
     }
 
     pub fn root(&self) -> NodeId {
@@ -138,7 +120,7 @@ impl<'a> Router<'a> {
         let mut cur = self.root;
         let mut route = Route(Vec::new(), forest.node(self.root).file);
         for _ in 0..10_000 {
-            if self.shared.contains(&cur) {
+            if self.shared().contains(&cur) {
                 return Err(format!(
                     "`{route}` is an anchor used elsewhere (or a merge key's source): editing it would change every place that uses it"
                 ));
@@ -179,4 +161,34 @@ impl<'a> Router<'a> {
         }
         Err("the document is nested too deeply".to_string())
     }
+}
+
+/// Nodes of `root`'s file that are the child of more than one parent: anchored and
+/// aliased, or reached through a merge key.
+fn shared_nodes(forest: &Forest, root: NodeId) -> HashSet<NodeId> {
+    let file = forest.node(root).file;
+    let mut seen = HashSet::new();
+    let mut shared = HashSet::new();
+    let mut stack = vec![root];
+    let mut visited = HashSet::new();
+    while let Some(id) = stack.pop() {
+        if !visited.insert(id) {
+            continue;
+        }
+        let children: Vec<NodeId> = match &forest.node(id).kind {
+            Kind::Map(entries) => entries.iter().flat_map(|(k, v)| [*k, *v]).collect(),
+            Kind::Seq(items) => items.clone(),
+            Kind::Scalar(..) => Vec::new(),
+        };
+        for c in children {
+            if forest.node(c).file != file {
+                continue;
+            }
+            if !seen.insert(c) {
+                shared.insert(c);
+            }
+            stack.push(c);
+        }
+    }
+    shared
 }

@@ -339,8 +339,7 @@ fn set_edit(
     let (lk, lv) = forest
         .entries(map)
         .iter()
-        .filter(|(k, v)| own(*k) && own(*v))
-        .last()?;
+        .rfind(|(k, v)| own(*k) && own(*v))?;
     let end = forest.span(*lv).end.max(forest.span(*lk).end);
     let at = line_end(text, end);
     let lead = if at == text.len() && !text.ends_with('\n') {
