@@ -342,6 +342,25 @@ pub fn redact(text: &str) -> String {
     JWT.replace_all(&out, "eyJ…").into_owned()
 }
 
+/// `text` with every npm token and JWT masked in place, keeping its length (`npm_` and the
+/// last four characters stay, the rest becomes `*`), so that spans into the text still
+/// point where they did: for source lines shown under a caret.
+pub fn mask(text: &str) -> String {
+    static JWT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"eyJ[A-Za-z0-9_\-]{8,}(\.[A-Za-z0-9_\-]*){0,2}").expect("static regex")
+    });
+    let keep = |t: &str, head: usize| {
+        let tail = t.len().saturating_sub(4).max(head);
+        format!("{}{}{}", &t[..head], "*".repeat(tail - head), &t[tail..])
+    };
+    let out = NPM_TOKEN_LITERAL.replace_all(text, |c: &regex::Captures<'_>| keep(&c[0], 4));
+    JWT.replace_all(&out, |c: &regex::Captures<'_>| {
+        let t = &c[0];
+        format!("eyJ{}", "*".repeat(t.len() - 3))
+    })
+    .into_owned()
+}
+
 /// Whether a value references any variable (`$X`, `${X}`), ignoring CircleCI `<< … >>`.
 pub fn references_variable(text: &str) -> bool {
     static VAR: LazyLock<Regex> =

@@ -219,3 +219,27 @@ fn repo_flag_follows_a_single_file_into_another_root() {
         out.transcript()
     );
 }
+
+#[test]
+fn a_token_in_the_source_is_masked_in_every_format() {
+    let token = "npm_abcdefghijklmnopqrstuvwxyz0123456789";
+    let workflow = format!(
+        "on: push\njobs:\n  p:\n    runs-on: ubuntu-latest\n    steps:\n      - run: npm publish\n        env:\n          NODE_AUTH_TOKEN: {token}\n"
+    );
+    let dir = repo(&[(".github/workflows/release.yml", workflow.as_bytes())]);
+    for format in ["text", "json", "sarif"] {
+        let out = lint_in(dir.path(), &["--format", format]);
+        assert_eq!(out.code, Some(1), "{}", out.transcript());
+        assert!(
+            !out.transcript().contains(&token[4..16]),
+            "{format}: {}",
+            out.transcript()
+        );
+    }
+    // The caret still sits under the masked value.
+    let text = lint_in(dir.path(), &[]).stdout;
+    assert!(
+        text.contains("NODE_AUTH_TOKEN: npm_********************************6789"),
+        "{text}"
+    );
+}

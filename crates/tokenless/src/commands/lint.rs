@@ -623,7 +623,8 @@ fn classify(
             outcome
                 .sources
                 .entry(source.shown.clone())
-                .or_insert_with(|| text.clone());
+                // Shown under carets: a token in the source is masked, its length kept.
+                .or_insert_with(|| tokenless_ci::facts::mask(text));
             let chain = show_chain(texts, root, &finding.chain);
             outcome.findings.push(LocatedFinding {
                 finding: Finding {
