@@ -8,7 +8,6 @@ use super::script::{self, Edit};
 use super::{Draft, JobIn, Op, Value, env_removals, publish_line, script_change};
 use crate::finding::RuleId;
 use crate::model::StepKind;
-use crate::publish::Client;
 use crate::yaml::NodeId;
 
 /// The npm that CircleCI's exchange needs (npm reads `NPM_ID_TOKEN` from 11.11).
@@ -50,39 +49,7 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
         let StepKind::Run { node, text, exact } = &step.kind else {
             continue;
         };
-        let mut new = text.clone();
-        let mut what = Vec::new();
-        if wants_oidc {
-            match script::strip_token_lines(&new) {
-                Edit::Changed(t) => {
-                    new = t;
-                    what.push("removes the stored-token lines");
-                }
-                Edit::Unsure(r) => d
-                    .refusals
-                    .push(format!("step `{}`: {r}", super::step_label(step))),
-                Edit::Unchanged => {}
-            }
-        }
-        let here = input
-            .j
-            .publishes
-            .iter()
-            .filter(|p| p.step == i)
-            .collect::<Vec<_>>();
-        if here.iter().any(|p| p.client == Client::Bun)
-            && let Edit::Changed(t) = script::bun_to_npm(&new)
-        {
-            new = t;
-            what.push("packs with bun and publishes with npm (bun has no OIDC)");
-        }
-        if input.opts.stage
-            && !here.is_empty()
-            && let Edit::Changed(t) = script::staged(&new)
-        {
-            new = t;
-            what.push("stages the publish (`npm stage publish`)");
-        }
+        let (mut new, mut what) = super::common_script_edits(input, d, i, step, text, wants_oidc);
         if need_mint {
             let mints_here = mint_steps.contains(&i);
             let publish_mints = publish_step.is_some_and(|p| mint_steps.contains(&p));

@@ -3,7 +3,6 @@
 //! wiring gone (`NODE_AUTH_TOKEN`/`NPM_TOKEN` env, token inputs of publish actions,
 //! `.npmrc` lines), Node ≥ 22.14 and npm ≥ 11.5.1, and `environment:` when asked.
 
-use super::script::{self, Edit};
 use super::{Draft, JobIn, Op, Value, env_removals, script_change};
 use crate::finding::RuleId;
 use crate::model::StepKind;
@@ -28,37 +27,7 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
         let publishes_here = input.j.publishes.iter().any(|p| p.step == i);
         match &step.kind {
             StepKind::Run { node, text, exact } => {
-                let mut new = text.clone();
-                let mut what = Vec::new();
-                if wants_oidc {
-                    match script::strip_token_lines(&new) {
-                        Edit::Changed(t) => {
-                            new = t;
-                            what.push("removes the stored-token lines");
-                        }
-                        Edit::Unsure(r) => d
-                            .refusals
-                            .push(format!("step `{}`: {r}", super::step_label(step))),
-                        Edit::Unchanged => {}
-                    }
-                }
-                if input
-                    .j
-                    .publishes
-                    .iter()
-                    .any(|p| p.step == i && p.client == Client::Bun)
-                    && let Edit::Changed(t) = script::bun_to_npm(&new)
-                {
-                    new = t;
-                    what.push("packs with bun and publishes with npm (bun has no OIDC)");
-                }
-                if input.opts.stage
-                    && publishes_here
-                    && let Edit::Changed(t) = script::staged(&new)
-                {
-                    new = t;
-                    what.push("stages the publish (`npm stage publish`)");
-                }
+                let (new, what) = super::common_script_edits(input, d, i, step, text, wants_oidc);
                 script_change(input, d, step, *node, text, *exact, &new, &what);
             }
             StepKind::Uses { name: action, .. }
@@ -88,8 +57,9 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
                         let Some((with, _)) = route.split_last() else {
                             continue;
                         };
-                        let own = super::node_at(input.forest(), input.root_of(&with), &with)
-                            .map_or(usize::MAX, |m| input.forest().entries(m).len());
+                        let own =
+                            super::splice::node_at(input.forest(), input.root_of(&with), &with)
+                                .map_or(usize::MAX, |m| input.forest().entries(m).len());
                         if own <= 1 {
                             d.patch(input, with, Op::Remove);
                         } else {

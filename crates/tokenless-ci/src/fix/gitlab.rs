@@ -2,11 +2,10 @@
 //! job, the stored-token variables and `.npmrc` lines gone, npm raised before the publish
 //! where the image's is too old.
 
-use super::script::{self, Edit, NPM_AUDIENCE};
+use super::script::NPM_AUDIENCE;
 use super::{Draft, JobIn, Op, Seg, Value, env_removals, script_change};
 use crate::finding::RuleId;
 use crate::model::StepKind;
-use crate::publish::Client;
 
 const OIDC_RULES: &[RuleId] = &[
     RuleId::StaticTokenPublish,
@@ -23,38 +22,7 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
         let StepKind::Run { node, text, exact } = &step.kind else {
             continue;
         };
-        let publishes_here = input.j.publishes.iter().any(|p| p.step == i);
-        let mut new = text.clone();
-        let mut what = Vec::new();
-        if wants_oidc {
-            match script::strip_token_lines(&new) {
-                Edit::Changed(t) => {
-                    new = t;
-                    what.push("removes the stored-token lines");
-                }
-                Edit::Unsure(r) => d
-                    .refusals
-                    .push(format!("script line `{}`: {r}", super::step_label(step))),
-                Edit::Unchanged => {}
-            }
-        }
-        if input
-            .j
-            .publishes
-            .iter()
-            .any(|p| p.step == i && p.client == Client::Bun)
-            && let Edit::Changed(t) = script::bun_to_npm(&new)
-        {
-            new = t;
-            what.push("packs with bun and publishes with npm (bun has no OIDC)");
-        }
-        if input.opts.stage
-            && publishes_here
-            && let Edit::Changed(t) = script::staged(&new)
-        {
-            new = t;
-            what.push("stages the publish (`npm stage publish`)");
-        }
+        let (new, what) = super::common_script_edits(input, d, i, step, text, wants_oidc);
         script_change(input, d, step, *node, text, *exact, &new, &what);
     }
     let job_route = input.top(name).and_then(|n| input.route(n).ok());

@@ -663,18 +663,6 @@ pub(crate) fn step_label(step: &crate::model::Step) -> String {
     crate::facts::redact(&short)
 }
 
-/// The node at `route` in the analysis forest (own children only).
-fn node_at(forest: &Forest, root: NodeId, route: &Route) -> Option<NodeId> {
-    let mut cur = root;
-    for seg in &route.0 {
-        cur = match seg {
-            Seg::Key(k) => forest.get(cur, k)?,
-            Seg::Index(i) => *forest.items(cur).get(*i)?,
-        };
-    }
-    Some(cur)
-}
-
 /// The 0-based line, in the script as it is now (`new`), of the publish at `loc` in
 /// `node`'s original script `old`.
 pub(crate) fn publish_line(
@@ -707,6 +695,46 @@ pub(crate) fn publish_line(
     lines
         .iter()
         .position(|l| !l.trim_start().starts_with('#') && PUBLISH.is_match(l))
+}
+
+/// The edits every provider makes to a `run` script of step `i`: the stored-token lines
+/// go (when the job moves to OIDC), a bun publish becomes pack + npm publish, and with
+/// `--stage` the publish is staged. Returns the new script and what was done.
+pub(crate) fn common_script_edits(
+    input: &JobIn<'_>,
+    d: &mut Draft,
+    i: usize,
+    step: &crate::model::Step,
+    text: &str,
+    wants_oidc: bool,
+) -> (String, Vec<&'static str>) {
+    let mut new = text.to_string();
+    let mut what = Vec::new();
+    if wants_oidc {
+        match script::strip_token_lines(&new) {
+            script::Edit::Changed(t) => {
+                new = t;
+                what.push("removes the stored-token lines");
+            }
+            script::Edit::Unsure(r) => d.refusals.push(format!("step `{}`: {r}", step_label(step))),
+            script::Edit::Unchanged => {}
+        }
+    }
+    let here: Vec<_> = input.j.publishes.iter().filter(|p| p.step == i).collect();
+    if here.iter().any(|p| p.client == crate::publish::Client::Bun)
+        && let script::Edit::Changed(t) = script::bun_to_npm(&new)
+    {
+        new = t;
+        what.push("packs with bun and publishes with npm (bun has no OIDC)");
+    }
+    if input.opts.stage
+        && !here.is_empty()
+        && let script::Edit::Changed(t) = script::staged(&new)
+    {
+        new = t;
+        what.push("stages the publish (`npm stage publish`)");
+    }
+    (new, what)
 }
 
 /// Turn a rewritten script into a patch: replace the scalar, or remove the step when
@@ -794,7 +822,7 @@ pub(crate) fn env_removals(
         by_parent.entry(parent).or_default().push(e.name.clone());
     }
     for (parent, names) in by_parent {
-        let own = node_at(forest, input.root_of(&parent), &parent)
+        let own = splice::node_at(forest, input.root_of(&parent), &parent)
             .map_or(usize::MAX, |m| forest.entries(m).len());
         if names.len() >= own {
             d.patch(input, parent, Op::Remove);
