@@ -575,3 +575,47 @@ pub fn apply_lines(text: &str, patches: &[&Patch]) -> Result<String, String> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> (Forest, NodeId) {
+        let mut f = Forest::default();
+        let root = f.parse("x.yml", text).expect("parses");
+        (f, root)
+    }
+
+    #[test]
+    fn a_rewrite_holds_only_the_intended_change() {
+        let remove = Patch {
+            path: "x.yml".into(),
+            at: Target::Route(Route(
+                vec![Seg::Key("env".into()), Seg::Key("NPM_TOKEN".into())],
+                0,
+            )),
+            op: Op::Remove,
+        };
+        let (old, old_root) = parse("env:\n  A: 1\n  NPM_TOKEN: x\nsteps: [a, b]\n");
+        let (good, good_root) = parse("env:\n  A: 1\nsteps: [a, b]\n");
+        assert!(holds(&old, old_root, &[&remove], &good, good_root));
+        // Anything else that moved, even far from the patch, is caught.
+        let (bad, bad_root) = parse("env:\n  A: 1\nsteps: [a, c]\n");
+        assert!(!holds(&old, old_root, &[&remove], &bad, bad_root));
+        let (bad, bad_root) = parse("env:\n  A: 2\nsteps: [a, b]\n");
+        assert!(!holds(&old, old_root, &[&remove], &bad, bad_root));
+        // And a patch that did not happen.
+        let (old_again, _) = parse("env:\n  A: 1\n  NPM_TOKEN: x\nsteps: [a, b]\n");
+        assert!(!holds(&old, old_root, &[&remove], &old_again, old_root));
+    }
+
+    #[test]
+    fn apply_yaml_refuses_a_patch_whose_target_is_not_there() {
+        let p = Patch {
+            path: "x.yml".into(),
+            at: Target::Route(Route(vec![Seg::Key("nope".into()), Seg::Index(3)], 0)),
+            op: Op::Remove,
+        };
+        assert!(apply_yaml("a: 1\n", &[&p]).is_err());
+    }
+}

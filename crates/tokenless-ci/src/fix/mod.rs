@@ -426,6 +426,7 @@ pub fn fix_file(
     let mut planned: Vec<Refusal> = Vec::new();
     let mut rounds_of: BTreeMap<String, usize> = BTreeMap::new();
     let mut pending: Option<Pending> = None;
+    let mut finished = false;
     for round in 0..=MAX_ROUNDS {
         let overlay = Overlay {
             base: files,
@@ -482,6 +483,7 @@ pub fn fix_file(
             .collect();
         if fresh.is_empty() || round == MAX_ROUNDS {
             out.remaining = analysis.findings;
+            finished = true;
             break;
         }
         // Every fix of the round at once (one edit and one check per file); when they
@@ -573,6 +575,18 @@ pub fn fix_file(
                 }
             }
         }
+    }
+    if !finished {
+        // The last round undid a rewrite: what is left is the lint of the text as it is.
+        let overlay = Overlay {
+            base: files,
+            changed: &changed,
+        };
+        let current = Document {
+            source: &out.text,
+            ..doc
+        };
+        out.remaining = crate::analyse(current, &overlay, follow)?.findings;
     }
     out.files = changed;
     refused.extend(planned);
