@@ -156,13 +156,24 @@ pub struct CheckResult {
 
 impl CheckResult {
     /// A result whose status is the worst of its parts: any failing item fails the box,
-    /// else any unknown item makes it unknown.
+    /// else any unknown item makes it unknown, else it passes on the `passes` evidence.
+    /// No evidence at all is not a pass (the evidence rule): the box is unknown.
     pub fn from_items(
         id: CheckId,
         fails: Vec<Evidence>,
-        unknowns: Vec<Evidence>,
+        mut unknowns: Vec<Evidence>,
         passes: Vec<Evidence>,
     ) -> Self {
+        if fails.is_empty() && unknowns.is_empty() && passes.is_empty() {
+            unknowns.push(Evidence::new(
+                "audit",
+                format!(
+                    "nothing was observed that {} could pass on; {}",
+                    id.as_str(),
+                    id.next_step()
+                ),
+            ));
+        }
         let status = if !fails.is_empty() {
             Status::Fail
         } else if !unknowns.is_empty() {
@@ -254,7 +265,7 @@ mod tests {
 
     #[test]
     fn exit_codes_follow_the_worst_box() {
-        let pass = CheckResult::from_items(CheckId::NoStaticTokens, vec![], vec![], vec![]);
+        let pass = CheckResult::from_items(CheckId::NoStaticTokens, vec![], vec![], ev());
         let unknown = CheckResult::from_items(CheckId::DisallowTokens, vec![], ev(), vec![]);
         let fail = CheckResult::from_items(CheckId::ReadOnlyTeams, ev(), vec![], vec![]);
         assert_eq!(Report::new("@a", vec![pass.clone()]).exit_code(), 0);

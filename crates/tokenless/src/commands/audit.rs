@@ -85,6 +85,10 @@ pub struct AuditArgs {
     pub gitlab_projects: Vec<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Text: every evidence line of every box (by default a passing box shows the first
+    /// three lines it passes on, a failing or unknown box the first twelve).
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Requests in flight at once, per API.
     #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
@@ -117,7 +121,7 @@ async fn run_async(args: AuditArgs) -> anyhow::Result<ExitCode> {
             ..ClientOptions::default()
         };
         let sources = sources(&args, config, record, options, &slot).await?;
-        audit_and_render(sources, args.format, args.stats).await
+        audit_and_render(sources, args.format, args.verbose, args.stats).await
     });
     let outcome = tokio::select! {
         joined = work => match joined {
@@ -269,7 +273,12 @@ fn lint_repo(root: &Path) -> Vec<ConfigLint> {
         .collect()
 }
 
-async fn audit_and_render(sources: Sources, format: Format, stats: bool) -> anyhow::Result<u8> {
+async fn audit_and_render(
+    sources: Sources,
+    format: Format,
+    verbose: bool,
+    stats: bool,
+) -> anyhow::Result<u8> {
     let progress = (std::io::stderr().is_terminal())
         .then(|| spawn_progress(sources.npm.clone(), sources.scope.clone()));
     let snapshot = audit::collect::collect(&sources).await;
@@ -278,7 +287,7 @@ async fn audit_and_render(sources: Sources, format: Format, stats: bool) -> anyh
         eprint!("\r\x1b[2K");
     }
     let report = audit::evaluate(&snapshot);
-    print_report(&report, format)?;
+    print_report(&report, format, verbose)?;
     if stats {
         super::connect::print_stats(
             &sources.npm,
@@ -304,9 +313,9 @@ fn spawn_progress(npm: NpmClient, scope: String) -> tokio::task::JoinHandle<()> 
     })
 }
 
-fn print_report(report: &Report, format: Format) -> anyhow::Result<()> {
+fn print_report(report: &Report, format: Format, verbose: bool) -> anyhow::Result<()> {
     let text = match format {
-        Format::Text => render::audit_text::render(report),
+        Format::Text => render::audit_text::render(report, verbose),
         Format::Json => render::audit_json::render(report),
         Format::Sarif => render::audit_sarif::render(report),
         Format::Markdown => render::audit_markdown::render(report),

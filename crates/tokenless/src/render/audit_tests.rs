@@ -5,6 +5,7 @@ use super::{
     audit_text as render_text,
 };
 use tokenless_org::audit::{
+    Status,
     checks::fixtures::{clean, token},
     evaluate,
 };
@@ -18,8 +19,32 @@ fn report() -> tokenless_org::audit::Report {
 
 #[test]
 fn text_is_a_checklist_with_next_steps() {
-    let text = anstream::adapter::strip_str(&render_text::render(&report())).to_string();
+    let text = anstream::adapter::strip_str(&render_text::render(&report(), false)).to_string();
     insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_passing_box_shows_what_it_rests_on_and_verbose_shows_all() {
+    let report = report();
+    let short = anstream::adapter::strip_str(&render_text::render(&report, false)).to_string();
+    let all = anstream::adapter::strip_str(&render_text::render(&report, true)).to_string();
+    for check in report.checks.iter().filter(|c| c.status == Status::Pass) {
+        let first = &check.evidence[0].detail;
+        assert!(
+            short.contains(first.as_str()),
+            "{}: {first}\n{short}",
+            check.id.as_str()
+        );
+        for e in &check.evidence {
+            assert!(
+                all.contains(e.detail.as_str()),
+                "{}: {}",
+                check.id.as_str(),
+                e.detail
+            );
+        }
+    }
+    assert!(!all.contains("more (-v"), "{all}");
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! The checklist: ✓ pass, ✗ fail, ? unknown; evidence under each failing or unknown box,
-//! then what to do next. Styles are ANSI; the caller's stream strips them when colour is
+//! The checklist: ✓ pass, ✗ fail, ? unknown; the evidence under every box (a pass shows
+//! what it rests on), what to do next under a box that does not pass. Styles are ANSI; the caller's stream strips them when colour is
 //! off (`NO_COLOR`, not a terminal).
 
 use std::fmt::Write;
@@ -8,8 +8,10 @@ use anstyle::{AnsiColor, Style};
 
 use tokenless_org::audit::{Report, Status};
 
-/// Evidence lines shown per box; the rest are counted (JSON lists everything).
+/// Evidence lines shown per failing or unknown box, and per passing box; the rest are
+/// counted (`-v` shows them, JSON lists everything).
 const MAX_EVIDENCE: usize = 12;
+const MAX_PASS_EVIDENCE: usize = 3;
 
 fn mark(status: Status) -> (char, Style) {
     match status {
@@ -19,7 +21,7 @@ fn mark(status: Status) -> (char, Style) {
     }
 }
 
-pub fn render(report: &Report) -> String {
+pub fn render(report: &Report, verbose: bool) -> String {
     let mut out = String::new();
     let dim = Style::new().dimmed();
     let bold = Style::new().bold();
@@ -32,21 +34,25 @@ pub fn render(report: &Report) -> String {
             check.id.as_str(),
             check.title
         );
-        if check.status == Status::Pass {
-            continue;
-        }
-        for e in check.evidence.iter().take(MAX_EVIDENCE) {
+        let max = match (verbose, check.status) {
+            (true, _) => usize::MAX,
+            (false, Status::Pass) => MAX_PASS_EVIDENCE,
+            (false, _) => MAX_EVIDENCE,
+        };
+        for e in check.evidence.iter().take(max) {
             let _ = writeln!(out, "      {dim}{}{dim:#}", e.source);
             let _ = writeln!(out, "        {}", e.detail);
         }
-        if check.evidence.len() > MAX_EVIDENCE {
+        if check.evidence.len() > max {
             let _ = writeln!(
                 out,
-                "      … and {} more (--format json lists them all)",
-                check.evidence.len() - MAX_EVIDENCE
+                "      … and {} more (-v shows them, --format json lists them all)",
+                check.evidence.len() - max
             );
         }
-        let _ = writeln!(out, "      {bold}next:{bold:#} {}", check.id.next_step());
+        if check.status != Status::Pass {
+            let _ = writeln!(out, "      {bold}next:{bold:#} {}", check.id.next_step());
+        }
     }
     let count = |s: Status| report.checks.iter().filter(|c| c.status == s).count();
     let (pass, fail, unknown) = (

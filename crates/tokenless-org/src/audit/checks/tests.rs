@@ -370,3 +370,48 @@ fn a_context_that_allows_ssh_reruns_fails_context_bound() {
         "{ev}"
     );
 }
+
+// The evidence rule: a box passes only on a positive observation covering all it speaks for.
+
+#[test]
+fn an_unreadable_member_list_leaves_the_token_boxes_unknown() {
+    let mut s = clean();
+    s.members = Err("HTTP 500".into());
+    s.unlisted_accounts.clear();
+    let st = statuses(&s);
+    assert_eq!(st[&CheckId::NoStaticTokens], Status::Unknown);
+    assert_eq!(st[&CheckId::TempTokenDeleted], Status::Unknown);
+    assert!(evidence(&s, CheckId::NoStaticTokens).contains("cannot list the org's members"));
+}
+
+#[test]
+fn an_empty_scope_passes_no_package_box() {
+    let mut s = clean();
+    s.packages = Ok(vec![]);
+    let st = statuses(&s);
+    for id in [CheckId::TrustedPublisher, CheckId::DisallowTokens] {
+        assert_eq!(st[&id], Status::Unknown, "{id:?}: {}", evidence(&s, id));
+    }
+    assert!(evidence(&s, CheckId::DisallowTokens).contains("no packages"));
+}
+
+#[test]
+fn no_evidence_is_no_pass() {
+    let r = crate::audit::report::CheckResult::from_items(
+        CheckId::ReadOnlyTeams,
+        vec![],
+        vec![],
+        vec![],
+    );
+    assert_eq!(r.status, Status::Unknown);
+    assert!(r.evidence[0].detail.contains("nothing was observed"));
+}
+
+#[test]
+fn no_token_list_read_is_no_pass() {
+    let mut s = clean();
+    for a in &mut s.token_accounts {
+        a.tokens = Err("HTTP 401".into());
+    }
+    assert_eq!(statuses(&s)[&CheckId::NoStaticTokens], Status::Unknown);
+}

@@ -67,8 +67,11 @@ fn own_credential_note(s: &Snapshot) -> Evidence {
     )
 }
 
+/// The accounts whose tokens were not seen: members not listed, or every member when the
+/// member list itself could not be read (then nobody knows whose tokens to check).
 fn unlisted(s: &Snapshot) -> Vec<Evidence> {
-    s.unlisted_accounts
+    let mut out: Vec<Evidence> = s
+        .unlisted_accounts
         .iter()
         .map(|u| {
             Evidence::new(
@@ -76,7 +79,14 @@ fn unlisted(s: &Snapshot) -> Vec<Evidence> {
                 format!("{u}: the registry lists only the signed-in account's tokens; sign in as {u} to list theirs"),
             )
         })
-        .collect()
+        .collect();
+    if let Err(e) = &s.members {
+        out.push(Evidence::new(
+            super::org_source(&s.scope, "user"),
+            format!("cannot list the org's members ({e}), so the accounts whose tokens must be checked are unknown; rerun when the member list can be read"),
+        ));
+    }
+    out
 }
 
 pub fn no_static_tokens(s: &Snapshot) -> CheckResult {
@@ -103,10 +113,15 @@ pub fn no_static_tokens(s: &Snapshot) -> CheckResult {
     if s.token_accounts.is_empty() {
         unknowns.push(Evidence::new(TOKENS, "no account's tokens could be listed"));
     }
-    let passes = vec![Evidence::new(
-        TOKENS,
-        format!("no token on {}", list_some(&listed, 20)),
-    )];
+    // A pass speaks only for the accounts whose lists were read.
+    let passes = if listed.is_empty() {
+        Vec::new()
+    } else {
+        vec![Evidence::new(
+            TOKENS,
+            format!("no token on {}", list_some(&listed, 20)),
+        )]
+    };
     let mut result = CheckResult::from_items(id, fails, unknowns, passes);
     result.evidence.push(own_credential_note(s));
     result
@@ -197,6 +212,20 @@ pub fn disallow_tokens(s: &Snapshot) -> CheckResult {
             );
         }
     };
+    if packages.is_empty() {
+        return CheckResult::from_items(
+            id,
+            vec![],
+            vec![Evidence::new(
+                super::org_source(&s.scope, "package"),
+                format!(
+                    "{} has no packages this credential can see: there is nothing to find at mfa=publish; check the scope and the credential",
+                    s.scope
+                ),
+            )],
+            vec![],
+        );
+    }
     let (mut fails, mut unknowns) = (Vec::new(), Vec::new());
     let mut unreadable: Vec<&str> = Vec::new();
     let (mut read_ok, mut recorded_ok) = (0usize, 0usize);
