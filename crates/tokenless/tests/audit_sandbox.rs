@@ -599,7 +599,7 @@ async fn github_and_gitlab_workflows_and_secrets_count_for_oidc_publish_job() {
     ] {
         assert!(ev.contains(needle), "{needle}: {ev}");
     }
-    // Migrated: the fetched workflows are linted clean and counted.
+    // Migrated: the fetched workflows are linted clean, and the pass counts publish jobs.
     let sb = start(Scenario::Migrated).await;
     let (_, report) = audit(&sb).await;
     assert_eq!(
@@ -610,7 +610,7 @@ async fn github_and_gitlab_workflows_and_secrets_count_for_oidc_publish_job() {
     );
     let ev = evidence(&report, "oidc-publish-job");
     assert!(
-        ev.contains("4 config(s)"),
+        ev.contains("4 publish job(s) recognised"),
         "two CircleCI pipelines, the GitHub workflow and the GitLab CI file: {ev}"
     );
 }

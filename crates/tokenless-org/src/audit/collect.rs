@@ -302,15 +302,16 @@ fn lint_fetched(
     fetched: Result<Option<String>, tokenless_api::ApiError>,
 ) -> ConfigLint {
     match fetched {
-        Ok(Some(source)) => lint_one(origin, label, &source, provider, &tokenless_ci::NoFiles),
-        Ok(None) => ConfigLint {
+        Ok(Some(source)) => lint_one(
             origin,
-            findings: Err(format!("{label} does not exist")),
-        },
-        Err(e) => ConfigLint {
-            origin,
-            findings: Err(text(e)),
-        },
+            label,
+            &source,
+            provider,
+            &tokenless_ci::NoFiles,
+            true,
+        ),
+        Ok(None) => ConfigLint::unreadable(origin, format!("{label} does not exist"), true),
+        Err(e) => ConfigLint::unreadable(origin, text(e), true),
     }
 }
 

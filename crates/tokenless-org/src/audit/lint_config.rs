@@ -18,13 +18,15 @@ fn line_of(source: &str, offset: usize) -> usize {
         + 1
 }
 
-/// Lint one configuration; `label` names it in `file:line` locations.
+/// Lint one configuration; `label` names it in `file:line` locations. `expects_publish`:
+/// a trust config names it, so it must hold a publish job.
 pub fn lint_one(
     origin: String,
     label: &str,
     source: &str,
     provider: Provider,
     files: &dyn FileSource,
+    expects_publish: bool,
 ) -> ConfigLint {
     let doc = Document {
         path: label,
@@ -33,9 +35,23 @@ pub fn lint_one(
     };
     // Follow the publish path into the repository when `files` can read it: a publish
     // lint cannot see is a box passed wrongly.
-    let findings = tokenless_ci::lint_repo(doc, files)
-        .map(|all| {
-            all.into_iter()
+    let analysis = tokenless_ci::analyse(doc, files, true);
+    let mut publish_jobs: Vec<String> = analysis
+        .as_ref()
+        .map(|a| {
+            a.publishes
+                .iter()
+                .filter(|p| p.registry == tokenless_ci::publish::NPMJS)
+                .map(|p| p.job.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    publish_jobs.sort();
+    publish_jobs.dedup();
+    let findings = analysis
+        .map(|a| {
+            a.findings
+                .into_iter()
                 .filter(|f| RULES.contains(&f.rule.as_str()))
                 .map(|f| {
                     // Findings in included files point into those files; without their
@@ -54,12 +70,17 @@ pub fn lint_one(
                 .collect()
         })
         .map_err(|e| e.to_string());
-    ConfigLint { origin, findings }
+    ConfigLint {
+        origin,
+        findings,
+        publish_jobs,
+        expects_publish,
+    }
 }
 
 /// The compiled CircleCI config of a pipeline (orbs expanded: what actually ran).
 pub fn lint_compiled(origin: String, label: &str, compiled: &str) -> ConfigLint {
-    lint_one(origin, label, compiled, Provider::CircleCi, &NoFiles)
+    lint_one(origin, label, compiled, Provider::CircleCi, &NoFiles, true)
 }
 
 #[cfg(test)]

@@ -128,6 +128,23 @@ pub struct ConfigLint {
     pub origin: String,
     /// Findings of the rules the audit counts, or why the config could not be linted.
     pub findings: Fetched<Vec<LintHit>>,
+    /// The jobs in which lint recognised an npm publish (the lint inventory).
+    pub publish_jobs: Vec<String>,
+    /// A trust config names it (or it is the pipeline of a project one pins), so it must
+    /// publish: a config with no recognised publish job is not a pass.
+    pub expects_publish: bool,
+}
+
+impl ConfigLint {
+    /// A config that could not be linted at all.
+    pub fn unreadable(origin: String, why: String, expects_publish: bool) -> ConfigLint {
+        ConfigLint {
+            origin,
+            findings: Err(why),
+            publish_jobs: Vec::new(),
+            expects_publish,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

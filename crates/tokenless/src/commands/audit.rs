@@ -245,28 +245,24 @@ fn lint_repo(root: &Path) -> Vec<ConfigLint> {
         discover::walk(root)
     };
     if found.is_empty() {
-        return vec![ConfigLint {
-            origin: root.display().to_string(),
-            findings: Err(
-                "no CI config found (.circleci/config.yml, .github/workflows/*.yml, .gitlab-ci.yml)"
-                    .into(),
-            ),
-        }];
+        return vec![ConfigLint::unreadable(
+            root.display().to_string(),
+            "no CI config found (.circleci/config.yml, .github/workflows/*.yml, .gitlab-ci.yml)"
+                .into(),
+            false,
+        )];
     }
     found
         .iter()
         .map(|f| {
             let label = f.path.display().to_string();
             match read::read_config(&f.path) {
-                Err(e) => ConfigLint {
-                    origin: label,
-                    findings: Err(e.message),
-                },
+                Err(e) => ConfigLint::unreadable(label, e.message, false),
                 Ok(source) => {
                     let provider = tokenless_ci::detect::detect(&f.rel, &source)
                         .unwrap_or(tokenless_ci::Provider::CircleCi);
                     let files = read::RootedFiles::new(discover::include_root(root, f));
-                    lint_config::lint_one(label.clone(), &label, &source, provider, &files)
+                    lint_config::lint_one(label.clone(), &label, &source, provider, &files, false)
                 }
             }
         })

@@ -24,15 +24,16 @@ pub fn npm_token_like(name: &str) -> bool {
     n == "NODE_AUTH_TOKEN" || (n.contains("NPM") && (n.contains("TOKEN") || n.contains("AUTH")))
 }
 
+/// Judge one linted config; returns the number of publish jobs it speaks for.
 fn lint_evidence(
     lint: &ConfigLint,
     fails: &mut Vec<Evidence>,
     unknowns: &mut Vec<Evidence>,
-) -> bool {
+) -> usize {
     match &lint.findings {
         Err(e) => {
             unknowns.push(Evidence::new(&lint.origin, format!("cannot lint: {e}")));
-            false
+            0
         }
         Ok(hits) => {
             for h in hits {
@@ -41,7 +42,15 @@ fn lint_evidence(
                     format!("{}: {} ({})", h.rule, h.message, lint.origin),
                 ));
             }
-            true
+            if lint.expects_publish && lint.publish_jobs.is_empty() {
+                // A trust config names it, so it publishes somewhere lint could not see
+                // (a script file the config does not contain, an orb): not a pass.
+                unknowns.push(Evidence::new(
+                    &lint.origin,
+                    "a trust config names this pipeline, but lint recognises no npm publish job in it: the publish runs where the config does not show it (a script file, an orb); lint the repository with --repo PATH",
+                ));
+            }
+            lint.publish_jobs.len()
         }
     }
 }
@@ -49,7 +58,7 @@ fn lint_evidence(
 pub fn oidc_publish_job(s: &Snapshot) -> CheckResult {
     let id = CheckId::OidcPublishJob;
     let (mut fails, mut unknowns) = (Vec::new(), Vec::new());
-    let (mut configs, mut var_sets) = (0usize, 0usize);
+    let (mut jobs, mut var_sets) = (0usize, 0usize);
     if s.circleci.is_none() && s.repos.is_empty() && s.forge_variables.is_empty() {
         unknowns.push(Evidence::new(
             "arguments",
@@ -103,11 +112,7 @@ pub fn oidc_publish_job(s: &Snapshot) -> CheckResult {
                         p.slug
                     ),
                 )),
-                Ok(Some(lint)) => {
-                    if lint_evidence(lint, &mut fails, &mut unknowns) {
-                        configs += 1;
-                    }
-                }
+                Ok(Some(lint)) => jobs += lint_evidence(lint, &mut fails, &mut unknowns),
             }
         }
         match &circle.contexts {
@@ -134,18 +139,36 @@ pub fn oidc_publish_job(s: &Snapshot) -> CheckResult {
             }
         }
     }
-    for lint in &s.repos {
-        if lint_evidence(lint, &mut fails, &mut unknowns) {
-            configs += 1;
-        }
+    let repo_jobs: usize = s
+        .repos
+        .iter()
+        .map(|lint| lint_evidence(lint, &mut fails, &mut unknowns))
+        .sum();
+    let repo_paths = s.repos.iter().filter(|l| !l.expects_publish).count();
+    if repo_paths > 0
+        && s.repos
+            .iter()
+            .filter(|l| !l.expects_publish)
+            .all(|l| l.publish_jobs.is_empty())
+    {
+        unknowns.push(Evidence::new(
+            "--repo",
+            "lint recognises no npm publish job in the given repositories: nothing shows how they publish",
+        ));
     }
-    let passes = vec![Evidence::new(
-        "lint + CI variables",
-        format!(
-            "{configs} config(s) without {} in publish jobs; no npm token variable in {var_sets} project, context, repository, organisation or group variable set(s)",
-            RULES.join("/")
-        ),
-    )];
+    jobs += repo_jobs;
+    // The pass speaks for the publish jobs lint recognised, not for config files.
+    let passes = if jobs == 0 && var_sets == 0 {
+        Vec::new()
+    } else {
+        vec![Evidence::new(
+            "lint + CI variables",
+            format!(
+                "{jobs} publish job(s) recognised, none with {}; no npm token variable in {var_sets} project, context, repository, organisation or group variable set(s)",
+                RULES.join("/")
+            ),
+        )]
+    };
     CheckResult::from_items(id, fails, unknowns, passes)
 }
 

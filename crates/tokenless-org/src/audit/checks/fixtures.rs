@@ -122,6 +122,8 @@ pub fn clean() -> Snapshot {
                 latest: Ok(Some(ConfigLint {
                     origin: "pipeline 1".into(),
                     findings: Ok(vec![]),
+                    publish_jobs: vec!["publish".into()],
+                    expects_publish: true,
                 })),
             }],
             pinned,

@@ -415,3 +415,27 @@ fn no_token_list_read_is_no_pass() {
     }
     assert_eq!(statuses(&s)[&CheckId::NoStaticTokens], Status::Unknown);
 }
+
+#[test]
+fn a_pipeline_with_no_recognised_publish_job_is_no_pass() {
+    // A trust config pins the project, but its compiled config shows no publish (it runs
+    // `./release.sh`, which the compiled config does not contain).
+    let mut s = clean();
+    if let Some(c) = &mut s.circleci
+        && let Ok(Some(lint)) = &mut c.projects[0].latest
+    {
+        lint.publish_jobs.clear();
+    }
+    assert_eq!(
+        statuses(&s)[&CheckId::OidcPublishJob],
+        Status::Unknown,
+        "{}",
+        evidence(&s, CheckId::OidcPublishJob)
+    );
+    assert!(evidence(&s, CheckId::OidcPublishJob).contains("--repo"));
+}
+
+#[test]
+fn the_oidc_box_counts_publish_jobs() {
+    assert!(evidence(&clean(), CheckId::OidcPublishJob).contains("1 publish job(s) recognised"));
+}
