@@ -266,6 +266,10 @@ enum VersionSpec {
     Detailed {
         version: String,
         published_by: Option<String>,
+        /// When it was published, in days before the sandbox started (default: a week
+        /// apart, the last a week ago).
+        #[serde(default)]
+        days_ago: Option<u64>,
     },
 }
 
@@ -653,12 +657,13 @@ fn build(origin: &str, text: &str) -> Result<World, ScenarioError> {
         let mut latest: Option<String> = None;
         let count = p.versions.len() as u64;
         for (j, v) in p.versions.iter().enumerate() {
-            let (version, by) = match v {
-                VersionSpec::Plain(s) => (s.clone(), None),
+            let (version, by, days_ago) = match v {
+                VersionSpec::Plain(s) => (s.clone(), None, None),
                 VersionSpec::Detailed {
                     version,
                     published_by,
-                } => (version.clone(), published_by.clone()),
+                    days_ago,
+                } => (version.clone(), published_by.clone(), *days_ago),
             };
             if !valid_version(&version) {
                 return Err(invalid(
@@ -700,7 +705,7 @@ fn build(origin: &str, text: &str) -> Result<World, ScenarioError> {
                     approved_by: None,
                 }
             };
-            let published = now.saturating_sub(86_400 * 7 * (count - j as u64));
+            let published = now.saturating_sub(86_400 * days_ago.unwrap_or(7 * (count - j as u64)));
             let (built, tarball) = synthesize_version(
                 &p.name,
                 &version,

@@ -57,6 +57,10 @@ pub struct Packument {
     pub dist_tags: BTreeMap<String, String>,
     #[serde(default)]
     pub versions: BTreeMap<String, VersionMeta>,
+    /// `time`: version → when it was published (RFC 3339), plus `created`/`modified`;
+    /// other shapes (`unpublished`) are kept as they are.
+    #[serde(default)]
+    pub time: BTreeMap<String, serde_json::Value>,
     /// `repository` of the latest package.json: a URL string or `{type, url}`.
     #[serde(default)]
     pub repository: Option<Repository>,
@@ -119,6 +123,11 @@ impl Repository {
 
 impl Packument {
     /// The `latest` dist-tag and its version metadata.
+    /// When `version` was published, if the packument says.
+    pub fn published(&self, version: &str) -> Option<&str> {
+        self.time.get(version).and_then(serde_json::Value::as_str)
+    }
+
     pub fn latest(&self) -> Option<(&str, Option<&VersionMeta>)> {
         let v = self.dist_tags.get("latest")?;
         Some((v.as_str(), self.versions.get(v)))

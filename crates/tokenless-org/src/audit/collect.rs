@@ -156,12 +156,12 @@ async fn read_package(npm: &NpmClient, name: String) -> PackageState {
         async { npm.trust_configs(&name).await.map_err(text) },
         async { npm.publishing_access(&name).await.map_err(text) },
     );
-    let latest = match &trust {
+    let releases = match &trust {
         Ok(configs) if !configs.is_empty() => Some(
             npm.packument(&name)
                 .await
                 .map_err(text)
-                .map(|p| latest_release(&p)),
+                .map(|p| releases(&p)),
         ),
         _ => None,
     };
@@ -169,20 +169,31 @@ async fn read_package(npm: &NpmClient, name: String) -> PackageState {
         name,
         trust,
         access,
-        latest,
+        releases,
     }
 }
 
-fn latest_release(p: &Packument) -> Option<LatestRelease> {
-    let (version, meta) = p.latest()?;
-    let user = meta.and_then(|m| m.npm_user.as_ref());
-    Some(LatestRelease {
-        version: version.to_string(),
-        publisher: user.and_then(|u| u.name.clone()),
-        oidc_config_id: user
-            .and_then(|u| u.trusted_publisher.as_ref())
-            .and_then(|t| t.oidc_config_id.clone()),
-    })
+fn releases(p: &Packument) -> Releases {
+    let mut versions: Vec<Release> = p
+        .versions
+        .iter()
+        .map(|(version, meta)| {
+            let user = meta.npm_user.as_ref();
+            Release {
+                version: version.clone(),
+                published: p.published(version).map(str::to_string),
+                publisher: user.and_then(|u| u.name.clone()),
+                oidc_config_id: user
+                    .and_then(|u| u.trusted_publisher.as_ref())
+                    .and_then(|t| t.oidc_config_id.clone()),
+            }
+        })
+        .collect();
+    versions.sort_by(|a, b| a.published.cmp(&b.published));
+    Releases {
+        latest: p.dist_tags.get("latest").cloned(),
+        versions,
+    }
 }
 
 async fn read_pinned(

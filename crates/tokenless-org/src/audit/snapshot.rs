@@ -69,16 +69,28 @@ pub struct PackageState {
     pub trust: Fetched<Vec<TrustConfig>>,
     /// `Ok(None)`: the registry has no read for the setting (npm).
     pub access: Fetched<Option<PublishingAccess>>,
-    /// Read only for packages with a trust config. `Ok(None)`: no `latest` version.
-    pub latest: Option<Fetched<Option<LatestRelease>>>,
+    /// Read only for packages with a trust config: the packument's versions.
+    pub releases: Option<Fetched<Releases>>,
 }
 
+/// What the packument says of a package's releases.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Releases {
+    /// The `latest` dist-tag.
+    pub latest: Option<String>,
+    /// Every version, oldest first by publish time (versions without one first).
+    pub versions: Vec<Release>,
+}
+
+/// One published version and how it was published.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LatestRelease {
+pub struct Release {
     pub version: String,
+    /// `time[version]`.
+    pub published: Option<String>,
     /// `_npmUser.name`.
     pub publisher: Option<String>,
-    /// `_npmUser.trustedPublisher.oidcConfigId`.
+    /// `_npmUser.trustedPublisher.oidcConfigId`: absent when published with a token.
     pub oidc_config_id: Option<String>,
 }
 

@@ -38,11 +38,15 @@ pub fn package(name: &str) -> PackageState {
         name: name.into(),
         trust: Ok(vec![trust(&tid)]),
         access: Ok(Some(PublishingAccess::DISALLOW_TOKENS)),
-        latest: Some(Ok(Some(LatestRelease {
-            version: "1.0.0".into(),
-            publisher: Some("circleci".into()),
-            oidc_config_id: Some(tid),
-        }))),
+        releases: Some(Ok(Releases {
+            latest: Some("1.0.0".into()),
+            versions: vec![Release {
+                version: "1.0.0".into(),
+                published: Some(tokenless_trust::clock::now_rfc3339()),
+                publisher: Some("circleci".into()),
+                oidc_config_id: Some(tid),
+            }],
+        })),
     }
 }
 

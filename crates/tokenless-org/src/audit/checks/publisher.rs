@@ -398,6 +398,32 @@ pub fn context_bound(s: &Snapshot) -> CheckResult {
     result
 }
 
+/// Where release-verified starts looking: the migration tokenless recorded (the first
+/// publishing-access change the registry acknowledged), else 90 days back.
+fn window_start(s: &Snapshot) -> (String, String) {
+    match s
+        .record
+        .mfa
+        .iter()
+        .map(|m| m.acknowledged_at.as_str())
+        .min()
+    {
+        Some(at) => (
+            at.to_string(),
+            format!("since the migration recorded at {at}"),
+        ),
+        None => {
+            let since = tokenless_trust::clock::rfc3339(
+                tokenless_trust::clock::now_secs().saturating_sub(90 * 86_400),
+            );
+            (
+                since.clone(),
+                format!("in the last 90 days (since {since}; no migration recorded)"),
+            )
+        }
+    }
+}
+
 pub fn release_verified(s: &Snapshot) -> CheckResult {
     let id = CheckId::ReleaseVerified;
     let trusted = match trusted(s) {
@@ -407,56 +433,88 @@ pub fn release_verified(s: &Snapshot) -> CheckResult {
     if trusted.is_empty() {
         return no_trusted_publisher(id, s);
     }
+    let (since, window) = window_start(s);
     let (mut fails, mut unknowns) = (Vec::new(), Vec::new());
     let mut good: Vec<String> = Vec::new();
     for (p, configs) in trusted {
         let source = format!("GET /{}", tokenless_api::npm::escape_name(&p.name));
-        match &p.latest {
-            None => unknowns.push(Evidence::new(
-                source,
-                format!("{}: packument not read", p.name),
-            )),
-            Some(Err(e)) => unknowns.push(Evidence::new(source, format!("cannot read: {e}"))),
-            Some(Ok(None)) => fails.push(Evidence::new(
+        let releases = match &p.releases {
+            None => {
+                unknowns.push(Evidence::new(
+                    source,
+                    format!("{}: packument not read", p.name),
+                ));
+                continue;
+            }
+            Some(Err(e)) => {
+                unknowns.push(Evidence::new(source, format!("cannot read: {e}")));
+                continue;
+            }
+            Some(Ok(r)) => r,
+        };
+        let Some(latest) = releases.latest.as_deref() else {
+            fails.push(Evidence::new(
                 source,
                 format!(
                     "{} has no `latest` version: nothing has been released under the trust config",
                     p.name
                 ),
-            )),
-            Some(Ok(Some(rel))) => {
-                let current: Vec<&str> = configs.iter().map(TrustConfig::display_id).collect();
-                let by = rel.publisher.as_deref().unwrap_or("an unnamed publisher");
-                match rel.oidc_config_id.as_deref() {
-                    Some(used) if current.contains(&used) => good.push(format!("{}@{}", p.name, rel.version)),
-                    Some(used) => fails.push(Evidence::new(
-                        source,
-                        format!(
-                            "{}@{} (latest) went through trust config {used}, which is no longer the package's (current: {})",
-                            p.name,
-                            rel.version,
-                            current.join(", ")
-                        ),
-                    )),
-                    None => fails.push(Evidence::new(
-                        source,
-                        format!(
-                            "{}@{} (latest) was published by {by} without a trusted publisher (_npmUser.trustedPublisher absent)",
-                            p.name, rel.version
-                        ),
-                    )),
+            ));
+            continue;
+        };
+        // Every version of the window (one with no publish time counts: it cannot be
+        // shown to be older), and the latest whatever its age.
+        let current: Vec<&str> = configs.iter().map(TrustConfig::display_id).collect();
+        for rel in releases.versions.iter().filter(|r| {
+            r.version == latest || r.published.as_deref().is_none_or(|t| t >= since.as_str())
+        }) {
+            let at = rel
+                .published
+                .as_deref()
+                .map(|t| format!(" at {t}"))
+                .unwrap_or_default();
+            let tag = if rel.version == latest {
+                " (latest)"
+            } else {
+                ""
+            };
+            match rel.oidc_config_id.as_deref() {
+                Some(used) if current.contains(&used) => {
+                    good.push(format!("{}@{} via {used}", p.name, rel.version));
                 }
+                Some(used) => fails.push(Evidence::new(
+                    &source,
+                    format!(
+                        "{}@{}{tag}{at} went through trust config {used}, which is no longer the package's (current: {})",
+                        p.name,
+                        rel.version,
+                        current.join(", ")
+                    ),
+                )),
+                None => fails.push(Evidence::new(
+                    &source,
+                    format!(
+                        "{}@{}{tag}{at} was published by {} with a token, not through a trusted publisher (_npmUser.trustedPublisher absent)",
+                        p.name,
+                        rel.version,
+                        rel.publisher.as_deref().unwrap_or("an unnamed publisher")
+                    ),
+                )),
             }
         }
     }
     let good_refs: Vec<&str> = good.iter().map(String::as_str).collect();
-    let passes = vec![Evidence::new(
-        "GET /<pkg> versions[latest]._npmUser.trustedPublisher",
-        format!(
-            "{} latest releases went through the current trust config: {}",
-            good.len(),
-            list_some(&good_refs, 10)
-        ),
-    )];
+    let passes = if good.is_empty() {
+        Vec::new()
+    } else {
+        vec![Evidence::new(
+            "GET /<pkg> versions[]._npmUser.trustedPublisher, time[]",
+            format!(
+                "{} release(s) {window} went through a current trust config: {}",
+                good.len(),
+                list_some(&good_refs, 10)
+            ),
+        )]
+    };
     CheckResult::from_items(id, fails, unknowns, passes)
 }

@@ -140,7 +140,7 @@ fn a_package_without_trust_fails_trusted_publisher_alone() {
     let mut s = clean();
     if let Ok(p) = &mut s.packages {
         p[0].trust = Ok(vec![]);
-        p[0].latest = None;
+        p[0].releases = None;
     }
     let st = statuses(&s);
     assert_eq!(
@@ -157,7 +157,7 @@ fn no_trusted_publisher_anywhere_fails_context_and_release() {
     if let Ok(p) = &mut s.packages {
         for pkg in p.iter_mut() {
             pkg.trust = Ok(vec![]);
-            pkg.latest = None;
+            pkg.releases = None;
         }
     }
     let st = statuses(&s);
@@ -177,19 +177,22 @@ fn no_trusted_publisher_anywhere_fails_context_and_release() {
 fn a_release_without_the_trusted_publisher_fails_release_verified() {
     let mut s = clean();
     if let Ok(p) = &mut s.packages
-        && let Some(Ok(Some(rel))) = &mut p[1].latest
+        && let Some(Ok(r)) = &mut p[1].releases
     {
+        let rel = &mut r.versions[0];
         rel.oidc_config_id = None;
         rel.publisher = Some("alice".into());
         rel.version = "1.0.1".into();
+        r.latest = Some("1.0.1".into());
     }
     assert_eq!(
         not_passing(&s),
         vec![(CheckId::ReleaseVerified, Status::Fail)]
     );
+    let ev = evidence(&s, CheckId::ReleaseVerified);
     assert!(
-        evidence(&s, CheckId::ReleaseVerified)
-            .contains("@acme/b@1.0.1 (latest) was published by alice")
+        ev.contains("@acme/b@1.0.1 (latest) at") && ev.contains("was published by alice"),
+        "{ev}"
     );
 }
 
@@ -438,4 +441,64 @@ fn a_pipeline_with_no_recognised_publish_job_is_no_pass() {
 #[test]
 fn the_oidc_box_counts_publish_jobs() {
     assert!(evidence(&clean(), CheckId::OidcPublishJob).contains("1 publish job(s) recognised"));
+}
+
+#[test]
+fn a_token_publish_before_the_latest_trusted_release_fails_release_verified() {
+    // 1.0.1 went out with a token; 1.0.2, the latest, through the trust config. The
+    // latest alone would pass.
+    let mut s = clean();
+    if let Ok(p) = &mut s.packages
+        && let Some(Ok(r)) = &mut p[1].releases
+    {
+        let trusted = r.versions[0].clone();
+        r.versions = vec![
+            crate::audit::snapshot::Release {
+                version: "1.0.1".into(),
+                publisher: Some("alice".into()),
+                oidc_config_id: None,
+                ..trusted.clone()
+            },
+            crate::audit::snapshot::Release {
+                version: "1.0.2".into(),
+                ..trusted
+            },
+        ];
+        r.latest = Some("1.0.2".into());
+    }
+    assert_eq!(
+        not_passing(&s),
+        vec![(CheckId::ReleaseVerified, Status::Fail)]
+    );
+    let ev = evidence(&s, CheckId::ReleaseVerified);
+    assert!(
+        ev.contains("@acme/b@1.0.1") && ev.contains("published by alice with a token"),
+        "{ev}"
+    );
+}
+
+#[test]
+fn old_token_releases_before_the_window_do_not_count_and_passes_name_the_config() {
+    let mut s = clean();
+    if let Ok(p) = &mut s.packages
+        && let Some(Ok(r)) = &mut p[1].releases
+    {
+        let trusted = r.versions[0].clone();
+        r.versions.insert(
+            0,
+            crate::audit::snapshot::Release {
+                version: "0.9.0".into(),
+                published: Some("2019-01-01T00:00:00.000Z".into()),
+                publisher: Some("alice".into()),
+                oidc_config_id: None,
+            },
+        );
+        let _ = trusted;
+    }
+    assert_eq!(statuses(&s)[&CheckId::ReleaseVerified], Status::Pass);
+    let ev = evidence(&s, CheckId::ReleaseVerified);
+    assert!(
+        ev.contains("@acme/b@1.0.0 via t-@acme/b") && ev.contains("last 90 days"),
+        "{ev}"
+    );
 }
