@@ -65,7 +65,9 @@ impl CheckId {
             CheckId::OidcPublishJob => {
                 "Publish jobs fetch an OIDC token at run time; no NPM_TOKEN anywhere in CI"
             }
-            CheckId::ReleaseVerified => "The latest release went through the current trust config",
+            CheckId::ReleaseVerified => {
+                "Every release since the migration went through a current trust config"
+            }
             CheckId::NoStaticTokens => "No static npm token remains on the account",
             CheckId::NoServiceAccounts => "No member exists only to hold a publish token",
             CheckId::DisallowTokens => {
