@@ -1,5 +1,5 @@
 //! `trusted-publisher`, `context-bound`, `release-verified`: the packages' trust configs,
-//! the contexts they pin, and whether the latest release went through them.
+//! the contexts they pin, and whether every release since the migration went through them.
 
 use std::collections::BTreeMap;
 
