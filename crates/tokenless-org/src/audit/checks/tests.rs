@@ -502,3 +502,17 @@ fn old_token_releases_before_the_window_do_not_count_and_passes_name_the_config(
         "{ev}"
     );
 }
+
+#[test]
+fn bypass_tokens_are_marked_for_january_2027() {
+    let mut s = clean();
+    s.token_accounts[1].tokens = Ok(vec![token("k-bob-1", "ci", true)]);
+    assert!(
+        evidence(&s, CheckId::NoStaticTokens)
+            .contains("loses direct publishing around January 2027"),
+        "{}",
+        evidence(&s, CheckId::NoStaticTokens)
+    );
+    s.token_accounts[1].tokens = Ok(vec![token("k-bob-2", "laptop", false)]);
+    assert!(!evidence(&s, CheckId::NoStaticTokens).contains("January 2027"));
+}

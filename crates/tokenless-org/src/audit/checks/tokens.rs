@@ -29,6 +29,9 @@ fn describe(t: &Token) -> String {
     if t.bypass_2fa == Some(true) {
         parts.push("bypass 2FA".into());
     }
+    if t.loses_direct_publishing() {
+        parts.push("loses direct publishing around January 2027".into());
+    }
     if let Some(e) = &t.expires {
         parts.push(format!("expires {e}"));
     }
