@@ -35,6 +35,8 @@ pub struct Sources {
     pub gitlab_projects: Vec<String>,
     pub repos: Vec<ConfigLint>,
     pub members_config: Option<MembersConfig>,
+    /// `[[publisher]]` of tokenless.toml.
+    pub publishers: Vec<crate::desired::PublisherSpec>,
     pub record: Record,
 }
 
@@ -131,6 +133,7 @@ pub async fn collect(src: &Sources) -> Snapshot {
         unlisted_accounts,
         members,
         members_config: src.members_config.clone(),
+        publishers: src.publishers.clone(),
         teams,
         circleci,
         github,

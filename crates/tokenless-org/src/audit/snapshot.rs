@@ -45,6 +45,9 @@ pub struct Snapshot {
     pub members: Fetched<BTreeMap<String, String>>,
     /// `[members]` of tokenless.toml, when given.
     pub members_config: Option<MembersConfig>,
+    /// `[[publisher]]` of tokenless.toml (empty without one): what each package's trust
+    /// configs should allow.
+    pub publishers: Vec<crate::desired::PublisherSpec>,
     pub teams: Fetched<Vec<TeamState>>,
     /// `None` when no CircleCI API was configured.
     pub circleci: Option<CircleState>,

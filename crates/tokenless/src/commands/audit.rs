@@ -228,6 +228,7 @@ async fn sources(
         circleci,
         repos,
         members_config: config.members,
+        publishers: config.publishers,
         record,
     };
     Ok(sources)

@@ -105,6 +105,7 @@ pub fn clean() -> Snapshot {
         unlisted_accounts: vec![],
         members: Ok(members),
         members_config: Some(members_config),
+        publishers: vec![],
         teams: Ok(vec![TeamState {
             name: "developers".into(),
             members: Ok(vec!["alice".into(), "bob".into()]),

@@ -46,6 +46,36 @@ pub fn trusted_publisher(s: &Snapshot) -> CheckResult {
     let mut good: Vec<&str> = Vec::new();
     for p in packages {
         let source = package_source(&p.name, "trust");
+        // tokenless.toml asks for stage-only (CI stages, a person approves with 2FA):
+        // a config that also allows direct publish defeats it.
+        let desired: Vec<&crate::desired::PublisherSpec> =
+            s.publishers.iter().filter(|d| d.matches(&p.name)).collect();
+        let stage_only = !desired.is_empty()
+            && desired
+                .iter()
+                .all(|d| !d.template.allows(Action::Publish) && d.template.allows(Action::Stage));
+        if stage_only && let Ok(configs) = &p.trust {
+            let direct: Vec<&str> = configs
+                .iter()
+                .filter(|c| c.allows(Action::Publish))
+                .map(TrustConfig::display_id)
+                .collect();
+            if !direct.is_empty() {
+                fails.push(Evidence::new(
+                    &source,
+                    format!(
+                        "{}: trust config {} allows direct publish, but tokenless.toml asks for stage-only (CI stages, a person approves with 2FA)",
+                        p.name,
+                        direct.join(", ")
+                    ),
+                ));
+                continue;
+            }
+            if configs.iter().any(|c| c.allows(Action::Stage)) {
+                good.push(&p.name);
+                continue;
+            }
+        }
         match &p.trust {
             Err(e) => unknowns.push(Evidence::new(source, format!("cannot read: {e}"))),
             Ok(configs) if configs.is_empty() => fails.push(Evidence::new(
@@ -77,7 +107,7 @@ pub fn trusted_publisher(s: &Snapshot) -> CheckResult {
     let passes = vec![Evidence::new(
         "GET /-/package/<pkg>/trust",
         format!(
-            "{} of {} packages have a trust config that allows publish: {}",
+            "{} of {} packages have a trust config allowing publish (stage only, where tokenless.toml asks for it): {}",
             good.len(),
             packages.len(),
             list_some(&good, 10)

@@ -516,3 +516,40 @@ fn bypass_tokens_are_marked_for_january_2027() {
     s.token_accounts[1].tokens = Ok(vec![token("k-bob-2", "laptop", false)]);
     assert!(!evidence(&s, CheckId::NoStaticTokens).contains("January 2027"));
 }
+
+/// `[[publisher]]` for every package of the scope, allowing only `actions`.
+fn publisher_allowing(actions: &str) -> crate::desired::PublisherSpec {
+    const U: &str = "0c1e4d3a-0000-4000-8000-000000000001";
+    let text = format!(
+        "[[publisher]]\npackages = [\"@acme/*\"]\nprovider = \"circleci\"\norg_id = \"{U}\"\nproject_id = \"{U}\"\npipeline_definition_id = \"{U}\"\nvcs_origin = \"github.com/acme/widgets\"\ncontexts = [\"npm-publish\"]\nactions = {actions}\n"
+    );
+    let config: crate::config::Config = toml::from_str(&text).expect("tokenless.toml");
+    config.publishers.into_iter().next().expect("one publisher")
+}
+
+#[test]
+fn direct_publish_where_stage_only_is_asked_fails_trusted_publisher() {
+    let mut s = clean();
+    s.publishers = vec![publisher_allowing("[\"stage-publish\"]")];
+    assert_eq!(
+        not_passing(&s),
+        vec![(CheckId::TrustedPublisher, Status::Fail)]
+    );
+    assert!(evidence(&s, CheckId::TrustedPublisher).contains("asks for stage-only"));
+    // Configs that only stage are what it asks.
+    if let Ok(p) = &mut s.packages {
+        for pkg in p.iter_mut() {
+            if let Ok(configs) = &mut pkg.trust {
+                for c in configs.iter_mut() {
+                    c.permissions =
+                        vec![tokenless_trust::trust_config::Permission::CreateStagedPackage];
+                }
+            }
+        }
+    }
+    assert_eq!(statuses(&s)[&CheckId::TrustedPublisher], Status::Pass);
+    // Asking for publish too: the configs allowing publish are what it asks.
+    let mut s = clean();
+    s.publishers = vec![publisher_allowing("[\"publish\", \"stage-publish\"]")];
+    assert_eq!(not_passing(&s), vec![]);
+}
