@@ -553,3 +553,35 @@ fn direct_publish_where_stage_only_is_asked_fails_trusted_publisher() {
     s.publishers = vec![publisher_allowing("[\"publish\", \"stage-publish\"]")];
     assert_eq!(not_passing(&s), vec![]);
 }
+
+#[test]
+fn a_second_unbound_trust_config_fails_context_bound() {
+    // The bound config stays; a second one for the same package pins no context.
+    let mut s = clean();
+    if let Ok(p) = &mut s.packages
+        && let Ok(configs) = &mut p[0].trust
+    {
+        let unbound = tokenless_api::npm::TrustConfig::from_json(
+            &serde_json::json!({
+                "id": "t-second", "type": "circleci",
+                "claims": {
+                    "oidc.circleci.com/org-id": "0c1e4d3a-0000-4000-8000-000000000001",
+                    "oidc.circleci.com/project-id": "0c1e4d3a-0000-4000-8000-000000000002",
+                    "oidc.circleci.com/pipeline-definition-id": "0c1e4d3a-0000-4000-8000-000000000003",
+                    "oidc.circleci.com/vcs-origin": "github.com/acme/widgets"
+                },
+                "permissions": ["createPackage"]
+            }),
+            "",
+        )
+        .expect("trust config");
+        configs.push(unbound);
+    }
+    assert_eq!(
+        statuses(&s)[&CheckId::ContextBound],
+        Status::Fail,
+        "{}",
+        evidence(&s, CheckId::ContextBound)
+    );
+    assert!(evidence(&s, CheckId::ContextBound).contains("t-second pins no context"));
+}
