@@ -692,7 +692,9 @@ pub(crate) fn publish_line(
     let old_line =
         if loc.file == n.file && loc.span.start >= n.span.start && loc.span.end <= n.span.end {
             let first = forest.sub_span(node, 0, 0).start;
-            script::line_of(src, loc.span.start).checked_sub(script::line_of(src, first))
+            crate::yaml::line_col(src, loc.span.start)
+                .0
+                .checked_sub(crate::yaml::line_col(src, first).0)
         } else {
             None
         };

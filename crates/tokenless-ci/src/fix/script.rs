@@ -436,12 +436,6 @@ pub fn bun_to_npm(text: &str) -> Edit {
     }
 }
 
-/// The 0-based line of `text` holding byte `offset`.
-pub fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset.min(text.len()))
-        .map_or(0, |t| t.bytes().filter(|b| *b == b'\n').count())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,16 +8,6 @@ use super::{
     snapshot::{ConfigLint, LintHit},
 };
 
-/// 1-based line of a byte offset.
-fn line_of(source: &str, offset: usize) -> usize {
-    let end = offset.min(source.len());
-    source
-        .as_bytes()
-        .get(..end)
-        .map_or(0, |b| b.iter().filter(|c| **c == b'\n').count())
-        + 1
-}
-
 /// Lint one configuration; `label` names it in `file:line` locations. `expects_publish`:
 /// a trust config names it, so it must hold a publish job.
 pub fn lint_one(
@@ -57,7 +47,10 @@ pub fn lint_one(
                     // Findings in included files point into those files; without their
                     // text only the path is certain.
                     let location = if f.path == label {
-                        format!("{label}:{}", line_of(source, f.span.start))
+                        format!(
+                            "{label}:{}",
+                            tokenless_ci::yaml::line_col(source, f.span.start).0
+                        )
                     } else {
                         f.path.clone()
                     };
@@ -81,16 +74,4 @@ pub fn lint_one(
 /// The compiled CircleCI config of a pipeline (orbs expanded: what actually ran).
 pub fn lint_compiled(origin: String, label: &str, compiled: &str) -> ConfigLint {
     lint_one(origin, label, compiled, Provider::CircleCi, &NoFiles, true)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lines_are_one_based_and_clamped() {
-        assert_eq!(line_of("a\nb\nc", 0), 1);
-        assert_eq!(line_of("a\nb\nc", 2), 2);
-        assert_eq!(line_of("a\nb\nc", 999), 3);
-    }
 }
