@@ -13,6 +13,7 @@
 
 pub mod actual;
 pub mod apply;
+pub mod attestation;
 pub mod audit;
 pub mod config;
 pub mod desired;

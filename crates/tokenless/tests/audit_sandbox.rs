@@ -479,7 +479,7 @@ async fn the_audits_own_token_is_excluded_by_key_and_other_members_are_unknown()
         )),
         "{ev}"
     );
-    assert!(ev.contains("sign in as bob"), "{ev}");
+    assert!(ev.contains("bob runs `tokenless tokens attest"), "{ev}");
     assert!(
         !stdout.contains(secret.expose()),
         "the audit's own token leaked"

@@ -37,6 +37,9 @@ pub struct Sources {
     pub members_config: Option<MembersConfig>,
     /// `[[publisher]]` of tokenless.toml.
     pub publishers: Vec<crate::desired::PublisherSpec>,
+    /// Members' own statements of their token lists (`--attestations DIR`), with the
+    /// file each came from.
+    pub attestations: Vec<(String, crate::attestation::Attestation)>,
     pub record: Record,
 }
 
@@ -105,6 +108,36 @@ pub async fn collect(src: &Sources) -> Snapshot {
     {
         own_credential.key = own_key(secret, &token_accounts, own_credential.user.as_deref());
     }
+    // A member the audit cannot sign in as is seen through their own attestation, if
+    // they gave a fresh one.
+    let now = tokenless_trust::clock::now_secs();
+    let registry = src.npm.registry().to_string();
+    let mut stale: Vec<String> = Vec::new();
+    if let Ok(m) = &members {
+        for user in m.keys() {
+            if token_accounts.iter().any(|a| &a.user == user) {
+                continue;
+            }
+            let newest = src
+                .attestations
+                .iter()
+                .filter(|(_, a)| a.covers(&registry, &src.scope, user))
+                .max_by(|a, b| a.1.at.cmp(&b.1.at));
+            match newest {
+                Some((path, a)) if !a.stale(now) => token_accounts.push(AccountTokens {
+                    user: user.clone(),
+                    tokens: Ok(a.tokens.clone()),
+                    via: Some(format!("attestation {path} (listed {})", a.at)),
+                }),
+                Some((path, a)) => stale.push(format!(
+                    "{user}: the attestation {path} is from {}, older than 7 days; {user} runs `tokenless tokens attest --scope {}` again",
+                    a.at, src.scope
+                )),
+                None => {}
+            }
+        }
+    }
+    token_accounts.sort_by(|a, b| a.user.cmp(&b.user));
     let listed: BTreeSet<&str> = token_accounts.iter().map(|a| a.user.as_str()).collect();
     let unlisted_accounts = match &members {
         Ok(m) => m
@@ -131,6 +164,7 @@ pub async fn collect(src: &Sources) -> Snapshot {
         packages,
         token_accounts,
         unlisted_accounts,
+        stale_attestations: stale,
         members,
         members_config: src.members_config.clone(),
         publishers: src.publishers.clone(),
@@ -458,6 +492,7 @@ async fn read_tokens(src: &Sources) -> Vec<AccountTokens> {
                 .clone()
                 .unwrap_or_else(|| "the audit's account".into()),
             tokens,
+            via: None,
         }
     };
     let others = src
@@ -473,6 +508,7 @@ async fn read_tokens(src: &Sources) -> Vec<AccountTokens> {
                     .tokens()
                     .await
                     .map_err(text),
+                via: None,
             }
         });
     let (own, mut others) = futures::join!(own, join_all(others));

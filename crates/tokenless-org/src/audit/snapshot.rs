@@ -41,6 +41,8 @@ pub struct Snapshot {
     pub token_accounts: Vec<AccountTokens>,
     /// Org members whose tokens could not be listed.
     pub unlisted_accounts: Vec<String>,
+    /// Why a member's attestation was not used (too old), one line each.
+    pub stale_attestations: Vec<String>,
     /// `GET /-/org/<org>/user`: member → role.
     pub members: Fetched<BTreeMap<String, String>>,
     /// `[members]` of tokenless.toml, when given.
@@ -101,6 +103,9 @@ pub struct Release {
 pub struct AccountTokens {
     pub user: String,
     pub tokens: Fetched<Vec<Token>>,
+    /// The member's own attestation the list comes from (file and time), when the audit
+    /// could not sign in as them.
+    pub via: Option<String>,
 }
 
 #[derive(Debug, Clone)]

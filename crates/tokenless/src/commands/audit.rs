@@ -75,6 +75,11 @@ pub struct AuditArgs {
     /// tokenless's record of changes it applied (default: `.tokenless/record.json` beside the config, if present).
     #[arg(long)]
     pub record: Option<PathBuf>,
+    /// A directory of members' token attestations (`tokenless tokens attest`, one JSON
+    /// file each): members whose tokens this account cannot list are judged by their own
+    /// statement, if it is at most 7 days old.
+    #[arg(long, value_name = "DIR")]
+    pub attestations: Option<PathBuf>,
     /// A GitHub repository (`owner/name`) whose Actions secrets to inspect, beside those trust
     /// configs name; repeatable.
     #[arg(long = "github-repo", value_name = "OWNER/NAME")]
@@ -216,6 +221,20 @@ async fn sources(
     );
 
     let repos = args.repos.iter().flat_map(|r| lint_repo(r)).collect();
+    let attestations = match &args.attestations {
+        None => Vec::new(),
+        Some(dir) => {
+            let (found, errors) = tokenless_org::attestation::read_dir(dir)
+                .map_err(|e| anyhow::anyhow!("--attestations: {e}"))?;
+            for e in errors {
+                anstream::eprintln!("warning: --attestations: {e} (not used)");
+            }
+            found
+                .into_iter()
+                .map(|(path, a)| (path.display().to_string(), a))
+                .collect()
+        }
+    };
     let sources = Sources {
         github: conn.clients.github.clone(),
         gitlab: conn.clients.gitlab.clone(),
@@ -229,6 +248,7 @@ async fn sources(
         repos,
         members_config: config.members,
         publishers: config.publishers,
+        attestations,
         record,
     };
     Ok(sources)

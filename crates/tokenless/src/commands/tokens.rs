@@ -79,6 +79,29 @@ Examples:
         #[arg(long, value_name = "CMD")]
         otp_command: Option<String>,
     },
+    /// State the signed-in account's token list for the org's audit (npm lists only your
+    /// own tokens; an owner cannot see yours): a JSON statement of what the registry
+    /// answered, for whom and when, never a token's secret (docs/tokens.md).
+    #[command(after_long_help = "\
+Each member runs it under their own login and hands the file to whoever runs the audit,
+which reads a directory of them with `tokenless audit --attestations DIR`. A statement is
+good for 7 days.
+
+Exit codes: 0 written, 2 error.
+
+Examples:
+  tokenless tokens attest --login --scope @acme --out bob.json
+  tokenless tokens attest --sandbox http://127.0.0.1:4873/ --as bob --out attest/bob.json")]
+    Attest {
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// Write the statement here instead of to standard output (an existing file is
+        /// replaced only with --force).
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 pub fn run(args: TokensArgs) -> anyhow::Result<ExitCode> {
@@ -88,6 +111,11 @@ pub fn run(args: TokensArgs) -> anyhow::Result<ExitCode> {
         let result = match &args.action {
             TokensAction::List { connect, format } => list(connect, *format, &session).await,
             TokensAction::Revoke { .. } => revoke(&args.action, &session).await,
+            TokensAction::Attest {
+                connect,
+                out,
+                force,
+            } => attest(connect, out.as_deref(), *force, &session).await,
         };
         sign_out(&session).await;
         result
@@ -123,6 +151,50 @@ fn marks(t: &Token) -> Vec<&'static str> {
         m.push("temporary bulk token");
     }
     m
+}
+
+async fn attest(
+    args: &ConnectArgs,
+    out: Option<&std::path::Path>,
+    force: bool,
+    session: &SessionSlot,
+) -> anyhow::Result<ExitCode> {
+    if args.scope.is_none() && args.sandbox.is_none() {
+        anyhow::bail!("--scope is needed: the statement is for one org's audit");
+    }
+    if let Some(path) = out
+        && path.exists()
+        && !force
+    {
+        anyhow::bail!("{} exists; pass --force to replace it", path.display());
+    }
+    let conn = connect(args, session).await?;
+    let user = conn.own.user.clone().ok_or_else(|| {
+        anyhow::anyhow!("the registry did not say who is signed in (GET /-/whoami)")
+    })?;
+    let tokens = conn.clients.npm.tokens().await?;
+    let statement = tokenless_org::attestation::Attestation::new(
+        conn.clients.npm.registry(),
+        &conn.scope,
+        &user,
+        tokens,
+    );
+    let mut text = serde_json::to_string_pretty(&statement)?;
+    text.push('\n');
+    match out {
+        Some(path) => {
+            std::fs::write(path, &text)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            anstream::eprintln!(
+                "tokenless: {} token(s) of {user} attested for {} in {}",
+                statement.tokens.len(),
+                conn.scope,
+                path.display()
+            );
+        }
+        None => crate::render::write_all(&mut crate::render::stdout(), &text)?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn list(

@@ -96,13 +96,16 @@ pub fn clean() -> Snapshot {
             AccountTokens {
                 user: "alice".into(),
                 tokens: Ok(vec![]),
+                via: None,
             },
             AccountTokens {
                 user: "bob".into(),
                 tokens: Ok(vec![]),
+                via: None,
             },
         ],
         unlisted_accounts: vec![],
+        stale_attestations: vec![],
         members: Ok(members),
         members_config: Some(members_config),
         publishers: vec![],

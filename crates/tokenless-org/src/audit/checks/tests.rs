@@ -89,7 +89,10 @@ fn members_whose_tokens_cannot_be_listed_make_it_unknown() {
     let st = statuses(&s);
     assert_eq!(st[&CheckId::NoStaticTokens], Status::Unknown);
     assert_eq!(st[&CheckId::TempTokenDeleted], Status::Unknown);
-    assert!(evidence(&s, CheckId::NoStaticTokens).contains("sign in as bob"));
+    assert!(
+        evidence(&s, CheckId::NoStaticTokens)
+            .contains("bob runs `tokenless tokens attest --scope @acme")
+    );
 }
 
 #[test]
@@ -256,6 +259,7 @@ fn a_service_account_member_fails_and_an_unlisted_one_is_unknown() {
     s.token_accounts.push(AccountTokens {
         user: "bot".into(),
         tokens: Ok(vec![]),
+        via: None,
     });
     assert_eq!(
         not_passing(&s),
@@ -268,6 +272,7 @@ fn a_service_account_member_fails_and_an_unlisted_one_is_unknown() {
     s.token_accounts.push(AccountTokens {
         user: "carol".into(),
         tokens: Ok(vec![]),
+        via: None,
     });
     assert_eq!(
         not_passing(&s),

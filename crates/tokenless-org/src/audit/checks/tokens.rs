@@ -11,7 +11,10 @@ use crate::audit::{
 const TOKENS: &str = "GET /-/npm/v1/tokens";
 
 fn source(account: &AccountTokens) -> String {
-    format!("{TOKENS} (as {})", account.user)
+    match &account.via {
+        Some(via) => format!("{TOKENS} (as {}, by their {via})", account.user),
+        None => format!("{TOKENS} (as {})", account.user),
+    }
 }
 
 /// `npm_…` keys are not secret, but show only a prefix anyway.
@@ -79,10 +82,15 @@ fn unlisted(s: &Snapshot) -> Vec<Evidence> {
         .map(|u| {
             Evidence::new(
                 TOKENS,
-                format!("{u}: the registry lists only the signed-in account's tokens; sign in as {u} to list theirs"),
+                format!("{u}: the registry lists only the signed-in account's tokens; {u} runs `tokenless tokens attest --scope {} --out {u}.json` under their own login, and the audit reads it with --attestations DIR", s.scope),
             )
         })
         .collect();
+    out.extend(
+        s.stale_attestations
+            .iter()
+            .map(|why| Evidence::new("--attestations", why.clone())),
+    );
     if let Err(e) = &s.members {
         out.push(Evidence::new(
             super::org_source(&s.scope, "user"),
@@ -95,7 +103,7 @@ fn unlisted(s: &Snapshot) -> Vec<Evidence> {
 pub fn no_static_tokens(s: &Snapshot) -> CheckResult {
     let id = CheckId::NoStaticTokens;
     let (mut fails, mut unknowns) = (Vec::new(), unlisted(s));
-    let mut listed = Vec::new();
+    let mut listed: Vec<String> = Vec::new();
     for account in &s.token_accounts {
         match &account.tokens {
             Err(e) => unknowns.push(Evidence::new(
@@ -103,7 +111,10 @@ pub fn no_static_tokens(s: &Snapshot) -> CheckResult {
                 format!("cannot list tokens: {e}"),
             )),
             Ok(tokens) => {
-                listed.push(account.user.as_str());
+                listed.push(match &account.via {
+                    Some(via) => format!("{} (by their {via})", account.user),
+                    None => account.user.clone(),
+                });
                 for t in foreign(s, tokens) {
                     fails.push(Evidence::new(
                         source(account),
@@ -122,7 +133,10 @@ pub fn no_static_tokens(s: &Snapshot) -> CheckResult {
     } else {
         vec![Evidence::new(
             TOKENS,
-            format!("no token on {}", list_some(&listed, 20)),
+            format!(
+                "no token on {}",
+                list_some(&listed.iter().map(String::as_str).collect::<Vec<_>>(), 20)
+            ),
         )]
     };
     let mut result = CheckResult::from_items(id, fails, unknowns, passes);
