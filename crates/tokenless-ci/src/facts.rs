@@ -269,6 +269,10 @@ static SECRET_REF: LazyLock<Regex> = LazyLock::new(|| {
 });
 static GITHUB_AUDIENCE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"[?&]audience=([^&\s'\x22)]+)").expect("static regex"));
+/// A JWT (an id token) in text, for redaction.
+static JWT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"eyJ[A-Za-z0-9_\-]{8,}(\.[A-Za-z0-9_\-]*){0,2}").expect("static regex")
+});
 static NPM_TOKEN_LITERAL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\bnpm_[A-Za-z0-9]{36}\b").expect("static regex"));
 static AUTH_LINE: LazyLock<Regex> = LazyLock::new(|| {
@@ -332,9 +336,6 @@ fn looks_like_secret(v: &str) -> bool {
 
 /// Never show a credential: npm tokens become `npm_…abcd`, JWTs `eyJ…`.
 pub fn redact(text: &str) -> String {
-    static JWT: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"eyJ[A-Za-z0-9_\-]{8,}(\.[A-Za-z0-9_\-]*){0,2}").expect("static regex")
-    });
     let out = NPM_TOKEN_LITERAL.replace_all(text, |c: &regex::Captures<'_>| {
         let t = &c[0];
         format!("npm_…{}", &t[t.len().saturating_sub(4)..])
@@ -346,9 +347,6 @@ pub fn redact(text: &str) -> String {
 /// last four characters stay, the rest becomes `*`), so that spans into the text still
 /// point where they did: for source lines shown under a caret.
 pub fn mask(text: &str) -> String {
-    static JWT: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"eyJ[A-Za-z0-9_\-]{8,}(\.[A-Za-z0-9_\-]*){0,2}").expect("static regex")
-    });
     let keep = |t: &str, head: usize| {
         let tail = t.len().saturating_sub(4).max(head);
         format!("{}{}{}", &t[..head], "*".repeat(tail - head), &t[tail..])

@@ -12,8 +12,6 @@ use crate::yaml::NodeId;
 
 /// The npm that CircleCI's exchange needs (npm reads `NPM_ID_TOKEN` from 11.11).
 pub const NPM_FLOOR: &str = "^11.11.0";
-/// `npm stage publish` exists from 11.15.
-pub const NPM_STAGE_FLOOR: &str = "^11.15.0";
 
 const OIDC_RULES: &[RuleId] = &[
     RuleId::StaticTokenPublish,
@@ -96,7 +94,7 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
         let mut block = vec!["set -euo pipefail".to_string()];
         block.extend(script::canonical_mint("", true));
         let run = block.join("\n") + "\n";
-        insert_step_before(
+        super::insert_step_before(
             input,
             d,
             p.step,
@@ -121,16 +119,11 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
         && !super::ships_npm(raised.as_deref(), crate::versions::NPM_MIN_CIRCLECI)
         && let Some(p) = publish
     {
-        let floor = if input.opts.stage {
-            NPM_STAGE_FLOOR
-        } else {
-            NPM_FLOOR
-        };
-        insert_step_before(
+        super::insert_step_before(
             input,
             d,
             p.step,
-            Value::map([("run", Value::str(format!("npm install -g npm@{floor}")))]),
+            Value::map([("run", Value::str(super::npm_upgrade(input, NPM_FLOOR)))]),
             "upgrades npm before the publish",
         );
     }
@@ -188,40 +181,6 @@ fn own_executor_image(input: &JobIn<'_>, d: &mut Draft) -> Option<String> {
         input.j.name()
     ));
     Some(new)
-}
-
-/// Insert a step before step `index` of the job; false when the step cannot be routed.
-fn insert_step_before(
-    input: &JobIn<'_>,
-    d: &mut Draft,
-    index: usize,
-    step: Value,
-    what: &str,
-) -> bool {
-    let Some(s) = input.job().steps.get(index) else {
-        return false;
-    };
-    let Some(route) = d.route(
-        input,
-        s.node,
-        &format!("the step before `{}`", super::step_label(s)),
-    ) else {
-        return false;
-    };
-    let Some((parent, super::Seg::Index(at))) = route.split_last().map(|(p, s)| (p, s.clone()))
-    else {
-        return false;
-    };
-    d.patch(
-        input,
-        parent,
-        Op::Insert {
-            index: at,
-            value: step,
-        },
-    );
-    d.changes.push(format!("job `{}`: {what}", input.j.name()));
-    true
 }
 
 /// Bind every workflow use of the job to the publish context.

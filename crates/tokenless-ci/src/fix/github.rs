@@ -271,34 +271,13 @@ fn raise_node(input: &JobIn<'_>, d: &mut Draft) {
 /// npm ≥ 11.5.1 installed before the publish (Node 22 ships npm 10, so raising Node
 /// alone is not enough).
 fn upgrade_npm(input: &JobIn<'_>, d: &mut Draft, publish_step: usize) {
-    let job = input.job();
-    let name = input.j.name();
-    let floor = if input.opts.stage {
-        super::circleci::NPM_STAGE_FLOOR
-    } else {
-        NPM_FLOOR
-    };
-    let Some(s) = job.steps.get(publish_step) else {
-        return;
-    };
-    if let Some(route) = d.route(
+    super::insert_step_before(
         input,
-        s.node,
-        &format!("the step before `{}`", super::step_label(s)),
-    ) && let Some((parent, super::Seg::Index(at))) =
-        route.split_last().map(|(p, s)| (p, s.clone()))
-    {
-        d.patch(
-            input,
-            parent,
-            Op::Insert {
-                index: at,
-                value: Value::map([("run", Value::str(format!("npm install -g npm@{floor}")))]),
-            },
-        );
-        d.changes
-            .push(format!("job `{name}`: upgrades npm before the publish"));
-    }
+        d,
+        publish_step,
+        Value::map([("run", Value::str(super::npm_upgrade(input, NPM_FLOOR)))]),
+        "upgrades npm before the publish",
+    );
 }
 
 /// A setup-node version that is certainly ≥ 22.14 (`lts/*`, `node`, `24`, `22.14.0`).

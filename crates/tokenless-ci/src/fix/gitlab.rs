@@ -37,12 +37,7 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
         && let Some(step) = job.steps.get(p.step)
         && let Some(route) = d.route(input, step.node, "the publish script line")
     {
-        let floor = if input.opts.stage {
-            super::circleci::NPM_STAGE_FLOOR
-        } else {
-            super::github::NPM_FLOOR
-        };
-        let upgrade = Value::str(format!("npm install -g npm@{floor}"));
+        let upgrade = Value::str(super::npm_upgrade(input, super::github::NPM_FLOOR));
         match route.split_last().map(|(p, s)| (p, s.clone())) {
             Some((parent, Seg::Index(at))) => d.patch(
                 input,

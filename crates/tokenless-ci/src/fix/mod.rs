@@ -713,6 +713,53 @@ pub(crate) fn publish_line(
         .position(|l| !l.trim_start().starts_with('#') && PUBLISH.is_match(l))
 }
 
+/// Insert a step into the job just before its step `index` (nothing when that step has
+/// no route: the refusal says why).
+pub(crate) fn insert_step_before(
+    input: &JobIn<'_>,
+    d: &mut Draft,
+    index: usize,
+    step: Value,
+    what: &str,
+) {
+    let Some(s) = input.job().steps.get(index) else {
+        return;
+    };
+    let Some(route) = d.route(
+        input,
+        s.node,
+        &format!("the step before `{}`", step_label(s)),
+    ) else {
+        return;
+    };
+    let Some((parent, Seg::Index(at))) = route.split_last().map(|(p, s)| (p, s.clone())) else {
+        return;
+    };
+    d.patch(
+        input,
+        parent,
+        Op::Insert {
+            index: at,
+            value: step,
+        },
+    );
+    d.changes.push(format!("job `{}`: {what}", input.j.name()));
+}
+
+/// `npm stage publish` exists from 11.15.
+pub const NPM_STAGE_FLOOR: &str = "^11.15.0";
+
+/// The command that raises npm before a publish: to `floor`, or to the staging floor with
+/// `--stage`.
+pub(crate) fn npm_upgrade(input: &JobIn<'_>, floor: &str) -> String {
+    let floor = if input.opts.stage {
+        NPM_STAGE_FLOOR
+    } else {
+        floor
+    };
+    format!("npm install -g npm@{floor}")
+}
+
 /// The edits every provider makes to a `run` script of step `i`: the stored-token lines
 /// go (when the job moves to OIDC), a bun publish becomes pack + npm publish, and with
 /// `--stage` the publish is staged. Returns the new script and what was done.

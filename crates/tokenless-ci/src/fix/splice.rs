@@ -14,7 +14,8 @@ use super::route::{Route, Seg};
 use super::{Op, Patch, Target, Value};
 use crate::yaml::{Forest, NodeId, Style};
 
-/// The node at `route` (own keys and items only).
+/// The node at `route`. Routes name own keys only ([`super::route::Router`]), so this
+/// finds the node a route was made for.
 pub(crate) fn node_at(forest: &Forest, root: NodeId, route: &Route) -> Option<NodeId> {
     let mut cur = root;
     for seg in &route.0 {

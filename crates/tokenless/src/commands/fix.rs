@@ -207,7 +207,8 @@ fn fix_one(
         column,
         message,
     };
-    let (source, bom) = read_text(&job.path).map_err(|e| error(e.line, e.column, e.message))?;
+    let (source, bom) =
+        read::read_config_with_bom(&job.path).map_err(|e| error(e.line, e.column, e.message))?;
     let provider = provider
         .or_else(|| detect::provider_from_path(&job.display))
         .or_else(|| job.explicit.then(|| detect::provider_from_content(&source)).flatten())
@@ -244,8 +245,8 @@ fn fix_one(
         let Some(real) = inside(&job.include_root, rel) else {
             continue;
         };
-        let (old, bom) =
-            read_text(&real).map_err(|e| error(0, 0, format!("{rel}: {}", e.message)))?;
+        let (old, bom) = read::read_config_with_bom(&real)
+            .map_err(|e| error(0, 0, format!("{rel}: {}", e.message)))?;
         if &old != new {
             changed.push(Changed {
                 shown: lint::display(&Path::new(&job.include_display).join(rel)),
@@ -291,17 +292,6 @@ fn inside(root: &Path, rel: &str) -> Option<PathBuf> {
     rel.components()
         .all(|c| matches!(c, Component::Normal(_)))
         .then(|| root.join(rel))
-}
-
-/// A file's text (bounded, UTF-8), and whether it started with a byte-order mark.
-fn read_text(path: &Path) -> Result<(String, bool), read::ReadError> {
-    let text = read::read_config(path)?;
-    // Bounded like the read above (a cap of 3 bytes would refuse every real file, and
-    // the mark would be dropped on write).
-    let bom = tokenless_trust::read_capped(path, read::MAX_CONFIG_BYTES)
-        .map(|b| b.starts_with(&[0xEF, 0xBB, 0xBF]))
-        .unwrap_or(false);
-    Ok((text, bom))
 }
 
 /// Replace a file's content through a temporary file in the same directory, keeping its

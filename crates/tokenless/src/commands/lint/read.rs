@@ -37,6 +37,12 @@ impl ReadError {
 /// Read `path` as a CI configuration: a regular file of at most [`MAX_CONFIG_BYTES`],
 /// without NUL bytes, valid UTF-8. A leading byte-order mark is dropped.
 pub fn read_config(path: &Path) -> Result<String, ReadError> {
+    read_config_with_bom(path).map(|(text, _)| text)
+}
+
+/// [`read_config`], and whether the file began with a byte-order mark (for a writer that
+/// must put it back).
+pub fn read_config_with_bom(path: &Path) -> Result<(String, bool), ReadError> {
     // The one bounded reader of user-given files: a FIFO is refused before it is opened,
     // and at most the cap plus one byte is read, even from a file that grows meanwhile.
     let bytes = tokenless_trust::read_capped(path, MAX_CONFIG_BYTES).map_err(|e| match e {
@@ -48,7 +54,8 @@ pub fn read_config(path: &Path) -> Result<String, ReadError> {
             ReadError::whole_file(format!("cannot read: {source}"))
         }
     })?;
-    decode(bytes)
+    let bom = bytes.starts_with("\u{feff}".as_bytes());
+    decode(bytes).map(|text| (text, bom))
 }
 
 fn too_large(len: u64) -> ReadError {
