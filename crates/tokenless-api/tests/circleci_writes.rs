@@ -1,7 +1,7 @@
 //! CircleCI writes the migration makes, against the sandbox over loopback: a new context,
 //! and the removal of context and project variables.
 
-use tokenless_api::{CircleCiClient, ClientOptions, ErrorKind};
+use tokenless_api::{CircleCiClient, ClientOptions, ErrorKind, Secret};
 use tokenless_sandbox::{Sandbox, SandboxOptions, Scenario};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -14,8 +14,12 @@ async fn contexts_are_created_and_variables_deleted() {
     .expect("sandbox starts");
     let info = sb.info();
     let org = info.circleci.org_id.clone();
-    let circle =
-        CircleCiClient::new(&info.circleci_api, None, ClientOptions::default()).expect("client");
+    let circle = CircleCiClient::new(
+        &info.circleci_api,
+        Some(Secret::new(info.circleci.token.as_str())),
+        ClientOptions::default(),
+    )
+    .expect("client");
 
     let created = circle
         .create_context(&org, "npm-oidc")

@@ -85,10 +85,9 @@ async fn a_web_2fa_challenge_is_approved_and_its_code_sent_as_the_otp() {
         .await
         .expect("the write passes with the web 2FA code");
     let access = kim
-        .publishing_access("@acme/core")
+        .sandbox_publishing_access("@acme/core")
         .await
-        .expect("read")
-        .expect("the sandbox serves the access read");
+        .expect("the sandbox's inspection read");
     assert!(access.disallows_tokens(), "{access:?}");
 
     let seen = approver.seen.lock().expect("seen").clone();

@@ -65,6 +65,8 @@ pub struct ApplyOptions {
     pub website: String,
     /// How long a new login is awaited.
     pub login_timeout: Duration,
+    /// The npm account making the changes (whoami), recorded with each step.
+    pub actor: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -429,6 +431,7 @@ impl<'a> Engine<'a> {
             at: now(),
             verified: verified.to_owned(),
             evidence,
+            by: self.opts.actor.clone(),
         };
         let result = match self.journal.append(&entry) {
             Ok(()) => Ok(entry),

@@ -27,6 +27,21 @@ pub struct Entry {
     pub verified: String,
     /// What was read back, or what acknowledged.
     pub evidence: String,
+    /// The npm account that made the change (whoami at the start of the run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+impl Entry {
+    /// The planned op's name (`set-mfa`, `create-trust`, …).
+    pub fn op_name(&self) -> Option<&str> {
+        self.op.get("op").and_then(|o| o.as_str())
+    }
+
+    /// The package the op was about, if any.
+    pub fn package(&self) -> Option<&str> {
+        self.op.get("package").and_then(|p| p.as_str())
+    }
 }
 
 /// Largest journal read (a line is a few hundred bytes; 100k steps fit).
@@ -184,6 +199,7 @@ mod tests {
             at: "t".into(),
             verified: "acknowledged".into(),
             evidence: "200".into(),
+            by: None,
         }
     }
 

@@ -606,7 +606,7 @@ pub fn plan(cfg: &Config, actual: &Actual, record: &Record, opts: &PlanOptions) 
     // --- publishing access ---
     if cfg.access.mfa == Some(MfaSetting::Publish) {
         for name in actual.packages.keys() {
-            let acknowledged = record.mfa_for(name).is_some_and(|m| m.setting == "publish");
+            let acknowledged = record.mfa_for(name).is_some();
             if acknowledged {
                 continue;
             }
@@ -1015,10 +1015,13 @@ mod tests {
             Some("t"),
         )]);
         let mut record = Record::default();
-        record.mfa.push(crate::record::MfaRecord {
-            package: "@acme/a".into(),
-            setting: "publish".into(),
-            acknowledged_at: "t".into(),
+        record.add(crate::journal::Entry {
+            step: "mfa @acme/a".into(),
+            op: serde_json::json!({"op": "set-mfa", "package": "@acme/a"}),
+            at: "t".into(),
+            verified: "acknowledged".into(),
+            evidence: "POST /-/package/@acme%2fa/access answered 2xx".into(),
+            by: Some("alice".into()),
         });
         let p = plan(&config(""), &a, &record, &PlanOptions::default());
         assert!(p.is_empty() && p.held.is_empty(), "{p:?}");

@@ -17,26 +17,21 @@ pub struct Record {
     /// Where the record was read from, for evidence.
     #[serde(skip)]
     pub source: Option<String>,
-    /// Publishing access the registry acknowledged, per package.
-    #[serde(default)]
-    pub mfa: Vec<MfaRecord>,
+    /// The registry `apply` wrote it for; the audit of another registry does not use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// The scope `apply` wrote it for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     #[serde(default)]
     pub temporary_tokens: Vec<TempTokenRecord>,
-    /// Every completed apply step with its evidence, oldest first.
+    /// Every completed apply step with its evidence, oldest first. Publishing access the
+    /// registry acknowledged is a `set-mfa` step here, and nowhere else.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<Entry>,
     /// Canary packages: verified first, and whether a person confirmed what npm cannot show.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub canaries: Vec<Canary>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MfaRecord {
-    pub package: String,
-    /// `publish`, `automation` or `none`, as `npm access set mfa=`.
-    pub setting: String,
-    pub acknowledged_at: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,6 +68,14 @@ pub enum RecordError {
     Read { path: String, message: String },
     #[error("invalid record {path}: {message}")]
     Invalid { path: String, message: String },
+    #[error(
+        "record {path} was written for {theirs}, not {ours}: use a record of its own for each registry and scope (--record FILE)"
+    )]
+    Elsewhere {
+        path: String,
+        theirs: String,
+        ours: String,
+    },
     #[error("cannot write record {path}: {source}")]
     Write {
         path: String,
@@ -134,24 +137,68 @@ impl Record {
         std::fs::rename(&tmp, path).map_err(err)
     }
 
-    /// The last setting tokenless applied to `package` and the registry acknowledged.
-    pub fn mfa_for(&self, package: &str) -> Option<&MfaRecord> {
-        self.mfa.iter().rev().find(|m| m.package == package)
-    }
-
-    /// Fold a completed step in (publishing access also lands in `mfa`).
-    pub fn add(&mut self, entry: Entry) {
-        if entry.op.get("op").and_then(|o| o.as_str()) == Some("set-mfa")
-            && let Some(package) = entry.op.get("package").and_then(|p| p.as_str())
-        {
-            self.mfa.push(MfaRecord {
-                package: package.to_owned(),
-                setting: "publish".into(),
-                acknowledged_at: entry.at.clone(),
+    /// Claim the record for a registry and scope (`apply` does, before its first step); a
+    /// record written for another one is refused.
+    pub fn bind(&mut self, path: &Path, registry: &str, scope: &str) -> Result<(), RecordError> {
+        let same = |a: &Option<String>, b: &str| a.as_deref().is_none_or(|a| same_url(a, b));
+        if !same(&self.registry, registry) || self.scope.as_deref().is_some_and(|s| s != scope) {
+            return Err(RecordError::Elsewhere {
+                path: path.display().to_string(),
+                theirs: format!(
+                    "{} on {}",
+                    self.scope.as_deref().unwrap_or("?"),
+                    self.registry.as_deref().unwrap_or("?")
+                ),
+                ours: format!("{scope} on {registry}"),
             });
         }
+        self.registry = Some(registry.to_owned());
+        self.scope = Some(scope.to_owned());
+        Ok(())
+    }
+
+    /// Whether the record was written for this registry and scope.
+    pub fn is_for(&self, registry: &str, scope: &str) -> bool {
+        self.registry
+            .as_deref()
+            .is_some_and(|r| same_url(r, registry))
+            && self.scope.as_deref() == Some(scope)
+    }
+
+    /// The last `set-mfa` step the registry acknowledged for `package`.
+    pub fn mfa_for(&self, package: &str) -> Option<&Entry> {
+        self.mfa_steps()
+            .filter(|e| e.package() == Some(package))
+            .last()
+    }
+
+    /// Every acknowledged `set-mfa` step, oldest first.
+    pub fn mfa_steps(&self) -> impl Iterator<Item = &Entry> {
+        self.changes
+            .iter()
+            .filter(|e| e.op_name() == Some("set-mfa") && e.verified == "acknowledged")
+    }
+
+    /// Fold a completed step in.
+    pub fn add(&mut self, entry: Entry) {
         self.changes.push(entry);
     }
+}
+
+/// Where a package's "Publishing access" page is: `https://www.npmjs.com/package/<pkg>/access`
+/// for registry.npmjs.org, else below the registry's own URL (the sandbox serves it there).
+pub fn access_settings_url(registry: &str, package: &str) -> String {
+    let site = if registry.contains("registry.npmjs.org") {
+        "https://www.npmjs.com"
+    } else {
+        registry.trim_end_matches('/')
+    };
+    format!("{site}/package/{package}/access")
+}
+
+/// Two registry URLs name the same registry (trailing slash aside).
+fn same_url(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
 }
 
 #[cfg(test)]
@@ -162,7 +209,7 @@ mod tests {
     fn missing_file_is_empty_and_bad_version_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("record.json");
-        assert!(Record::load(&path).expect("missing").mfa.is_empty());
+        assert!(Record::load(&path).expect("missing").changes.is_empty());
         std::fs::write(&path, r#"{"version":2}"#).expect("write");
         assert!(
             Record::load(&path)
@@ -190,12 +237,13 @@ mod tests {
             at: "2026-11-30T08:00:00Z".into(),
             verified: "acknowledged".into(),
             evidence: "POST /-/package/@a%2fb/access: 200".into(),
+            by: Some("alice".into()),
         });
         r.save(&path).expect("save");
         let back = Record::load(&path).expect("load");
         assert_eq!(
-            back.mfa_for("@a/b").map(|m| m.setting.as_str()),
-            Some("publish")
+            back.mfa_for("@a/b").and_then(|m| m.by.as_deref()),
+            Some("alice")
         );
         assert_eq!(back.changes.len(), 1);
     }

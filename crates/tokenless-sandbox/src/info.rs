@@ -110,11 +110,24 @@ pub struct InfoToken {
     pub expires: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct InfoCircleCi {
     pub org_id: String,
+    /// A member's personal API token (`Circle-Token`).
+    pub token: String,
     pub projects: Vec<InfoProject>,
     pub contexts: Vec<InfoContext>,
+}
+
+impl std::fmt::Debug for InfoCircleCi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InfoCircleCi")
+            .field("org_id", &self.org_id)
+            .field("token", &redact(&self.token))
+            .field("projects", &self.projects)
+            .field("contexts", &self.contexts)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -235,6 +248,7 @@ pub fn snapshot(app: &App) -> SandboxInfo {
             .collect(),
         circleci: InfoCircleCi {
             org_id,
+            token: world.circleci.token.clone(),
             projects: world
                 .circleci
                 .projects

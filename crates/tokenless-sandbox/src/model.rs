@@ -379,12 +379,32 @@ pub struct Context {
     pub restrictions: Vec<Restriction>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct CircleCi {
     pub org_id: String,
     pub org_slug: String,
+    /// The personal API token a member of the org would pass as `Circle-Token`; every
+    /// `/api/v2` request needs it (npm sessions are not CircleCI credentials).
+    #[serde(default = "circleci_token")]
+    pub token: String,
     pub projects: Vec<Project>,
     pub contexts: Vec<Context>,
+}
+
+impl std::fmt::Debug for CircleCi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CircleCi")
+            .field("org_id", &self.org_id)
+            .field("org_slug", &self.org_slug)
+            .field("token", &redact(&self.token))
+            .field("projects", &self.projects)
+            .field("contexts", &self.contexts)
+            .finish()
+    }
+}
+
+fn circleci_token() -> String {
+    format!("CCIPAT_{}", crate::ids::opaque())
 }
 
 /// Everything the sandbox knows. Persisted as one JSON document with `--state`.

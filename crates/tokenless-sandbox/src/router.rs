@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::{Handled, SandboxError};
 use crate::handlers::{
-    circleci, exchange, github, gitlab, info, login, oidc, push, registry, settings, stage, teams,
-    tokens,
+    circleci, exchange, faults, github, gitlab, info, login, oidc, push, registry, settings, stage,
+    teams, tokens,
 };
 use crate::http;
 use crate::state::App;
@@ -51,6 +51,18 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         } else {
             http::dropped_connection()
         };
+    }
+    if app
+        .runtime()
+        .fail_paths
+        .iter()
+        .any(|p| p == req.uri().path())
+    {
+        return SandboxError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Injected failure (POST /-/sandbox/fail).",
+        )
+        .into_response();
     }
     let peer = req
         .extensions()
@@ -168,7 +180,6 @@ async fn route(c: &Ctx<'_>, segs: &[&str]) -> Handled {
         (M::DELETE, ["-", "package", pkg, "trust", id]) => {
             settings::trust_delete(c, &d(pkg), &d(id))
         }
-        (M::GET, ["-", "package", pkg, "access"]) => settings::access_get(c, &d(pkg)),
         (M::POST, ["-", "package", pkg, "access"]) => settings::access_set(c, &d(pkg)),
         (M::GET, ["-", "package", pkg, "collaborators"]) => teams::collaborators(c, &d(pkg)),
         (M::GET, ["-", "package", pkg, "dist-tags"]) => registry::dist_tags(c, &d(pkg)),
@@ -232,6 +243,8 @@ async fn route(c: &Ctx<'_>, segs: &[&str]) -> Handled {
         (M::POST, ["-", "sandbox", "push"]) => push::handler(c),
         (M::POST, ["-", "sandbox", "2fa", id, "approve"]) => login::tfa_approve(c, &d(id)),
         (M::POST, ["-", "sandbox", "expire"]) => login::expire(c),
+        (M::POST, ["-", "sandbox", "fail"]) => faults::set(c),
+        (M::GET, ["-", "sandbox", "package", pkg, "access"]) => settings::access_get(c, &d(pkg)),
         (_, ["-", "sandbox", "oidc", rest @ ..]) => oidc::route(c, rest),
         // CircleCI API v2, GitHub REST (as GitHub Enterprise Server serves it), GitLab REST
         (_, ["api", "v2", rest @ ..]) => circleci::route(c, rest),

@@ -824,6 +824,7 @@ fn build(origin: &str, text: &str) -> Result<World, ScenarioError> {
                 .circleci
                 .org_slug
                 .unwrap_or_else(|| format!("gh/{org}")),
+            token: format!("CCIPAT_{}", ids::opaque()),
             projects,
             contexts,
         },

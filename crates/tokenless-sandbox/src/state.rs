@@ -50,6 +50,8 @@ pub struct Attempts {
 /// State that is not persisted.
 #[derive(Debug, Default)]
 pub struct Runtime {
+    /// Paths that answer 500 until changed (`POST /-/sandbox/fail`).
+    pub fail_paths: Vec<String>,
     pub minted: HashMap<String, MintedToken>,
     /// Size of `minted` at which expired tokens are swept next.
     pub minted_prune_at: usize,

@@ -190,11 +190,12 @@ async fn oversized_strings_and_collections_are_refused() {
     let info = sb.info();
     let api = info.circleci_api.clone();
     let org = info.circleci.org_id.clone();
+    let circle = Some(info.circleci.token.as_str());
     let huge = "x".repeat(10 * 1024 * 1024);
     let (status, body) = send_json(
         Method::POST,
         &format!("{api}/context"),
-        None,
+        circle,
         None,
         &json!({"name": huge, "owner": {"id": org, "type": "organization"}}),
     )
@@ -204,7 +205,7 @@ async fn oversized_strings_and_collections_are_refused() {
     let (status, _) = send_json(
         Method::PUT,
         &format!("{api}/context/{ctx}/environment-variable/BIG"),
-        None,
+        circle,
         None,
         &json!({"value": "v".repeat(100_000)}),
     )
@@ -215,7 +216,7 @@ async fn oversized_strings_and_collections_are_refused() {
         let (status, _) = send_json(
             Method::POST,
             &format!("{api}/context/{ctx}/restrictions"),
-            None,
+            circle,
             None,
             &json!({"restriction_type": "expression", "restriction_value": format!("pipeline.git.branch == \"b{i}\"")}),
         )

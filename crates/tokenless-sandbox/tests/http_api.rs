@@ -67,9 +67,19 @@ async fn circleci_api_reads_and_writes() {
     let sb = start(Scenario::Legacy).await;
     let info = sb.info();
     let api = info.circleci_api.clone();
+    let circle = info.circleci.token.clone();
+    // Without a personal API token CircleCI answers 401.
+    let (status, _) = get_json(&format!("{api}/project/gh/acme/web"), None).await;
+    assert_eq!(status, 401);
+    let (status, _) = get_json(
+        &format!("{api}/project/gh/acme/web"),
+        Some(&session(&sb, "alice")),
+    )
+    .await;
+    assert_eq!(status, 401, "an npm session is no CircleCI credential");
     let (status, ctxs) = get_json(
         &format!("{api}/context?owner-id={}", info.circleci.org_id),
-        None,
+        Some(&circle),
     )
     .await;
     assert_eq!(status, 200);
@@ -80,7 +90,11 @@ async fn circleci_api_reads_and_writes() {
         .cloned()
         .unwrap_or_default();
     let id = release["id"].as_str().unwrap_or_default();
-    let (_, vars) = get_json(&format!("{api}/context/{id}/environment-variable"), None).await;
+    let (_, vars) = get_json(
+        &format!("{api}/context/{id}/environment-variable"),
+        Some(&circle),
+    )
+    .await;
     assert_eq!(vars["items"][0]["variable"], "NPM_TOKEN");
     assert!(
         vars["items"][0].get("value").is_none(),
@@ -92,7 +106,7 @@ async fn circleci_api_reads_and_writes() {
     let (status, _) = send_json(
         Method::POST,
         &url,
-        None,
+        Some(&circle),
         None,
         &json!({"restriction_type": "expression", "restriction_value": "pipeline.git.branch == "}),
     )
@@ -102,18 +116,18 @@ async fn circleci_api_reads_and_writes() {
     let (status, r) = send_json(
         Method::POST,
         &url,
-        None,
+        Some(&circle),
         None,
         &json!({"restriction_type": "expression", "restriction_value": expr}),
     )
     .await;
     assert_eq!(status, 201);
-    let (_, ctx) = get_json(&format!("{api}/context/{id}"), None).await;
+    let (_, ctx) = get_json(&format!("{api}/context/{id}"), Some(&circle)).await;
     assert_eq!(ctx["restrictions"][0]["restriction_value"], expr);
     let (status, _) = send_json(
         Method::DELETE,
         &format!("{url}/{}", r["id"].as_str().unwrap_or_default()),
-        None,
+        Some(&circle),
         None,
         &json!({}),
     )
@@ -121,16 +135,16 @@ async fn circleci_api_reads_and_writes() {
     assert_eq!(status, 200);
 
     let slug = &info.circleci.projects[0].slug;
-    let (status, project) = get_json(&format!("{api}/project/{slug}"), None).await;
+    let (status, project) = get_json(&format!("{api}/project/{slug}"), Some(&circle)).await;
     assert_eq!(status, 200);
     assert_eq!(project["id"], info.circleci.projects[0].id.as_str());
-    let (_, envs) = get_json(&format!("{api}/project/{slug}/envvar"), None).await;
+    let (_, envs) = get_json(&format!("{api}/project/{slug}/envvar"), Some(&circle)).await;
     assert!(envs["items"].as_array().is_some_and(|a| {
         a.iter().any(|e| {
             e["name"] == "NPM_TOKEN" && e["value"].as_str().is_some_and(|v| v.starts_with("xxxx"))
         })
     }));
-    let (_, pipelines) = get_json(&format!("{api}/project/{slug}/pipeline"), None).await;
+    let (_, pipelines) = get_json(&format!("{api}/project/{slug}/pipeline"), Some(&circle)).await;
     let latest = &pipelines["items"][0];
     assert_eq!(latest["vcs"]["branch"], "main");
     let (status, config) = get_json(
@@ -138,7 +152,7 @@ async fn circleci_api_reads_and_writes() {
             "{api}/pipeline/{}/config",
             latest["id"].as_str().unwrap_or_default()
         ),
-        None,
+        Some(&circle),
     )
     .await;
     assert_eq!(status, 200);
@@ -155,14 +169,14 @@ async fn circleci_api_reads_and_writes() {
             "{api}/projects/{}/pipeline-definitions",
             info.circleci.projects[0].id
         ),
-        None,
+        Some(&circle),
     )
     .await;
     assert_eq!(
         defs["items"][0]["id"],
         info.circleci.projects[0].pipeline_definition_id.as_str()
     );
-    let (status, _) = get_json(&format!("{api}/nope"), None).await;
+    let (status, _) = get_json(&format!("{api}/nope"), Some(&circle)).await;
     assert_eq!(status, 404);
 }
 
@@ -170,15 +184,19 @@ async fn circleci_api_reads_and_writes() {
 async fn access_read_extension_and_policy() {
     let sb = start(Scenario::Legacy).await;
     let alice = session(&sb, "alice");
+    // npm has no read of publishing access: the sandbox's is an inspection endpoint.
     let url = format!("{}-/package/@acme%2Fcore/access", sb.url());
-    let (status, access) = get_json(&url, Some(&alice)).await;
+    let (status, _) = get_json(&url, Some(&alice)).await;
+    assert_eq!(status, 404, "no read where npm has none");
+    let read = format!("{}-/sandbox/package/@acme%2Fcore/access", sb.url());
+    let (status, access) = get_json(&read, Some(&alice)).await;
     assert_eq!(status, 200, "%2F is accepted");
     assert_eq!(
         access,
         json!({"publish_requires_tfa": true, "automation_token_overrides_tfa": true})
     );
     let (_, old) = get_json(
-        &format!("{}-/package/@acme%2flegacy-sdk/access", sb.url()),
+        &format!("{}-/sandbox/package/@acme%2flegacy-sdk/access", sb.url()),
         Some(&alice),
     )
     .await;
@@ -208,7 +226,7 @@ async fn access_read_extension_and_policy() {
     )
     .await;
     assert_eq!(status, 200);
-    let (_, access) = get_json(&url, Some(&alice)).await;
+    let (_, access) = get_json(&read, Some(&alice)).await;
     assert_eq!(access, body);
 
     // Bypass-2FA tokens cannot manage tokens either.
@@ -333,7 +351,7 @@ async fn state_file_survives_a_restart() {
     assert_eq!(secrets(&after), secrets(&before), "same secrets");
     assert_eq!(after.tokens, before.tokens);
     let (_, access) = get_json(
-        &format!("{}-/package/@acme%2fcore/access", sb.url()),
+        &format!("{}-/sandbox/package/@acme%2fcore/access", sb.url()),
         Some(&alice),
     )
     .await;
@@ -445,6 +463,7 @@ async fn hostile_input_never_crashes_the_server() {
     })
     .await;
     let bot = granular(&sb, "circleci-publish");
+    let circle = sb.info().circleci.token.clone();
     let base = sb.url().to_owned();
 
     // Malformed JSON bodies.
@@ -461,6 +480,7 @@ async fn hostile_input_never_crashes_the_server() {
                 format!("{base}{path}"),
             )
             .bearer_auth(&bot)
+            .header("circle-token", &circle)
             .body("{\"name\": ")
             .send()
             .await

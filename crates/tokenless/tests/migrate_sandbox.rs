@@ -299,13 +299,16 @@ fn summary(out: &Output) -> (usize, usize, usize) {
     )
 }
 
-async fn audit_json(url: &str, cfg: &Path) -> (i32, Value) {
+/// The owner's audit, with the members' attestations in `attestations`.
+async fn audit_json(url: &str, cfg: &Path, attestations: &Path) -> (i32, Value) {
     let out = run(args(&[
         "audit",
         "--sandbox",
         url,
         "--config",
         cfg.to_str().expect("utf-8"),
+        "--attestations",
+        attestations.to_str().expect("utf-8"),
         "--format",
         "json",
     ]))
@@ -381,7 +384,7 @@ async fn the_legacy_org_migrates_to_nine_passing_boxes_in_an_order_that_never_br
     // depends on: no access change, secrets and the service account stay.
     let out = run(apply_args(&cfg, &url, &[])).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let core = get_as_owner(&sb, "-/package/@acme%2fcore/access").await;
+    let core = get_as_owner(&sb, "-/sandbox/package/@acme%2fcore/access").await;
     assert_eq!(
         core["automation_token_overrides_tfa"],
         json!(true),
@@ -402,7 +405,8 @@ async fn the_legacy_org_migrates_to_nine_passing_boxes_in_an_order_that_never_br
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     drop(person);
 
-    // Members revoke their own tokens (an owner cannot).
+    // Members revoke their own tokens (an owner cannot) and attest what is left.
+    let attestations = dir.path().join("attestations");
     for user in ["bob", "acme-ci-bot"] {
         let out = run(args(&[
             "tokens",
@@ -418,9 +422,25 @@ async fn the_legacy_org_migrates_to_nine_passing_boxes_in_an_order_that_never_br
         ]))
         .await;
         assert_eq!(out.status.code(), Some(0), "{user}: {}", text(&out));
+        // npm shows the owner only her own tokens: each member states theirs.
+        let out = run(args(&[
+            "tokens",
+            "attest",
+            "--sandbox",
+            &url,
+            "--as",
+            user,
+            "--out",
+            attestations
+                .join(format!("{user}.json"))
+                .to_str()
+                .expect("utf-8"),
+        ]))
+        .await;
+        assert_eq!(out.status.code(), Some(0), "{user}: {}", text(&out));
     }
 
-    let (code, report) = audit_json(&url, &cfg).await;
+    let (code, report) = audit_json(&url, &cfg, &attestations).await;
     let passing: Vec<(String, String)> = ALL
         .iter()
         .map(|id| ((*id).to_owned(), "pass".to_owned()))
@@ -452,7 +472,13 @@ async fn the_legacy_org_migrates_to_nine_passing_boxes_in_an_order_that_never_br
     let ids: std::collections::BTreeSet<&str> =
         changes.iter().filter_map(|c| c["step"].as_str()).collect();
     assert_eq!(ids.len(), changes.len(), "no step recorded twice");
-    assert_eq!(record["mfa"].as_array().map(Vec::len), Some(16));
+    let acknowledged = changes
+        .iter()
+        .filter(|c| c["op"]["op"] == "set-mfa" && c["verified"] == "acknowledged")
+        .count();
+    assert_eq!(acknowledged, 16);
+    assert!(changes.iter().all(|c| c["by"] == "alice"), "{record}");
+    assert_eq!(record["scope"], "@acme");
     assert!(
         record["canaries"]
             .as_array()

@@ -189,22 +189,15 @@ impl NpmClient {
         decode_trust(&req, reply, name)
     }
 
-    /// `GET /-/package/<pkg>/access`: the publishing access, where the registry offers a
-    /// read (the sandbox does; npm does not: `Ok(None)` on 404/405).
-    pub async fn publishing_access(
+    /// The publishing access as a tokenless sandbox shows it to tests and narration
+    /// (`GET /-/sandbox/package/<pkg>/access`). npm has no read of the setting, so nothing
+    /// that decides (audit, plan) calls this.
+    pub async fn sandbox_publishing_access(
         &self,
         name: &str,
-    ) -> Result<Option<PublishingAccess>, ApiError> {
-        let path = format!("-/package/{}/access", escape_name(name));
-        let req = Request::get(path);
-        let reply = self.send(&req).await?;
-        if matches!(
-            reply.status,
-            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
-        ) {
-            return Ok(None);
-        }
-        decode(&req, reply).map(Some)
+    ) -> Result<PublishingAccess, ApiError> {
+        let path = format!("-/sandbox/package/{}/access", escape_name(name));
+        self.get_json(Request::get(path)).await
     }
 
     /// `GET /-/package/<pkg>/collaborators` → user → `read`/`write`.

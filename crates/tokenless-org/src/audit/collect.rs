@@ -24,9 +24,6 @@ pub struct Sources {
     /// Signed in as the audit's own credential.
     pub npm: NpmClient,
     pub own_credential: OwnCredential,
-    /// Further accounts whose tokens can be listed (the sandbox gives every user's
-    /// session): name → session.
-    pub other_accounts: Vec<(String, Secret)>,
     pub circleci: Option<CircleSources>,
     pub github: Option<GitHubClient>,
     pub gitlab: Option<GitLabClient>,
@@ -189,10 +186,7 @@ async fn read_packages(src: &Sources) -> Fetched<Vec<PackageState>> {
 }
 
 async fn read_package(npm: &NpmClient, name: String) -> PackageState {
-    let (trust, access) = futures::join!(
-        async { npm.trust_configs(&name).await.map_err(text) },
-        async { npm.publishing_access(&name).await.map_err(text) },
-    );
+    let trust = npm.trust_configs(&name).await.map_err(text);
     let releases = match &trust {
         Ok(configs) if !configs.is_empty() => Some(
             npm.packument(&name)
@@ -205,7 +199,6 @@ async fn read_package(npm: &NpmClient, name: String) -> PackageState {
     PackageState {
         name,
         trust,
-        access,
         releases,
     }
 }
@@ -483,37 +476,18 @@ async fn read_forge_ci(
     (lints, sets)
 }
 
+/// The audit's own account's tokens: npm lists only the signed-in account's (other
+/// members' come from their attestations).
 async fn read_tokens(src: &Sources) -> Vec<AccountTokens> {
-    let own_user = src.own_credential.user.clone();
-    let own = async {
-        let tokens = src.npm.tokens().await.map_err(text);
-        AccountTokens {
-            user: own_user
-                .clone()
-                .unwrap_or_else(|| "the audit's account".into()),
-            tokens,
-            via: None,
-        }
-    };
-    let others = src
-        .other_accounts
-        .iter()
-        .filter(|(user, _)| Some(user) != own_user.as_ref())
-        .map(|(user, session)| async move {
-            AccountTokens {
-                user: user.clone(),
-                tokens: src
-                    .npm
-                    .with_token(session.clone())
-                    .tokens()
-                    .await
-                    .map_err(text),
-                via: None,
-            }
-        });
-    let (own, mut others) = futures::join!(own, join_all(others));
-    others.push(own);
-    others
+    vec![AccountTokens {
+        user: src
+            .own_credential
+            .user
+            .clone()
+            .unwrap_or_else(|| "the audit's account".into()),
+        tokens: src.npm.tokens().await.map_err(text),
+        via: None,
+    }]
 }
 
 async fn read_teams(src: &Sources) -> Fetched<Vec<TeamState>> {

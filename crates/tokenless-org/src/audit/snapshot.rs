@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use tokenless_api::{
     circleci::ContextDetail,
-    npm::{PublishingAccess, Token, TrustConfig},
+    npm::{Token, TrustConfig},
 };
 
 use crate::members::MembersConfig;
@@ -72,8 +72,6 @@ pub struct Snapshot {
 pub struct PackageState {
     pub name: String,
     pub trust: Fetched<Vec<TrustConfig>>,
-    /// `Ok(None)`: the registry has no read for the setting (npm).
-    pub access: Fetched<Option<PublishingAccess>>,
     /// Read only for packages with a trust config: the packument's versions.
     pub releases: Option<Fetched<Releases>>,
 }

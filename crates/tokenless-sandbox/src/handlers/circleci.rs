@@ -28,6 +28,11 @@ fn page(items: Vec<Value>) -> Response {
 
 pub fn route(c: &Ctx<'_>, rest: &[&str]) -> Handled {
     use Method as M;
+    // A personal API token in `Circle-Token`, as CircleCI takes it.
+    let given = c.headers.get("circle-token").and_then(|v| v.to_str().ok());
+    if given != Some(c.app.world().circleci.token.as_str()) {
+        return Err(msg(StatusCode::UNAUTHORIZED, "You must log in first."));
+    }
     let m = c.method.clone();
     let decoded: Vec<String> = rest.iter().map(|s| http::decode(s)).collect();
     let r: Vec<&str> = decoded.iter().map(String::as_str).collect();

@@ -138,6 +138,10 @@ fn dispatch(c: &Ctx<'_>, r: &[&str]) -> Handled {
         (M::GET, ["repos", o, n, "actions", "secrets"]) => {
             read(c, o, n, |c, repo| Ok(secrets_page(c, &repo.secrets, None)))
         }
+        (M::GET, ["repos", o, n, "actions", "secrets", "public-key"]) => {
+            read(c, o, n, |_, _| Ok(http::ok(&public_key())))
+        }
+        (M::PUT, ["repos", o, n, "actions", "secrets", name]) => put_secret(c, o, n, name),
         (M::DELETE, ["repos", o, n, "actions", "secrets", name]) => write(c, o, n, |repo| {
             remove(&mut repo.secrets, |s| s.name == *name)
         }),
@@ -393,6 +397,62 @@ fn page(c: &Ctx<'_>, key: &str, items: Vec<Value>) -> Response {
         }
     }
     resp
+}
+
+/// The repository's public key for sealing secret values. The sandbox never opens them
+/// (values are never served), so the key is a fixed 32 bytes.
+fn public_key() -> Value {
+    json!({
+        "key_id": "sandbox-key-1",
+        "key": base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+    })
+}
+
+#[derive(Deserialize)]
+struct SecretBody {
+    encrypted_value: String,
+    key_id: String,
+}
+
+/// `PUT …/actions/secrets/{name}`: 201 when created, 204 when updated.
+fn put_secret(c: &Ctx<'_>, owner: &str, name: &str, secret: &str) -> Handled {
+    let body: SecretBody =
+        http::parse(c.body).map_err(|e| gh_error(StatusCode::UNPROCESSABLE_ENTITY, &e.message))?;
+    limits::text("secret name", secret, limits::NAME)?;
+    limits::text("encrypted_value", &body.encrypted_value, 64 * 1024)?;
+    let valid_name = secret
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && secret
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !secret.to_ascii_uppercase().starts_with("GITHUB_");
+    if !valid_name || body.key_id != "sandbox-key-1" {
+        return Err(gh_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid request: secret name or key_id.",
+        ));
+    }
+    let now = now_secs();
+    write(c, owner, name, |repo| {
+        match repo.secrets.iter_mut().find(|s| s.name == secret) {
+            Some(s) => {
+                s.value = body.encrypted_value;
+                s.updated = now;
+                Ok(http::no_content())
+            }
+            None => {
+                repo.secrets.push(crate::github::Secret {
+                    name: secret.to_owned(),
+                    value: body.encrypted_value,
+                    created: now,
+                    updated: now,
+                });
+                Ok(http::created(&json!({})))
+            }
+        }
+    })
 }
 
 fn secrets_page(

@@ -84,6 +84,7 @@ pub fn route(c: &Ctx<'_>, rest: &[&str]) -> Handled {
         (M::GET, ["projects", id, "variables"]) => read(c, id, |c, _, p| {
             Ok(page(c, p.variables.iter().map(variable_json).collect()))
         }),
+        (M::POST, ["projects", id, "variables"]) => create_variable(c, id),
         (M::DELETE, ["projects", id, "variables", key]) => write(c, id, |_, p| {
             remove(&mut p.variables, |v| v.key == *key, "Variable")
         }),
@@ -256,6 +257,58 @@ fn protected_json(e: &ProtectedEnvironment) -> Value {
         }],
         "required_approval_count": e.required_approval_count,
         "approval_rules": [],
+    })
+}
+
+#[derive(Deserialize)]
+struct VariableBody {
+    key: String,
+    value: String,
+    #[serde(default)]
+    protected: bool,
+    #[serde(default)]
+    masked: bool,
+    #[serde(default)]
+    environment_scope: Option<String>,
+}
+
+/// `POST /projects/:id/variables`: 201 with the variable (its value not served back).
+fn create_variable(c: &Ctx<'_>, id: &str) -> Handled {
+    let body: VariableBody = http::parse(c.body)?;
+    limits::text("key", &body.key, limits::NAME)?;
+    limits::text("value", &body.value, 64 * 1024)?;
+    if body.key.is_empty()
+        || !body
+            .key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(SandboxError::new(
+            StatusCode::BAD_REQUEST,
+            "key can contain only letters, digits and '_'.",
+        ));
+    }
+    let scope = body.environment_scope.unwrap_or_else(|| "*".into());
+    write(c, id, |_, p| {
+        if p.variables
+            .iter()
+            .any(|v| v.key == body.key && v.environment_scope == scope)
+        {
+            return Err(SandboxError::new(
+                StatusCode::BAD_REQUEST,
+                format!("{} has already been taken", body.key),
+            ));
+        }
+        let v = Variable {
+            key: body.key,
+            value: body.value,
+            protected: body.protected,
+            masked: body.masked,
+            environment_scope: scope,
+        };
+        let doc = variable_json(&v);
+        p.variables.push(v);
+        Ok(http::created(&doc))
     })
 }
 

@@ -3,6 +3,7 @@
 
 pub mod circleci;
 pub mod exchange;
+pub mod faults;
 pub mod github;
 pub mod gitlab;
 pub mod info;

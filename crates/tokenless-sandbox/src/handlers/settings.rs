@@ -1,5 +1,6 @@
 //! Package settings: visibility, trusted publishers (`npm trust`) and publishing access
-//! (`npm access set mfa=…`, plus the sandbox-only read `GET /-/package/<pkg>/access`).
+//! (`npm access set mfa=…`; npm has no read of it, so the sandbox's is an inspection
+//! endpoint, `GET /-/sandbox/package/<pkg>/access`, for tests and narration).
 
 use crate::error::{Handled, SandboxError};
 use serde_json::{Value, json};

@@ -153,11 +153,22 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-pub async fn get_json(url: &str, token: Option<&str>) -> (u16, Value) {
-    let mut req = client().get(url);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
+/// `token` goes where the URL's API takes it: `Circle-Token` below `/api/v2/` (CircleCI),
+/// else `Authorization: Bearer`.
+fn authorize(
+    req: reqwest::RequestBuilder,
+    url: &str,
+    token: Option<&str>,
+) -> reqwest::RequestBuilder {
+    match token {
+        Some(t) if url.contains("/api/v2/") => req.header("circle-token", t),
+        Some(t) => req.bearer_auth(t),
+        None => req,
     }
+}
+
+pub async fn get_json(url: &str, token: Option<&str>) -> (u16, Value) {
+    let req = authorize(client().get(url), url, token);
     let resp = req
         .send()
         .await
@@ -173,10 +184,7 @@ pub async fn send_json(
     otp: Option<&str>,
     body: &Value,
 ) -> (u16, Value) {
-    let mut req = client().request(method, url).json(body);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
+    let mut req = authorize(client().request(method, url).json(body), url, token);
     if let Some(o) = otp {
         req = req.header("npm-otp", o);
     }

@@ -158,6 +158,7 @@ async fn apply(args: &ApplyArgs, session: &SessionSlot) -> anyhow::Result<ExitCo
             circleci_org: p.conn.circleci_org.clone(),
             website,
             login_timeout: Duration::from_secs(600),
+            actor: p.conn.own.user.clone(),
         },
         stop.clone(),
         reporter.clone(),

@@ -9,7 +9,7 @@ use std::{
 };
 
 use anyhow::Context;
-use tokenless_api::{CircleCiClient, ClientOptions, NpmClient, Secret};
+use tokenless_api::{CircleCiClient, ClientOptions, NpmClient};
 
 use tokenless_org::audit::{
     self, Report,
@@ -46,15 +46,18 @@ Credentials (the audit never writes one anywhere):
   --github-token-env N    a GitHub token (default: $GITHUB_TOKEN or $GH_TOKEN when set), to read
                           the environments GitHub trust configs pin
   --gitlab-token-env N    a GitLab token (default: $GITLAB_TOKEN when set), likewise for GitLab
-  --sandbox URL           every endpoint and every user's credentials from a tokenless sandbox
+  --sandbox URL           endpoints and credentials from a tokenless sandbox, as a real org has
+                          them: the owner's npm session, a CircleCI personal token, GitHub and
+                          GitLab tokens (other members' tokens need their attestations)
 
 Exit codes:
   0  every box passes
   1  at least one box fails
   2  usage error or the audit could not run
   3  nothing fails, but at least one box could not be determined. Against registry.npmjs.org
-     `disallow-tokens` is usually unknown (npm has no read of the setting), so a clean real
-     org ends at 3 unless tokenless's own record shows it applied mfa=publish.
+     `disallow-tokens` is unknown (npm has no read of the setting) unless tokenless's record
+     shows `apply` set mfa=publish, and other members' tokens are unknown until each runs
+     `tokenless tokens attest`: a clean real org ends at 3 without both.
 
 Examples:
   tokenless audit --sandbox http://127.0.0.1:4873/ --config examples/sandbox/tokenless.toml
@@ -161,20 +164,6 @@ async fn sources(
     session: &SessionSlot,
 ) -> anyhow::Result<Sources> {
     let conn = Connection::open(&args.connect, &config.org, options.clone(), session).await?;
-    // The sandbox lists every user's live session (an empty token when all ended): the
-    // audit reads their token lists too.
-    let other_accounts = conn
-        .info
-        .as_ref()
-        .filter(|_| args.connect.npm_token_env.is_none() && !args.connect.login)
-        .map(|info| {
-            info.users
-                .iter()
-                .filter(|u| !u.token.is_empty())
-                .map(|u| (u.name.clone(), Secret::new(u.token.as_str())))
-                .collect()
-        })
-        .unwrap_or_default();
     let info = conn.info.as_ref();
     let mut projects: Vec<String> = args.circleci_projects.clone();
     projects.extend(config.org.circleci_projects.iter().cloned());
@@ -243,7 +232,6 @@ async fn sources(
         scope: conn.scope.clone(),
         npm: conn.clients.npm.clone(),
         own_credential: conn.own.clone(),
-        other_accounts,
         circleci,
         repos,
         members_config: config.members,

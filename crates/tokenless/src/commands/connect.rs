@@ -187,9 +187,10 @@ impl Connection {
             let api = circleci_api.unwrap_or_else(|| DEFAULT_CIRCLECI_API.to_string());
             let circle_token = match &args.circleci_token_env {
                 Some(name) => Some(env_secret(name, "--circleci-token-env")?),
-                // The sandbox's CircleCI API accepts its users' sessions.
-                None if info.is_some() => Some(token.clone()),
-                None => None,
+                // The sandbox hands out a member's personal API token, as CircleCI would.
+                None => info
+                    .as_ref()
+                    .map(|i| Secret::new(i.circleci.token.as_str())),
             };
             Some(CircleCiClient::new(&api, circle_token, options.clone())?)
         } else {
@@ -366,10 +367,24 @@ impl std::fmt::Debug for SandboxUser {
     }
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(serde::Deserialize)]
 pub struct SandboxCircleCi {
     pub org_id: String,
+    /// A member's personal API token.
+    pub token: String,
     pub projects: Vec<SandboxProject>,
+}
+
+impl std::fmt::Debug for SandboxCircleCi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}, {:?})",
+            self.org_id,
+            Secret::new(self.token.as_str()),
+            self.projects
+        )
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]

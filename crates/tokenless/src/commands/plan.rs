@@ -101,13 +101,14 @@ impl Target {
             .record
             .clone()
             .unwrap_or_else(|| self.state_dir().join("record.json"));
-        let record = Record::load(&record_path)?;
+        let mut record = Record::load(&record_path)?;
         // Requests in flight per API: enough for apply's package chains and the reads.
         let options = ClientOptions {
             concurrency: 48,
             ..ClientOptions::default()
         };
         let conn = Connection::open(&self.connect, &config.org, options, session).await?;
+        record.bind(&record_path, &conn.registry, &conn.scope)?;
         if writes {
             let tokens = conn.clients.npm.tokens().await?;
             conn.refuse_bypass_2fa(&tokens, "trust, access and token changes")?;

@@ -183,6 +183,11 @@ async fn attest(
     text.push('\n');
     match out {
         Some(path) => {
+            // The members' statements usually gather in one directory for --attestations.
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+            }
             std::fs::write(path, &text)
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
             anstream::eprintln!(

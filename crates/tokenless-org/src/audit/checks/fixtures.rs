@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use tokenless_api::{
     circleci::{ContextDetail, Restriction},
-    npm::{PublishingAccess, Token, TrustConfig},
+    npm::{Token, TrustConfig},
 };
 
 use crate::{
@@ -37,7 +37,6 @@ pub fn package(name: &str) -> PackageState {
     PackageState {
         name: name.into(),
         trust: Ok(vec![trust(&tid)]),
-        access: Ok(Some(PublishingAccess::DISALLOW_TOKENS)),
         releases: Some(Ok(Releases {
             latest: Some("1.0.0".into()),
             versions: vec![Release {
@@ -48,6 +47,28 @@ pub fn package(name: &str) -> PackageState {
             }],
         })),
     }
+}
+
+/// A record as `apply` leaves it after alice set every one of `packages` to mfa=publish.
+pub fn applied(packages: &[&str]) -> Record {
+    let mut record = Record {
+        version: 1,
+        source: Some("record.json".into()),
+        registry: Some("http://registry/".into()),
+        scope: Some("@acme".into()),
+        ..Record::default()
+    };
+    for p in packages {
+        record.add(crate::journal::Entry {
+            step: format!("mfa {p}"),
+            op: serde_json::json!({"op": "set-mfa", "package": p}),
+            at: "2026-11-01T10:00:00Z".into(),
+            verified: "acknowledged".into(),
+            evidence: format!("POST /-/package/{p}/access answered 2xx"),
+            by: Some("alice".into()),
+        });
+    }
+    record
 }
 
 pub fn token(key: &str, name: &str, bypass: bool) -> Token {
@@ -137,6 +158,6 @@ pub fn clean() -> Snapshot {
             pinned,
         }),
         repos: vec![],
-        record: Record::default(),
+        record: applied(&["@acme/a", "@acme/b"]),
     }
 }

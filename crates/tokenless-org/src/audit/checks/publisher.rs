@@ -128,7 +128,23 @@ fn trusted(s: &Snapshot) -> Result<Vec<(&PackageState, &[TrustConfig])>, String>
         .collect())
 }
 
+/// No package has a trust config: a failure, unless there is no package at all (then
+/// there is nothing to judge).
 fn no_trusted_publisher(id: CheckId, s: &Snapshot) -> CheckResult {
+    if s.packages.as_ref().is_ok_and(Vec::is_empty) {
+        return CheckResult::from_items(
+            id,
+            vec![],
+            vec![Evidence::new(
+                super::org_source(&s.scope, "package"),
+                format!(
+                    "{} has no packages this credential can see; check the scope and the credential",
+                    s.scope
+                ),
+            )],
+            vec![],
+        );
+    }
     CheckResult::from_items(
         id,
         vec![Evidence::new(
@@ -431,13 +447,12 @@ pub fn context_bound(s: &Snapshot) -> CheckResult {
 /// Where release-verified starts looking: the migration tokenless recorded (the first
 /// publishing-access change the registry acknowledged), else 90 days back.
 fn window_start(s: &Snapshot) -> (String, String) {
-    match s
+    let recorded = s
         .record
-        .mfa
-        .iter()
-        .map(|m| m.acknowledged_at.as_str())
-        .min()
-    {
+        .is_for(&s.registry, &s.scope)
+        .then(|| s.record.mfa_steps().map(|m| m.at.as_str()).min())
+        .flatten();
+    match recorded {
         Some(at) => (
             at.to_string(),
             format!("since the migration recorded at {at}"),

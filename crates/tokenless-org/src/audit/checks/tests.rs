@@ -2,11 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use tokenless_api::npm::PublishingAccess;
-
 use super::{fixtures::*, run_all};
 use crate::audit::{
-    record::{MfaRecord, Record, TempTokenRecord},
+    record::{Record, TempTokenRecord},
     report::{CheckId, Status},
     snapshot::{AccountTokens, Snapshot},
 };
@@ -86,56 +84,96 @@ fn members_whose_tokens_cannot_be_listed_make_it_unknown() {
     let mut s = clean();
     s.token_accounts.truncate(1);
     s.unlisted_accounts = vec!["bob".into()];
-    let st = statuses(&s);
-    assert_eq!(st[&CheckId::NoStaticTokens], Status::Unknown);
-    assert_eq!(st[&CheckId::TempTokenDeleted], Status::Unknown);
+    // bob, a developer, cannot have made a bulk change: only no-static-tokens waits for him.
+    assert_eq!(
+        not_passing(&s),
+        vec![(CheckId::NoStaticTokens, Status::Unknown)]
+    );
     assert!(
         evidence(&s, CheckId::NoStaticTokens)
             .contains("bob runs `tokenless tokens attest --scope @acme")
     );
+    assert!(
+        evidence(&s, CheckId::TempTokenDeleted)
+            .contains("on alice (bulk changes take an owner's or admin's rights: alice)")
+    );
+
+    // An owner not listed, or an account the record says made changes, leaves it open.
+    for (who, role) in [("carol", "owner"), ("dave", "developer")] {
+        let mut s = clean();
+        s.token_accounts.truncate(1);
+        if let Ok(m) = &mut s.members {
+            m.insert(who.into(), role.into());
+        }
+        if role == "developer" {
+            s.record.changes[0].by = Some(who.into());
+        }
+        s.unlisted_accounts = vec!["bob".into(), who.into()];
+        assert_eq!(
+            statuses(&s)[&CheckId::TempTokenDeleted],
+            Status::Unknown,
+            "{who}"
+        );
+        assert!(
+            evidence(&s, CheckId::TempTokenDeleted)
+                .contains(&format!("{who}: the registry lists only"))
+        );
+    }
 }
 
 #[test]
-fn publishing_access_read_record_or_unknown() {
-    let mut s = clean();
-    if let Ok(p) = &mut s.packages {
-        p[0].access = Ok(Some(PublishingAccess::ALLOW_BYPASS_TOKENS));
-    }
-    assert_eq!(
-        not_passing(&s),
-        vec![(CheckId::DisallowTokens, Status::Fail)]
+fn publishing_access_comes_from_the_record_only_where_it_agrees_with_the_registry() {
+    let s = clean();
+    let e = evidence(&s, CheckId::DisallowTokens);
+    assert!(e.contains("2 of 2 packages"), "{e}");
+    assert!(e.contains("@acme/a: mfa=publish acknowledged by the registry at 2026-11-01T10:00:00Z (apply as alice)"), "{e}");
+    assert!(
+        e.contains("no canary with publishing access was recorded"),
+        "{e}"
     );
-    assert!(evidence(&s, CheckId::DisallowTokens).contains("@acme/a is at mfa=automation"));
 
+    // No record: unknown, with the settings pages to look at.
     let mut s = clean();
-    if let Ok(p) = &mut s.packages {
-        for pkg in p.iter_mut() {
-            pkg.access = Ok(None);
-        }
-    }
+    s.record = Record::default();
     assert_eq!(
         not_passing(&s),
         vec![(CheckId::DisallowTokens, Status::Unknown)]
     );
-    assert!(
-        evidence(&s, CheckId::DisallowTokens)
-            .contains("https://www.npmjs.com/package/<pkg>/access")
-    );
+    let e = evidence(&s, CheckId::DisallowTokens);
+    assert!(e.contains("http://registry/package/@acme/a/access"), "{e}");
+    assert!(e.contains("tokenless apply"), "{e}");
 
-    s.record = Record {
-        version: 1,
-        source: Some("record.json".into()),
-        mfa: ["@acme/a", "@acme/b"]
-            .iter()
-            .map(|p| MfaRecord {
-                package: (*p).into(),
-                setting: "publish".into(),
-                acknowledged_at: "t".into(),
-            })
-            .collect(),
-        ..Record::default()
-    };
-    assert_eq!(not_passing(&s), vec![]);
+    // A record that does not hold up against the registry or itself is not used.
+    type Break = fn(&mut Record);
+    let cases: [(&str, Break); 5] = [
+        ("written for @other", |r| r.scope = Some("@other".into())),
+        ("not a member of the org now", |r| {
+            r.changes[0].by = Some("mallory".into())
+        }),
+        ("is a developer of the org", |r| {
+            r.changes[0].by = Some("bob".into())
+        }),
+        ("names no account", |r| r.changes[0].by = None),
+        ("is not a past time", |r| {
+            r.changes[0].at = "2999-01-01T00:00:00Z".into()
+        }),
+    ];
+    for (why, break_it) in cases {
+        let mut s = clean();
+        break_it(&mut s.record);
+        assert_eq!(
+            not_passing(&s),
+            vec![(CheckId::DisallowTokens, Status::Unknown)],
+            "{why}"
+        );
+        let e = evidence(&s, CheckId::DisallowTokens);
+        assert!(e.contains(why), "{why}: {e}");
+    }
+
+    // The members could not be read: the maker cannot be confirmed.
+    let mut s = clean();
+    s.members = Err("503".into());
+    assert!(evidence(&s, CheckId::DisallowTokens).contains("could not be read to confirm alice"));
 }
 
 #[test]
@@ -503,9 +541,14 @@ fn old_token_releases_before_the_window_do_not_count_and_passes_name_the_config(
     assert_eq!(statuses(&s)[&CheckId::ReleaseVerified], Status::Pass);
     let ev = evidence(&s, CheckId::ReleaseVerified);
     assert!(
-        ev.contains("@acme/b@1.0.0 via t-@acme/b") && ev.contains("last 90 days"),
+        ev.contains("@acme/b@1.0.0 via t-@acme/b")
+            && ev.contains("since the migration recorded at 2026-11-01T10:00:00Z"),
         "{ev}"
     );
+    // Without a record the window is the last 90 days.
+    s.record = Record::default();
+    assert_eq!(statuses(&s)[&CheckId::ReleaseVerified], Status::Pass);
+    assert!(evidence(&s, CheckId::ReleaseVerified).contains("last 90 days"));
 }
 
 #[test]

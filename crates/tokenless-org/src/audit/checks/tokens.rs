@@ -2,11 +2,12 @@
 
 use tokenless_api::npm::Token;
 
-use super::{list_some, package_source};
+use super::list_some;
 use crate::audit::{
     report::{CheckId, CheckResult, Evidence},
     snapshot::{AccountTokens, Snapshot},
 };
+use crate::record::access_settings_url;
 
 const TOKENS: &str = "GET /-/npm/v1/tokens";
 
@@ -73,12 +74,14 @@ fn own_credential_note(s: &Snapshot) -> Evidence {
     )
 }
 
-/// The accounts whose tokens were not seen: members not listed, or every member when the
-/// member list itself could not be read (then nobody knows whose tokens to check).
-fn unlisted(s: &Snapshot) -> Vec<Evidence> {
+/// The accounts whose tokens were not seen and that `counts` for the box: members not
+/// listed, or every member when the member list itself could not be read (then nobody
+/// knows whose tokens to check).
+fn unlisted(s: &Snapshot, counts: impl Fn(&str) -> bool) -> Vec<Evidence> {
     let mut out: Vec<Evidence> = s
         .unlisted_accounts
         .iter()
+        .filter(|u| counts(u))
         .map(|u| {
             Evidence::new(
                 TOKENS,
@@ -86,11 +89,13 @@ fn unlisted(s: &Snapshot) -> Vec<Evidence> {
             )
         })
         .collect();
-    out.extend(
-        s.stale_attestations
-            .iter()
-            .map(|why| Evidence::new("--attestations", why.clone())),
-    );
+    if !out.is_empty() {
+        out.extend(
+            s.stale_attestations
+                .iter()
+                .map(|why| Evidence::new("--attestations", why.clone())),
+        );
+    }
     if let Err(e) = &s.members {
         out.push(Evidence::new(
             super::org_source(&s.scope, "user"),
@@ -102,7 +107,7 @@ fn unlisted(s: &Snapshot) -> Vec<Evidence> {
 
 pub fn no_static_tokens(s: &Snapshot) -> CheckResult {
     let id = CheckId::NoStaticTokens;
-    let (mut fails, mut unknowns) = (Vec::new(), unlisted(s));
+    let (mut fails, mut unknowns) = (Vec::new(), unlisted(s, |_| true));
     let mut listed: Vec<String> = Vec::new();
     for account in &s.token_accounts {
         match &account.tokens {
@@ -160,9 +165,28 @@ pub fn looks_temporary(name: &str) -> bool {
     .any(|w| n.contains(w))
 }
 
+/// The accounts a bulk change can have come from: owners and admins (changing trust and
+/// publishing access across an org's packages takes their rights) and whoever tokenless's
+/// record says made a change.
+fn bulk_changers(s: &Snapshot) -> std::collections::BTreeSet<&str> {
+    let mut out: std::collections::BTreeSet<&str> = match &s.members {
+        Ok(m) => m
+            .iter()
+            .filter(|(_, role)| matches!(role.as_str(), "owner" | "admin"))
+            .map(|(u, _)| u.as_str())
+            .collect(),
+        Err(_) => Default::default(),
+    };
+    out.extend(s.record.changes.iter().filter_map(|c| c.by.as_deref()));
+    out
+}
+
 pub fn temp_token_deleted(s: &Snapshot) -> CheckResult {
     let id = CheckId::TempTokenDeleted;
-    let (mut fails, mut unknowns) = (Vec::new(), unlisted(s));
+    let changers = bulk_changers(s);
+    // Only the unlisted accounts that could have made a bulk change leave this box open.
+    let mut unknowns = unlisted(s, |u| changers.contains(u));
+    let mut fails = Vec::new();
     for account in &s.token_accounts {
         match &account.tokens {
             Err(e) => unknowns.push(Evidence::new(
@@ -204,10 +228,24 @@ pub fn temp_token_deleted(s: &Snapshot) -> CheckResult {
     if s.token_accounts.is_empty() {
         unknowns.push(Evidence::new(TOKENS, "no account's tokens could be listed"));
     }
-    let passes = vec![Evidence::new(
-        TOKENS,
-        "no token created for a bulk change, with bypass 2FA, or named like a temporary one remains",
-    )];
+    let listed: Vec<&str> = s
+        .token_accounts
+        .iter()
+        .filter(|a| a.tokens.is_ok())
+        .map(|a| a.user.as_str())
+        .collect();
+    let passes = if listed.is_empty() {
+        Vec::new()
+    } else {
+        vec![Evidence::new(
+            TOKENS,
+            format!(
+                "no token created for a bulk change, with bypass 2FA, or named like a temporary one remains on {} (bulk changes take an owner's or admin's rights: {})",
+                list_some(&listed, 20),
+                list_some(&changers.iter().copied().collect::<Vec<_>>(), 20)
+            ),
+        )]
+    };
     let mut result = CheckResult::from_items(id, fails, unknowns, passes);
     result.evidence.push(own_credential_note(s));
     result
@@ -243,59 +281,126 @@ pub fn disallow_tokens(s: &Snapshot) -> CheckResult {
             vec![],
         );
     }
-    let (mut fails, mut unknowns) = (Vec::new(), Vec::new());
-    let mut unreadable: Vec<&str> = Vec::new();
-    let (mut read_ok, mut recorded_ok) = (0usize, 0usize);
-    for p in packages {
-        let source = package_source(&p.name, "access");
-        match &p.access {
-            Err(e) => unknowns.push(Evidence::new(source, format!("cannot read: {e}"))),
-            Ok(Some(a)) if a.disallows_tokens() => read_ok += 1,
-            Ok(Some(a)) => fails.push(Evidence::new(
-                source,
-                format!(
-                    "{} is at mfa={}: a granular token{} can publish it",
-                    p.name,
-                    a.mfa_name(),
-                    if a.publish_requires_tfa {
-                        " with bypass 2FA"
-                    } else {
-                        ""
-                    }
-                ),
-            )),
-            Ok(None) => match s.record.mfa_for(&p.name) {
-                Some(r) if r.setting == "publish" => recorded_ok += 1,
-                Some(r) => fails.push(Evidence::new(
-                    s.record.source.clone().unwrap_or_else(|| "record".into()),
-                    format!(
-                        "{}: tokenless last set mfa={} (acknowledged {})",
-                        p.name, r.setting, r.acknowledged_at
-                    ),
-                )),
-                None => unreadable.push(&p.name),
-            },
-        }
-    }
-    if !unreadable.is_empty() {
+    let record = &s.record;
+    let shown = record.source.as_deref().unwrap_or("tokenless's record");
+    let mut unknowns = Vec::new();
+    // Only a record apply wrote for this registry and scope speaks for these packages.
+    let usable = record.is_for(&s.registry, &s.scope);
+    if !usable && !record.changes.is_empty() {
         unknowns.push(Evidence::new(
-            "POST /-/package/<pkg>/access (no read endpoint)",
+            shown,
             format!(
-                "the registry offers no read of publishing access and tokenless has no record of setting it for {} package(s): {}; check each at https://www.npmjs.com/package/<pkg>/access (\"Require two-factor authentication and disallow tokens\")",
-                unreadable.len(),
-                list_some(&unreadable, 20)
+                "the record was written for {} on {}, not {} on {}: it is not used",
+                record.scope.as_deref().unwrap_or("an unnamed scope"),
+                record.registry.as_deref().unwrap_or("an unnamed registry"),
+                s.scope,
+                s.registry
             ),
         ));
     }
-    let passes = vec![Evidence::new(
-        "GET /-/package/<pkg>/access",
-        format!(
-            "{} of {} packages at mfa=publish ({read_ok} read from the registry, {recorded_ok} from tokenless's record)",
-            read_ok + recorded_ok,
-            packages.len()
+    let now = tokenless_trust::clock::rfc3339(tokenless_trust::clock::now_secs() + 300);
+    let mut missing: Vec<&str> = Vec::new();
+    let mut acknowledged = Vec::new();
+    for p in packages {
+        let Some(step) = usable.then(|| record.mfa_for(&p.name)).flatten() else {
+            missing.push(&p.name);
+            continue;
+        };
+        // The record is a local file: it counts only where it agrees with what the
+        // registry shows (the account that made the change is an owner now) and itself.
+        let doubt = match (&step.by, &s.members) {
+            _ if step.at.is_empty() || step.at > now => {
+                Some(format!("its date `{}` is not a past time", step.at))
+            }
+            (None, _) => Some("it names no account that made the change".to_string()),
+            (Some(by), Ok(members)) => match members.get(by).map(String::as_str) {
+                Some("owner" | "admin") => None,
+                Some(role) => Some(format!(
+                    "{by}, who made it, is a {role} of the org, and only owners and admins change publishing access"
+                )),
+                None => Some(format!("{by}, who made it, is not a member of the org now")),
+            },
+            (Some(by), Err(_)) => Some(format!(
+                "the org's members could not be read to confirm {by}, who made it"
+            )),
+        };
+        match doubt {
+            Some(why) => unknowns.push(Evidence::new(
+                shown,
+                format!(
+                    "{}: the record's acknowledgement is not used: {why}; check {}",
+                    p.name,
+                    access_settings_url(&s.registry, &p.name)
+                ),
+            )),
+            None => acknowledged.push((p.name.as_str(), step)),
+        }
+    }
+    if !missing.is_empty() {
+        let urls: Vec<String> = missing
+            .iter()
+            .map(|p| access_settings_url(&s.registry, p))
+            .collect();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        unknowns.push(Evidence::new(
+            "POST /-/package/<pkg>/access (npm has no read)",
+            format!(
+                "npm shows nobody a package's publishing access, and tokenless has no record of setting it for {} package(s): {}. `tokenless apply` sets it and records the registry's acknowledgement; or check \"Require two-factor authentication and disallow tokens\" at {}",
+                missing.len(),
+                list_some(&missing, 20),
+                list_some(&urls, 5)
+            ),
+        ));
+    }
+    let mut passes: Vec<Evidence> = acknowledged
+        .iter()
+        .map(|(name, step)| {
+            Evidence::new(
+                shown,
+                format!(
+                    "{name}: mfa=publish acknowledged by the registry at {} (apply as {})",
+                    step.at,
+                    step.by.as_deref().unwrap_or("?")
+                ),
+            )
+        })
+        .collect();
+    if !acknowledged.is_empty() {
+        passes.insert(
+            0,
+            Evidence::new(
+                shown,
+                format!(
+                    "{} of {} packages set to \"require 2FA and disallow tokens\" by tokenless apply, as the registry acknowledged (npm has no read to confirm it; a change on the website since would not show)",
+                    acknowledged.len(),
+                    packages.len()
+                ),
+            ),
+        );
+        passes.insert(1, canary_note(record, shown));
+    }
+    CheckResult::from_items(id, vec![], unknowns, passes)
+}
+
+/// Whether a person saw the setting on the canary's settings page (`apply` asks).
+fn canary_note(record: &crate::record::Record, shown: &str) -> Evidence {
+    let confirmed = record
+        .canaries
+        .iter()
+        .rev()
+        .find_map(|c| c.access_confirmed.map(|yes| (c, yes)));
+    let detail = match confirmed {
+        Some((c, true)) => format!(
+            "a person confirmed the setting on the settings page of the canary {} at {}",
+            c.package, c.at
         ),
-    )];
-    CheckResult::from_items(id, fails, unknowns, passes)
+        Some((c, false)) => format!(
+            "nobody confirmed the setting on the canary {}'s settings page (apply --yes, or the answer was no)",
+            c.package
+        ),
+        None => "no canary with publishing access was recorded".to_string(),
+    };
+    Evidence::new(shown, detail)
 }
 
 #[cfg(test)]
