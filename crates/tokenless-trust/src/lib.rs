@@ -101,7 +101,7 @@ pub mod trust_config;
 pub mod verify;
 
 pub use audience::{AudienceError, audience_for_host, audience_for_registry};
-pub use check::{Check, CheckId, CheckStatus, Policy};
+pub use check::{Cause, Check, CheckId, CheckStatus, Policy};
 pub use file::{ReadError, read_capped};
 pub use issuer::{IssuerEntry, IssuerPattern, IssuerTable, ResolvedIssuer};
 pub use jti::{DEFAULT_JTI_CAPACITY, InMemoryJtiStore, JtiError, JtiStore};
