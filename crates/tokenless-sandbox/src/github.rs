@@ -185,6 +185,12 @@ impl GitHub {
     }
 }
 
+/// The numeric id of an owner (the sandbox keeps none): stable, derived from its login.
+pub fn owner_id(owner: &str) -> u64 {
+    let uuid = crate::ids::stable_uuid("github-owner", &owner.to_ascii_lowercase());
+    u64::from_str_radix(uuid.get(..8).unwrap_or("1"), 16).unwrap_or(1)
+}
+
 /// Why a job may not use an environment (`None`: it may).
 pub fn refusal(repo: &Repo, env: &Environment, git_ref: &str) -> Option<String> {
     // No policy: every ref may deploy.

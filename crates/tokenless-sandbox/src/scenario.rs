@@ -164,6 +164,10 @@ struct GhRepoSpec {
     /// Path → content (a string or an array of lines).
     #[serde(default)]
     files: BTreeMap<String, Text>,
+    /// The repository uses immutable subject claims (`sub` is
+    /// `repo:owner@<id>/repo@<id>:…`), as repositories created after GitHub's 2026 cutover.
+    #[serde(default)]
+    use_immutable_subject: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1008,6 +1012,7 @@ fn build_github(
                 .collect(),
             oidc_sub: OidcSub {
                 use_default: true,
+                use_immutable_subject: r.use_immutable_subject,
                 ..OidcSub::default()
             },
         });

@@ -778,3 +778,81 @@ async fn stage_publish_then_approve_with_2fa() {
     assert_eq!(user["trustedPublisher"]["id"], "gitlab", "{user}");
     assert_eq!(user["approvedBy"], "alice", "{user}");
 }
+
+#[tokio::test]
+async fn github_refusals_npm_users_trip_on_answer_as_npm_does() {
+    // acme/a uses immutable subject claims; acme/b does not.
+    let scenario = r#"{"org": "acme", "users": [{"name": "alice", "role": "owner"}],
+      "packages": [{"name": "@acme/a", "trust": {"provider": "github", "repository": "acme/a", "file": "publish.yml"}},
+                   {"name": "@acme/b", "trust": {"provider": "github", "repository": "acme/b", "file": "publish.yml"}}],
+      "github": {"org": "acme", "repos": [{"name": "a", "use_immutable_subject": true}, {"name": "b"}]}}"#;
+    let sb = start(Scenario::Inline(scenario.to_owned())).await;
+    let mint = |repo: &str, iss: Option<String>| {
+        let mut claims = json!({"aud": sb.audience(), "repository": repo, "ref": "refs/heads/main",
+            "workflow_ref": format!("{repo}/.github/workflows/publish.yml@refs/heads/main"), "event_name": "push"});
+        if let Some(iss) = iss {
+            claims["iss"] = json!(iss);
+        }
+        let url = format!("{}-/sandbox/oidc/github/token", sb.url());
+        async move {
+            let (status, minted) = send_json(Method::POST, &url, None, None, &claims).await;
+            assert_eq!(status, 200, "{minted}");
+            minted["token"].as_str().unwrap_or_default().to_owned()
+        }
+    };
+    let exchange = |package: &'static str, id_token: String| {
+        let url = format!("{}-/npm/v1/oidc/token/exchange/package/{package}", sb.url());
+        async move {
+            let resp = client()
+                .post(url)
+                .bearer_auth(id_token)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap_or_default())
+        }
+    };
+    let sub_of = |jwt: &str| -> String {
+        use base64::Engine as _;
+        let payload = jwt.split('.').nth(1).unwrap_or_default();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap_or_default();
+        let claims: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        claims["sub"].as_str().unwrap_or_default().to_owned()
+    };
+    // The issuer mints GitHub's default subject, in the immutable form where the repository
+    // uses it; npm's exchange then answers 404 although the config matches.
+    let classic = mint("acme/b", None).await;
+    assert_eq!(sub_of(&classic), "repo:acme/b:ref:refs/heads/main");
+    let (status, body) = exchange("@acme%2Fb", classic).await;
+    assert_eq!(status, 201, "{body}");
+    let immutable = mint("acme/a", None).await;
+    let sub = sub_of(&immutable);
+    assert!(
+        tokenless_trust::policy::is_immutable_subject(&sub)
+            && sub.ends_with(":ref:refs/heads/main"),
+        "{sub}"
+    );
+    let (status, body) = exchange("@acme%2Fa", immutable).await;
+    assert_eq!(status, 404, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("github-subject") && message.contains("npm/cli#9969"),
+        "{body}"
+    );
+    // An enterprise-scoped issuer: 401, as npm answers it.
+    let enterprise = mint(
+        "acme/b",
+        Some(format!("{}-/sandbox/oidc/github/acme-corp", sb.url())),
+    )
+    .await;
+    let (status, body) = exchange("@acme%2Fb", enterprise).await;
+    assert_eq!(status, 401, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("enterprise-scoped") && message.contains("npm/cli#9203"),
+        "{body}"
+    );
+}

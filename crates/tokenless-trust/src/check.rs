@@ -59,6 +59,9 @@ pub enum CheckId {
     CircleciSshRerun,
     /// GitHub `repository`.
     GithubRepository,
+    /// GitHub `sub` is not in the immutable form `repo:owner@<id>/repo@<id>:…`, which npm's
+    /// exchange refuses (cause [`Cause::GithubImmutableSubject`]).
+    GithubSubject,
     /// GitHub calling workflow file from `workflow_ref`.
     GithubWorkflowRef,
     /// GitHub `environment` when configured.
@@ -105,6 +108,7 @@ impl CheckId {
             CheckId::CircleciContextIds => "circleci-context-ids",
             CheckId::CircleciSshRerun => "circleci-ssh-rerun",
             CheckId::GithubRepository => "github-repository",
+            CheckId::GithubSubject => "github-subject",
             CheckId::GithubWorkflowRef => "github-workflow-ref",
             CheckId::GithubEnvironment => "github-environment",
             CheckId::GithubEventName => "github-event-name",
@@ -119,6 +123,87 @@ impl CheckId {
 impl std::fmt::Display for CheckId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A known reason npm refuses an exchange that a generic mismatch would not explain, named
+/// with a stable id (in `explain --format json` and the audit's evidence), npm's answer and
+/// the issue that reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cause {
+    /// The GitHub repository uses immutable subject claims (`sub` is
+    /// `repo:owner@<id>/repo@<id>:…`, repositories created, renamed or transferred after
+    /// GitHub's 2026 cutover): npm answers 404 "package not found" although the trust config
+    /// matches (npm/cli#9969, open).
+    GithubImmutableSubject,
+    /// The GitHub token comes from an enterprise-scoped issuer
+    /// (`https://token.actions.githubusercontent.com/<enterprise-slug>`,
+    /// `include_enterprise_slug`): npm answers 401 "OIDC token exchange error -
+    /// unauthorized" (npm/cli#9203).
+    GithubEnterpriseIssuer,
+}
+
+impl Cause {
+    /// The stable id: `github-immutable-subject` or `github-enterprise-issuer`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::GithubImmutableSubject => "github-immutable-subject",
+            Cause::GithubEnterpriseIssuer => "github-enterprise-issuer",
+        }
+    }
+
+    /// The HTTP status npm's exchange answers with.
+    pub fn npm_status(self) -> u16 {
+        match self {
+            Cause::GithubImmutableSubject => 404,
+            Cause::GithubEnterpriseIssuer => 401,
+        }
+    }
+
+    /// What npm answers, as users report it.
+    pub fn npm_says(self) -> &'static str {
+        match self {
+            Cause::GithubImmutableSubject => {
+                "404 \"package not found\" although the trust config matches"
+            }
+            Cause::GithubEnterpriseIssuer => "401 \"OIDC token exchange error - unauthorized\"",
+        }
+    }
+
+    /// The issue that reports it.
+    pub fn issue(self) -> &'static str {
+        match self {
+            Cause::GithubImmutableSubject => "npm/cli#9969",
+            Cause::GithubEnterpriseIssuer => "npm/cli#9203",
+        }
+    }
+
+    /// One line: the id, npm's answer and the issue.
+    pub fn describe(self) -> String {
+        format!(
+            "{}: npm's OIDC exchange answers {} ({})",
+            self.as_str(),
+            self.npm_says(),
+            self.issue()
+        )
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Cause {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut s = serializer.serialize_struct("Cause", 4)?;
+        s.serialize_field("id", self.as_str())?;
+        s.serialize_field("npm_status", &self.npm_status())?;
+        s.serialize_field("npm_says", self.npm_says())?;
+        s.serialize_field("issue", self.issue())?;
+        s.end()
     }
 }
 
@@ -160,6 +245,9 @@ pub struct Check {
     /// For a failure: what most likely fixes it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
+    /// For a failure with a known npm behaviour: the named cause.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
 }
 
 impl Check {
@@ -170,6 +258,7 @@ impl Check {
             detail: detail.into(),
             policy: Policy::Npm,
             fix: None,
+            cause: None,
         }
     }
     pub(crate) fn fail(id: CheckId, detail: impl Into<String>) -> Check {
@@ -179,6 +268,7 @@ impl Check {
             detail: detail.into(),
             policy: Policy::Npm,
             fix: None,
+            cause: None,
         }
     }
     pub(crate) fn skip(id: CheckId, detail: impl Into<String>) -> Check {
@@ -188,11 +278,18 @@ impl Check {
             detail: detail.into(),
             policy: Policy::Npm,
             fix: None,
+            cause: None,
         }
     }
     pub(crate) fn with_fix(mut self, fix: impl Into<String>) -> Check {
         if self.status == CheckStatus::Fail {
             self.fix = Some(fix.into());
+        }
+        self
+    }
+    pub(crate) fn with_cause(mut self, cause: Cause) -> Check {
+        if self.status == CheckStatus::Fail {
+            self.cause = Some(cause);
         }
         self
     }

@@ -284,6 +284,28 @@ impl IssuerTable {
         })
     }
 
+    /// For an `iss` no entry matches: whether it is the enterprise-scoped form of a GitHub
+    /// issuer of this table (`<issuer>/<enterprise-slug>`, what GitHub issues when an
+    /// enterprise sets `include_enterprise_slug`), and then the GitHub entry's issuer and the
+    /// slug. npm does not trust that form (it answers 401, npm/cli#9203), so neither does
+    /// the verifier; this only names why.
+    pub fn github_enterprise_slug<'a>(&self, iss: &'a str) -> Option<(&str, &'a str)> {
+        self.entries
+            .iter()
+            .find_map(|e| match (&e.provider, &e.pattern) {
+                (Provider::GitHub, IssuerPattern::Exact(base)) => {
+                    let slug = iss.strip_prefix(base.as_str())?.strip_prefix('/')?;
+                    let well_formed = !slug.is_empty()
+                        && slug.len() <= 100
+                        && slug
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                    well_formed.then_some((base.as_str(), slug))
+                }
+                _ => None,
+            })
+    }
+
     /// Human description of what the table trusts, for error messages.
     pub fn describe(&self) -> String {
         self.entries
@@ -338,6 +360,28 @@ mod tests {
             "https://oidc.circleci.com.evil.example/org/abc",
         ] {
             assert!(t.resolve(bad).is_none(), "{bad} must not resolve");
+        }
+    }
+
+    #[test]
+    fn enterprise_issuers_are_named_but_not_trusted() {
+        let t = table();
+        let iss = "https://token.actions.githubusercontent.com/acme-corp";
+        assert!(t.resolve(iss).is_none());
+        assert_eq!(
+            t.github_enterprise_slug(iss),
+            Some((GITHUB_ISSUER, "acme-corp"))
+        );
+        for not in [
+            GITHUB_ISSUER,
+            "https://token.actions.githubusercontent.com/",
+            "https://token.actions.githubusercontent.com/a/b",
+            "https://token.actions.githubusercontent.com/a.b",
+            "https://token.actions.githubusercontent.comacme",
+            "https://gitlab.com/acme",
+            "https://oidc.circleci.com/acme",
+        ] {
+            assert_eq!(t.github_enterprise_slug(not), None, "{not}");
         }
     }
 

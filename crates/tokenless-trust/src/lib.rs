@@ -28,6 +28,10 @@
 //!   evaluation (`matches`, `used`, its checks). Each [`Check`] has a stable [`CheckId`], a
 //!   [`CheckStatus`] (pass/fail/skip), a detail naming the values compared (never the
 //!   token), a [`Policy`] (npm's rule or tokenless's stricter one) and, for failures, a fix.
+//!   Known npm behaviours are named on the failing check as a [`Cause`] (stable id, npm's
+//!   status and answer, the issue): `github-immutable-subject` (check `github-subject`, 404,
+//!   npm/cli#9969) and `github-enterprise-issuer` (check `issuer`, 401, npm/cli#9203);
+//!   [`Decision::causes`] lists them and [`Decision::refusal_status`] is the status npm answers.
 //!   A registry that reports only refusals uses [`Verifier::with_pass_details`]`(false)`:
 //!   same decision, no detail text built for passing checks. The header and claims are
 //!   parsed into a borrowed [`borrowed_json::Json`] (no `serde_json::Value` tree), still
@@ -101,7 +105,7 @@ pub mod trust_config;
 pub mod verify;
 
 pub use audience::{AudienceError, audience_for_host, audience_for_registry};
-pub use check::{Check, CheckId, CheckStatus, Policy};
+pub use check::{Cause, Check, CheckId, CheckStatus, Policy};
 pub use file::{ReadError, read_capped};
 pub use issuer::{IssuerEntry, IssuerPattern, IssuerTable, ResolvedIssuer};
 pub use jti::{DEFAULT_JTI_CAPACITY, InMemoryJtiStore, JtiError, JtiStore};

@@ -6,7 +6,7 @@
 
 use crate::borrowed_json::{Json, Object};
 
-use crate::check::{Check, CheckId, Quoted};
+use crate::check::{Cause, Check, CheckId, Quoted};
 
 /// A pass check's detail, built only when details are on (`$on`); failures always build
 /// theirs.
@@ -39,6 +39,7 @@ pub fn check_ids(provider: Provider) -> &'static [CheckId] {
         ],
         Provider::GitHub => &[
             CheckId::GithubRepository,
+            CheckId::GithubSubject,
             CheckId::GithubWorkflowRef,
             CheckId::GithubEnvironment,
             CheckId::GithubEventName,
@@ -287,6 +288,7 @@ fn github(checks: &mut Vec<Check>, p: &GitHubPublisher, claims: &Object<'_>, d: 
         "publish from the configured repository, or update the trust config's repository (renamed or forked repositories do not match)",
         d,
     ));
+    checks.push(subject(claims, d));
     let id = CheckId::GithubWorkflowRef;
     let fix = || {
         format!(
@@ -343,6 +345,45 @@ fn github(checks: &mut Vec<Check>, p: &GitHubPublisher, claims: &Object<'_>, d: 
         Err(c) => c.tokenless(),
         Ok(event) => event_name(event, d),
     });
+}
+
+/// Whether a GitHub `sub` is in the immutable form `repo:<owner>@<id>/<repo>@<id>:…` that
+/// GitHub issues for repositories created, renamed or transferred after its 2026 cutover
+/// (or that opt in with `use_immutable_subject`). Owner and repository names never hold an
+/// `@`, so the classic `repo:<owner>/<repo>:…` is never taken for it.
+pub fn is_immutable_subject(sub: &str) -> bool {
+    let numbered = |part: &str| {
+        part.split_once('@').is_some_and(|(name, id)| {
+            !name.is_empty() && !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())
+        })
+    };
+    sub.strip_prefix("repo:")
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|repo| repo.split_once('/'))
+        .is_some_and(|(owner, name)| numbered(owner) && numbered(name))
+}
+
+fn subject(claims: &Object<'_>, d: bool) -> Check {
+    let id = CheckId::GithubSubject;
+    match claims.get("sub") {
+        None => Check::skip(id, "sub is absent"),
+        Some(Json::String(sub)) if is_immutable_subject(sub) => Check::fail(
+            id,
+            format!(
+                "sub {sub:?} is GitHub's immutable subject form (repo:owner@<id>/repo@<id>:…, the repository uses immutable subject claims); npm's exchange answers 404 \"package not found\" for it although the trust config matches (npm/cli#9969, open)"
+            ),
+        )
+        .with_fix("follow npm/cli#9969; until npm accepts immutable subjects, switch the repository back to the classic subject where GitHub allows it (`PUT /repos/<owner>/<repo>/actions/oidc/customization/sub` without `use_immutable_subject`), or publish from a repository that still gets `repo:owner/repo:…`")
+        .with_cause(Cause::GithubImmutableSubject),
+        Some(Json::String(sub)) => Check::pass(
+            id,
+            detail!(d, "sub {} is not the immutable repo:owner@<id>/repo@<id> form", Quoted(sub)),
+        ),
+        Some(other) => Check::fail(
+            id,
+            format!("claim sub is {} (expected a string)", shown(other)),
+        ),
+    }
 }
 
 const PULL_REQUEST_TARGET: &str = "pull_request_target";

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::audience::audience_for_host;
-use crate::check::{Check, CheckId, CheckStatus, Quoted};
+use crate::check::{Cause, Check, CheckId, CheckStatus, Quoted};
 
 /// A pass check's detail, built only when details are on (`$on`); failures always build
 /// theirs.
@@ -137,6 +137,26 @@ impl Decision {
     /// The check with this id, if it ran.
     pub fn check(&self, id: CheckId) -> Option<&Check> {
         self.checks.iter().find(|c| c.id == id)
+    }
+
+    /// The named causes of the failed checks (see [`Cause`]), without repeats.
+    pub fn causes(&self) -> Vec<Cause> {
+        let mut causes = Vec::new();
+        for c in self.checks.iter().filter(|c| c.status == CheckStatus::Fail) {
+            if let Some(cause) = c.cause
+                && !causes.contains(&cause)
+            {
+                causes.push(cause);
+            }
+        }
+        causes
+    }
+
+    /// The HTTP status npm's exchange answers a refusal with: that of the first named cause
+    /// (401 for [`Cause::GithubEnterpriseIssuer`]), else 404, as registry.npmjs.org answers
+    /// every other refusal. Meaningless for an accepted decision.
+    pub fn refusal_status(&self) -> u16 {
+        self.causes().first().map_or(404, |c| c.npm_status())
     }
 
     /// One line for a refusal response body (`{"message": …}`): the first failure, or
@@ -614,6 +634,22 @@ impl Verifier {
             }
         };
         let Some(resolved) = self.issuers.resolve(iss) else {
+            if let Some((base, slug)) = self.issuers.github_enterprise_slug(iss) {
+                run.provider = Some(Provider::GitHub);
+                fatal!(
+                    Check::fail(
+                        CheckId::Issuer,
+                        format!(
+                            "iss {iss:?} is GitHub's enterprise-scoped issuer (enterprise {slug:?}, include_enterprise_slug); npm trusts only {base:?} and answers 401 \"OIDC token exchange error - unauthorized\" (npm/cli#9203); the signature was not checked"
+                        )
+                    )
+                    .with_fix(format!(
+                        "mint the token from the default issuer: turn off the enterprise's custom issuer (`PUT /enterprises/{slug}/actions/oidc/customization/issuer` with `{{\"include_enterprise_slug\": false}}`); npm trusts only {base}"
+                    ))
+                    .with_cause(Cause::GithubEnterpriseIssuer)
+                );
+                return None;
+            }
             let hint = if iss.starts_with("http://") {
                 " (http:// is never trusted)"
             } else if iss.ends_with('/') {

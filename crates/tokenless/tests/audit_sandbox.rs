@@ -944,6 +944,50 @@ async fn github_and_gitlab_environments_decide_context_bound() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_github_repository_with_immutable_subject_claims_fails_trusted_publisher() {
+    // The repository's subject customisation is read through the GitHub API: classic passes.
+    let sb = start(forge_scenario("npm", "npm")).await;
+    let (_, report) = audit(&sb).await;
+    let ev = evidence(&report, "trusted-publisher");
+    assert_eq!(
+        statuses(&report)
+            .get("trusted-publisher")
+            .map(String::as_str),
+        Some("pass"),
+        "{ev}"
+    );
+    assert!(ev.contains("classic subject claims"), "{ev}");
+    // Immutable subject claims: npm's exchange answers 404 for them (npm/cli#9969).
+    let immutable = match forge_scenario("npm", "npm") {
+        Scenario::Inline(s) => s.replace(
+            r#"{"name": "web", "#,
+            r#"{"name": "web", "use_immutable_subject": true, "#,
+        ),
+        _ => unreachable!(),
+    };
+    let sb = start(Scenario::Inline(immutable)).await;
+    let (_, report) = audit(&sb).await;
+    let ev = evidence(&report, "trusted-publisher");
+    assert_eq!(
+        statuses(&report)
+            .get("trusted-publisher")
+            .map(String::as_str),
+        Some("fail"),
+        "{ev}"
+    );
+    for needle in [
+        "api/v3/repos/acme/web/actions/oidc/customization/sub",
+        "@acme/web: trust config",
+        "trusts GitHub repository acme/web, which uses immutable subject claims",
+        "github-immutable-subject",
+        "npm/cli#9969",
+        "switch acme/web back to the classic subject",
+    ] {
+        assert!(ev.contains(needle), "{needle}: {ev}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn github_and_gitlab_workflows_and_secrets_count_for_oidc_publish_job() {
     // Legacy: the GitHub workflow and the GitLab CI file the packages publish from are fetched
     // through the APIs and linted; the npm token secrets and variables are seen.

@@ -508,3 +508,161 @@ fn a_token_matching_neither_config_shows_both_failures() {
         assert_eq!(config["matches"], false);
     }
 }
+
+fn github_claims(iss: &str, sub: &str) -> Value {
+    json!({
+        "iss": iss, "aud": "npm:registry.npmjs.org", "sub": sub,
+        "iat": NOW - 5, "exp": NOW + 295, "jti": "gh-2", "repository": "acme/widgets",
+        "workflow_ref": "acme/widgets/.github/workflows/publish.yml@refs/heads/main",
+        "event_name": "push", "ref": "refs/heads/main",
+    })
+}
+
+fn github_trust() -> Value {
+    json!({"id": "tc-gh", "type": "github", "claims": {"repository": "acme/widgets", "workflow_ref": {"file": "publish.yml"}}, "permissions": ["createPackage"]})
+}
+
+#[test]
+fn github_immutable_subject_is_named_with_npms_404_and_the_fix() {
+    let claims = github_claims(
+        "https://token.actions.githubusercontent.com",
+        "repo:acme@1234/widgets@5678:ref:refs/heads/main",
+    );
+    let f = files(&claims, &github_trust());
+    let out = explain(f.dir.path(), &args(&[]), None);
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains(&f.token));
+    for needle in [
+        "FAIL  github-subject",
+        "REFUSED: github-subject failed",
+        "Cause: github-immutable-subject: npm's OIDC exchange answers 404 \"package not found\" although the trust config matches (npm/cli#9969)",
+        "Fix: follow npm/cli#9969",
+        "use_immutable_subject",
+    ] {
+        assert!(out.stdout.contains(needle), "{needle}:\n{}", out.stdout);
+    }
+    let out = explain(f.dir.path(), &args(&["--format", "json"]), None);
+    assert_eq!(out.code, Some(1));
+    let v: Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(v["npm_status"], 404);
+    assert_eq!(v["npm_would_accept"], false);
+    assert_eq!(v["causes"][0]["id"], "github-immutable-subject");
+    assert_eq!(v["causes"][0]["issue"], "npm/cli#9969");
+    let subject = v["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"] == "github-subject"))
+        .expect("github-subject check");
+    assert_eq!(subject["status"], "fail");
+    assert_eq!(subject["cause"]["npm_status"], 404);
+    // The classic subject of the same repository passes and names no cause.
+    let f = files(
+        &github_claims(
+            "https://token.actions.githubusercontent.com",
+            "repo:acme/widgets:ref:refs/heads/main",
+        ),
+        &github_trust(),
+    );
+    let out = explain(f.dir.path(), &args(&["--format", "json"]), None);
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    let v: Value = serde_json::from_str(&out.stdout).expect("json");
+    assert!(v.get("causes").is_none(), "{v}");
+}
+
+#[test]
+fn github_enterprise_issuer_is_named_with_npms_401_not_unknown_issuer() {
+    let claims = github_claims(
+        "https://token.actions.githubusercontent.com/acme-corp",
+        "repo:acme/widgets:ref:refs/heads/main",
+    );
+    let f = files(&claims, &github_trust());
+    let out = explain(f.dir.path(), &args(&[]), None);
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains(&f.token));
+    assert!(
+        !out.stdout.contains("not a trusted issuer"),
+        "{}",
+        out.stdout
+    );
+    for needle in [
+        "Exchange of a github id token",
+        "GitHub's enterprise-scoped issuer (enterprise \"acme-corp\"",
+        "Cause: github-enterprise-issuer: npm's OIDC exchange answers 401 \"OIDC token exchange error - unauthorized\" (npm/cli#9203)",
+        "include_enterprise_slug\": false",
+    ] {
+        assert!(out.stdout.contains(needle), "{needle}:\n{}", out.stdout);
+    }
+    let out = explain(f.dir.path(), &args(&["--format", "json"]), None);
+    let v: Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(v["npm_status"], 401);
+    assert_eq!(v["provider"], "github");
+    assert_eq!(v["causes"][0]["id"], "github-enterprise-issuer");
+    assert_eq!(v["causes"][0]["issue"], "npm/cli#9203");
+}
+
+/// The sandbox's GitHub issuer mints the immutable `sub` for a repository that uses it, and
+/// explain names the cause over real loopback.
+#[tokio::test(flavor = "multi_thread")]
+async fn sandbox_minted_immutable_subject_is_named() {
+    let scenario = r#"{"org": "acme", "users": [{"name": "alice", "role": "owner"}],
+      "packages": [{"name": "@acme/widgets", "trust": {"provider": "github", "repository": "acme/widgets", "file": "publish.yml"}}],
+      "github": {"org": "acme", "repos": [{"name": "widgets", "use_immutable_subject": true}]}}"#;
+    let sb = tokenless_sandbox::Sandbox::start(tokenless_sandbox::SandboxOptions {
+        scenario: tokenless_sandbox::Scenario::Inline(scenario.to_owned()),
+        ..tokenless_sandbox::SandboxOptions::default()
+    })
+    .await
+    .expect("sandbox starts");
+    let minted: Value = reqwest::Client::new()
+        .post(format!("{}-/sandbox/oidc/github/token", sb.url()))
+        .json(&json!({"aud": sb.audience(), "repository": "acme/widgets", "ref": "refs/heads/main",
+            "workflow_ref": "acme/widgets/.github/workflows/publish.yml@refs/heads/main", "event_name": "push"}))
+        .send()
+        .await
+        .expect("mint")
+        .json()
+        .await
+        .expect("json");
+    let token = minted["token"].as_str().expect("token").to_owned();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("token.jwt"), &token).expect("write");
+    let trust = json!({"id": "tc-gh", "type": "github", "claims": {"repository": "acme/widgets", "workflow_ref": {"file": "publish.yml"}}, "permissions": ["createPackage"]});
+    std::fs::write(dir.path().join("trust.json"), trust.to_string()).expect("write");
+    let url = sb.url().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        let out = explain(
+            dir.path(),
+            &[
+                "--id-token",
+                "token.jwt",
+                "--trust",
+                "trust.json",
+                "--package",
+                "@acme/widgets",
+                "--sandbox",
+                &url,
+                "--format",
+                "json",
+            ],
+            None,
+        );
+        drop(dir);
+        out
+    })
+    .await
+    .expect("joins");
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains(&token));
+    let v: Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(v["npm_status"], 404, "{v}");
+    assert_eq!(v["causes"][0]["id"], "github-immutable-subject", "{v}");
+    let failed: Vec<&str> = v["checks"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .filter(|c| c["status"] == "fail")
+                .filter_map(|c| c["id"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(failed, vec!["github-subject"], "{v}");
+}

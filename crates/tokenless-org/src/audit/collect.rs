@@ -56,7 +56,7 @@ pub async fn collect(src: &Sources) -> Snapshot {
         let packages = read_packages(src).await;
         let empty: &[PackageState] = &[];
         let pkgs = packages.as_deref().unwrap_or(empty);
-        let (pinned, github, gitlab) = futures::join!(
+        let (pinned, github, github_subjects, gitlab) = futures::join!(
             async {
                 match &src.circleci {
                     Some(c) => read_pinned(&c.client, pkgs).await,
@@ -70,6 +70,12 @@ pub async fn collect(src: &Sources) -> Snapshot {
                 }
             },
             async {
+                match &src.github {
+                    Some(gh) => read_github_subjects(gh, pkgs).await,
+                    None => BTreeMap::new(),
+                }
+            },
+            async {
                 match &src.gitlab {
                     Some(gl) => Some(read_gitlab_environments(gl, pkgs).await),
                     None => None,
@@ -77,7 +83,7 @@ pub async fn collect(src: &Sources) -> Snapshot {
             },
         );
         let forge_ci = read_forge_ci(src, pkgs).await;
-        (packages, pinned, github, gitlab, forge_ci)
+        (packages, pinned, github, github_subjects, gitlab, forge_ci)
     };
     let circle = async {
         match &src.circleci {
@@ -86,7 +92,7 @@ pub async fn collect(src: &Sources) -> Snapshot {
         }
     };
     let (
-        (packages, pinned, github, gitlab, (fetched, forge_variables)),
+        (packages, pinned, github, github_subjects, gitlab, (fetched, forge_variables)),
         mut token_accounts,
         members,
         teams,
@@ -168,6 +174,7 @@ pub async fn collect(src: &Sources) -> Snapshot {
         teams,
         circleci,
         github,
+        github_subjects,
         gitlab,
         repos: if src.repos.is_empty() {
             fetched
@@ -295,6 +302,32 @@ async fn read_github_environments(
         api: gh.base().to_string(),
         environments: join_all(reads).await.into_iter().collect(),
     }
+}
+
+/// For every GitHub repository a trust config names: whether it uses immutable subject
+/// claims, with which npm's exchange answers 404 (npm/cli#9969).
+async fn read_github_subjects(
+    gh: &GitHubClient,
+    packages: &[PackageState],
+) -> BTreeMap<String, Fetched<bool>> {
+    let repos: BTreeSet<String> = packages
+        .iter()
+        .filter_map(|p| p.trust.as_ref().ok())
+        .flatten()
+        .filter_map(|c| match &c.publisher {
+            Publisher::GitHub(g) => Some(g.repository.clone()),
+            _ => None,
+        })
+        .collect();
+    let reads = repos.into_iter().map(|repo| async move {
+        let read = gh
+            .oidc_subject(&repo)
+            .await
+            .map(|s| s.use_immutable_subject)
+            .map_err(text);
+        (repo, read)
+    });
+    join_all(reads).await.into_iter().collect()
 }
 
 async fn read_gitlab_environments(

@@ -56,6 +56,10 @@ pub struct Snapshot {
     /// The environments GitHub trust configs pin, read through the GitHub API; `None` when
     /// no GitHub API was configured.
     pub github: Option<ForgeState<GitHubEnvironment>>,
+    /// Per GitHub repository a trust config names: whether it uses immutable subject claims
+    /// (`GET /repos/{o}/{r}/actions/oidc/customization/sub` → `use_immutable_subject`). Empty
+    /// when no GitHub API was configured (`github` is then `None`).
+    pub github_subjects: BTreeMap<String, Fetched<bool>>,
     /// The GitLab environments trust configs pin; `None` when no GitLab API was configured.
     pub gitlab: Option<ForgeState<GitLabEnvironment>>,
     /// Findings of lint over `--repo` paths, or (without `--repo`) over the workflow files

@@ -1,6 +1,7 @@
 //! `POST /-/npm/v1/oidc/token/exchange/package/<pkg>`: a CI id token in, a short-lived token
 //! for that one package out (201 `{"token"}`), or 404 `{"message"}` for any failure, as
-//! registry.npmjs.org answers. The decision is `tokenless-trust`'s verifier over every trust
+//! registry.npmjs.org answers; except 401 for a GitHub token from an enterprise-scoped
+//! issuer, as npm answers that one (npm/cli#9203; `Decision::refusal_status`). The decision is `tokenless-trust`'s verifier over every trust
 //! config of the package, with the sandbox's own issuer table and replay store.
 //!
 //! The registry learns what the token is for only afterwards: `PUT /<pkg>` needs a grant of
@@ -80,10 +81,17 @@ pub async fn exchange(c: &Ctx<'_>, package: &str) -> Handled {
         now,
     );
     if !decision.accepted {
-        return Err(refuse(format!(
-            "OIDC token exchange refused: {}",
-            decision.summary()
-        )));
+        // npm answers 401 for an enterprise-scoped GitHub issuer, 404 for the rest.
+        return Err(match decision.refusal_status() {
+            401 => SandboxError::new(
+                StatusCode::UNAUTHORIZED,
+                format!("Unauthorized: {}", decision.summary()),
+            ),
+            _ => refuse(format!(
+                "OIDC token exchange refused: {}",
+                decision.summary()
+            )),
+        });
     }
     let minted = c
         .app

@@ -147,7 +147,10 @@ pub fn mint(
         claims.entry("aud").or_insert_with(|| json!(org_id));
     } else {
         match provider {
-            Provider::GitHub => check_github_environment(c, &claims)?,
+            Provider::GitHub => {
+                check_github_environment(c, &claims)?;
+                github_subject(c, &mut claims);
+            }
             Provider::GitLab => check_gitlab_environment(c, &claims)?,
             Provider::CircleCi => {}
         }
@@ -205,6 +208,45 @@ fn check_github_environment(c: &Ctx<'_>, claims: &Map<String, Value>) -> Result<
             ),
         )),
     }
+}
+
+/// GitHub's default `sub` unless one is given: `repo:<owner>/<repo>:environment:<env>` (or
+/// `:ref:<ref>`), or, for a repository with `use_immutable_subject`, the immutable form
+/// `repo:<owner>@<owner id>/<repo>@<repo id>:…`.
+fn github_subject(c: &Ctx<'_>, claims: &mut Map<String, Value>) {
+    if claims.contains_key("sub") {
+        return;
+    }
+    let text = |k: &str| claims.get(k).and_then(Value::as_str);
+    let Some((owner, name)) = text("repository").and_then(|r| r.split_once('/')) else {
+        return;
+    };
+    let context = match (text("environment"), text("ref")) {
+        (Some(env), _) => format!("environment:{env}"),
+        (None, Some(r)) => format!("ref:{r}"),
+        (None, None) => "ref:refs/heads/main".to_owned(),
+    };
+    let immutable = {
+        let world = c.app.world();
+        world
+            .github
+            .repo(owner, name)
+            .filter(|r| r.oidc_sub.use_immutable_subject)
+            .map(|r| {
+                format!(
+                    "{}@{}/{}@{}",
+                    r.owner,
+                    crate::github::owner_id(&r.owner),
+                    r.name,
+                    r.id
+                )
+            })
+    };
+    let sub = match immutable {
+        Some(repo) => format!("repo:{repo}:{context}"),
+        None => format!("repo:{owner}/{name}:{context}"),
+    };
+    claims.insert("sub".into(), json!(sub));
 }
 
 /// GitLab refuses to run a job deploying to a protected environment unless the user who

@@ -31,7 +31,10 @@ GitHub repository, workflow file, environment; GitLab project, CI file, environm
 
 Each check prints the exact values it compared; the token itself is never printed. A check
 marked [tokenless] is tokenless's stricter policy (e.g. refusing pull_request_target):
-registry.npmjs.org itself would accept it. For a refusal, the most likely fix is printed.
+registry.npmjs.org itself would accept it. For a refusal, the most likely fix is printed,
+and known npm behaviours are named as a Cause (github-immutable-subject: npm answers 404
+for GitHub's immutable `sub`, npm/cli#9969; github-enterprise-issuer: npm answers 401 for
+an enterprise-scoped GitHub issuer, npm/cli#9203).
 
 Keys: --jwks FILE uses the issuer's JWK set from a file (e.g. saved from
 https://oidc.circleci.com/org/<org-id>/.well-known/jwks-pub.json); --online fetches them
@@ -108,7 +111,8 @@ pub enum ActionArg {
 pub enum Format {
     /// One line per check, the decision and the fix.
     Text,
-    /// {"accepted", "package", "provider", "checks": [...]}.
+    /// {"accepted", "package", "provider", "checks": [...]}; a refusal adds "npm_status" and
+    /// the named "causes".
     Json,
 }
 
@@ -324,6 +328,9 @@ pub fn render_text(decision: &Decision, registry_host: &str) -> String {
                 "Note: registry.npmjs.org itself would accept this exchange; the refusal is tokenless policy.\n",
             );
         }
+        for cause in decision.causes() {
+            out.push_str(&format!("Cause: {}\n", cause.describe()));
+        }
         if let Some(fix) = decision.fix() {
             out.push_str(&format!("Fix: {fix}\n"));
         }
@@ -450,6 +457,14 @@ pub fn to_json(decision: &Decision) -> serde_json::Value {
     });
     if let (Some(fix), Some(obj)) = (decision.fix(), value.as_object_mut()) {
         obj.insert("fix".into(), json!(fix));
+    }
+    if !decision.accepted
+        && let Some(obj) = value.as_object_mut()
+    {
+        // The status npm's exchange answers, and the named causes (401 for an
+        // enterprise-scoped GitHub issuer, 404 otherwise).
+        obj.insert("npm_status".into(), json!(decision.refusal_status()));
+        obj.insert("causes".into(), json!(decision.causes()));
     }
     if let Some(obj) = value.as_object_mut() {
         let npm_would_accept = !decision.accepted

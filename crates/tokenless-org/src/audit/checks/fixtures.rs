@@ -32,6 +32,27 @@ pub fn trust(id: &str) -> TrustConfig {
     .expect("trust config")
 }
 
+/// A GitHub trust config for `repo` (workflow `publish.yml`, publish allowed).
+pub fn github_trust(id: &str, repo: &str) -> TrustConfig {
+    TrustConfig::from_json(
+        &serde_json::json!({
+            "id": id, "type": "github",
+            "claims": {"repository": repo, "workflow_ref": {"file": "publish.yml"}},
+            "permissions": ["createPackage"]
+        }),
+        "",
+    )
+    .expect("trust config")
+}
+
+/// What the audit reads from GitHub when it has an API but no environment is pinned.
+pub fn github_state() -> ForgeState<GitHubEnvironment> {
+    ForgeState {
+        api: "http://github/api/v3/".into(),
+        environments: BTreeMap::new(),
+    }
+}
+
 pub fn package(name: &str) -> PackageState {
     let tid = format!("t-{name}");
     PackageState {
@@ -136,6 +157,7 @@ pub fn clean() -> Snapshot {
             packages: Ok(BTreeMap::from([("@acme/a".into(), "read".into())])),
         }]),
         github: None,
+        github_subjects: BTreeMap::new(),
         gitlab: None,
         forge_variables: vec![],
         circleci: Some(CircleState {

@@ -72,7 +72,11 @@ pub fn trusted_publisher(s: &Snapshot) -> CheckResult {
                 continue;
             }
             if configs.iter().any(|c| c.allows(Action::Stage)) {
-                good.push(&p.name);
+                match github_subject_verdict(s, &p.name, configs) {
+                    Verdict::Works => good.push(&p.name),
+                    Verdict::Fails(e) => fails.push(e),
+                    Verdict::Unread(e) => unknowns.push(e),
+                }
                 continue;
             }
         }
@@ -101,10 +105,14 @@ pub fn trusted_publisher(s: &Snapshot) -> CheckResult {
                     ),
                 ))
             }
-            Ok(_) => good.push(&p.name),
+            Ok(configs) => match github_subject_verdict(s, &p.name, configs) {
+                Verdict::Works => good.push(&p.name),
+                Verdict::Fails(e) => fails.push(e),
+                Verdict::Unread(e) => unknowns.push(e),
+            },
         }
     }
-    let passes = vec![Evidence::new(
+    let mut passes = vec![Evidence::new(
         "GET /-/package/<pkg>/trust",
         format!(
             "{} of {} packages have a trust config allowing publish (stage only, where tokenless.toml asks for it): {}",
@@ -113,7 +121,86 @@ pub fn trusted_publisher(s: &Snapshot) -> CheckResult {
             list_some(&good, 10)
         ),
     )];
+    let classic: Vec<&str> = s
+        .github_subjects
+        .iter()
+        .filter(|(_, read)| matches!(read, Ok(false)))
+        .map(|(repo, _)| repo.as_str())
+        .collect();
+    if let (Some(gh), false) = (&s.github, classic.is_empty()) {
+        passes.push(Evidence::new(
+            format!("GET {}repos/<repo>/actions/oidc/customization/sub", gh.api),
+            format!(
+                "GitHub repositories with the classic subject claims (not immutable, which npm's exchange refuses): {}",
+                list_some(&classic, 10)
+            ),
+        ));
+    }
     CheckResult::from_items(id, fails, unknowns, passes)
+}
+
+/// Whether a package's trust configs can be exchanged at all, as far as its GitHub
+/// repositories' subject claims tell.
+enum Verdict {
+    Works,
+    Fails(Evidence),
+    Unread(Evidence),
+}
+
+/// A GitHub trust config whose repository uses immutable subject claims cannot be
+/// exchanged: npm answers 404 although the config matches (npm/cli#9969). A repository whose
+/// setting could not be read (or no GitHub API) leaves the package unknown.
+fn github_subject_verdict(s: &Snapshot, name: &str, configs: &[TrustConfig]) -> Verdict {
+    let mut unread = None;
+    for config in configs {
+        let Publisher::GitHub(g) = &config.publisher else {
+            continue;
+        };
+        let repo = &g.repository;
+        let Some(gh) = &s.github else {
+            unread.get_or_insert_with(|| Evidence::new(
+                format!("GitHub repository {repo}"),
+                format!(
+                    "{name}: trust config {} trusts GitHub repository {repo}, but no GitHub API was given (--github-token-env, GITHUB_TOKEN) to read whether it uses immutable subject claims, which npm's exchange refuses (npm/cli#9969)",
+                    config.display_id()
+                ),
+            ));
+            continue;
+        };
+        let source = format!("GET {}repos/{repo}/actions/oidc/customization/sub", gh.api);
+        match s.github_subjects.get(repo) {
+            Some(Ok(false)) => {}
+            Some(Ok(true)) => {
+                let cause = tokenless_trust::Cause::GithubImmutableSubject;
+                return Verdict::Fails(Evidence::new(
+                    source,
+                    format!(
+                        "{name}: trust config {} trusts GitHub repository {repo}, which uses immutable subject claims (`sub` is repo:owner@<id>/repo@<id>:…); {}, so no publish through it can succeed. Follow {}; until npm accepts them, switch {repo} back to the classic subject where GitHub allows it (`PUT /repos/{repo}/actions/oidc/customization/sub` without `use_immutable_subject`), or publish from a repository that still gets repo:owner/repo:…",
+                        config.display_id(),
+                        cause.describe(),
+                        cause.issue()
+                    ),
+                ));
+            }
+            Some(Err(e)) => {
+                unread.get_or_insert_with(|| {
+                    Evidence::new(
+                        &source,
+                        format!("{name}: cannot read the subject claims of {repo}: {e}"),
+                    )
+                });
+            }
+            None => {
+                unread.get_or_insert_with(|| {
+                    Evidence::new(
+                        &source,
+                        format!("{name}: the subject claims of {repo} were not read"),
+                    )
+                });
+            }
+        }
+    }
+    unread.map_or(Verdict::Works, Verdict::Unread)
 }
 
 /// Packages with at least one trust config (the domain of context-bound and release-verified).

@@ -633,3 +633,77 @@ fn a_second_unbound_trust_config_fails_context_bound() {
     );
     assert!(evidence(&s, CheckId::ContextBound).contains("t-second pins no context"));
 }
+
+#[test]
+fn a_github_repository_with_immutable_subject_claims_fails_trusted_publisher() {
+    // @acme/a publishes from GitHub acme/a; @acme/b stays on CircleCI.
+    let with_github = |subject: Option<Result<bool, String>>, api: bool| {
+        let mut s = clean();
+        if let Ok(p) = &mut s.packages {
+            p[0].trust = Ok(vec![github_trust("t-gh", "acme/a")]);
+        }
+        if api {
+            s.github = Some(github_state());
+        }
+        if let Some(read) = subject {
+            s.github_subjects.insert("acme/a".into(), read);
+        }
+        s
+    };
+    let s = with_github(Some(Ok(true)), true);
+    assert_eq!(statuses(&s)[&CheckId::TrustedPublisher], Status::Fail);
+    let ev = evidence(&s, CheckId::TrustedPublisher);
+    for needle in [
+        "GET http://github/api/v3/repos/acme/a/actions/oidc/customization/sub",
+        "@acme/a: trust config t-gh trusts GitHub repository acme/a, which uses immutable subject claims",
+        "github-immutable-subject: npm's OIDC exchange answers 404 \"package not found\" although the trust config matches (npm/cli#9969)",
+        "switch acme/a back to the classic subject",
+    ] {
+        assert!(ev.contains(needle), "{needle}: {ev}");
+    }
+    // The classic subject passes, and the pass names what was read.
+    let s = with_github(Some(Ok(false)), true);
+    assert_eq!(statuses(&s)[&CheckId::TrustedPublisher], Status::Pass);
+    assert!(
+        evidence(&s, CheckId::TrustedPublisher).contains("classic subject claims"),
+        "{}",
+        evidence(&s, CheckId::TrustedPublisher)
+    );
+    // A read that failed, one never made, or no GitHub API at all: unknown, never a pass.
+    for (s, says) in [
+        (
+            with_github(Some(Err("HTTP 403".into())), true),
+            "cannot read the subject claims of acme/a: HTTP 403",
+        ),
+        (with_github(None, true), "were not read"),
+        (with_github(None, false), "no GitHub API was given"),
+    ] {
+        assert_eq!(
+            statuses(&s)[&CheckId::TrustedPublisher],
+            Status::Unknown,
+            "{says}"
+        );
+        let ev = evidence(&s, CheckId::TrustedPublisher);
+        assert!(ev.contains(says), "{says}: {ev}");
+    }
+}
+
+#[test]
+fn an_immutable_subject_fails_a_stage_only_package_too() {
+    let mut s = clean();
+    s.publishers = vec![publisher_allowing("[\"stage-publish\"]")];
+    if let Ok(p) = &mut s.packages {
+        let config = tokenless_api::npm::TrustConfig::from_json(
+            &serde_json::json!({"id": "t-gh", "type": "github",
+                "claims": {"repository": "acme/a", "workflow_ref": {"file": "publish.yml"}},
+                "permissions": ["createStagedPackage"]}),
+            "",
+        )
+        .expect("config");
+        p[0].trust = Ok(vec![config]);
+    }
+    s.github = Some(github_state());
+    s.github_subjects.insert("acme/a".into(), Ok(true));
+    assert_eq!(statuses(&s)[&CheckId::TrustedPublisher], Status::Fail);
+    assert!(evidence(&s, CheckId::TrustedPublisher).contains("npm/cli#9969"));
+}
