@@ -34,7 +34,8 @@ pub struct ClientOptions {
     /// Attempts per request (the first one included) on 5xx, timeouts and dropped
     /// connections; also the number of 429 answers tolerated.
     pub max_attempts: u32,
-    /// Requests in flight at once, across every clone of the client.
+    /// Requests in flight at once, across every client of the same server (origin): the
+    /// first client made for a server sets it.
     pub concurrency: usize,
     /// Longest `Retry-After` honoured; a longer one is clamped. Also the longest pause after
     /// a 429 without `Retry-After`.
@@ -47,8 +48,8 @@ pub struct ClientOptions {
     /// First and largest backoff between retries (exponential with jitter).
     pub min_backoff: Duration,
     pub max_backoff: Duration,
-    /// Most attempts started per second, across every clone of the client (`None`: no
-    /// cap). A client told the server's rate stays under it instead of learning it from
+    /// Most attempts started per second, across every client of the same server (`None`:
+    /// no cap). A client told the server's rate stays under it instead of learning it from
     /// 429s, each of which pauses every request.
     pub max_rate: Option<u32>,
 }
@@ -218,12 +219,45 @@ struct Throttle {
     level: u32,
 }
 
-struct Shared {
-    client: reqwest::Client,
+/// What every client of one server (scheme, host and port) shares: the requests in flight,
+/// the pause after a 429 and the rate cap. The registry and the CI providers' APIs usually
+/// are different servers, each with its own limits; where several APIs are one server (a
+/// tokenless sandbox, a self-hosted forge), one budget keeps them under its one limit
+/// together instead of each learning it from 429s.
+struct Budget {
     limiter: Semaphore,
     throttle: Mutex<Throttle>,
     /// With `max_rate`: the earliest start of the next attempt.
     next_slot: Mutex<Option<Instant>>,
+    max_rate: Option<u32>,
+}
+
+impl Budget {
+    /// The live budget of `origin`, or a new one sized by `options`.
+    fn of(origin: &str, options: &ClientOptions) -> Arc<Budget> {
+        use std::collections::HashMap;
+        use std::sync::{LazyLock, Weak};
+        static BUDGETS: LazyLock<Mutex<HashMap<String, Weak<Budget>>>> =
+            LazyLock::new(Default::default);
+        let mut budgets = BUDGETS.lock().unwrap_or_else(|p| p.into_inner());
+        budgets.retain(|_, b| b.strong_count() > 0);
+        if let Some(live) = budgets.get(origin).and_then(Weak::upgrade) {
+            return live;
+        }
+        let budget = Arc::new(Budget {
+            limiter: Semaphore::new(options.concurrency.max(1)),
+            throttle: Mutex::new(Throttle::default()),
+            next_slot: Mutex::new(None),
+            max_rate: options.max_rate,
+        });
+        budgets.insert(origin.to_owned(), Arc::downgrade(&budget));
+        budget
+    }
+}
+
+struct Shared {
+    client: reqwest::Client,
+    budget: Arc<Budget>,
     options: ClientOptions,
     stats: Stats,
 }
@@ -265,13 +299,12 @@ impl Http {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| invalid(format!("cannot build an HTTP client: {e}")))?;
+        let budget = Budget::of(&base.origin().ascii_serialization(), &options);
         Ok(Http {
             base,
             shared: Arc::new(Shared {
                 client,
-                limiter: Semaphore::new(options.concurrency.max(1)),
-                throttle: Mutex::new(Throttle::default()),
-                next_slot: Mutex::new(None),
+                budget,
                 options,
                 stats: Stats::default(),
             }),
@@ -312,6 +345,7 @@ impl Http {
         loop {
             let until = self
                 .shared
+                .budget
                 .throttle
                 .lock()
                 .map(|t| t.not_before)
@@ -325,7 +359,7 @@ impl Http {
 
     fn close_gate(&self, wait: Duration) {
         let until = Instant::now() + wait;
-        if let Ok(mut t) = self.shared.throttle.lock()
+        if let Ok(mut t) = self.shared.budget.throttle.lock()
             && t.not_before.is_none_or(|b| b < until)
         {
             t.not_before = Some(until);
@@ -337,7 +371,7 @@ impl Http {
     /// jitter, unless a pause was already decided after `sent` (the same burst).
     fn back_off(&self, sent: Instant) {
         let opts = &self.shared.options;
-        let Ok(mut t) = self.shared.throttle.lock() else {
+        let Ok(mut t) = self.shared.budget.throttle.lock() else {
             return;
         };
         if t.paused_at.is_some_and(|p| p >= sent) {
@@ -360,7 +394,7 @@ impl Http {
     /// the next 429 without `Retry-After` starts the backoff over. Answers to attempts sent
     /// before the last pause say nothing about it.
     fn calm(&self, sent: Instant) {
-        if let Ok(mut t) = self.shared.throttle.lock()
+        if let Ok(mut t) = self.shared.budget.throttle.lock()
             && t.level > 0
             && t.paused_at.is_none_or(|p| p < sent)
         {
@@ -370,13 +404,14 @@ impl Http {
 
     /// With `max_rate`, wait for this attempt's start slot (slots are 1/rate apart).
     async fn wait_slot(&self) {
-        let Some(rate) = self.shared.options.max_rate.filter(|r| *r > 0) else {
+        let Some(rate) = self.shared.budget.max_rate.filter(|r| *r > 0) else {
             return;
         };
         let every = Duration::from_secs(1) / rate;
         let at = {
             let mut next = self
                 .shared
+                .budget
                 .next_slot
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
@@ -409,6 +444,7 @@ impl Http {
         // `concurrency`, so below the server's rate a request is answered 429 at most once.
         let _permit = self
             .shared
+            .budget
             .limiter
             .acquire()
             .await
@@ -569,6 +605,48 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clients_of_one_server_share_one_budget() {
+        let opts = ClientOptions {
+            concurrency: 3,
+            ..ClientOptions::default()
+        };
+        let registry = Http::new("http://127.0.0.1:9/", opts.clone()).expect("client");
+        let circleci = Http::new("http://127.0.0.1:9/api/v2", opts.clone()).expect("client");
+        let other = Http::new("http://127.0.0.1:10/", opts.clone()).expect("client");
+        assert!(Arc::ptr_eq(
+            &registry.shared.budget,
+            &circleci.shared.budget
+        ));
+        assert!(!Arc::ptr_eq(&registry.shared.budget, &other.shared.budget));
+        assert_eq!(registry.shared.budget.limiter.available_permits(), 3);
+        // A 429 pause of one API holds the other's requests too.
+        circleci.close_gate(Duration::from_secs(5));
+        assert!(
+            registry
+                .shared
+                .budget
+                .throttle
+                .lock()
+                .expect("lock")
+                .not_before
+                .is_some_and(|t| t > Instant::now())
+        );
+        // Once every client of a server is gone, the next one starts afresh.
+        drop((registry, circleci));
+        let fresh = Http::new("http://127.0.0.1:9/", opts).expect("client");
+        assert!(
+            fresh
+                .shared
+                .budget
+                .throttle
+                .lock()
+                .expect("lock")
+                .not_before
+                .is_none()
+        );
+    }
 
     #[test]
     fn retry_after_parses_seconds_and_ignores_garbage() {

@@ -41,6 +41,8 @@ pub mod fix;
 pub mod follow;
 pub mod github;
 pub mod gitlab;
+pub mod lines;
+pub mod location;
 pub mod model;
 pub mod provider;
 pub mod publish;
@@ -53,6 +55,7 @@ pub mod yaml;
 pub use finding::{
     Confidence, Finding, Hop, LintError, RuleId, RuleMeta, Severity, Span, rule_meta,
 };
+pub use location::Location;
 pub use provider::Provider;
 pub use rules::RULES;
 

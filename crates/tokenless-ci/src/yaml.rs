@@ -369,11 +369,11 @@ impl<'f, 't> Builder<'f, 't> {
     }
 
     fn error_at(&self, byte: usize, message: impl Into<String>) -> ParseError {
-        let (line, column) = line_col(self.source, self.orig(byte));
+        let at = crate::lines::position(self.source, self.orig(byte));
         ParseError {
             file: self.file,
-            line,
-            column,
+            line: at.line,
+            column: at.column,
             message: message.into(),
         }
     }
@@ -821,20 +821,6 @@ fn node_can_start(before: &str) -> bool {
     t.ends_with(':') || last == "-" || last == "?" || last.starts_with(['!', '&'])
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(text: &str, byte: usize) -> (usize, usize) {
-    let byte = byte.min(text.len());
-    let mut b = byte;
-    while !text.is_char_boundary(b) {
-        b -= 1;
-    }
-    let before = &text[..b];
-    let line = before.bytes().filter(|c| *c == b'\n').count() + 1;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let column = text[line_start..b].chars().count() + 1;
-    (line, column)
-}
-
 /// Map a decoded byte range `[start, end)` of `value` to offsets in `region` (the scalar's
 /// source text). Walks both in step; source bytes that decoding drops (indentation, the
 /// block header, folded line breaks, doubled single quotes, quotes) may be skipped, any
@@ -910,6 +896,12 @@ fn map_offsets(
 mod tests {
     use super::*;
 
+    /// (line, column) of a byte offset.
+    fn pos(text: &str, at: usize) -> (usize, usize) {
+        let p = crate::lines::position(text, at);
+        (p.line, p.column)
+    }
+
     fn parse(src: &str) -> (Forest, NodeId) {
         let mut f = Forest::default();
         let r = f.parse("t.yml", src).expect("parses");
@@ -946,7 +938,7 @@ mod tests {
         let at = f.text(v).find("npm").expect("npm");
         let sp = f.sub_span(v, at, at + 11);
         assert_eq!(&nested[sp.start..sp.end], "npm publish");
-        assert_eq!(line_col(nested, sp.start), (5, 7));
+        assert_eq!(pos(nested, sp.start), (5, 7));
     }
 
     #[test]
@@ -995,7 +987,7 @@ mod tests {
         assert_eq!(&step[b.start..b.end], "b");
         let k = f.get(f.items(steps)[1], "x").expect("x");
         let v = f.get(k, "k").expect("k");
-        assert_eq!(line_col(step, f.span(v).start), (7, 6));
+        assert_eq!(pos(step, f.span(v).start), (7, 6));
 
         let nested = "jobs:\n  build:\n    steps: [\n      checkout,\n  'run it', \"x\n  y\" # c\n  ]\n    after: |\n      [ not flow\n";
         let (f, r) = parse(nested);
@@ -1028,7 +1020,7 @@ mod tests {
         assert_eq!(f.items(b).len(), 2);
         assert_eq!(f.text(f.get(r, "d").expect("d")), "text");
         let e = f.get(r, "e").expect("e");
-        assert_eq!(line_col(src, f.span(e).start), (5, 4));
+        assert_eq!(pos(src, f.span(e).start), (5, 4));
         assert_eq!(&src[f.span(e).start..f.span(e).end], "'w'");
     }
 

@@ -1043,3 +1043,47 @@ async fn a_sandbox_whose_sessions_all_ended_is_refused_with_a_way_out() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("no owner with a live session"), "{stderr}");
 }
+
+/// The same audit of one org in every format, as the CLI prints it: the `migrated` org
+/// (CircleCI, GitHub and GitLab publishers) audited by its owner without a record or
+/// attestations, and with an `NPM_TOKEN` Actions secret: pass, fail and unknown side by
+/// side. Ports, ids, times and redacted credentials are masked.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mixed_provider_org_in_every_format() {
+    let sandbox = start(Scenario::Migrated).await;
+    let info = sandbox.info();
+    let gh = info.github.as_ref().expect("github");
+    let put = reqwest::Client::new()
+        .put(format!(
+            "{}/repos/acme/site/actions/secrets/NPM_TOKEN",
+            gh.api
+        ))
+        .bearer_auth(&gh.token)
+        .json(&serde_json::json!({"encrypted_value": "c2VhbGVk", "key_id": "sandbox-key-1"}))
+        .send()
+        .await
+        .expect("secret sent");
+    assert_eq!(put.status().as_u16(), 201);
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"127\.0\.0\.1:\d+", "[sandbox]");
+    settings.add_filter(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        "[uuid]",
+    );
+    settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z", "[time]");
+    settings.add_filter(r"npm_…\w{4}", "npm_…[redacted]");
+    settings.add_filter(r"/[^\s\x22]*/examples/sandbox/", "[examples]/sandbox/");
+    for (format, name) in [
+        ("text", "mixed_org_text"),
+        ("json", "mixed_org_json"),
+        ("sarif", "mixed_org_sarif"),
+        ("markdown", "mixed_org_markdown"),
+    ] {
+        let (code, out) = audit_as(&sandbox, format).await;
+        assert_eq!(code, 1, "{out}");
+        if format == "sarif" {
+            sarif_schema::assert_valid(&serde_json::from_str(&out).expect("sarif is JSON"));
+        }
+        settings.bind(|| insta::assert_snapshot!(name, out));
+    }
+}

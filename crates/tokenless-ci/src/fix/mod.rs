@@ -692,9 +692,9 @@ pub(crate) fn publish_line(
     let old_line =
         if loc.file == n.file && loc.span.start >= n.span.start && loc.span.end <= n.span.end {
             let first = forest.sub_span(node, 0, 0).start;
-            crate::yaml::line_col(src, loc.span.start)
-                .0
-                .checked_sub(crate::yaml::line_col(src, first).0)
+            let index = crate::lines::LineIndex::new(src);
+            let line = |at| index.position(src, at).line;
+            line(loc.span.start).checked_sub(line(first))
         } else {
             None
         };

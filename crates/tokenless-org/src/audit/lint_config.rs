@@ -1,7 +1,7 @@
 //! Lint, as oidc-publish-job counts it: only the rules that mean "this publish job uses
 //! a stored credential or cannot get an id token".
 
-use tokenless_ci::{Document, FileSource, NoFiles, Provider};
+use tokenless_ci::{Document, FileSource, Location, NoFiles, Provider, lines::LineIndex};
 
 use super::{
     checks::RULES,
@@ -38,6 +38,7 @@ pub fn lint_one(
         .unwrap_or_default();
     publish_jobs.sort();
     publish_jobs.dedup();
+    let index = LineIndex::new(source);
     let findings = analysis
         .map(|a| {
             a.findings
@@ -47,12 +48,10 @@ pub fn lint_one(
                     // Findings in included files point into those files; without their
                     // text only the path is certain.
                     let location = if f.path == label {
-                        format!(
-                            "{label}:{}",
-                            tokenless_ci::yaml::line_col(source, f.span.start).0
-                        )
+                        let at = index.position(source, f.span.start);
+                        Location::file(label, at.line, at.column)
                     } else {
-                        f.path.clone()
+                        Location::file(f.path.clone(), 0, 0)
                     };
                     LintHit {
                         rule: f.rule.as_str(),

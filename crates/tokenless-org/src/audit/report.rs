@@ -2,6 +2,7 @@
 //! evidence that names where it came from. Renderers read this; they never decide.
 
 use serde::Serialize;
+use tokenless_ci::Location;
 
 /// A box of the Definition of Done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -94,13 +95,13 @@ impl CheckId {
                 "publish a release through the CI job (OIDC) so that its `_npmUser.trustedPublisher` names the current trust config"
             }
             CheckId::NoStaticTokens => {
-                "delete the listed tokens (`npm token revoke <key>`); sign in as each listed member to list theirs"
+                "delete the listed tokens (`npm token revoke <key>`, or `tokenless tokens revoke`); each listed member runs `tokenless tokens revoke` and `tokenless tokens attest` under their own login, and the audit reads the statements with --attestations DIR"
             }
             CheckId::NoServiceAccounts => {
                 "remove the listed accounts from the org (`npm org rm <org> <user>`) after deleting their tokens; classify every member in `[members]` of tokenless.toml"
             }
             CheckId::DisallowTokens => {
-                "run `npm access set mfa=publish <pkg>` for each listed package, or check \"Require two-factor authentication and disallow tokens\" under each package's Settings → Publishing access"
+                "run `tokenless apply` (it sets mfa=publish and records the registry's acknowledgement, which the audit reads), or check \"Require two-factor authentication and disallow tokens\" under each listed package's Settings → Publishing access"
             }
             CheckId::ReadOnlyTeams => {
                 "make the listed teams read-only (`npm access grant read-only <scope:team> <pkg>`); write belongs to owners only"
@@ -132,19 +133,31 @@ impl Status {
 }
 
 /// One fact behind a status: where it came from (`GET /-/package/@acme%2fa/trust`,
-/// `.circleci/config.yml:12`, `tokenless.toml [members]`) and what it says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// `.circleci/config.yml:12:7`, `tokenless.toml [members]`) and what it says. In JSON,
+/// `source` is the location as text and `location` the typed one.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evidence {
-    pub source: String,
+    pub source: Location,
     pub detail: String,
 }
 
 impl Evidence {
-    pub fn new(source: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn new(source: impl Into<Location>, detail: impl Into<String>) -> Self {
         Evidence {
             source: source.into(),
             detail: detail.into(),
         }
+    }
+}
+
+impl Serialize for Evidence {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut e = s.serialize_struct("Evidence", 3)?;
+        e.serialize_field("source", &self.source.to_string())?;
+        e.serialize_field("location", &self.source)?;
+        e.serialize_field("detail", &self.detail)?;
+        e.end()
     }
 }
 

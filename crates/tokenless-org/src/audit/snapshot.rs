@@ -172,8 +172,7 @@ impl ConfigLint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LintHit {
     pub rule: &'static str,
-    /// `file:line`.
-    pub location: String,
+    pub location: tokenless_ci::Location,
     pub message: String,
 }
 

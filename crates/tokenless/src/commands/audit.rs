@@ -322,7 +322,7 @@ fn print_report(report: &Report, format: Format, verbose: bool) -> anyhow::Resul
     let text = match format {
         Format::Text => render::audit_text::render(report, verbose),
         Format::Json => render::audit_json::render(report),
-        Format::Sarif => render::audit_sarif::render(report),
+        Format::Sarif => render::sarif::audit::render(report),
         Format::Markdown => render::audit_markdown::render(report),
     };
     render::write_all(&mut render::stdout(), &text).context("cannot write the report")

@@ -18,9 +18,9 @@ use super::lint::{self, Job, ProviderArg, read};
 use crate::render::{
     self,
     fix_report::{Changed, FileOutcome, FixReport, Remaining},
-    line_index::LineIndex,
     lint_report::InputError,
 };
+use tokenless_ci::lines::LineIndex;
 
 const LONG_ABOUT: &str = "\
 Rewrite CI configs to publish through OIDC trusted publishing, touching only what must

@@ -26,9 +26,9 @@ use tokenless_ci::{Document, Finding, Provider, Severity, detect, suppress};
 use crate::config::{Config, lint::LintConfig};
 use crate::render::{
     self,
-    line_index::LineIndex,
     lint_report::{InputError, LintReport, LocatedFinding, PublishEntry},
 };
+use tokenless_ci::lines::LineIndex;
 
 const LONG_ABOUT: &str = "\
 Find every way a CI config still publishes to npm with a stored credential, and every way
@@ -224,7 +224,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
             render::lint_text::render(&report)
         }
         LintFormat::Json => render::lint_json::render(&report),
-        LintFormat::Sarif => render::lint_sarif::render(&report),
+        LintFormat::Sarif => render::sarif::lint::render(&report),
     };
     render::write_all(&mut render::stdout(), &text).context("cannot write the report")?;
 

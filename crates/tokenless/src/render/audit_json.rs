@@ -1,5 +1,7 @@
 //! `--format json`: `{"version": 1, "scope", "checks": [{"id", "status", "title",
-//! "evidence": [{"source", "detail"}]}], "passed"}`.
+//! "evidence": [{"source", "location", "detail"}]}], "passed"}`; `source` is the location
+//! as text, `location` the typed one (`{"kind": "file", "path", "line", "column"}` or
+//! `{"kind": "resource", "name"}`).
 
 use tokenless_org::audit::Report;
 

@@ -43,7 +43,12 @@ pub fn render(report: &Report) -> String {
             continue;
         }
         for e in &check.evidence {
-            let _ = writeln!(out, "  - {}: {}", code(&e.source), escape(&e.detail));
+            let _ = writeln!(
+                out,
+                "  - {}: {}",
+                code(&e.source.to_string()),
+                escape(&e.detail)
+            );
         }
         let _ = writeln!(out, "  - **Next:** {}", escape(check.id.next_step()));
     }

@@ -1,8 +1,8 @@
 //! The four renderers over one report with a pass, a fail and an unknown.
 
 use super::{
-    audit_json as render_json, audit_markdown as render_markdown, audit_sarif as render_sarif,
-    audit_text as render_text,
+    audit_json as render_json, audit_markdown as render_markdown, audit_text as render_text,
+    sarif::audit as render_sarif,
 };
 use tokenless_org::audit::{
     Status,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use tokenless_ci::{Finding, Severity};
 
-use super::line_index::Position;
+use tokenless_ci::lines::Position;
 
 /// One finding to show, with its path as the user should see it and its span located.
 #[derive(Debug, Clone)]

@@ -6,8 +6,8 @@
 use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
 use tokenless_ci::Severity;
 
-use super::line_index::LineIndex;
 use super::lint_report::{LintReport, LocatedFinding};
+use tokenless_ci::lines::LineIndex;
 
 /// The whole text report: one diagnostic per finding, then the summary line.
 pub fn render(report: &LintReport) -> String {

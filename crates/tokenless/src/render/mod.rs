@@ -1,19 +1,17 @@
 //! Renderers: data in, text out. Each command's report has its own renderers beside the
-//! shared helpers here (`lint_text`, `lint_json`, `lint_sarif`; audit adds its own).
+//! shared helpers here (`lint_text`, `lint_json`, `sarif`; audit adds its own).
 //! Renderers never decide what is a problem; they only lay out what they are given.
 
 pub mod audit_json;
 pub mod audit_markdown;
-pub mod audit_sarif;
 pub mod audit_text;
 pub mod fix_report;
 pub mod init_toml;
-pub mod line_index;
 pub mod lint_json;
 pub mod lint_report;
-pub mod lint_sarif;
 pub mod lint_text;
 pub mod plan_text;
+pub mod sarif;
 
 use std::io::{self, Write};
 

@@ -4,8 +4,8 @@ use std::ops::Range;
 
 use tokenless_ci::{Confidence, Finding, RuleId, Severity, Span};
 
-use super::line_index::LineIndex;
 use super::lint_report::{LintReport, LocatedFinding};
+use tokenless_ci::lines::LineIndex;
 
 pub const PATH: &str = "ci.yml";
 

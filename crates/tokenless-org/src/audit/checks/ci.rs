@@ -38,7 +38,7 @@ fn lint_evidence(
         Ok(hits) => {
             for h in hits {
                 fails.push(Evidence::new(
-                    &h.location,
+                    h.location.clone(),
                     format!("{}: {} ({})", h.rule, h.message, lint.origin),
                 ));
             }

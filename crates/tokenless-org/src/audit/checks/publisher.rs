@@ -121,6 +121,30 @@ pub fn trusted_publisher(s: &Snapshot) -> CheckResult {
             list_some(&good, 10)
         ),
     )];
+    // Each package's configs, and the one its latest version came through.
+    for p in packages.iter().filter(|p| good.contains(&p.name.as_str())) {
+        let Ok(configs) = &p.trust else { continue };
+        let listed: Vec<String> = configs
+            .iter()
+            .map(|c| format!("{} {}", c.provider().as_str(), c.display_id()))
+            .collect();
+        let latest = match &p.releases {
+            Some(Ok(r)) => r
+                .latest
+                .as_deref()
+                .and_then(|v| r.versions.iter().find(|x| x.version == v))
+                .map(|x| match &x.oidc_config_id {
+                    Some(id) => format!("; latest {} came through {id}", x.version),
+                    None => format!("; latest {} came through no trust config", x.version),
+                })
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        passes.push(Evidence::new(
+            package_source(&p.name, "trust"),
+            format!("{}: {}{latest}", p.name, listed.join(", ")),
+        ));
+    }
     let classic: Vec<&str> = s
         .github_subjects
         .iter()

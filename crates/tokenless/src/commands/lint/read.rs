@@ -10,7 +10,7 @@ use std::{
 
 use tokenless_ci::FileSource;
 
-use crate::render::line_index::LineIndex;
+use tokenless_ci::lines::LineIndex;
 
 /// The largest file `tokenless lint` reads. Real CI configs are kilobytes; the largest
 /// public ones are a few hundred. Anything bigger is refused before it is read.

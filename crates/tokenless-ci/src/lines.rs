@@ -1,4 +1,5 @@
-//! Byte offsets to 1-based lines and columns, computed once per file.
+//! Byte offsets to 1-based lines and columns, computed once per file: the one line and
+//! column calculator of tokenless (lint, fix, the audit's lint, the renderers).
 //!
 //! Columns count characters (Unicode scalar values), not bytes, so a caret and a column
 //! number agree with what an editor shows for non-ASCII text. SARIF calls this
@@ -70,6 +71,12 @@ impl LineIndex {
         };
         start..end.max(start)
     }
+}
+
+/// The position of byte `offset` in `text`, for a one-off lookup (several lookups in one
+/// text: build a [`LineIndex`] once).
+pub fn position(text: &str, offset: usize) -> Position {
+    LineIndex::new(text).position(text, offset)
 }
 
 fn floor_char_boundary(text: &str, mut offset: usize) -> usize {

@@ -13,47 +13,17 @@ use std::collections::HashMap;
 use serde::Serialize;
 use tokenless_ci::{RULES, RuleMeta, Severity};
 
-use super::lint_report::{InputError, LintReport, LocatedFinding};
+use super::{
+    ArtifactLocation, Configuration, Driver, Invocation, Location, Log, Notification,
+    PhysicalLocation, Region, Run, Snippet, Text, Tool, uri,
+};
+use crate::render::lint_report::{InputError, LintReport, LocatedFinding};
 
 /// Where `docs/rules.md` is published; `helpUri` is this plus `#<rule-id>`.
 pub const RULES_DOC_URL: &str =
     "https://github.com/tokenless-dev/tokenless/blob/main/docs/rules.md";
-const SCHEMA_URL: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 /// The `partialFingerprints` key; bump the suffix if the recipe ever changes.
 pub const FINGERPRINT_KEY: &str = "tokenless/v1";
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Log<'a> {
-    #[serde(rename = "$schema")]
-    schema: &'static str,
-    version: &'static str,
-    runs: [Run<'a>; 1],
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Run<'a> {
-    tool: Tool,
-    invocations: [Invocation<'a>; 1],
-    results: Vec<SarifResult<'a>>,
-    column_kind: &'static str,
-}
-
-#[derive(Serialize)]
-struct Tool {
-    driver: Driver,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Driver {
-    name: &'static str,
-    version: &'static str,
-    semantic_version: &'static str,
-    information_uri: &'static str,
-    rules: Vec<Rule>,
-}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -69,19 +39,9 @@ struct Rule {
 }
 
 #[derive(Serialize)]
-struct Text {
-    text: String,
-}
-
-#[derive(Serialize)]
 struct Help {
     text: String,
     markdown: String,
-}
-
-#[derive(Serialize)]
-struct Configuration {
-    level: &'static str,
 }
 
 #[derive(Serialize)]
@@ -90,20 +50,6 @@ struct RuleProperties {
     precision: &'static str,
     #[serde(rename = "security-severity")]
     security_severity: &'static str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Invocation<'a> {
-    execution_successful: bool,
-    tool_execution_notifications: Vec<Notification<'a>>,
-}
-
-#[derive(Serialize)]
-struct Notification<'a> {
-    level: &'static str,
-    message: Text,
-    locations: [Location<'a>; 1],
 }
 
 #[derive(Serialize)]
@@ -136,21 +82,8 @@ struct ResultProperties<'a> {
 #[serde(rename_all = "camelCase")]
 struct RelatedLocation {
     id: usize,
-    physical_location: HopLocation,
+    physical_location: PhysicalLocation<'static>,
     message: Text,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct HopLocation {
-    artifact_location: ArtifactLocation,
-    region: HopRegion,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct HopRegion {
-    start_line: usize,
 }
 
 #[derive(Serialize)]
@@ -172,56 +105,12 @@ struct ThreadFlowLocation {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct FlowLocation {
-    physical_location: HopLocation,
+    physical_location: PhysicalLocation<'static>,
     message: Text,
 }
 
-fn hop_location(hop: &tokenless_ci::Hop) -> HopLocation {
-    HopLocation {
-        artifact_location: ArtifactLocation {
-            uri: uri(&hop.file),
-        },
-        region: HopRegion {
-            start_line: hop.line.max(1),
-        },
-    }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Location<'a> {
-    physical_location: PhysicalLocation<'a>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PhysicalLocation<'a> {
-    artifact_location: ArtifactLocation,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    region: Option<Region<'a>>,
-}
-
-#[derive(Serialize)]
-struct ArtifactLocation {
-    uri: String,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Region<'a> {
-    start_line: usize,
-    start_column: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    end_line: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    end_column: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    snippet: Option<Snippet<'a>>,
-}
-
-#[derive(Serialize)]
-struct Snippet<'a> {
-    text: &'a str,
+fn hop_location(hop: &tokenless_ci::Hop) -> PhysicalLocation<'static> {
+    PhysicalLocation::file(&hop.file, hop.line.max(1), 0)
 }
 
 pub fn render(report: &LintReport) -> String {
@@ -246,20 +135,18 @@ pub fn render(report: &LintReport) -> String {
                 message: Text {
                     text: format!("{} Fix: {}", f.message, f.help),
                 },
-                locations: [Location {
-                    physical_location: PhysicalLocation {
-                        artifact_location: ArtifactLocation { uri: uri(&f.path) },
-                        region: Some(Region {
-                            start_line: located.start.line,
-                            start_column: located.start.column,
-                            end_line: Some(located.end.line),
-                            end_column: Some(located.end.column),
-                            snippet: source
-                                .get(f.span.start..f.span.end)
-                                .map(|text| Snippet { text }),
-                        }),
-                    },
-                }],
+                locations: [Location::physical(PhysicalLocation {
+                    artifact_location: ArtifactLocation { uri: uri(&f.path) },
+                    region: Some(Region {
+                        start_line: located.start.line,
+                        start_column: Some(located.start.column),
+                        end_line: Some(located.end.line),
+                        end_column: Some(located.end.column),
+                        snippet: source
+                            .get(f.span.start..f.span.end)
+                            .map(|text| Snippet { text }),
+                    }),
+                })],
                 related_locations: chain
                     .iter()
                     .skip(1)
@@ -301,31 +188,19 @@ pub fn render(report: &LintReport) -> String {
             }
         })
         .collect();
-    let log = Log {
-        schema: SCHEMA_URL,
-        version: "2.1.0",
-        runs: [Run {
-            tool: Tool {
-                driver: Driver {
-                    name: "tokenless",
-                    version: env!("CARGO_PKG_VERSION"),
-                    semantic_version: env!("CARGO_PKG_VERSION"),
-                    information_uri: "https://github.com/tokenless-dev/tokenless",
-                    rules: RULES.iter().map(rule).collect(),
-                },
-            },
-            invocations: [Invocation {
-                execution_successful: report.errors.is_empty(),
-                tool_execution_notifications: report.errors.iter().map(notification).collect(),
-            }],
-            results,
-            column_kind: "unicodeCodePoints",
-        }],
-    };
-    // Serialising plain structs of strings and integers cannot fail.
-    let mut text = serde_json::to_string_pretty(&log).unwrap_or_default();
-    text.push('\n');
-    text
+    Log::of(Run {
+        tool: Tool {
+            driver: Driver::tokenless(RULES.iter().map(rule).collect()),
+        },
+        invocations: Some([Invocation {
+            execution_successful: report.errors.is_empty(),
+            tool_execution_notifications: report.errors.iter().map(notification).collect(),
+        }]),
+        results,
+        column_kind: "unicodeCodePoints",
+        properties: None,
+    })
+    .to_text()
 }
 
 fn rule(meta: &RuleMeta) -> Rule {
@@ -367,20 +242,7 @@ fn notification(error: &InputError) -> Notification<'_> {
         message: Text {
             text: error.message.clone(),
         },
-        locations: [Location {
-            physical_location: PhysicalLocation {
-                artifact_location: ArtifactLocation {
-                    uri: uri(&error.path),
-                },
-                region: (error.line > 0).then_some(Region {
-                    start_line: error.line,
-                    start_column: error.column.max(1),
-                    end_line: None,
-                    end_column: None,
-                    snippet: None,
-                }),
-            },
-        }],
+        locations: [Location::file(&error.path, error.line, error.column)],
     }
 }
 
@@ -420,7 +282,7 @@ fn normalized_flagged_text(source: &str, located: &LocatedFinding) -> String {
     let span = located.finding.span;
     let text = source.get(span.start..span.end).unwrap_or_default();
     let text = if text.trim().is_empty() {
-        let index = super::line_index::LineIndex::new(source);
+        let index = tokenless_ci::lines::LineIndex::new(source);
         source
             .get(index.line_range(source, located.start.line))
             .unwrap_or_default()
@@ -441,26 +303,6 @@ fn fingerprint_hash(rule: &str, path: &str, text: &str) -> u64 {
         }
     }
     hash
-}
-
-/// A relative URI reference for a path (`/` separators, percent-encoded); absolute paths
-/// become `file://` URIs.
-fn uri(path: &str) -> String {
-    let path = path.replace('\\', "/");
-    let path = path.strip_prefix("./").unwrap_or(&path);
-    let mut out = String::with_capacity(path.len());
-    if path.starts_with('/') {
-        out.push_str("file://");
-    }
-    for byte in path.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                out.push(char::from(byte));
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -545,13 +387,7 @@ mod tests {
     }
 
     #[test]
-    fn uris_are_relative_and_encoded() {
-        assert_eq!(
-            uri("./a b/.github/workflows/x.yml"),
-            "a%20b/.github/workflows/x.yml"
-        );
-        assert_eq!(uri("dir\\c.yml"), "dir/c.yml");
-        assert_eq!(uri("/abs/é.yml"), "file:///abs/%C3%A9.yml");
+    fn rule_names_are_pascal_case() {
         assert_eq!(pascal_case("static-token-publish"), "StaticTokenPublish");
     }
 }

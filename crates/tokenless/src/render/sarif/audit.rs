@@ -1,0 +1,73 @@
+//! `tokenless audit --format sarif`: one rule per box, one result per evidence item of each
+//! failing (`error`) or unknown (`warning`) box, at the evidence's own location.
+
+use serde::Serialize;
+use tokenless_org::audit::{CheckId, Report, Status};
+
+use super::{Configuration, Driver, Location, Log, Run, Text, Tool};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Rule {
+    id: &'static str,
+    short_description: Text,
+    help: Text,
+    default_configuration: Configuration,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifResult<'a> {
+    rule_id: &'static str,
+    rule_index: usize,
+    level: &'static str,
+    message: Text,
+    locations: [Location<'a>; 1],
+}
+
+pub fn render(report: &Report) -> String {
+    let rules = CheckId::ALL
+        .iter()
+        .map(|id| Rule {
+            id: id.as_str(),
+            short_description: Text {
+                text: id.title().to_owned(),
+            },
+            help: Text {
+                text: id.next_step().to_owned(),
+            },
+            default_configuration: Configuration { level: "error" },
+        })
+        .collect();
+    let mut results = Vec::new();
+    for check in &report.checks {
+        let level = match check.status {
+            Status::Pass => continue,
+            Status::Fail => "error",
+            Status::Unknown => "warning",
+        };
+        let rule_index = CheckId::ALL
+            .iter()
+            .position(|id| *id == check.id)
+            .unwrap_or(0);
+        results.extend(check.evidence.iter().map(|e| SarifResult {
+            rule_id: check.id.as_str(),
+            rule_index,
+            level,
+            message: Text {
+                text: format!("{} ({}): {}", check.title, check.status.as_str(), e.detail),
+            },
+            locations: [Location::of(&e.source)],
+        }));
+    }
+    Log::of(Run::<Rule, SarifResult, ()> {
+        tool: Tool {
+            driver: Driver::tokenless(rules),
+        },
+        invocations: None,
+        results,
+        column_kind: "unicodeCodePoints",
+        properties: Some(serde_json::json!({"scope": report.scope, "passed": report.passed})),
+    })
+    .to_text()
+}
