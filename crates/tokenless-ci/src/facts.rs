@@ -256,7 +256,7 @@ pub struct Facts {
 }
 
 static TOKEN_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(NODE_AUTH_TOKEN|YARN_NPM_AUTH_TOKEN|NPM_CONFIG__AUTHTOKEN|npm_config_//.*:_authtoken|[A-Z0-9_]*NPM[A-Z0-9_]*TOKEN[A-Z0-9_]*)$")
+    Regex::new(r"(?i)^(NODE_AUTH_TOKEN|YARN_NPM_AUTH_TOKEN|NPM_CONFIG__AUTHTOKEN|npm_config_//.*:_authtoken|[A-Z0-9_]*NPM[A-Z0-9_]*(TOKEN|AUTH)[A-Z0-9_]*)$")
         .expect("static regex")
 });
 static OIDC_REF: LazyLock<Regex> = LazyLock::new(|| {
@@ -290,6 +290,15 @@ static REGISTRY_LINE: LazyLock<Regex> = LazyLock::new(|| {
 pub fn is_token_name(name: &str) -> bool {
     let up = name.to_ascii_uppercase();
     TOKEN_NAME.is_match(name) && !up.contains("ID_TOKEN") && !up.contains("GITHUB")
+}
+
+/// An action input that takes an npm token (`token`, `npm-token`, `node-auth-token`, or
+/// any token-like name).
+pub fn is_token_input(name: &str) -> bool {
+    matches!(
+        name,
+        "token" | "npm-token" | "npm_token" | "npmToken" | "node-auth-token"
+    ) || is_token_name(name)
 }
 
 /// Classify a credential value. `extra_oidc` are more variable names that hold an id
@@ -615,17 +624,7 @@ fn uses_facts(
         f.registries
             .push(RegistrySetting::from((h, Loc::of(forest, r.value))));
     }
-    const TOKEN_INPUTS: &[&str] = &[
-        "token",
-        "npm-token",
-        "npm_token",
-        "npmToken",
-        "node-auth-token",
-    ];
-    for t in inputs
-        .iter()
-        .filter(|x| TOKEN_INPUTS.contains(&x.name.as_str()) || is_token_name(&x.name))
-    {
+    for t in inputs.iter().filter(|x| is_token_input(&x.name)) {
         let source = classify(&t.text, oidc);
         f.wires.push(Wire {
             step: Some(i),

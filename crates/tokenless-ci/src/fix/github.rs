@@ -42,11 +42,7 @@ pub fn fix_job(input: &JobIn<'_>, d: &mut Draft) {
             }
             StepKind::Uses { inputs, .. } if wants_oidc && publishes_here => {
                 for t in inputs.iter().filter(|t| {
-                    (crate::facts::is_token_name(&t.name)
-                        || matches!(
-                            t.name.as_str(),
-                            "token" | "npm-token" | "npm_token" | "npmToken"
-                        ))
+                    crate::facts::is_token_input(&t.name)
                         && matches!(
                             crate::facts::classify(&t.text, &[]),
                             crate::facts::Source::Static(_)

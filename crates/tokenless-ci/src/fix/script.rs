@@ -12,13 +12,6 @@ use regex::Regex;
 /// The audience npm's registry expects in an id token.
 pub const NPM_AUDIENCE: &str = "npm:registry.npmjs.org";
 
-/// A variable that holds a stored npm token (never `NPM_ID_TOKEN`).
-static TOKEN_VAR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"\$\{?(NODE_AUTH_TOKEN|YARN_NPM_AUTH_TOKEN|[A-Z0-9_]*NPM[A-Z0-9_]*TOKEN[A-Z0-9_]*)\b",
-    )
-    .expect("static regex")
-});
 /// A line that writes a registry credential (npmrc line, npm/yarn/pnpm config set).
 static WRITES_AUTH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:_authToken|npmAuthToken|:_auth\b|\b_auth\s*=|:_password\b)")
@@ -40,6 +33,7 @@ static CIRCLE_MINT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"circleci\s+run\s+oidc\s+get").expect("static regex"));
 static SET_E: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s*set\s+-[a-z]*e").expect("static regex"));
+/// A variable reference, `$NAME` or `${NAME`.
 static VAR_REF: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)").expect("static regex"));
 
@@ -84,9 +78,11 @@ pub fn classify(line: &str) -> LineKind {
         || t.starts_with("if ")
         || t.starts_with(": \"${")
         || t.starts_with(": ${");
-    let stored = TOKEN_VAR
-        .captures_iter(t)
-        .any(|c| c.get(1).is_some_and(|v| v.as_str() != "NPM_ID_TOKEN"));
+    // A variable that holds a stored npm token (never `NPM_ID_TOKEN`).
+    let stored = VAR_REF.captures_iter(t).any(|c| {
+        c.get(1)
+            .is_some_and(|v| crate::facts::is_token_name(v.as_str()))
+    });
     if checks && stored {
         return LineKind::TokenCheck;
     }

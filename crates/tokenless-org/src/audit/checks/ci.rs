@@ -1,6 +1,8 @@
 //! `oidc-publish-job`: lint of what actually ran (each project's latest compiled config)
 //! and of `--repo` paths, plus npm-token-like CI variables (the silent fallback).
 
+use tokenless_ci::facts::is_token_name;
+
 use crate::audit::{
     report::{CheckId, CheckResult, Evidence},
     snapshot::{ConfigLint, Snapshot},
@@ -13,16 +15,6 @@ pub const RULES: [&str; 4] = [
     "oidc-token-misused",
     "token-fallback",
 ];
-
-/// `NPM_TOKEN`, `NODE_AUTH_TOKEN`, `MY_NPM_AUTH_TOKEN`, `NPM_CONFIG__AUTHTOKEN`…, but not
-/// `NPM_ID_TOKEN` (the OIDC id token's variable).
-pub fn npm_token_like(name: &str) -> bool {
-    let n = name.to_ascii_uppercase();
-    if n == "NPM_ID_TOKEN" {
-        return false;
-    }
-    n == "NODE_AUTH_TOKEN" || (n.contains("NPM") && (n.contains("TOKEN") || n.contains("AUTH")))
-}
 
 /// Judge one linted config; returns the number of publish jobs it speaks for.
 fn lint_evidence(
@@ -70,7 +62,7 @@ pub fn oidc_publish_job(s: &Snapshot) -> CheckResult {
             Err(e) => unknowns.push(Evidence::new(&set.source, format!("cannot read: {e}"))),
             Ok(names) => {
                 var_sets += 1;
-                for v in names.iter().filter(|v| npm_token_like(v)) {
+                for v in names.iter().filter(|v| is_token_name(v)) {
                     fails.push(Evidence::new(
                         &set.source,
                         format!("{} include {v}: a job that reads it can publish with it, and npm falls back to it silently when the OIDC exchange fails", set.what),
@@ -92,7 +84,7 @@ pub fn oidc_publish_job(s: &Snapshot) -> CheckResult {
                 Err(e) => unknowns.push(Evidence::new(source, format!("cannot read: {e}"))),
                 Ok(vars) => {
                     var_sets += 1;
-                    for v in vars.iter().filter(|v| npm_token_like(v)) {
+                    for v in vars.iter().filter(|v| is_token_name(v)) {
                         fails.push(Evidence::new(
                             &source,
                             format!("project {} has the variable {v}: npm falls back to it silently when the OIDC exchange fails", p.slug),
@@ -127,7 +119,7 @@ pub fn oidc_publish_job(s: &Snapshot) -> CheckResult {
                         Err(e) => unknowns.push(Evidence::new(source, format!("cannot read: {e}"))),
                         Ok(vars) => {
                             var_sets += 1;
-                            for v in vars.iter().filter(|v| npm_token_like(v)) {
+                            for v in vars.iter().filter(|v| is_token_name(v)) {
                                 fails.push(Evidence::new(
                                     &source,
                                     format!("context {} has the variable {v}: any job attaching it can publish with it", c.name),
@@ -185,7 +177,7 @@ mod tests {
             "MY_NPM_PUBLISH_TOKEN",
             "NPM_CONFIG__AUTHTOKEN",
         ] {
-            assert!(npm_token_like(yes), "{yes}");
+            assert!(is_token_name(yes), "{yes}");
         }
         for no in [
             "NPM_ID_TOKEN",
@@ -193,7 +185,7 @@ mod tests {
             "GITHUB_TOKEN",
             "DOCKER_PASSWORD",
         ] {
-            assert!(!npm_token_like(no), "{no}");
+            assert!(!is_token_name(no), "{no}");
         }
     }
 }
