@@ -227,6 +227,52 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_claim_of_publishing_access_is_refused() {
+        // Publishing access is an acknowledged `set-mfa` step of apply, nothing less: a list
+        // of claims typed into the file is an unknown field, not evidence.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("record.json");
+        std::fs::write(
+            &path,
+            r#"{"version":1,"mfa":[{"package":"@a/b","setting":"publish","acknowledged_at":"2026-11-01T00:00:00Z"}]}"#,
+        )
+        .expect("write");
+        let err = Record::load(&path).expect_err("refused").to_string();
+        assert!(err.contains("unknown field `mfa`"), "{err}");
+        // A step apply did not mark acknowledged does not count either.
+        let mut r = Record::default();
+        r.add(Entry {
+            step: "mfa @a/b".into(),
+            op: serde_json::json!({"op": "set-mfa", "package": "@a/b"}),
+            at: "2026-11-30T08:00:00Z".into(),
+            verified: "read-back".into(),
+            evidence: "typed by hand".into(),
+            by: Some("alice".into()),
+        });
+        assert!(r.mfa_for("@a/b").is_none());
+    }
+
+    #[test]
+    fn a_record_is_bound_to_one_registry_and_scope() {
+        let mut r = Record::default();
+        let path = Path::new("record.json");
+        r.bind(path, "https://registry.npmjs.org/", "@a")
+            .expect("first bind");
+        r.bind(path, "https://registry.npmjs.org", "@a")
+            .expect("same registry");
+        assert!(r.is_for("https://registry.npmjs.org/", "@a"));
+        let err = r
+            .bind(path, "http://127.0.0.1:4873/", "@a")
+            .expect_err("another registry")
+            .to_string();
+        assert!(
+            err.contains("written for @a on https://registry.npmjs.org"),
+            "{err}"
+        );
+        assert!(r.bind(path, "https://registry.npmjs.org/", "@b").is_err());
+    }
+
+    #[test]
     fn a_saved_step_reads_back_with_its_access_acknowledgement() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join(".tokenless/record.json");
