@@ -10,7 +10,7 @@ pub use ci::RULES;
 use tokenless_api::npm::escape_name;
 
 use super::{
-    report::{CheckId, CheckResult},
+    report::{self, CheckId, CheckResult},
     snapshot::Snapshot,
 };
 
@@ -41,6 +41,25 @@ fn package_source(name: &str, what: &str) -> String {
 /// `GET /-/org/acme/<what>`.
 fn org_source(scope: &str, what: &str) -> String {
     format!("GET /-/org/{}/{what}", scope.trim_start_matches('@'))
+}
+
+/// `unknown` for a box that speaks for packages when the scope shows none: nothing was
+/// observed, so nothing passes (or fails).
+fn empty_scope(id: CheckId, s: &Snapshot) -> Option<CheckResult> {
+    s.packages.as_ref().is_ok_and(Vec::is_empty).then(|| {
+        CheckResult::from_items(
+            id,
+            vec![],
+            vec![report::Evidence::new(
+                org_source(&s.scope, "package"),
+                format!(
+                    "{} has no packages this credential can see; check the scope and the credential",
+                    s.scope
+                ),
+            )],
+            vec![],
+        )
+    })
 }
 
 /// `a, b, c and 7 more`.

@@ -31,16 +31,8 @@ pub fn trusted_publisher(s: &Snapshot) -> CheckResult {
         Ok(p) => p,
         Err(e) => return packages_unreadable(id, s, e),
     };
-    if packages.is_empty() {
-        return CheckResult::from_items(
-            id,
-            vec![],
-            vec![Evidence::new(
-                super::org_source(&s.scope, "package"),
-                format!("{} has no packages this credential can see", s.scope),
-            )],
-            vec![],
-        );
+    if let Some(nothing) = super::empty_scope(id, s) {
+        return nothing;
     }
     let (mut fails, mut unknowns) = (Vec::new(), Vec::new());
     let mut good: Vec<&str> = Vec::new();
@@ -242,19 +234,8 @@ fn trusted(s: &Snapshot) -> Result<Vec<(&PackageState, &[TrustConfig])>, String>
 /// No package has a trust config: a failure, unless there is no package at all (then
 /// there is nothing to judge).
 fn no_trusted_publisher(id: CheckId, s: &Snapshot) -> CheckResult {
-    if s.packages.as_ref().is_ok_and(Vec::is_empty) {
-        return CheckResult::from_items(
-            id,
-            vec![],
-            vec![Evidence::new(
-                super::org_source(&s.scope, "package"),
-                format!(
-                    "{} has no packages this credential can see; check the scope and the credential",
-                    s.scope
-                ),
-            )],
-            vec![],
-        );
+    if let Some(nothing) = super::empty_scope(id, s) {
+        return nothing;
     }
     CheckResult::from_items(
         id,

@@ -267,19 +267,8 @@ pub fn disallow_tokens(s: &Snapshot) -> CheckResult {
             );
         }
     };
-    if packages.is_empty() {
-        return CheckResult::from_items(
-            id,
-            vec![],
-            vec![Evidence::new(
-                super::org_source(&s.scope, "package"),
-                format!(
-                    "{} has no packages this credential can see: there is nothing to find at mfa=publish; check the scope and the credential",
-                    s.scope
-                ),
-            )],
-            vec![],
-        );
+    if let Some(nothing) = super::empty_scope(id, s) {
+        return nothing;
     }
     let record = &s.record;
     let shown = record.source.as_deref().unwrap_or("tokenless's record");
