@@ -52,6 +52,9 @@ pub struct ClientOptions {
     /// no cap). A client told the server's rate stays under it instead of learning it from
     /// 429s, each of which pauses every request.
     pub max_rate: Option<u32>,
+    /// Host names answered from here instead of DNS, as curl's `--resolve` (the URL's port
+    /// is kept): a test points real host names at loopback listeners.
+    pub resolve: Vec<(String, std::net::IpAddr)>,
 }
 
 impl Default for ClientOptions {
@@ -65,6 +68,7 @@ impl Default for ClientOptions {
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(3),
             max_rate: None,
+            resolve: Vec::new(),
         }
     }
 }
@@ -292,7 +296,11 @@ impl Http {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        for (host, addr) in &options.resolve {
+            builder = builder.resolve(host, std::net::SocketAddr::new(*addr, 0));
+        }
+        let client = builder
             .user_agent(USER_AGENT)
             .connect_timeout(options.timeout.min(Duration::from_secs(10)))
             .pool_max_idle_per_host(options.concurrency.max(1))

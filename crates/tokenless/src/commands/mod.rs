@@ -12,5 +12,6 @@ pub mod plan;
 pub mod preflight;
 pub mod prompt;
 pub mod sandbox;
+pub mod scan;
 pub mod schema;
 pub mod tokens;

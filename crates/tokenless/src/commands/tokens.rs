@@ -1,4 +1,5 @@
-//! `tokenless tokens list | revoke`: the signed-in account's npm tokens.
+//! `tokenless tokens list | revoke | attest`: the signed-in account's npm tokens (`scan`,
+//! which signs in nowhere, is in `scan.rs`).
 
 use std::{
     io::IsTerminal,
@@ -102,9 +103,17 @@ Examples:
         #[arg(long)]
         force: bool,
     },
+    /// Find npm credentials at rest in files and the environment (a maintainer's laptop, a
+    /// tree); --verify asks each token's own registry whether it is live.
+    Scan(super::scan::ScanArgs),
 }
 
 pub fn run(args: TokensArgs) -> anyhow::Result<ExitCode> {
+    let args = match args.action {
+        // A scan reads files; it signs in nowhere.
+        TokensAction::Scan(scan) => return super::scan::run(scan),
+        action => TokensArgs { action },
+    };
     let runtime = super::prompt::runtime()?;
     runtime.block_on(async {
         let session: SessionSlot = Arc::new(Mutex::new(None));
@@ -116,6 +125,7 @@ pub fn run(args: TokensArgs) -> anyhow::Result<ExitCode> {
                 out,
                 force,
             } => attest(connect, out.as_deref(), *force, &session).await,
+            TokensAction::Scan(_) => Err(anyhow::anyhow!("a scan signs in nowhere")),
         };
         sign_out(&session).await;
         result

@@ -12,6 +12,7 @@ pub mod lint_report;
 pub mod lint_text;
 pub mod plan_text;
 pub mod sarif;
+pub mod scan;
 
 use std::io::{self, Write};
 

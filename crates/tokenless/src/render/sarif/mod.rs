@@ -1,9 +1,10 @@
-//! SARIF 2.1.0, the one writer for `lint --format sarif` ([`lint`]) and `audit --format
-//! sarif` ([`audit`]): the log, run and tool envelope, locations (a place in a file becomes
+//! SARIF 2.1.0, the one writer for `lint --format sarif` ([`lint`]), `audit --format
+//! sarif` ([`audit`]) and `tokens scan --format sarif` ([`scan`]): the log, run and tool envelope, locations (a place in a file becomes
 //! a physical location, anything else a logical one) and artifact URIs are built here once.
 
 pub mod audit;
 pub mod lint;
+pub mod scan;
 
 use serde::Serialize;
 

@@ -1,0 +1,152 @@
+use super::*;
+
+const NPM: &str = "npm_abcdefghijklmnopqrstuvwxyz0123456789";
+const GHP: &str = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+const UUID: &str = "1b2c3d4e-aaaa-bbbb-cccc-0123456789ab";
+
+fn found(format: Format, text: &str) -> Vec<String> {
+    credentials(format, "f", text)
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {} {}",
+                c.line,
+                c.kind.as_str(),
+                c.registry.as_deref().unwrap_or("-"),
+                c.redacted
+            )
+        })
+        .collect()
+}
+
+/// Short secrets (a password) show nothing of themselves: `…`.
+#[test]
+fn npmrc_lines_name_their_registry() {
+    let text = format!(
+        "; comment\nregistry=http://npm.internal:4873/\n//registry.npmjs.org/:_authToken={NPM}\n\
+         //npm.pkg.github.com/:_authToken={GHP}\n_authToken={UUID}\n//npm.internal:4873/:_auth=dXNlcjpwYXNz\n\
+         //x.test/:_authToken=${{NPM_TOKEN}}\n//x.test/:_password=\"c2VjcmV0c2VjcmV0\"\nemail=a@b.c\n"
+    );
+    assert_eq!(
+        found(Format::Npmrc, &text),
+        [
+            "3 npm-token registry.npmjs.org npm_…6789",
+            "4 github-token npm.pkg.github.com ghp_…6789",
+            "5 legacy-token npm.internal:4873 1b2c…89ab",
+            "6 basic-auth npm.internal:4873 …",
+            "7 reference x.test ${NPM_TOKEN}",
+            "8 password x.test …",
+        ]
+    );
+    let creds = credentials(Format::Npmrc, "f", &text);
+    assert_eq!(creds[2].scheme.as_deref(), Some("http"));
+    assert_eq!(creds[0].scheme, None);
+}
+
+#[test]
+fn yarnrc_yml_scopes_and_registries() {
+    let text = format!(
+        "npmRegistryServer: \"https://registry.npmjs.org\"\nnpmAuthToken: {NPM}\nnpmScopes:\n  acme:\n    npmRegistryServer: \"https://npm.pkg.github.com\"\n    npmAuthToken: \"{GHP}\"\nnpmRegistries:\n  \"//npm.internal:4873\":\n    npmAuthToken: {UUID}\n    npmAlwaysAuth: true\n"
+    );
+    assert_eq!(
+        found(Format::YarnrcYml, &text),
+        [
+            "2 npm-token registry.npmjs.org npm_…6789",
+            "6 github-token npm.pkg.github.com ghp_…6789",
+            "9 legacy-token npm.internal:4873 1b2c…89ab",
+        ]
+    );
+    // Without a server, yarn's own default registry.
+    assert_eq!(
+        found(Format::YarnrcYml, &format!("npmAuthToken: {NPM}\n")),
+        ["1 npm-token registry.yarnpkg.com npm_…6789"]
+    );
+}
+
+#[test]
+fn yarnrc_bunfig_and_shell() {
+    assert_eq!(
+        found(
+            Format::Yarnrc,
+            &format!(
+                "\"//registry.npmjs.org/:_authToken\" \"{NPM}\"\nregistry \"https://registry.npmjs.org\"\n"
+            )
+        ),
+        ["1 npm-token registry.npmjs.org npm_…6789"]
+    );
+    let bunfig = format!(
+        "[install]\nregistry = {{ url = \"https://registry.npmjs.org/\", token = \"{NPM}\" }}\n[install.scopes]\nacme = {{ token = \"{GHP}\", url = \"https://npm.pkg.github.com/\" }}\nother = \"https://user:hunter2hunter2@npm.internal/\"\n"
+    );
+    assert_eq!(
+        found(Format::Bunfig, &bunfig),
+        [
+            "2 npm-token registry.npmjs.org npm_…6789",
+            "4 github-token npm.pkg.github.com ghp_…6789",
+            "5 password npm.internal …",
+        ]
+    );
+    let shell = format!(
+        "export NPM_TOKEN={NPM}\n: 1700000000:0;npm config set //npm.internal/:_authToken {UUID}\nset -gx NODE_AUTH_TOKEN \"{NPM}\"\necho \"//registry.npmjs.org/:_authToken=${{NPM_TOKEN}}\" > ~/.npmrc\nnpm_config_cache=/tmp/x\nNPM_ID_TOKEN=$(circleci run oidc get)\nNPM_TOKEN={UUID}\n"
+    );
+    assert_eq!(
+        found(Format::Shell, &shell),
+        [
+            "1 npm-token registry.npmjs.org npm_…6789",
+            "2 legacy-token npm.internal 1b2c…89ab",
+            "3 npm-token registry.npmjs.org npm_…6789",
+            "4 reference registry.npmjs.org ${NPM_TOKEN}",
+            "7 legacy-token - 1b2c…89ab",
+        ]
+    );
+}
+
+#[test]
+fn free_text_takes_shapes_and_token_named_keys_only() {
+    let json = format!(
+        "{{\n  \"npmToken\": \"{NPM}\",\n  \"npm_config_cache\": \"/tmp\",\n  \"integrity\": \"sha512-abcdefghijklmnopqrstuvwxyz0123456789abcdefghij==\",\n  \"authToken\": \"not-a-token-shape\",\n  \"gh\": \"{GHP}\"\n}}\n"
+    );
+    assert_eq!(
+        found(Format::Text, &json),
+        [
+            "2 npm-token registry.npmjs.org npm_…6789",
+            "6 github-token - ghp_…6789",
+        ]
+    );
+    // npm_ plus fewer than 36 characters, or inside an identifier: nothing.
+    assert!(
+        found(
+            Format::Text,
+            "const npm_lifecycle_event = process.env.npm_package_version;\n"
+        )
+        .is_empty()
+    );
+    assert!(found(Format::Text, &format!("x{NPM}\n")).is_empty());
+}
+
+#[test]
+fn lines_never_panic_on_odd_input() {
+    for text in [
+        "",
+        "=",
+        "//:_authToken=",
+        "//x/:_",
+        "\u{0}\u{ffff}",
+        "npmScopes:\n  :\n    npmAuthToken:",
+        "[install\ntoken = \"",
+        "\"//a\" ",
+        ": 1:0",
+        "export =",
+        "\"",
+    ] {
+        for format in [
+            Format::Npmrc,
+            Format::YarnrcYml,
+            Format::Yarnrc,
+            Format::Bunfig,
+            Format::Shell,
+            Format::Text,
+        ] {
+            let _ = credentials(format, "f", text);
+        }
+    }
+}

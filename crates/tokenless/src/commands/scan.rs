@@ -1,0 +1,300 @@
+//! `tokenless tokens scan`: npm credentials at rest in files and the environment; with
+//! `--verify`, whether each is live, asked of its own registry only; with `--revoke`, the
+//! signed-in account's live ones revoked and their lines removed.
+
+use std::{
+    collections::BTreeMap,
+    io::IsTerminal,
+    net::IpAddr,
+    path::PathBuf,
+    process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use anyhow::Context;
+use tokenless_api::{ClientOptions, NpmClient, Secret};
+use tokenless_scan::{Credential, Kind, ScanOptions};
+
+use crate::render;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
+}
+
+/// Find every npm credential at rest: in `.npmrc` (user, project, global), yarn's and
+/// bun's and pnpm's config files, shell profiles and histories, `.env` files, JSON and
+/// YAML configs and any other text file under the given paths (default: the current
+/// directory), in the home directory (--home) and in the environment (--env).
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = "\
+What is found: npm tokens (`npm_` and 36 characters), legacy UUID tokens, `_auth` and
+`_password` credentials, GitHub and GitLab tokens configured for their package registries,
+and `${VAR}` references (reported as references: where a secret is read from). Each
+finding names the file and line, the registry it authenticates to, and the value redacted
+(`npm_…abcd`); no output ever holds a whole token.
+
+What is left out: binary files, files over --max-file-mb, symlinks (never followed, so the
+scan stays under its roots), inside `node_modules` everything but `.npmrc` files, with
+--home the usual caches (~/.cache, ~/.npm/_cacache, package stores), and `.gitignore`d files
+only with --respect-gitignore (secrets hide in ignored files).
+
+--verify asks each token's own registry (`GET /-/whoami`, `GET /-/npm/v1/tokens`) whether
+it is live, whose it is, and whether it has bypass 2FA (such tokens lose direct publishing
+around January 2027); a token is never sent to any other host. --resolve HOST=ADDR points a
+registry host at another address, as curl's --resolve does.
+
+Exit codes: 0 nothing found, 1 credentials found, 2 error.
+
+Examples:
+  tokenless tokens scan --home --env
+  tokenless tokens scan . --verify --format json
+  tokenless tokens scan ~/src --respect-gitignore --format sarif > scan.sarif")]
+pub struct ScanArgs {
+    /// Files or directories to scan (default: the current directory, unless --home or
+    /// --env is given).
+    pub paths: Vec<PathBuf>,
+    /// Scan the home directory ($HOME), leaving out caches and package stores.
+    #[arg(long)]
+    pub home: bool,
+    /// Scan the process environment (NPM_TOKEN, NODE_AUTH_TOKEN, npm_config_…).
+    #[arg(long)]
+    pub env: bool,
+    /// Ask each token's own registry whether it is live (never another host).
+    #[arg(long)]
+    pub verify: bool,
+    /// Skip files .gitignore (and .git/info/exclude, the global excludes) leave out.
+    #[arg(long)]
+    pub respect_gitignore: bool,
+    /// Resolve HOST to ADDR (an IP address) for --verify, keeping the URL's port; repeatable.
+    #[arg(long, value_name = "HOST=ADDR", value_parser = parse_resolve)]
+    pub resolve: Vec<(String, IpAddr)>,
+    /// Skip files larger than this many MiB.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_file_mb: u64,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+fn parse_resolve(s: &str) -> Result<(String, IpAddr), String> {
+    let (host, addr) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: expected HOST=ADDR"))?;
+    let host = host.trim().to_ascii_lowercase();
+    if host.is_empty() || host.contains(['/', ' ']) {
+        return Err(format!("`{s}`: `{host}` is not a host name"));
+    }
+    let addr = addr
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .map_err(|e| format!("`{s}`: {e} (ADDR is an IP address)"))?;
+    Ok((host, addr))
+}
+
+/// What the registry said of one credential.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum Status {
+    Live {
+        user: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        bypass_2fa: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expires: Option<String>,
+        /// A bypass-2FA token that loses direct publishing around January 2027.
+        loses_direct_publishing_2027: bool,
+    },
+    Revoked,
+    Unknown {
+        why: String,
+    },
+}
+
+/// A finding with, after --verify, its status.
+pub struct Finding {
+    pub credential: Credential,
+    pub status: Option<Status>,
+}
+
+/// The whole run, for the renderers.
+pub struct ScanOutcome {
+    pub findings: Vec<Finding>,
+    pub files: u64,
+    pub bytes: u64,
+    pub skipped: Vec<(String, String)>,
+    pub skipped_count: u64,
+    pub truncated: bool,
+}
+
+pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
+    let mut roots = args.paths.clone();
+    let home = if args.home {
+        let h = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_dir())
+            .context("--home: $HOME is not set to a directory")?;
+        roots.push(h);
+        true
+    } else {
+        false
+    };
+    if roots.is_empty() && !args.env {
+        roots.push(PathBuf::from("."));
+    }
+    for r in &roots {
+        if !r.exists() {
+            anyhow::bail!("{}: no such file or directory", r.display());
+        }
+    }
+    let files = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let ticker = std::io::stderr().is_terminal().then(|| {
+        let (files, done) = (files.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+                eprint!("\r\x1b[2Kscanning: {} files", files.load(Ordering::Relaxed));
+            }
+            eprint!("\r\x1b[2K");
+        })
+    });
+    let report = tokenless_scan::scan(&ScanOptions {
+        roots: roots.clone(),
+        home,
+        respect_gitignore: args.respect_gitignore,
+        max_file_bytes: args.max_file_mb << 20,
+        progress: Some(files),
+        ..ScanOptions::default()
+    });
+    done.store(true, Ordering::Relaxed);
+    if let Some(t) = ticker {
+        let _ = t.join();
+    }
+    let mut credentials = report.credentials;
+    if args.env {
+        credentials.extend(tokenless_scan::env::credentials(std::env::vars()));
+    }
+    let statuses = if args.verify {
+        let runtime = super::prompt::runtime()?;
+        runtime.block_on(verify(&credentials, &args.resolve))
+    } else {
+        BTreeMap::new()
+    };
+    let findings: Vec<Finding> = credentials
+        .into_iter()
+        .map(|c| {
+            let status = args.verify.then(|| status_of(&c, &statuses)).flatten();
+            Finding {
+                credential: c,
+                status,
+            }
+        })
+        .collect();
+    let outcome = ScanOutcome {
+        findings,
+        files: report.files,
+        bytes: report.bytes,
+        skipped: report.skipped,
+        skipped_count: report.skipped_count,
+        truncated: report.truncated,
+    };
+    let text = match args.format {
+        Format::Text => render::scan::text(&outcome, args.env),
+        Format::Json => render::scan::json(&outcome),
+        Format::Sarif => render::sarif::scan::render(&outcome),
+    };
+    render::write_all(&mut render::stdout(), &text).context("cannot write the report")?;
+    Ok(ExitCode::from(u8::from(!outcome.findings.is_empty())))
+}
+
+/// Where a credential is checked: its registry's URL, or why it is not checked.
+fn target(c: &Credential) -> Result<(String, String), String> {
+    match c.kind {
+        Kind::Reference => return Err("a reference, not a secret".into()),
+        Kind::BasicAuth | Kind::Password => {
+            return Err("a password credential: not sent anywhere to check it".into());
+        }
+        _ => {}
+    }
+    let host = c
+        .registry
+        .as_deref()
+        .ok_or("no registry is configured for it, so it is sent nowhere")?;
+    let scheme = c.scheme.as_deref().unwrap_or("https");
+    Ok((host.to_owned(), format!("{scheme}://{host}/")))
+}
+
+fn status_of(c: &Credential, statuses: &BTreeMap<(String, String), Status>) -> Option<Status> {
+    Some(match target(c) {
+        Err(why) => Status::Unknown { why },
+        Ok((host, _)) => statuses
+            .get(&(host, c.expose().to_owned()))
+            .cloned()
+            .unwrap_or(Status::Unknown {
+                why: "not checked".into(),
+            }),
+    })
+}
+
+/// Ask each distinct (registry, token) pair's own registry, concurrently.
+async fn verify(
+    credentials: &[Credential],
+    resolve: &[(String, IpAddr)],
+) -> BTreeMap<(String, String), Status> {
+    let mut targets: BTreeMap<(String, String), String> = BTreeMap::new();
+    for c in credentials {
+        if let Ok((host, url)) = target(c) {
+            targets.insert((host, c.expose().to_owned()), url);
+        }
+    }
+    let options = ClientOptions {
+        timeout: Duration::from_secs(15),
+        max_attempts: 2,
+        resolve: resolve.to_vec(),
+        ..ClientOptions::default()
+    };
+    let checks = targets.into_iter().map(|((host, token), url)| {
+        let options = options.clone();
+        async move {
+            let status = check(&url, &token, options).await;
+            ((host, token), status)
+        }
+    });
+    futures::future::join_all(checks)
+        .await
+        .into_iter()
+        .collect()
+}
+
+async fn check(url: &str, token: &str, options: ClientOptions) -> Status {
+    let secret = Secret::new(token);
+    let npm = match NpmClient::new(url, Some(secret.clone()), options) {
+        Ok(c) => c,
+        Err(e) => return Status::Unknown { why: e.to_string() },
+    };
+    let user = match npm.whoami().await {
+        Ok(u) => u,
+        Err(e) if e.is_unauthorized() => return Status::Revoked,
+        Err(e) => return Status::Unknown { why: e.to_string() },
+    };
+    // The account's token list says what this one is, where the registry lets the token
+    // read it (a read-only or restricted token may not).
+    let own = npm.tokens().await.ok().and_then(|list| {
+        list.into_iter()
+            .find(|t| tokenless_org::plan::is_own(t, &secret))
+    });
+    Status::Live {
+        user,
+        bypass_2fa: own.as_ref().and_then(|t| t.bypass_2fa),
+        expires: own.as_ref().and_then(|t| t.expires.clone()),
+        loses_direct_publishing_2027: own.as_ref().is_some_and(|t| t.loses_direct_publishing()),
+    }
+}
