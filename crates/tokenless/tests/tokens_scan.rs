@@ -685,3 +685,100 @@ fn fifos_loops_and_giant_files_are_skipped() {
     let (_, text, _) = run(&["tokens", "scan", ".", "--max-file-mb", "1"], root, &[]);
     assert!(text.contains("larger than 1 MiB"), "{text}");
 }
+
+/// `--revoke`: the signed-in member's live token is revoked through `tokens revoke` (with
+/// its second factor), another member's is left to them, and the lines go only with
+/// `--write`; no output holds a whole token.
+#[tokio::test(flavor = "multi_thread")]
+async fn revoke_takes_the_members_own_tokens_and_write_removes_the_lines() {
+    use tokenless_sandbox::{Sandbox, SandboxOptions, Scenario};
+    let sandbox = Sandbox::start(SandboxOptions {
+        scenario: Scenario::Legacy,
+        ..SandboxOptions::default()
+    })
+    .await
+    .expect("sandbox");
+    let info = sandbox.info();
+    let token = |name: &str| {
+        info.tokens
+            .iter()
+            .find(|t| t.name == name)
+            .expect("token")
+            .clone()
+    };
+    let (bobs, bots) = (token("laptop-read"), token("circleci-publish"));
+    let url = sandbox.url().to_string();
+    let host = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().to_path_buf();
+    let npmrc = format!(
+        "registry={url}\n//{host}/:_authToken={}\n//{host}/:_authToken={}\ncolor=false\n",
+        bobs.token, bots.token
+    );
+    write(&root, ".npmrc", &npmrc);
+    let otp = format!(
+        "'{}' sandbox otp --url {url} bob",
+        env!("CARGO_BIN_EXE_tokenless")
+    );
+    let scan = |extra: &'static [&'static str]| {
+        let (root, url, otp) = (root.clone(), url.clone(), otp.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut args = vec![
+                "tokens",
+                "scan",
+                ".",
+                "--revoke",
+                "--yes",
+                "--sandbox",
+                &url,
+                "--as",
+                "bob",
+                "--otp-command",
+                &otp,
+            ];
+            args.extend_from_slice(extra);
+            run(&args, &root, &[])
+        })
+    };
+    let (code, out, err) = scan(&[]).await.expect("joins");
+    assert_eq!(code, 1, "{err}");
+    for s in [&bobs.token, &bots.token] {
+        assert!(
+            !out.contains(s.as_str()) && !err.contains(s.as_str()),
+            "a secret leaked"
+        );
+    }
+    assert!(err.contains("1 token(s) of bob to revoke"), "{err}");
+    assert!(err.contains("is acme-ci-bot's"), "{err}");
+    assert!(err.contains("--write removes these lines"), "{err}");
+    assert!(err.contains("-//"), "the diff shows the line going: {err}");
+    assert_eq!(
+        std::fs::read_to_string(root.join(".npmrc")).expect("read"),
+        npmrc,
+        "nothing written without --write"
+    );
+    // bob's token is gone from the registry; the bot's is not.
+    let listed: Value = reqwest::Client::new()
+        .get(format!("{url}-/whoami"))
+        .bearer_auth(&bobs.token)
+        .send()
+        .await
+        .expect("whoami")
+        .json()
+        .await
+        .unwrap_or(Value::Null);
+    assert!(listed.get("username").is_none(), "revoked: {listed}");
+
+    // Again with --write: the dead token's line goes, the bot's stays.
+    let (code, _, err) = scan(&["--write"]).await.expect("joins");
+    assert_eq!(code, 1, "{err}");
+    let now = std::fs::read_to_string(root.join(".npmrc")).expect("read");
+    assert!(
+        !now.contains(&bobs.token) && now.contains(&bots.token),
+        "{now}"
+    );
+    assert!(now.contains("color=false"));
+}

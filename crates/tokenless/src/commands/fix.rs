@@ -296,7 +296,7 @@ fn inside(root: &Path, rel: &str) -> Option<PathBuf> {
 
 /// Replace a file's content through a temporary file in the same directory, keeping its
 /// permissions.
-fn write_file(path: &Path, text: &str, bom: bool) -> std::io::Result<()> {
+pub(super) fn write_file(path: &Path, text: &str, bom: bool) -> std::io::Result<()> {
     let mut bytes = Vec::with_capacity(text.len() + 3);
     if bom {
         bytes.extend_from_slice(&[0xEF, 0xBB, 0xBF]);

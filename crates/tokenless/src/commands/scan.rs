@@ -80,6 +80,22 @@ pub struct ScanArgs {
     pub max_file_mb: u64,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Revoke the live tokens that belong to the signed-in account (--login,
+    /// --npm-token-env, --sandbox URL --as USER), after confirmation, and show the diff
+    /// that removes their lines and those of already revoked tokens (implies --verify).
+    #[arg(long)]
+    pub revoke: bool,
+    /// With --revoke: remove those lines from their files.
+    #[arg(long, requires = "revoke")]
+    pub write: bool,
+    /// With --revoke: revoke without asking.
+    #[arg(long, requires = "revoke")]
+    pub yes: bool,
+    /// With --revoke: run this command for each one-time password.
+    #[arg(long, value_name = "CMD", requires = "revoke")]
+    pub otp_command: Option<String>,
+    #[command(flatten)]
+    pub connect: super::connect::ConnectArgs,
 }
 
 fn parse_resolve(s: &str) -> Result<(String, IpAddr), String> {
@@ -182,7 +198,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     if args.env {
         credentials.extend(tokenless_scan::env::credentials(std::env::vars()));
     }
-    let statuses = if args.verify {
+    let verifying = args.verify || args.revoke;
+    let statuses = if verifying {
         let runtime = super::prompt::runtime()?;
         runtime.block_on(verify(&credentials, &args.resolve))
     } else {
@@ -191,7 +208,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let findings: Vec<Finding> = credentials
         .into_iter()
         .map(|c| {
-            let status = args.verify.then(|| status_of(&c, &statuses)).flatten();
+            let status = verifying.then(|| status_of(&c, &statuses)).flatten();
             Finding {
                 credential: c,
                 status,
@@ -212,7 +229,148 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         Format::Sarif => render::sarif::scan::render(&outcome),
     };
     render::write_all(&mut render::stdout(), &text).context("cannot write the report")?;
+    if args.revoke {
+        let runtime = super::prompt::runtime()?;
+        let failed = runtime.block_on(async {
+            let session: super::connect::SessionSlot = Default::default();
+            let r = revoke(&args, &outcome.findings, &session).await;
+            super::connect::sign_out(&session).await;
+            r
+        })?;
+        if failed {
+            return Ok(ExitCode::from(3));
+        }
+    }
     Ok(ExitCode::from(u8::from(!outcome.findings.is_empty())))
+}
+
+/// `--revoke`: the signed-in account's live tokens revoked (through `tokens revoke`'s
+/// confirmation and second factor), then the lines of those and of already revoked tokens
+/// removed: shown as a diff, written with `--write`. True when something failed.
+async fn revoke(
+    args: &ScanArgs,
+    findings: &[Finding],
+    session: &super::connect::SessionSlot,
+) -> anyhow::Result<bool> {
+    let live: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| matches!(f.status, Some(Status::Live { .. })))
+        .collect();
+    let mut gone: Vec<&Credential> = findings
+        .iter()
+        .filter(|f| f.status == Some(Status::Revoked))
+        .map(|f| &f.credential)
+        .collect();
+    let mut failed = false;
+    if !live.is_empty() {
+        let conn = super::tokens::connect(&args.connect, session).await?;
+        let me = conn.own.user.clone().unwrap_or_default();
+        let here = conn
+            .registry
+            .split("://")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let tokens = conn.clients.npm.tokens().await?;
+        conn.refuse_bypass_2fa(&tokens, "token changes")?;
+        let mut chosen = Vec::new();
+        let mut revoking = Vec::new();
+        for f in live {
+            let c = &f.credential;
+            let Some(Status::Live { user, .. }) = &f.status else {
+                continue;
+            };
+            if c.registry.as_deref() != Some(here.as_str()) || *user != me {
+                eprintln!(
+                    "{}:{}: {} is {user}'s on {}: they revoke it under their own login",
+                    c.path,
+                    c.line,
+                    c.redacted,
+                    c.registry.as_deref().unwrap_or("?")
+                );
+                continue;
+            }
+            let secret = Secret::new(c.expose());
+            match tokens
+                .iter()
+                .find(|t| tokenless_org::plan::is_own(t, &secret))
+            {
+                Some(t) => {
+                    if !chosen
+                        .iter()
+                        .any(|x: &&tokenless_api::npm::Token| x.key == t.key)
+                    {
+                        chosen.push(t);
+                    }
+                    revoking.push(c);
+                }
+                None => eprintln!(
+                    "{}:{}: {} is live but not in {me}'s token list (a login session: `npm logout` ends it)",
+                    c.path, c.line, c.redacted
+                ),
+            }
+        }
+        if !chosen.is_empty() {
+            match super::tokens::revoke_chosen(&conn, chosen, args.yes, args.otp_command.clone())
+                .await?
+            {
+                Some(0) => gone.extend(revoking),
+                Some(_) => failed = true,
+                None => {}
+            }
+        }
+    }
+    let every: Vec<&Credential> = findings.iter().map(|f| &f.credential).collect();
+    failed |= !remove_lines(&gone, &every, args.write);
+    Ok(failed)
+}
+
+/// Remove the lines of `credentials` from their files: a diff on stderr with every secret
+/// the scan found redacted (`every`: context lines hold others), the files rewritten with
+/// `write`. False when a file could not be changed.
+fn remove_lines(credentials: &[&Credential], every: &[&Credential], write: bool) -> bool {
+    let mut by_file: BTreeMap<&str, Vec<&Credential>> = BTreeMap::new();
+    for c in credentials.iter().filter(|c| c.line > 0) {
+        by_file.entry(c.path.as_str()).or_default().push(c);
+    }
+    let mut ok = true;
+    for (path, creds) in by_file {
+        let Ok(old) = std::fs::read_to_string(path) else {
+            eprintln!("{path}: cannot read it again; its lines stay");
+            ok = false;
+            continue;
+        };
+        let drop: std::collections::BTreeSet<usize> = creds.iter().map(|c| c.line).collect();
+        let new: String = old
+            .split_inclusive('\n')
+            .enumerate()
+            .filter(|(i, _)| !drop.contains(&(i + 1)))
+            .map(|(_, l)| l)
+            .collect();
+        let mut diff = similar::TextDiff::from_lines(&old, &new)
+            .unified_diff()
+            .header(path, path)
+            .to_string();
+        for c in every.iter().filter(|c| c.is_secret()) {
+            diff = diff.replace(c.expose(), &c.redacted);
+        }
+        let diff = tokenless_ci::facts::mask(&diff);
+        eprint!("{diff}");
+        if write {
+            match super::fix::write_file(std::path::Path::new(path), &new, false) {
+                Ok(()) => eprintln!("{path}: {} line(s) removed", drop.len()),
+                Err(e) => {
+                    eprintln!("{path}: cannot write: {e}");
+                    ok = false;
+                }
+            }
+        }
+    }
+    if !write && !credentials.is_empty() {
+        eprintln!("(the files are unchanged: --write removes these lines)");
+    }
+    ok
 }
 
 /// Where a credential is checked: its registry's URL, or why it is not checked.

@@ -132,7 +132,10 @@ pub fn run(args: TokensArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn connect(args: &ConnectArgs, session: &SessionSlot) -> anyhow::Result<Connection> {
+pub(super) async fn connect(
+    args: &ConnectArgs,
+    session: &SessionSlot,
+) -> anyhow::Result<Connection> {
     let mut args = args.clone();
     // Tokens belong to an account, not a scope: any scope string will do for signing in.
     if args.scope.is_none() && args.sandbox.is_none() {
@@ -389,6 +392,21 @@ async fn revoke(action: &TokensAction, session: &SessionSlot) -> anyhow::Result<
         eprintln!("tokenless tokens revoke: no token matched; nothing to do");
         return Ok(ExitCode::SUCCESS);
     }
+    match revoke_chosen(&conn, chosen, *yes, otp_command.clone()).await? {
+        None => Ok(ExitCode::from(2)),
+        Some(0) => Ok(ExitCode::SUCCESS),
+        Some(_) => Ok(ExitCode::from(3)),
+    }
+}
+
+/// Ask (unless `yes`), revoke `chosen` with the second factor, read the list back. `None`
+/// when the person said no; else how many revokes failed.
+pub(super) async fn revoke_chosen(
+    conn: &Connection,
+    mut chosen: Vec<&Token>,
+    yes: bool,
+    otp_command: Option<String>,
+) -> anyhow::Result<Option<usize>> {
     // This run's own credential goes last.
     chosen.sort_by_key(|t| is_own(t, &conn.token));
     eprintln!(
@@ -414,14 +432,10 @@ async fn revoke(action: &TokensAction, session: &SessionSlot) -> anyhow::Result<
         }
         if !super::prompt::ask_yes("Revoke them?") {
             eprintln!("tokenless tokens revoke: cancelled; nothing revoked");
-            return Ok(ExitCode::from(2));
+            return Ok(None);
         }
     }
-    let twofa = TwoFactor::new(
-        conn.anonymous.clone(),
-        Arc::new(Prompt),
-        otp_command.clone(),
-    );
+    let twofa = TwoFactor::new(conn.anonymous.clone(), Arc::new(Prompt), otp_command);
     let mut failed = 0;
     for t in &chosen {
         match conn.clients.npm.delete_token(&t.key, &twofa).await {
@@ -451,9 +465,5 @@ async fn revoke(action: &TokensAction, session: &SessionSlot) -> anyhow::Result<
         }
         eprintln!("read back: GET /-/npm/v1/tokens lists none of them");
     }
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(3)
-    })
+    Ok(Some(failed))
 }
