@@ -72,7 +72,8 @@ pub fn of_value(value: &str) -> Option<Kind> {
     if v.is_empty() {
         return None;
     }
-    if REFERENCE.is_match(v) {
+    // `$(cat ~/.token)`, `` `pass npm` ``: read from elsewhere at run time.
+    if REFERENCE.is_match(v) || v.starts_with("$(") || v.starts_with('`') {
         return Some(Kind::Reference);
     }
     if let Some((kind, whole)) = bare(v).next()
@@ -129,6 +130,7 @@ mod tests {
         assert_eq!(of_value("${NPM_TOKEN}"), Some(Kind::Reference));
         assert_eq!(of_value("$NODE_AUTH_TOKEN"), Some(Kind::Reference));
         assert_eq!(of_value("${NPM_TOKEN:-x}"), Some(Kind::Reference));
+        assert_eq!(of_value("$(cat"), Some(Kind::Reference));
         assert_eq!(of_value("something-else"), Some(Kind::AuthToken));
         assert_eq!(of_value("  "), None);
         assert_eq!(

@@ -338,7 +338,14 @@ fn bunfig(found: &mut Found<'_>, text: &str) {
 
 static ASSIGN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)(?:^|[\s;&|(])(?:export\s+|set\s+-[a-z]*x\s+|setenv\s+)?([A-Za-z_][A-Za-z0-9_]*|npm_config_//[^=\s]+)(?:=|\s+)("[^"]*"|'[^']*'|[^\s;&|]+)"#,
+        r#"(?:^|[\s;&|(])(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*|npm_config_//[^=\s]+)=("[^"]*"|'[^']*'|\$\([^)]*\)|[^\s;&|]+)"#,
+    )
+    .expect("static regex")
+});
+/// fish's `set -gx NAME value`, csh's `setenv NAME value`.
+static SET_VAR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?:^|[\s;&|(])(?:set\s+-[a-zA-Z]*x[a-zA-Z]*|setenv)\s+([A-Za-z_][A-Za-z0-9_]*)\s+("[^"]*"|'[^']*'|[^\s;&|]+)"#,
     )
     .expect("static regex")
 });
@@ -406,7 +413,7 @@ fn lines(found: &mut Found<'_>, text: &str, shell: bool) {
             }
         }
         if shell {
-            for c in ASSIGN.captures_iter(l) {
+            for c in ASSIGN.captures_iter(l).chain(SET_VAR.captures_iter(l)) {
                 let name = &c[1];
                 if !is_token_variable(name) {
                     continue;

@@ -101,6 +101,15 @@ fn yarnrc_bunfig_and_shell() {
 }
 
 #[test]
+fn shell_lines_that_only_mention_a_token_variable_are_not_credentials() {
+    let shell = "grep NPM_TOKEN .env\necho NPM_TOKEN is set\nunset NPM_TOKEN\n[ -n \"$NPM_TOKEN\" ] && echo ok\nNPM_TOKEN=$(cat ~/.npm-token)\nsetenv NPM_TOKEN abc123abc123abc123\n";
+    assert_eq!(
+        found(Format::Shell, shell),
+        ["5 reference - $(cat ~/.npm-token)", "6 auth-token - …",]
+    );
+}
+
+#[test]
 fn free_text_takes_shapes_and_token_named_keys_only() {
     let json = format!(
         "{{\n  \"npmToken\": \"{NPM}\",\n  \"npm_config_cache\": \"/tmp\",\n  \"integrity\": \"sha512-abcdefghijklmnopqrstuvwxyz0123456789abcdefghij==\",\n  \"authToken\": \"not-a-token-shape\",\n  \"gh\": \"{GHP}\"\n}}\n"
