@@ -60,8 +60,10 @@ static UUID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
         .expect("static regex")
 });
+/// An expansion: `$NAME`, `${…}` (shell, yarn, GitHub expressions, JavaScript templates),
+/// `$1`, `$@`, `%NAME%`; possibly with text after it (`${X}\n…` in a template string).
 static REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\$(\{[A-Za-z_][A-Za-z0-9_]*([:-][^}]*)?\}|[A-Za-z_][A-Za-z0-9_]*)$")
+    Regex::new(r"^(\$(\{[^}\s]+\}|[A-Za-z_][A-Za-z0-9_]*|[0-9@*#?])|%[A-Za-z_][A-Za-z0-9_]*%)")
         .expect("static regex")
 });
 
@@ -131,6 +133,12 @@ mod tests {
         assert_eq!(of_value("$NODE_AUTH_TOKEN"), Some(Kind::Reference));
         assert_eq!(of_value("${NPM_TOKEN:-x}"), Some(Kind::Reference));
         assert_eq!(of_value("$(cat"), Some(Kind::Reference));
+        assert_eq!(of_value("$1"), Some(Kind::Reference));
+        assert_eq!(of_value("${secrets.NPM_TOKEN}"), Some(Kind::Reference));
+        assert_eq!(
+            of_value("${process.env.NPM_TOKEN}registry=x"),
+            Some(Kind::Reference)
+        );
         assert_eq!(of_value("something-else"), Some(Kind::AuthToken));
         assert_eq!(of_value("  "), None);
         assert_eq!(

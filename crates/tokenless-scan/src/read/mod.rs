@@ -70,6 +70,12 @@ impl<'a> Found<'a> {
         if value.is_empty() || !self.seen.insert((line, value.to_owned())) {
             return;
         }
+        // `_auth=${NPM_TOKEN}`: where the secret comes from, not the secret.
+        let kind = if shape::of_value(value) == Some(Kind::Reference) {
+            Kind::Reference
+        } else {
+            kind
+        };
         self.all
             .push(Credential::new(self.path, line, kind, registry, value));
     }
@@ -351,7 +357,7 @@ static SET_VAR: LazyLock<Regex> = LazyLock::new(|| {
 });
 static CONFIG_SET: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?:npm|pnpm|yarn)\s+config\s+set\s+(?:-g\s+|--global\s+)?("?//[^\s="]+:_(?:authToken|auth|password)"?|_authToken|npmAuthToken)(?:=|\s+)("[^"]*"|'[^']*'|\S+)"#,
+        r#"(?:npm|pnpm|yarn)\s+config\s+set\s+(?:--?[A-Za-z-]+(?:=\S+)?\s+)*(["']?//[^\s="']+:_(?:authToken|auth|password)["']?|_authToken|npmAuthToken)(?:=|\s+)("[^"]*"|'[^']*'|\S+)"#,
     )
     .expect("static regex")
 });
@@ -364,6 +370,17 @@ static KEY_VALUE: LazyLock<Regex> = LazyLock::new(|| {
         r#"(?i)["']?\b(npm_?token|npm_?auth_?token|node_auth_token|yarn_npm_auth_token|auth_?token)["']?\s*[:=]\s*("[^"]*"|'[^']*'|[^\s,;}]+)"#,
     )
     .expect("static regex")
+});
+
+/// npmrc content inside a script or a document (`echo "_auth=…" >> .npmrc`, a heredoc):
+/// `registry=URL` sets the host for the un-scoped fields after it.
+static NPMRC_REGISTRY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:^|[\s"'`;]|\\n)registry\s*=\s*["']?(https?://[^\s"'`\\]+)"#)
+        .expect("static regex")
+});
+static NPMRC_FIELD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:^|[\s"'`;]|\\n)_(authToken|auth|password)\s*=\s*("[^"]*"|'[^']*'|\$\{[^}\s]*\}|[^\s"'`\\;]+)"#)
+        .expect("static regex")
 });
 
 /// Names of variables that hold an npm credential (`NPM_ID_TOKEN` is an id token).
@@ -379,7 +396,11 @@ fn is_token_variable(name: &str) -> bool {
 /// variables, `npm config set` lines, npmrc lines written from a script, token-named keys,
 /// and tokens of a known shape anywhere.
 fn lines(found: &mut Found<'_>, text: &str, shell: bool) {
+    let mut npmrc_registry: Option<String> = None;
     for (i, l) in text.lines().enumerate() {
+        if let Some(c) = NPMRC_REGISTRY.captures(l) {
+            npmrc_registry = url_host(&c[1]).map(|(_, h)| h);
+        }
         if !may_hold(l.as_bytes()) {
             continue;
         }
@@ -410,6 +431,21 @@ fn lines(found: &mut Found<'_>, text: &str, shell: bool) {
                     }
                 }
                 None => {}
+            }
+        }
+        for c in NPMRC_FIELD.captures_iter(l) {
+            let registry = npmrc_registry.clone().or_else(|| Some(NPMJS.to_owned()));
+            let v = unquote(&c[2]);
+            // In free text only what has a token's shape or is a reference.
+            let shaped = shape::of_value(v).is_some_and(|k| k != Kind::AuthToken);
+            match (&c[1], shell || shaped) {
+                (_, false) => {}
+                ("authToken", true) => found.value(line, v, registry),
+                (f, true) => {
+                    if let Some(kind) = kind_of_field(f) {
+                        found.add(line, kind, registry, v);
+                    }
+                }
             }
         }
         if shell {

@@ -159,3 +159,37 @@ fn lines_never_panic_on_odd_input() {
         }
     }
 }
+
+#[test]
+fn npmrc_content_written_by_scripts_and_every_reference_form() {
+    let shell = "echo \"//pkgs.dev.azure.com/o/_packaging/f/npm/registry/:_password=${PAT}\" >> .npmrc\n\
+        echo \"//npm.pkg.github.com/:_authToken=$1\" > .npmrc\n\
+        npm config set -g '//registry.npmjs.org/:_authToken' '${NPM_TOKEN}'\n\
+        echo -e \"_auth=$GITHUB_TOKEN\\nalways-auth=true\" >> .npmrc\n\
+        cat > .npmrc <<EOF\n\
+        registry=https://repo.example.com/npm/\n\
+        _auth=${NPM_AUTH}\n\
+        EOF\n";
+    assert_eq!(
+        found(Format::Shell, shell),
+        [
+            "1 reference pkgs.dev.azure.com ${PAT}",
+            "2 reference npm.pkg.github.com $1",
+            "3 reference registry.npmjs.org ${NPM_TOKEN}",
+            "4 reference registry.npmjs.org $GITHUB_TOKEN",
+            "7 reference repo.example.com ${NPM_AUTH}",
+        ]
+    );
+    let js = "const rc = `//registry.npmjs.org/:_authToken=${process.env.NPM_TOKEN}\\n`;\nconst _authToken = getToken();\n";
+    assert_eq!(
+        found(Format::Text, js),
+        ["1 reference registry.npmjs.org ${process.env.NPM_TOKEN}"]
+    );
+    assert_eq!(
+        found(
+            Format::YarnrcYml,
+            "npmAuthToken: \"${secrets.NPM_TOKEN}\"\n"
+        ),
+        ["1 reference registry.yarnpkg.com ${secrets.NPM_TOKEN}"]
+    );
+}
