@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod commands;
 mod config;
@@ -32,6 +32,8 @@ enum Command {
     Tokens(commands::tokens::TokensArgs),
     Schema(commands::schema::SchemaArgs),
     Sandbox(commands::sandbox::SandboxArgs),
+    Completions(commands::shell::CompletionsArgs),
+    Man(commands::shell::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +50,8 @@ fn main() -> ExitCode {
         Command::Tokens(args) => commands::tokens::run(args),
         Command::Schema(args) => commands::schema::run(args),
         Command::Sandbox(args) => commands::sandbox::run(args),
+        Command::Completions(args) => commands::shell::completions(args, Cli::command()),
+        Command::Man(args) => commands::shell::man(args, Cli::command()),
     };
     match result {
         Ok(code) => code,

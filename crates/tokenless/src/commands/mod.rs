@@ -14,4 +14,5 @@ pub mod prompt;
 pub mod sandbox;
 pub mod scan;
 pub mod schema;
+pub mod shell;
 pub mod tokens;
