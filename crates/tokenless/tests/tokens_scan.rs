@@ -215,6 +215,26 @@ fn plant(home: &Path) -> Planted {
         "registry.npmjs.org",
         &t9,
     );
+    // Docker's config.json style: base64 of user:token under the registry's key.
+    let g3 = ghp(3);
+    let auth = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("me:{g3}"),
+    );
+    write(
+        home,
+        ".docker/config.json",
+        &format!(
+            "{{\n  \"auths\": {{\n    \"https://npm.pkg.github.com\": {{\n      \"auth\": \"{auth}\"\n    }}\n  }}\n}}\n"
+        ),
+    );
+    p.at(
+        ".docker/config.json",
+        4,
+        "github-token",
+        "npm.pkg.github.com",
+        &g3,
+    );
     let t10 = npm(10);
     write(
         home,

@@ -46,6 +46,7 @@ static TRIGGERS: LazyLock<AhoCorasick> = LazyLock::new(|| {
             "authtoken",
             "npmtoken",
             "node_auth",
+            "\"auth\"",
         ])
         .expect("static patterns")
 });
@@ -383,6 +384,25 @@ static NPMRC_FIELD: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static regex")
 });
 
+/// Docker's `config.json` style: `"<registry>": {"auth": "<base64 of user:secret>"}`.
+static JSON_AUTH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#""auth"\s*:\s*"([A-Za-z0-9+/]{8,}={0,2})""#).expect("static regex")
+});
+static JSON_OBJECT_KEY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#""([^"]+)"\s*:\s*\{"#).expect("static regex"));
+
+/// The secret in a base64 `user:secret`, when it has a token's shape.
+fn basic_secret(encoded: &str) -> Option<(Kind, String)> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (_, secret) = text.split_once(':')?;
+    let (kind, token) = shape::bare(secret).next()?;
+    (token == secret).then(|| (kind, token.to_owned()))
+}
+
 /// Names of variables that hold an npm credential (`NPM_ID_TOKEN` is an id token).
 fn is_token_variable(name: &str) -> bool {
     let n = name.to_ascii_uppercase();
@@ -397,9 +417,19 @@ fn is_token_variable(name: &str) -> bool {
 /// and tokens of a known shape anywhere.
 fn lines(found: &mut Found<'_>, text: &str, shell: bool) {
     let mut npmrc_registry: Option<String> = None;
+    let mut object_key: Option<String> = None;
     for (i, l) in text.lines().enumerate() {
         if let Some(c) = NPMRC_REGISTRY.captures(l) {
             npmrc_registry = url_host(&c[1]).map(|(_, h)| h);
+        }
+        if let Some(c) = JSON_OBJECT_KEY.captures(l) {
+            let key = &c[1];
+            object_key = url_host(key).map(|(_, h)| h).or_else(|| {
+                key.trim_start_matches("//")
+                    .split('/')
+                    .next()
+                    .map(str::to_ascii_lowercase)
+            });
         }
         if !may_hold(l.as_bytes()) {
             continue;
@@ -431,6 +461,14 @@ fn lines(found: &mut Found<'_>, text: &str, shell: bool) {
                     }
                 }
                 None => {}
+            }
+        }
+        for c in JSON_AUTH.captures_iter(l) {
+            if let Some((kind, token)) = basic_secret(&c[1]) {
+                let registry = object_key
+                    .clone()
+                    .or_else(|| (kind == Kind::NpmToken).then(|| NPMJS.to_owned()));
+                found.add(line, kind, registry, &token);
             }
         }
         for c in NPMRC_FIELD.captures_iter(l) {

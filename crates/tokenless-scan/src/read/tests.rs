@@ -193,3 +193,18 @@ fn npmrc_content_written_by_scripts_and_every_reference_form() {
         ["1 reference registry.yarnpkg.com ${secrets.NPM_TOKEN}"]
     );
 }
+
+#[test]
+fn docker_style_auth_entries_are_decoded_when_they_hold_a_token() {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let json = format!(
+        "{{\n  \"auths\": {{\n    \"https://npm.pkg.github.com\": {{\n      \"auth\": \"{}\"\n    }},\n    \"registry.example.com\": {{ \"auth\": \"{}\" }}\n  }}\n}}\n",
+        b64(&format!("me:{GHP}")),
+        b64("me:an ordinary password")
+    );
+    assert_eq!(
+        found(Format::Text, &json),
+        ["4 github-token npm.pkg.github.com ghp_…6789"]
+    );
+}
