@@ -223,6 +223,22 @@ pub struct Report {
     pub scope: String,
     pub checks: Vec<CheckResult>,
     pub passed: bool,
+    /// One row per package, for tables (the HTML report); facts, not verdicts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<PackageRow>,
+}
+
+/// What the audit read of one package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackageRow {
+    pub name: String,
+    /// The provider of each trust config (`circleci`, `github`, `gitlab`); empty when none,
+    /// `None` when they could not be read.
+    pub providers: Option<Vec<String>>,
+    /// The `latest` version and the trust config it came through (`None`: a token).
+    pub latest: Option<(String, Option<String>)>,
+    /// When tokenless's record shows the registry acknowledged "disallow tokens".
+    pub access_acknowledged: Option<String>,
 }
 
 impl Report {
@@ -233,6 +249,7 @@ impl Report {
             scope: scope.into(),
             checks,
             passed,
+            packages: Vec::new(),
         }
     }
 

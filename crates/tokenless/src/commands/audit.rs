@@ -30,6 +30,8 @@ pub enum Format {
     Json,
     Sarif,
     Markdown,
+    /// One self-contained page to forward (no network fetch).
+    Html,
 }
 
 /// Check the Definition of Done against a registry and a CircleCI org, box by box, with
@@ -93,6 +95,10 @@ pub struct AuditArgs {
     pub gitlab_projects: Vec<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// With --format html: a directory of earlier runs saved with --format json (one file
+    /// each, named so that they sort by time, e.g. 2026-11-30.json): the page charts them.
+    #[arg(long, value_name = "DIR")]
+    pub history: Option<PathBuf>,
     /// Text: every evidence line of every box (by default a passing box shows the first
     /// three lines it passes on, a failing or unknown box the first twelve).
     #[arg(short, long)]
@@ -128,8 +134,15 @@ async fn run_async(args: AuditArgs) -> anyhow::Result<ExitCode> {
             concurrency: usize::from(args.concurrency),
             ..ClientOptions::default()
         };
+        let history = match (&args.history, args.format) {
+            (Some(dir), Format::Html) => read_history(dir)?,
+            (Some(_), _) => {
+                anyhow::bail!("--history charts runs in the HTML report: add --format html")
+            }
+            (None, _) => Vec::new(),
+        };
         let sources = sources(&args, config, record, options, &slot).await?;
-        audit_and_render(sources, args.format, args.verbose, args.stats).await
+        audit_and_render(sources, args.format, args.verbose, args.stats, &history).await
     });
     let outcome = tokio::select! {
         joined = work => match joined {
@@ -278,11 +291,61 @@ fn lint_repo(root: &Path) -> Vec<ConfigLint> {
         .collect()
 }
 
+/// The runs saved in `dir` (`*.json` reports of `audit --format json`), oldest first by
+/// file name. Files that are not reports are named and left out.
+fn read_history(dir: &Path) -> anyhow::Result<Vec<render::audit_html::HistoryPoint>> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("--history {}: cannot read the directory", dir.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && p.is_file())
+        .collect();
+    files.sort();
+    if files.len() > 1000 {
+        files.drain(..files.len() - 1000);
+    }
+    let mut points = Vec::new();
+    for path in files {
+        let parsed = tokenless_trust::read_capped(&path, 16 << 20)
+            .map_err(|e| e.to_string())
+            .and_then(|b| {
+                serde_json::from_slice::<serde_json::Value>(&b).map_err(|e| e.to_string())
+            });
+        let statuses: Option<Vec<String>> = parsed.ok().and_then(|v| {
+            v["checks"].as_array().map(|checks| {
+                checks
+                    .iter()
+                    .filter_map(|c| c["status"].as_str().map(str::to_owned))
+                    .collect()
+            })
+        });
+        let Some(statuses) = statuses.filter(|s| !s.is_empty()) else {
+            anstream::eprintln!(
+                "warning: --history: {} is not an audit report (--format json); left out",
+                path.display()
+            );
+            continue;
+        };
+        let count = |want: &str| statuses.iter().filter(|s| *s == want).count();
+        points.push(render::audit_html::HistoryPoint {
+            label: path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            passed: count("pass"),
+            failed: count("fail"),
+            unknown: count("unknown"),
+        });
+    }
+    Ok(points)
+}
+
 async fn audit_and_render(
     sources: Sources,
     format: Format,
     verbose: bool,
     stats: bool,
+    history: &[render::audit_html::HistoryPoint],
 ) -> anyhow::Result<u8> {
     let progress = (std::io::stderr().is_terminal())
         .then(|| spawn_progress(sources.npm.clone(), sources.scope.clone()));
@@ -292,7 +355,7 @@ async fn audit_and_render(
         eprint!("\r\x1b[2K");
     }
     let report = audit::evaluate(&snapshot);
-    print_report(&report, format, verbose)?;
+    print_report(&report, format, verbose, history)?;
     if stats {
         super::connect::print_stats(
             &sources.npm,
@@ -318,12 +381,18 @@ fn spawn_progress(npm: NpmClient, scope: String) -> tokio::task::JoinHandle<()> 
     })
 }
 
-fn print_report(report: &Report, format: Format, verbose: bool) -> anyhow::Result<()> {
+fn print_report(
+    report: &Report,
+    format: Format,
+    verbose: bool,
+    history: &[render::audit_html::HistoryPoint],
+) -> anyhow::Result<()> {
     let text = match format {
         Format::Text => render::audit_text::render(report, verbose),
         Format::Json => render::audit_json::render(report),
         Format::Sarif => render::sarif::audit::render(report),
         Format::Markdown => render::audit_markdown::render(report),
+        Format::Html => render::audit_html::render(report, history),
     };
     render::write_all(&mut render::stdout(), &text).context("cannot write the report")
 }

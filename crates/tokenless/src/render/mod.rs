@@ -2,6 +2,7 @@
 //! shared helpers here (`lint_text`, `lint_json`, `sarif`; audit adds its own).
 //! Renderers never decide what is a problem; they only lay out what they are given.
 
+pub mod audit_html;
 pub mod audit_json;
 pub mod audit_markdown;
 pub mod audit_text;
