@@ -160,10 +160,10 @@ fn packages(out: &mut String, report: &Report) {
     if report.packages.is_empty() {
         return;
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<section><h2>Packages ({})</h2><input id=\"filter\" type=\"search\" placeholder=\"filter packages\" aria-label=\"filter packages\">\
-         <table id=\"packages\"><thead><tr><th>package</th><th>trusted publishers</th><th>latest</th><th>came through</th><th>disallow tokens</th></tr></thead><tbody>\n",
+         <table id=\"packages\"><thead><tr><th>package</th><th>trusted publishers</th><th>latest</th><th>came through</th><th>disallow tokens</th></tr></thead><tbody>",
         report.packages.len()
     );
     for p in &report.packages {
