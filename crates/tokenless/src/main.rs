@@ -32,6 +32,7 @@ enum Command {
     Tokens(commands::tokens::TokensArgs),
     Schema(commands::schema::SchemaArgs),
     Sandbox(commands::sandbox::SandboxArgs),
+    Demo(commands::demo::DemoArgs),
     Completions(commands::shell::CompletionsArgs),
     Man(commands::shell::ManArgs),
 }
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
         Command::Tokens(args) => commands::tokens::run(args),
         Command::Schema(args) => commands::schema::run(args),
         Command::Sandbox(args) => commands::sandbox::run(args),
+        Command::Demo(args) => commands::demo::run(args),
         Command::Completions(args) => commands::shell::completions(args, Cli::command()),
         Command::Man(args) => commands::shell::man(args, Cli::command()),
     };

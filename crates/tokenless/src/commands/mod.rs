@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod audit;
 pub mod connect;
+pub mod demo;
 pub mod explain;
 pub mod fix;
 pub mod init;
