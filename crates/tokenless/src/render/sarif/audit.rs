@@ -1,41 +1,21 @@
 //! `tokenless audit --format sarif`: one rule per box, one result per evidence item of each
 //! failing (`error`) or unknown (`warning`) box, at the evidence's own location.
 
-use serde::Serialize;
 use tokenless_org::audit::{CheckId, Report, Status};
 
-use super::{Configuration, Driver, Location, Log, Run, Text, Tool};
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Rule {
-    id: &'static str,
-    short_description: Text,
-    help: Text,
-    default_configuration: Configuration,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SarifResult<'a> {
-    rule_id: &'static str,
-    rule_index: usize,
-    level: &'static str,
-    message: Text,
-    locations: [Location<'a>; 1],
-}
+use super::{BriefResult, BriefRule, Configuration, Driver, Location, Log, Run, Text, Tool};
 
 pub fn render(report: &Report) -> String {
     let rules = CheckId::ALL
         .iter()
-        .map(|id| Rule {
+        .map(|id| BriefRule {
             id: id.as_str(),
             short_description: Text {
                 text: id.title().to_owned(),
             },
-            help: Text {
+            help: Some(Text {
                 text: id.next_step().to_owned(),
-            },
+            }),
             default_configuration: Configuration { level: "error" },
         })
         .collect();
@@ -50,7 +30,7 @@ pub fn render(report: &Report) -> String {
             .iter()
             .position(|id| *id == check.id)
             .unwrap_or(0);
-        results.extend(check.evidence.iter().map(|e| SarifResult {
+        results.extend(check.evidence.iter().map(|e| BriefResult {
             rule_id: check.id.as_str(),
             rule_index,
             level,
@@ -60,7 +40,7 @@ pub fn render(report: &Report) -> String {
             locations: [Location::of(&e.source)],
         }));
     }
-    Log::of(Run::<Rule, SarifResult, ()> {
+    Log::of(Run::<BriefRule, BriefResult, ()> {
         tool: Tool {
             driver: Driver::tokenless(rules),
         },

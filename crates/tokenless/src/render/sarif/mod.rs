@@ -101,6 +101,28 @@ struct Configuration {
     level: &'static str,
 }
 
+/// A rule as the audit and the scan describe theirs (lint's carry more).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BriefRule {
+    id: &'static str,
+    short_description: Text,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    help: Option<Text>,
+    default_configuration: Configuration,
+}
+
+/// A result as the audit and the scan report theirs: one location, no fingerprint.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BriefResult<'a> {
+    rule_id: &'static str,
+    rule_index: usize,
+    level: &'static str,
+    message: Text,
+    locations: [Location<'a>; 1],
+}
+
 /// Where a result is: a place in a file, or a named resource.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,10 +1,9 @@
 //! `tokens scan --format sarif`: one rule per credential kind, one result per credential
 //! at its file and line (the environment as a logical location), the value redacted.
 
-use serde::Serialize;
 use tokenless_scan::Kind;
 
-use super::{Configuration, Driver, Location, Log, Run, Text, Tool};
+use super::{BriefResult, BriefRule, Configuration, Driver, Location, Log, Run, Text, Tool};
 use crate::commands::scan::{ScanOutcome, Status};
 
 const KINDS: [Kind; 8] = [
@@ -17,24 +16,6 @@ const KINDS: [Kind; 8] = [
     Kind::GitlabToken,
     Kind::Reference,
 ];
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Rule {
-    id: &'static str,
-    short_description: Text,
-    default_configuration: Configuration,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SarifResult<'a> {
-    rule_id: &'static str,
-    rule_index: usize,
-    level: &'static str,
-    message: Text,
-    locations: [Location<'a>; 1],
-}
 
 fn describe(kind: Kind) -> &'static str {
     match kind {
@@ -52,11 +33,12 @@ fn describe(kind: Kind) -> &'static str {
 pub fn render(outcome: &ScanOutcome) -> String {
     let rules = KINDS
         .iter()
-        .map(|k| Rule {
+        .map(|k| BriefRule {
             id: k.as_str(),
             short_description: Text {
                 text: describe(*k).to_owned(),
             },
+            help: None,
             default_configuration: Configuration {
                 level: if *k == Kind::Reference {
                     "note"
@@ -81,7 +63,7 @@ pub fn render(outcome: &ScanOutcome) -> String {
                 Some(Status::Revoked) => "; revoked".to_owned(),
                 Some(Status::Unknown { .. }) | None => String::new(),
             };
-            SarifResult {
+            BriefResult {
                 rule_id: c.kind.as_str(),
                 rule_index: KINDS.iter().position(|k| *k == c.kind).unwrap_or(0),
                 level: if c.kind == Kind::Reference {
@@ -101,7 +83,7 @@ pub fn render(outcome: &ScanOutcome) -> String {
             }
         })
         .collect();
-    Log::of(Run::<Rule, SarifResult, ()> {
+    Log::of(Run::<BriefRule, BriefResult, ()> {
         tool: Tool {
             driver: Driver::tokenless(rules),
         },
