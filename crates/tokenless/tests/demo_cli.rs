@@ -4,14 +4,24 @@
 
 use assert_cmd::Command;
 
+/// With tokenless's own client; the npm CLI's run is the one below (and `auto`'s).
 #[test]
 fn the_demo_migrates_the_legacy_org_to_nine_passing_boxes() {
+    demo("tokenless", "tokenless's own client");
+}
+
+#[test]
+fn the_demo_releases_with_the_npm_cli_as_ci_runs_it() {
+    demo("npm", "released with the npm CLI");
+}
+
+fn demo(client: &str, says: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let keep = dir.path().join("kept");
     let started = std::time::Instant::now();
     let out = Command::cargo_bin("tokenless")
         .expect("binary")
-        .args(["demo", "--keep"])
+        .args(["demo", "--client", client, "--keep"])
         .arg(&keep)
         .env("NO_COLOR", "1")
         .timeout(std::time::Duration::from_secs(300))
@@ -41,6 +51,7 @@ fn the_demo_migrates_the_legacy_org_to_nine_passing_boxes() {
             .unwrap_or_else(|| panic!("{step} missing or out of order"));
         at += found;
     }
+    assert!(stdout.contains(says), "{stdout}");
     assert!(stdout.contains("published through circleci trusted publishing"));
     assert!(stdout.contains("published through github trusted publishing"));
     assert!(stdout.contains("published through gitlab trusted publishing"));

@@ -29,6 +29,17 @@ pub struct DemoArgs {
     /// Keep the example repository, tokenless.toml, the record and the reports here.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+    /// Who publishes the releases: the npm CLI when it is on PATH and >= 11.11 (auto), the
+    /// npm CLI, or tokenless's own client.
+    #[arg(long, value_enum, default_value_t = Client::Auto)]
+    pub client: Client,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Client {
+    Auto,
+    Npm,
+    Tokenless,
 }
 
 const LEGACY_FILES: &[(&str, &str)] = &[
@@ -71,10 +82,16 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         scenario: Scenario::Legacy,
         ..SandboxOptions::default()
     }))?;
+    let npm = match args.client {
+        Client::Tokenless => None,
+        Client::Auto => npm_cli(),
+        Client::Npm => Some(npm_cli().context("--client npm: no npm >= 11.11 on PATH")?),
+    };
     let demo = Demo {
         exe: std::env::current_exe().context("cannot find this program")?,
         url: sandbox.url().to_string(),
         work,
+        npm,
     };
     let result = demo.walk(&runtime, &sandbox);
     drop(sandbox);
@@ -100,6 +117,8 @@ struct Demo {
     exe: PathBuf,
     url: String,
     work: PathBuf,
+    /// The npm CLI's version, when it publishes the releases.
+    npm: Option<String>,
 }
 
 impl Demo {
@@ -208,10 +227,15 @@ impl Demo {
         heading(
             "6. The fixed configs merged; each package released once through its trusted publisher",
         );
-        println!(
-            "(released with tokenless's own client: an id token from the CI provider's issuer, exchanged at the registry, no npm token anywhere)"
-        );
-        runtime.block_on(release_everything(sandbox))?;
+        match &self.npm {
+            Some(v) => println!(
+                "(released with the npm CLI {v}, as the CI job runs it: an id token from the CI provider's issuer in NPM_ID_TOKEN, no npm token anywhere)"
+            ),
+            None => println!(
+                "(released with tokenless's own client: an id token from the CI provider's issuer, exchanged at the registry, no npm token anywhere)"
+            ),
+        }
+        runtime.block_on(release_everything(sandbox, self.npm.is_some(), &self.work))?;
 
         heading("7. apply: publishing access, CI secrets, tokens, the service account, team write");
         self.step(
@@ -368,9 +392,66 @@ fn table(before: &Value, after: &Value) {
     }
 }
 
+/// The npm CLI's version when it is on PATH and new enough for the exchange (>= 11.11).
+fn npm_cli() -> Option<String> {
+    let out = Command::new("npm").arg("--version").output().ok()?;
+    let v = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let parts: Vec<u64> = v.split('.').filter_map(|p| p.parse().ok()).collect();
+    (out.status.success() && parts.len() >= 2 && (parts[0], parts[1]) >= (11, 11)).then_some(v)
+}
+
+/// `npm publish` of `manifest` in a fresh directory, with nothing but the id token, as the
+/// CI job's step runs it.
+fn publish_with_npm(
+    work: &Path,
+    base: &str,
+    provider: &str,
+    manifest: &Value,
+    id_token: &str,
+) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir_in(work)?;
+    let pkg = dir.path().join("pkg");
+    std::fs::create_dir_all(&pkg)?;
+    std::fs::write(pkg.join("package.json"), manifest.to_string())?;
+    std::fs::write(pkg.join("index.js"), "module.exports = 1;\n")?;
+    let userconfig = dir.path().join(".npmrc");
+    std::fs::write(&userconfig, "")?;
+    let ci = match provider {
+        "circleci" => "CIRCLECI",
+        "github" => "GITHUB_ACTIONS",
+        _ => "GITLAB_CI",
+    };
+    let out = Command::new("npm")
+        .arg("publish")
+        .arg(format!("--userconfig={}", userconfig.display()))
+        .arg(format!("--cache={}", dir.path().join("cache").display()))
+        .current_dir(&pkg)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("NO_COLOR", "1")
+        .env("npm_config_registry", base)
+        .env(ci, "true")
+        .env("NPM_ID_TOKEN", id_token)
+        .output()
+        .context("cannot run npm")?;
+    if !out.status.success() {
+        bail!(
+            "npm publish failed: {}",
+            tokenless_ci::facts::mask(&String::from_utf8_lossy(&out.stderr))
+        );
+    }
+    Ok(())
+}
+
 /// Merge the fixed CI configs (the `migrated` scenario's) and release every package at its
-/// next patch version through its trusted publisher, as its CI job would.
-async fn release_everything(sandbox: &SandboxHandle) -> anyhow::Result<()> {
+/// next patch version through its trusted publisher, as its CI job would: with the npm CLI
+/// when `with_npm`, else with tokenless's own client.
+async fn release_everything(
+    sandbox: &SandboxHandle,
+    with_npm: bool,
+    work: &Path,
+) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let base = sandbox.url().to_string();
     let fixed: Value = serde_json::from_str(tokenless_sandbox::scenario::MIGRATED)?;
@@ -441,11 +522,20 @@ async fn release_everything(sandbox: &SandboxHandle) -> anyhow::Result<()> {
         let id_token = minted["token"]
             .as_str()
             .with_context(|| format!("{name}: the {provider} job got no id token: {minted}"))?;
+        let manifest = json!({"name": name, "version": version, "main": "index.js", "license": "MIT",
+            "repository": doc["repository"]});
+        if with_npm {
+            publish_with_npm(work, &base, provider, &manifest, id_token)
+                .with_context(|| format!("{name}@{version}"))?;
+            println!(
+                "  {name}@{version} published through {provider} trusted publishing (npm CLI)"
+            );
+            continue;
+        }
         let token = anonymous
             .oidc_exchange(&name, &Secret::new(id_token))
             .await
             .with_context(|| format!("{name}: the registry refused the exchange"))?;
-        let manifest = json!({"name": name, "version": version, "repository": doc["repository"]});
         let tarball = tokenless_sandbox::packages::make_tarball(&manifest)?;
         use base64::Engine as _;
         let body = json!({
