@@ -44,7 +44,11 @@ async fn audit(url: String, extra: Vec<String>) -> (i32, String) {
 }
 
 fn dump_dom(browser: &Path, page: &Path, screenshot: Option<&Path>) -> String {
+    // A profile of its own: a second Chromium on the same profile hands over to the first
+    // and exits with an error.
+    let profile = tempfile::tempdir().expect("profile");
     let mut cmd = Command::new(browser);
+    cmd.arg(format!("--user-data-dir={}", profile.path().display()));
     cmd.args([
         "--headless",
         "--no-sandbox",
@@ -64,7 +68,8 @@ fn dump_dom(browser: &Path, page: &Path, screenshot: Option<&Path>) -> String {
         .expect("chromium runs");
     assert!(
         out.status.success(),
-        "chromium: {}",
+        "chromium exited {:?}: {}",
+        out.status,
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
