@@ -802,3 +802,48 @@ async fn revoke_takes_the_members_own_tokens_and_write_removes_the_lines() {
     );
     assert!(now.contains("color=false"));
 }
+
+/// `--home` also reads npm's and pnpm's config files that live outside the home: the user
+/// config and global config npm's environment names, `$PREFIX/etc/npmrc`, pnpm's files
+/// under `$XDG_CONFIG_HOME`.
+#[test]
+fn home_includes_the_config_files_npm_and_pnpm_read_from_elsewhere() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&home).expect("home");
+    let line = |n: u32| format!("//registry.npmjs.org/:_authToken={}\n", npm(n));
+    write(&elsewhere, "user.npmrc", &line(1));
+    write(&elsewhere, "prefix/etc/npmrc", &line(2));
+    write(&elsewhere, "xdg/pnpm/rc", &line(3));
+    write(&home, ".npmrc", &line(4));
+    let (code, json, stderr) = run(
+        &["tokens", "scan", "--home", "--format", "json"],
+        &home,
+        &[
+            (
+                "npm_config_userconfig",
+                elsewhere.join("user.npmrc").to_str().expect("utf-8"),
+            ),
+            (
+                "npm_config_prefix",
+                elsewhere.join("prefix").to_str().expect("utf-8"),
+            ),
+            (
+                "XDG_CONFIG_HOME",
+                elsewhere.join("xdg").to_str().expect("utf-8"),
+            ),
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let paths: Vec<String> = found(&json).into_iter().map(|f| f.0).collect();
+    for want in [
+        "user.npmrc",
+        "prefix/etc/npmrc",
+        "xdg/pnpm/rc",
+        "home/.npmrc",
+    ] {
+        assert!(paths.iter().any(|p| p.ends_with(want)), "{want}: {paths:?}");
+    }
+    assert_eq!(paths.len(), 4, "each file once: {paths:?}");
+}

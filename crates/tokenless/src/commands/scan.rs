@@ -157,6 +157,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             .map(PathBuf::from)
             .filter(|p| p.is_dir())
             .context("--home: $HOME is not set to a directory")?;
+        roots.extend(config_files_outside(&h));
         roots.push(h);
         true
     } else {
@@ -371,6 +372,54 @@ fn remove_lines(credentials: &[&Credential], every: &[&Credential], write: bool)
         eprintln!("(the files are unchanged: --write removes these lines)");
     }
     ok
+}
+
+/// npm's and pnpm's config files that may live outside the home: the user config and
+/// the global config named by npm's environment, `$PREFIX/etc/npmrc` (from
+/// `npm_config_prefix`, or beside the `node` on PATH), the usual global locations, and
+/// pnpm's files under `$XDG_CONFIG_HOME`. Only files that exist and are not under `home`.
+fn config_files_outside(home: &std::path::Path) -> Vec<PathBuf> {
+    let env = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| std::env::var_os(n))
+            .map(PathBuf::from)
+    };
+    let mut files: Vec<PathBuf> = Vec::new();
+    files.extend(env(&["npm_config_userconfig", "NPM_CONFIG_USERCONFIG"]));
+    files.extend(env(&["npm_config_globalconfig", "NPM_CONFIG_GLOBALCONFIG"]));
+    if let Some(prefix) = env(&["npm_config_prefix", "NPM_CONFIG_PREFIX", "PREFIX"]) {
+        files.push(prefix.join("etc/npmrc"));
+    }
+    if let Some(node) = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("node"))
+            .find(|p| p.is_file())
+    }) && let Some(prefix) = node.parent().and_then(|bin| bin.parent())
+    {
+        files.push(prefix.join("etc/npmrc"));
+    }
+    for global in [
+        "/usr/local/etc/npmrc",
+        "/opt/homebrew/etc/npmrc",
+        "/etc/npmrc",
+    ] {
+        files.push(PathBuf::from(global));
+    }
+    if let Some(xdg) = env(&["XDG_CONFIG_HOME"]) {
+        files.push(xdg.join("pnpm/rc"));
+        files.push(xdg.join("pnpm/auth.ini"));
+    }
+    let home = home.canonicalize().unwrap_or_else(|_| home.to_path_buf());
+    let mut seen = std::collections::BTreeSet::new();
+    files
+        .into_iter()
+        .filter(|f| f.is_file())
+        .filter(|f| {
+            let real = f.canonicalize().unwrap_or_else(|_| f.clone());
+            !real.starts_with(&home) && seen.insert(real)
+        })
+        .collect()
 }
 
 /// Where a credential is checked: its registry's URL, or why it is not checked.
