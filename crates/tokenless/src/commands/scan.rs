@@ -379,12 +379,7 @@ fn remove_lines(credentials: &[&Credential], every: &[&Credential], write: bool)
 /// `npm_config_prefix`, or beside the `node` on PATH), the usual global locations, and
 /// pnpm's files under `$XDG_CONFIG_HOME`. Only files that exist and are not under `home`.
 fn config_files_outside(home: &std::path::Path) -> Vec<PathBuf> {
-    let env = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| std::env::var_os(n))
-            .map(PathBuf::from)
-    };
+    let env = |names: &[&str]| names.iter().find_map(std::env::var_os).map(PathBuf::from);
     let mut files: Vec<PathBuf> = Vec::new();
     files.extend(env(&["npm_config_userconfig", "NPM_CONFIG_USERCONFIG"]));
     files.extend(env(&["npm_config_globalconfig", "NPM_CONFIG_GLOBALCONFIG"]));
