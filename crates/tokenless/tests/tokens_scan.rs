@@ -538,23 +538,31 @@ async fn listener(upstream: Option<String>, live: Option<String>) -> Listener {
     Listener { port, seen }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn verify_tells_live_from_revoked_and_sends_each_token_only_to_its_own_registry() {
+/// A sandbox of the `legacy` org (granular tokens for alice, bob and acme-ci-bot).
+async fn legacy_sandbox() -> tokenless_sandbox::SandboxHandle {
     use tokenless_sandbox::{Sandbox, SandboxOptions, Scenario};
-    let sandbox = Sandbox::start(SandboxOptions {
+    Sandbox::start(SandboxOptions {
         scenario: Scenario::Legacy,
         ..SandboxOptions::default()
     })
     .await
-    .expect("sandbox");
+    .expect("sandbox")
+}
+
+/// The scenario's granular token called `name`.
+fn token_named(info: &tokenless_sandbox::SandboxInfo, name: &str) -> tokenless_sandbox::InfoToken {
+    info.tokens
+        .iter()
+        .find(|t| t.name == name)
+        .expect("token")
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_tells_live_from_revoked_and_sends_each_token_only_to_its_own_registry() {
+    let sandbox = legacy_sandbox().await;
     let info = sandbox.info();
-    let token = |name: &str| {
-        info.tokens
-            .iter()
-            .find(|t| t.name == name)
-            .expect("token")
-            .clone()
-    };
+    let token = |name: &str| token_named(&info, name);
     let (live, gone) = (token("circleci-publish"), token("laptop-read"));
     // bob revokes his laptop token.
     let bob = info.users.iter().find(|u| u.name == "bob").expect("bob");
@@ -711,21 +719,9 @@ fn fifos_loops_and_giant_files_are_skipped() {
 /// `--write`; no output holds a whole token.
 #[tokio::test(flavor = "multi_thread")]
 async fn revoke_takes_the_members_own_tokens_and_write_removes_the_lines() {
-    use tokenless_sandbox::{Sandbox, SandboxOptions, Scenario};
-    let sandbox = Sandbox::start(SandboxOptions {
-        scenario: Scenario::Legacy,
-        ..SandboxOptions::default()
-    })
-    .await
-    .expect("sandbox");
+    let sandbox = legacy_sandbox().await;
     let info = sandbox.info();
-    let token = |name: &str| {
-        info.tokens
-            .iter()
-            .find(|t| t.name == name)
-            .expect("token")
-            .clone()
-    };
+    let token = |name: &str| token_named(&info, name);
     let (bobs, bots) = (token("laptop-read"), token("circleci-publish"));
     let url = sandbox.url().to_string();
     let host = url

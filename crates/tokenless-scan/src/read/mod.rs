@@ -92,6 +92,17 @@ impl<'a> Found<'a> {
         self.add(line, kind, registry, value);
     }
 
+    /// An npm credential field (`authToken`, `auth`, `password`: after `_` or `//host/:_`)
+    /// holding `value`, for `registry`; other fields hold no credential.
+    fn field(&mut self, line: usize, field: &str, value: &str, registry: Option<String>) {
+        match field {
+            "authToken" => self.value(line, value, registry),
+            "auth" => self.add(line, Kind::BasicAuth, registry, unquote(value)),
+            "password" => self.add(line, Kind::Password, registry, unquote(value)),
+            _ => {}
+        }
+    }
+
     /// Tokens of a known shape anywhere in `text`.
     fn bare(&mut self, line: usize, text: &str) {
         for (kind, token) in shape::bare(text) {
@@ -116,14 +127,6 @@ fn url_host(url: &str) -> Option<(String, String)> {
     let authority = rest.split('/').next()?;
     let host = authority.rsplit('@').next()?;
     (!host.is_empty()).then(|| (scheme.to_ascii_lowercase(), host.to_ascii_lowercase()))
-}
-
-fn kind_of_field(field: &str) -> Option<Kind> {
-    match field {
-        "auth" => Some(Kind::BasicAuth),
-        "password" => Some(Kind::Password),
-        _ => None,
-    }
 }
 
 /// npm's ini (and pnpm's): `key=value` lines, `;` and `#` comments.
@@ -156,22 +159,12 @@ fn npmrc(found: &mut Found<'_>, text: &str) {
     }
     for (line, k, v) in pairs {
         let before = found.all.len();
-        if let Some((host, field)) = nerf_dart(k) {
-            match field {
-                "authToken" => found.value(line, v, Some(host)),
-                f => {
-                    if let Some(kind) = kind_of_field(f) {
-                        found.add(line, kind, Some(host), unquote(v));
-                    }
-                }
+        match (nerf_dart(k), k.strip_prefix('_')) {
+            (Some((host, field)), _) => found.field(line, field, v, Some(host)),
+            (None, Some(field @ ("authToken" | "auth" | "password"))) => {
+                found.field(line, field, v, Some(default.clone()))
             }
-        } else {
-            match k {
-                "_authToken" => found.value(line, v, Some(default.clone())),
-                "_auth" => found.add(line, Kind::BasicAuth, Some(default.clone()), unquote(v)),
-                "_password" => found.add(line, Kind::Password, Some(default.clone()), unquote(v)),
-                _ => found.bare(line, v),
-            }
+            _ => found.bare(line, v),
         }
         for c in &mut found.all[before..] {
             c.scheme = c.registry.as_ref().and_then(|h| schemes.get(h).cloned());
@@ -277,12 +270,7 @@ fn yarnrc(found: &mut Found<'_>, text: &str) {
             }
         };
         match nerf_dart(k) {
-            Some((host, "authToken")) => found.value(i + 1, v, Some(host)),
-            Some((host, f)) => {
-                if let Some(kind) = kind_of_field(f) {
-                    found.add(i + 1, kind, Some(host), unquote(v));
-                }
-            }
+            Some((host, field)) => found.field(i + 1, field, v, Some(host)),
             None if k == "_authToken" || k == "npmAuthToken" => found.value(i + 1, v, None),
             None => found.bare(i + 1, v),
         }
@@ -443,24 +431,13 @@ fn lines(found: &mut Found<'_>, text: &str, shell: bool) {
         for c in CONFIG_SET.captures_iter(l) {
             let key = unquote(&c[1]);
             match nerf_dart(key) {
-                Some((host, "authToken")) => found.value(line, &c[2], Some(host)),
-                Some((host, f)) => {
-                    if let Some(kind) = kind_of_field(f) {
-                        found.add(line, kind, Some(host), unquote(&c[2]));
-                    }
-                }
+                Some((host, field)) => found.field(line, field, &c[2], Some(host)),
                 None => found.value(line, &c[2], None),
             }
         }
         for c in NERF_ASSIGN.captures_iter(l) {
-            match nerf_dart(&c[1]) {
-                Some((host, "authToken")) => found.value(line, &c[2], Some(host)),
-                Some((host, f)) => {
-                    if let Some(kind) = kind_of_field(f) {
-                        found.add(line, kind, Some(host), unquote(&c[2]));
-                    }
-                }
-                None => {}
+            if let Some((host, field)) = nerf_dart(&c[1]) {
+                found.field(line, field, &c[2], Some(host));
             }
         }
         for c in JSON_AUTH.captures_iter(l) {
@@ -476,14 +453,8 @@ fn lines(found: &mut Found<'_>, text: &str, shell: bool) {
             let v = unquote(&c[2]);
             // In free text only what has a token's shape or is a reference.
             let shaped = shape::of_value(v).is_some_and(|k| k != Kind::AuthToken);
-            match (&c[1], shell || shaped) {
-                (_, false) => {}
-                ("authToken", true) => found.value(line, v, registry),
-                (f, true) => {
-                    if let Some(kind) = kind_of_field(f) {
-                        found.add(line, kind, registry, v);
-                    }
-                }
+            if shell || shaped {
+                found.field(line, &c[1], v, registry);
             }
         }
         if shell {
