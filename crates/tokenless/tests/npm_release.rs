@@ -17,6 +17,9 @@
 //! 3. **Install**: into a clean directory with no credentials, `npm install tokenless` takes
 //!    only this platform's binary package, and `npx tokenless --version` and `npx tokenless
 //!    lint` run it. Without the platform package the launcher says what is missing.
+//! 4. **The GitHub Action** (`action/`), in the docs' example workflow run by the simulated
+//!    runner as a composite action: it installs that release from the registry and lints the
+//!    legacy example repository (failing on its findings) and the migrated one (passing).
 //!
 //! The binary is `TOKENLESS_NPM_BINARY` when set (a release build), else this test build's.
 //! Skips (with a message) when npm is not on PATH or older than 11.11.
@@ -385,5 +388,73 @@ fn bootstrap_then_release_through_trusted_publishing_then_npx_runs_it() {
         stderr.contains(&format!("@tokenless/{here}")) && stderr.contains("--omit=optional"),
         "{stderr}"
     );
+
+    // 4. The GitHub Action as another project uses it: the docs' example workflow, with the
+    //    action taken from the checkout, run by the simulated runner. The action installs
+    //    tokenless from the registry (the release above) and lints the project.
+    let example = std::fs::read_to_string(root().join("docs/examples/github-tokenless.yml"))
+        .expect("example workflow");
+    let uses = format!("tokenless-dev/tokenless/action@v{version}");
+    assert!(
+        example.contains(&uses),
+        "the example uses this release's action"
+    );
+    let workflow = example.replace(&uses, "./action");
+    for (project, clean) in [("legacy-repo", false), ("migrated-repo", true)] {
+        let dir = work.join(project);
+        ci_sim::copy_dir(&root().join("examples").join(project), &dir);
+        ci_sim::copy_dir(&root().join("action"), &dir.join("action"));
+        let sim = Sim {
+            sandbox: registry.clone(),
+            package_dir: dir,
+            work: work.join(format!("sim-{project}")),
+        };
+        std::fs::create_dir_all(&sim.work).expect("sim dir");
+        let run = sim.run_github(&GitHubJob {
+            workflow: workflow.clone(),
+            workflow_path: ".github/workflows/tokenless.yml".into(),
+            job: "lint".into(),
+            repository: "acme/app".into(),
+            branch: "main".into(),
+            event_name: "push".into(),
+            secrets: Default::default(),
+        });
+        let step = |name: &str| {
+            run.steps
+                .iter()
+                .find(|s| s.name == format!("./action: {name}"))
+                .unwrap_or_else(|| panic!("no step {name}\n{}", run.transcript()))
+        };
+        let install = &step("Install tokenless").output;
+        assert!(
+            install.contains("added") && install.contains(&format!("tokenless {version}")),
+            "{}",
+            run.transcript()
+        );
+        if clean {
+            assert!(run.succeeded(), "{}", run.transcript());
+        } else {
+            assert_eq!(
+                run.outcome,
+                ci_sim::Outcome::Failed("./action: Fail on lint findings".into()),
+                "{}",
+                run.transcript()
+            );
+            assert!(
+                step("Lint the CI configs")
+                    .output
+                    .contains("static-token-publish"),
+                "{}",
+                run.transcript()
+            );
+        }
+        // Code scanning's upload is GitHub's own action: asked for (`always()`), not run here.
+        assert_eq!(
+            step("Upload the lint SARIF").code,
+            None,
+            "{}",
+            run.transcript()
+        );
+    }
     runtime.block_on(sb.shutdown());
 }

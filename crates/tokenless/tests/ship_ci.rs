@@ -1,7 +1,9 @@
 //! The GitHub Action (`action/action.yml`) and the CircleCI orb (`orb/orb.yml`) that run
 //! tokenless in other projects' CI: both are valid, linted clean by tokenless itself, pass
-//! inputs to their scripts only through the environment, and the action's own steps run
-//! (bash, as a runner does) against the example repositories.
+//! inputs to their scripts only through the environment, install the npm release of this
+//! very version, and the action's own steps run (bash, as a runner does) against the example
+//! repositories. The action inside the simulated GitHub runner, installing from the registry:
+//! `npm_release.rs`.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -26,6 +28,30 @@ fn lint(args: &[&str]) -> i32 {
         String::from_utf8_lossy(&out.stderr)
     );
     out.status.code().unwrap_or(-1)
+}
+
+/// The `version` the action and the orb install by default is this release: the release that
+/// ships them ships the binary they install.
+#[test]
+fn the_action_and_the_orb_install_this_version_from_npm() {
+    let version = env!("CARGO_PKG_VERSION");
+    for (file, path) in [
+        ("action/action.yml", &["inputs", "version", "default"][..]),
+        (
+            "orb/orb.yml",
+            &["commands", "install", "parameters", "version", "default"][..],
+        ),
+    ] {
+        let text = std::fs::read_to_string(root().join(file)).expect("readable");
+        let mut forest = Forest::default();
+        let doc = forest.parse(file, &text).expect("valid YAML");
+        let default = forest.path(doc, path).and_then(|n| forest.str(n));
+        assert_eq!(default, Some(version), "{file}");
+        assert!(
+            text.contains("npm install --prefix") && !text.contains("cargo install"),
+            "{file} installs from npm"
+        );
+    }
 }
 
 #[test]

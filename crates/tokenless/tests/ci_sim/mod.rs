@@ -242,7 +242,7 @@ pub fn which(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("mkdir {}: {e}", to.display()));
     let entries = std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
     for entry in entries.flatten() {
@@ -787,14 +787,6 @@ if (claimsArg !== undefined) {{
             return JobRun::not_run(format!("no job {:?}", job.job), notes);
         };
         let git_ref = format!("refs/heads/{}", job.branch);
-        let ctx = Expr {
-            unknown: std::cell::RefCell::new(Vec::new()),
-            secrets: &job.secrets,
-            git_ref: &git_ref,
-            branch: &job.branch,
-            repository: &job.repository,
-            event_name: &job.event_name,
-        };
         let environment = f.get(job_node, "environment").and_then(|e| {
             f.str(e)
                 .or_else(|| f.get(e, "name").and_then(|n| f.str(n)))
@@ -853,7 +845,18 @@ if (claimsArg !== undefined) {{
         for d in [&workspace, &runner_temp] {
             std::fs::create_dir_all(d).unwrap_or_else(|e| panic!("mkdir: {e}"));
         }
-        let github_env = runner_temp.join("github_env");
+        let runner_temp_text = runner_temp.display().to_string();
+        let ctx = Expr {
+            unknown: std::cell::RefCell::new(Vec::new()),
+            secrets: &job.secrets,
+            git_ref: &git_ref,
+            branch: &job.branch,
+            repository: &job.repository,
+            event_name: &job.event_name,
+            runner_temp: &runner_temp_text,
+            inputs: BTreeMap::new(),
+            outputs: Default::default(),
+        };
         let kv = |k: &str, v: &str| (k.to_owned(), v.to_owned());
         let mut base = self.base_env(&dirs);
         base.extend([
@@ -864,7 +867,6 @@ if (claimsArg !== undefined) {{
             kv("GITHUB_EVENT_NAME", &job.event_name),
             kv("GITHUB_WORKSPACE", &workspace.display().to_string()),
             kv("RUNNER_TEMP", &runner_temp.display().to_string()),
-            kv("GITHUB_ENV", &github_env.display().to_string()),
             kv(
                 "NPM_CONFIG_USERCONFIG",
                 &dirs.home.join(".npmrc").display().to_string(),
@@ -881,174 +883,340 @@ if (claimsArg !== undefined) {{
             .or_else(|| f.path(root, &["defaults", "run", "shell"]))
             .and_then(|s| f.str(s))
             .map(str::to_owned);
-        // Variables exported by earlier steps (GITHUB_ENV, setup-node).
-        let mut exported: Vec<(String, String)> = Vec::new();
-        let mut steps = Vec::new();
         let Some(step_list) = f.get(job_node, "steps") else {
             return JobRun::not_run("job has no steps".into(), notes);
         };
-        for (i, step) in f.items(step_list).iter().enumerate() {
-            let step_env = gh_env(f, f.get(*step, "env"), &ctx);
-            let mut env = base.clone();
-            env.extend(exported.iter().cloned());
-            env.extend(workflow_env.iter().cloned());
-            env.extend(job_env.iter().cloned());
+        let mut run = GhRun {
+            base,
+            exported: Vec::new(),
+            paths: Vec::new(),
+            steps: Vec::new(),
+            notes,
+            failed: None,
+            workspace,
+            runner_temp,
+            default_shell,
+            scripts: 0,
+        };
+        let layers: Vec<(String, String)> = workflow_env.into_iter().chain(job_env).collect();
+        self.gh_steps(f, step_list, &ctx, &layers, &mut run, "");
+        run.notes.extend(ctx.unknown.take());
+        JobRun {
+            outcome: run.failed.map_or(Outcome::Succeeded, Outcome::Failed),
+            steps: run.steps,
+            notes: run.notes,
+        }
+        .shown()
+    }
+
+    /// Runs `list`'s steps in order, as GitHub does: after a failure only the steps whose
+    /// `if:` asks for it (`always()`, `failure()`) run. `layers` is the environment the
+    /// steps inherit (workflow and job `env:`, or a composite step's), `label` prefixes step
+    /// names inside a composite action.
+    fn gh_steps(
+        &self,
+        f: &Forest,
+        list: NodeId,
+        ctx: &Expr<'_>,
+        layers: &[(String, String)],
+        run: &mut GhRun,
+        label: &str,
+    ) {
+        let kv = |k: &str, v: &Path| (k.to_owned(), v.display().to_string());
+        for step in f.items(list) {
+            let step = *step;
+            let step_env = gh_env(f, f.get(step, "env"), ctx);
+            let mut env = run.base.clone();
+            env.extend(run.exported.iter().cloned());
+            env.extend(layers.iter().cloned());
             env.extend(step_env.iter().cloned());
-            if f.get(*step, "if").is_some() {
-                notes.push(format!("step {i}: `if:` not evaluated"));
+            if !run.paths.is_empty() {
+                let path = env
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k == "PATH")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                env.push(("PATH".into(), format!("{}:{path}", run.paths.join(":"))));
             }
-            if let Some(uses) = f.get(*step, "uses").and_then(|u| f.str(u)) {
-                let action = uses.split('@').next().unwrap_or_default();
-                let with = |k: &str| {
-                    f.path(*step, &["with", k])
-                        .and_then(|n| f.str(n))
-                        .map(|s| ctx.expand(s))
-                };
-                match action {
-                    "actions/checkout" => {
-                        copy_dir(&self.package_dir, &workspace);
-                        steps.push(StepLog {
-                            name: uses.to_owned(),
-                            code: Some(0),
-                            output: String::new(),
-                        });
-                    }
-                    "actions/setup-node" => {
-                        let mut output = String::new();
-                        if let Some(url) = with("registry-url") {
-                            let url = if url.contains("registry.npmjs.org") {
-                                self.sandbox.clone()
-                            } else {
-                                url
-                            };
-                            let url = if url.ends_with('/') {
-                                url
-                            } else {
-                                format!("{url}/")
-                            };
-                            let nerf = url
-                                .trim_start_matches("http:")
-                                .trim_start_matches("https:")
-                                .to_owned();
-                            let mut npmrc = format!("{nerf}:_authToken=${{NODE_AUTH_TOKEN}}\n");
-                            match with("scope") {
-                                Some(scope) => {
-                                    let scope = if scope.starts_with('@') {
-                                        scope
-                                    } else {
-                                        format!("@{scope}")
-                                    };
-                                    npmrc.push_str(&format!("{scope}:registry={url}\n"));
-                                }
-                                None => npmrc.push_str(&format!("registry={url}\n")),
-                            }
-                            let path = runner_temp.join(".npmrc");
-                            write(&path, &npmrc);
-                            exported.push(kv("NPM_CONFIG_USERCONFIG", &path.display().to_string()));
-                            let token = step_env
-                                .iter()
-                                .rev()
-                                .chain(job_env.iter().rev())
-                                .chain(workflow_env.iter().rev())
-                                .find(|(k, _)| k == "NODE_AUTH_TOKEN")
-                                .map(|(_, v)| v.clone())
-                                .unwrap_or_else(|| "XXXXX-XXXXX-XXXXX-XXXXX".to_owned());
-                            exported.push(kv("NODE_AUTH_TOKEN", &token));
-                            output = format!("wrote {} for {url}", path.display());
-                        }
-                        notes.push(format!(
-                            "{uses}: the host's node is used (node-version {:?} not installed)",
-                            with("node-version").unwrap_or_default()
-                        ));
-                        steps.push(StepLog {
-                            name: uses.to_owned(),
-                            code: Some(0),
-                            output,
-                        });
-                    }
-                    _ => {
-                        notes.push(format!("skipped step {uses:?}"));
-                        steps.push(StepLog {
-                            name: uses.to_owned(),
-                            code: None,
-                            output: String::new(),
-                        });
-                    }
+            let go = match f.get(step, "if").and_then(|c| f.str(c)) {
+                None => run.failed.is_none(),
+                Some(cond) => ctx
+                    .condition(cond, run.failed.is_some())
+                    .unwrap_or_else(|| {
+                        run.notes
+                            .push(format!("{label}`if: {cond}` not evaluated (run)"));
+                        run.failed.is_none()
+                    }),
+            };
+            let uses = f.get(step, "uses").and_then(|u| f.str(u));
+            let name = f
+                .get(step, "name")
+                .and_then(|n| f.str(n))
+                .map(str::to_owned)
+                .or_else(|| uses.map(str::to_owned))
+                .unwrap_or_else(|| {
+                    let script = f.get(step, "run").and_then(|r| f.str(r)).unwrap_or("");
+                    format!("Run {}", script.lines().next().unwrap_or_default())
+                });
+            let name = format!("{label}{name}");
+            if !go {
+                if run.failed.is_none() {
+                    run.steps.push(StepLog {
+                        name,
+                        code: None,
+                        output: "skipped: its `if:` is false".into(),
+                    });
                 }
                 continue;
             }
-            let Some(script) = f.get(*step, "run").and_then(|r| f.str(r)) else {
-                notes.push(format!("step {i}: neither `run:` nor `uses:`"));
+            if let Some(uses) = uses {
+                self.gh_uses(f, step, uses, ctx, layers, &step_env, run, &name);
+                continue;
+            }
+            let Some(script) = f.get(step, "run").and_then(|r| f.str(r)) else {
+                run.notes
+                    .push(format!("{name}: neither `run:` nor `uses:`"));
                 continue;
             };
             let script = ctx.expand(script);
-            let name = f
-                .get(*step, "name")
-                .and_then(|n| f.str(n))
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("Run {}", script.lines().next().unwrap_or_default()));
             let dir = f
-                .get(*step, "working-directory")
+                .get(step, "working-directory")
                 .and_then(|d| f.str(d))
-                .map(|d| workspace.join(d))
-                .unwrap_or_else(|| workspace.clone());
-            let script_path = runner_temp.join(format!("step-{i}.sh"));
+                .map(|d| run.workspace.join(ctx.expand(d)))
+                .unwrap_or_else(|| run.workspace.clone());
+            run.scripts += 1;
+            let script_path = run.runner_temp.join(format!("step-{}.sh", run.scripts));
             write(&script_path, &script);
             let shell = f
-                .get(*step, "shell")
+                .get(step, "shell")
                 .and_then(|s| f.str(s))
                 .map(str::to_owned)
-                .or_else(|| default_shell.clone());
-            let file = script_path.display().to_string();
-            let cmd = match shell.as_deref() {
-                None => {
-                    let mut c = Command::new("bash");
-                    c.args(["-e", &file]);
-                    c
-                }
-                Some("bash") => {
-                    let mut c = Command::new("bash");
-                    c.args(["--noprofile", "--norc", "-eo", "pipefail", &file]);
-                    c
-                }
-                Some("sh") => {
-                    let mut c = Command::new("sh");
-                    c.args(["-e", &file]);
-                    c
-                }
-                Some(other) => {
-                    let parts: Vec<String> = other
-                        .replace("{0}", &file)
-                        .split_whitespace()
-                        .map(str::to_owned)
-                        .collect();
-                    let mut c = Command::new(&parts[0]);
-                    c.args(&parts[1..]);
-                    c
-                }
-            };
-            write(&github_env, "");
-            let log = run_step(cmd, &env, &dir, &name);
-            let failed = log.code != Some(0);
-            steps.push(log);
-            if failed {
-                notes.extend(ctx.unknown.take());
-                return JobRun {
-                    outcome: Outcome::Failed(name),
-                    steps,
-                    notes,
-                }
-                .shown();
+                .or_else(|| run.default_shell.clone());
+            let cmd = gh_shell(shell.as_deref(), &script_path.display().to_string());
+            let files = ["github_env", "github_output", "github_path", "step_summary"]
+                .map(|n| run.runner_temp.join(n));
+            for file in &files[..3] {
+                write(file, "");
             }
-            exported.extend(read_github_env(&github_env));
+            env.extend([
+                kv("GITHUB_ENV", &files[0]),
+                kv("GITHUB_OUTPUT", &files[1]),
+                kv("GITHUB_PATH", &files[2]),
+                kv("GITHUB_STEP_SUMMARY", &files[3]),
+            ]);
+            let log = run_step(cmd, &env, &dir, &name);
+            if log.code != Some(0) {
+                run.failed.get_or_insert(name);
+            } else {
+                run.exported.extend(read_github_env(&files[0]));
+                if let Some(id) = f.get(step, "id").and_then(|i| f.str(i)) {
+                    let mut outputs = ctx.outputs.borrow_mut();
+                    for (k, v) in read_github_env(&files[1]) {
+                        outputs.insert(format!("{id}.{k}"), v);
+                    }
+                }
+                let added = std::fs::read_to_string(&files[2]).unwrap_or_default();
+                for line in added.lines().filter(|l| !l.trim().is_empty()) {
+                    run.paths.insert(0, line.trim().to_owned());
+                }
+            }
+            run.steps.push(log);
         }
-        notes.extend(ctx.unknown.take());
-        JobRun {
-            outcome: Outcome::Succeeded,
-            steps,
-            notes,
+    }
+
+    /// A `uses:` step: checkout, setup-node, a composite action of the workspace (`./path`);
+    /// any other action is skipped with a note.
+    #[allow(clippy::too_many_arguments)]
+    fn gh_uses(
+        &self,
+        f: &Forest,
+        step: NodeId,
+        uses: &str,
+        ctx: &Expr<'_>,
+        layers: &[(String, String)],
+        step_env: &[(String, String)],
+        run: &mut GhRun,
+        name: &str,
+    ) {
+        let action = uses.split('@').next().unwrap_or_default();
+        let with = |k: &str| {
+            f.path(step, &["with", k])
+                .and_then(|n| f.str(n))
+                .map(|s| ctx.expand(s))
+        };
+        let kv = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        match action {
+            "actions/checkout" => {
+                copy_dir(&self.package_dir, &run.workspace);
+                run.steps.push(StepLog {
+                    name: name.to_owned(),
+                    code: Some(0),
+                    output: String::new(),
+                });
+            }
+            "actions/setup-node" => {
+                let mut output = String::new();
+                if let Some(url) = with("registry-url") {
+                    let url = if url.contains("registry.npmjs.org") {
+                        self.sandbox.clone()
+                    } else {
+                        url
+                    };
+                    let url = if url.ends_with('/') {
+                        url
+                    } else {
+                        format!("{url}/")
+                    };
+                    let nerf = url
+                        .trim_start_matches("http:")
+                        .trim_start_matches("https:")
+                        .to_owned();
+                    let mut npmrc = format!("{nerf}:_authToken=${{NODE_AUTH_TOKEN}}\n");
+                    match with("scope") {
+                        Some(scope) => {
+                            let scope = if scope.starts_with('@') {
+                                scope
+                            } else {
+                                format!("@{scope}")
+                            };
+                            npmrc.push_str(&format!("{scope}:registry={url}\n"));
+                        }
+                        None => npmrc.push_str(&format!("registry={url}\n")),
+                    }
+                    let path = run.runner_temp.join(".npmrc");
+                    write(&path, &npmrc);
+                    run.exported
+                        .push(kv("NPM_CONFIG_USERCONFIG", &path.display().to_string()));
+                    let token = step_env
+                        .iter()
+                        .rev()
+                        .chain(layers.iter().rev())
+                        .find(|(k, _)| k == "NODE_AUTH_TOKEN")
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_else(|| "XXXXX-XXXXX-XXXXX-XXXXX".to_owned());
+                    run.exported.push(kv("NODE_AUTH_TOKEN", &token));
+                    output = format!("wrote {} for {url}", path.display());
+                }
+                run.notes.push(format!(
+                    "{uses}: the host's node is used (node-version {:?} not installed)",
+                    with("node-version").unwrap_or_default()
+                ));
+                run.steps.push(StepLog {
+                    name: name.to_owned(),
+                    code: Some(0),
+                    output,
+                });
+            }
+            local if local.starts_with("./") => {
+                let dir = run.workspace.join(local.trim_start_matches("./"));
+                let file = ["action.yml", "action.yaml"]
+                    .map(|n| dir.join(n))
+                    .into_iter()
+                    .find(|p| p.is_file());
+                let text = file.as_ref().and_then(|p| std::fs::read_to_string(p).ok());
+                let mut af = Forest::default();
+                let parsed = text.as_deref().map(|t| af.parse("action.yml", t));
+                let Some(Ok(root)) = parsed else {
+                    run.steps.push(StepLog {
+                        name: name.to_owned(),
+                        code: Some(1),
+                        output: format!("no readable action.yml in {}", dir.display()),
+                    });
+                    run.failed.get_or_insert(name.to_owned());
+                    return;
+                };
+                let using = af.path(root, &["runs", "using"]).and_then(|u| af.str(u));
+                let Some(steps) = af
+                    .path(root, &["runs", "steps"])
+                    .filter(|_| using == Some("composite"))
+                else {
+                    run.notes
+                        .push(format!("skipped step {uses:?}: not a composite action"));
+                    return;
+                };
+                // Inputs: the action's defaults, then the step's `with:`.
+                let mut inputs = BTreeMap::new();
+                if let Some(spec) = af.get(root, "inputs") {
+                    for (k, v) in af.entries(spec) {
+                        let default = af.get(*v, "default").map(|d| ctx.expand(af.text(d)));
+                        inputs.insert(af.text(*k).to_owned(), default.unwrap_or_default());
+                    }
+                }
+                if let Some(given) = f.get(step, "with") {
+                    for (k, v) in f.entries(given) {
+                        inputs.insert(f.text(*k).to_owned(), ctx.expand(f.text(*v)));
+                    }
+                }
+                let inner = Expr {
+                    inputs,
+                    outputs: Default::default(),
+                    unknown: Default::default(),
+                    ..*ctx
+                };
+                let layers: Vec<(String, String)> =
+                    layers.iter().chain(step_env).cloned().collect();
+                self.gh_steps(&af, steps, &inner, &layers, run, &format!("{name}: "));
+                run.notes.extend(inner.unknown.take());
+            }
+            _ => {
+                run.notes.push(format!("skipped step {uses:?}"));
+                run.steps.push(StepLog {
+                    name: name.to_owned(),
+                    code: None,
+                    output: String::new(),
+                });
+            }
         }
-        .shown()
+    }
+}
+
+/// What a GitHub job has done so far.
+struct GhRun {
+    base: Vec<(String, String)>,
+    /// Variables exported by earlier steps (GITHUB_ENV, setup-node).
+    exported: Vec<(String, String)>,
+    /// Directories added through GITHUB_PATH, the latest first.
+    paths: Vec<String>,
+    steps: Vec<StepLog>,
+    notes: Vec<String>,
+    /// The first step that failed.
+    failed: Option<String>,
+    workspace: PathBuf,
+    runner_temp: PathBuf,
+    default_shell: Option<String>,
+    /// Scripts written so far (each step's gets its own file).
+    scripts: usize,
+}
+
+/// The command GitHub runs a script file with, for a `shell:` (or the default, bash).
+fn gh_shell(shell: Option<&str>, file: &str) -> Command {
+    match shell {
+        None => {
+            let mut c = Command::new("bash");
+            c.args(["-e", file]);
+            c
+        }
+        Some("bash") => {
+            let mut c = Command::new("bash");
+            c.args(["--noprofile", "--norc", "-eo", "pipefail", file]);
+            c
+        }
+        Some("sh") => {
+            let mut c = Command::new("sh");
+            c.args(["-e", file]);
+            c
+        }
+        Some(other) => {
+            let parts: Vec<String> = other
+                .replace("{0}", file)
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            let mut c = Command::new(&parts[0]);
+            c.args(&parts[1..]);
+            c
+        }
     }
 }
 
@@ -1121,6 +1289,11 @@ struct Expr<'a> {
     branch: &'a str,
     repository: &'a str,
     event_name: &'a str,
+    runner_temp: &'a str,
+    /// A composite action's inputs (empty for a workflow's own steps).
+    inputs: BTreeMap<String, String>,
+    /// `steps.<id>.outputs.<name>` as `<id>.<name>`.
+    outputs: std::cell::RefCell<BTreeMap<String, String>>,
 }
 
 impl Expr<'_> {
@@ -1129,7 +1302,18 @@ impl Expr<'_> {
         if let Some(name) = e.strip_prefix("secrets.") {
             return self.secrets.get(name).cloned().unwrap_or_default();
         }
+        if let Some(name) = e.strip_prefix("inputs.") {
+            return self.inputs.get(name).cloned().unwrap_or_default();
+        }
+        if let Some((id, name)) = e
+            .strip_prefix("steps.")
+            .and_then(|rest| rest.split_once(".outputs."))
+        {
+            let key = format!("{id}.{name}");
+            return self.outputs.borrow().get(&key).cloned().unwrap_or_default();
+        }
         match e {
+            "runner.temp" => self.runner_temp.to_owned(),
             "github.ref" => self.git_ref.to_owned(),
             "github.ref_name" => self.branch.to_owned(),
             "github.repository" => self.repository.to_owned(),
@@ -1141,6 +1325,49 @@ impl Expr<'_> {
                 String::new()
             }
         }
+    }
+
+    /// A step's `if:` when it is made of what the tests use, joined by `&&`: `always()`,
+    /// `success()`, `failure()`, `cancelled()` and `X == 'literal'` / `X != 'literal'`. Without
+    /// a status function the step runs only when nothing failed, as on GitHub. `None`: not
+    /// understood.
+    fn condition(&self, text: &str, failed: bool) -> Option<bool> {
+        let e = text.trim();
+        let e = e
+            .strip_prefix("${{")
+            .and_then(|r| r.strip_suffix("}}"))
+            .unwrap_or(e)
+            .trim();
+        if e.contains("||") || e.contains('!') && !e.contains("!=") {
+            return None;
+        }
+        let mut status: Option<bool> = None;
+        let mut holds = true;
+        for term in e.split("&&").map(str::trim) {
+            let from_status = match term {
+                "always()" => Some(true),
+                "success()" => Some(!failed),
+                "failure()" => Some(failed),
+                "cancelled()" => Some(false),
+                _ => None,
+            };
+            if let Some(b) = from_status {
+                status = Some(status.unwrap_or(true) && b);
+                continue;
+            }
+            let (left, equal, right) = match (term.split_once("=="), term.split_once("!=")) {
+                (Some((l, r)), None) => (l, true, r),
+                (None, Some((l, r))) => (l, false, r),
+                _ => return None,
+            };
+            let right = right.trim();
+            let literal = right
+                .strip_prefix('\'')
+                .and_then(|r| r.strip_suffix('\''))
+                .or(matches!(right, "true" | "false").then_some(right))?;
+            holds &= (self.value(left) == literal) == equal;
+        }
+        Some(holds && status.unwrap_or(!failed))
     }
 
     /// Replaces every `${{ … }}`.
