@@ -300,15 +300,18 @@ fn gitlab_token(info: &SandboxInfo) -> (String, String) {
     (gl.api.clone(), gl.token.clone())
 }
 
-/// `node scripts/sandbox-ci.mjs ARGS`: a CI job of the sandbox's providers, publishing
-/// through trusted publishing with the real npm CLI.
-async fn sandbox_ci(args: Vec<String>) -> std::process::Output {
+/// `tokenless sandbox ci release --url URL PACKAGE VERSION --client npm`: the package's CI
+/// job, publishing through trusted publishing with the real npm CLI.
+async fn ci_release(url: &str, package: &str, version: &str) -> std::process::Output {
+    let list = strings(&[
+        "sandbox", "ci", "release", "--url", url, package, version, "--client", "npm",
+    ]);
     tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/sandbox-ci.mjs"))
-            .args(&args)
+        assert_cmd::Command::cargo_bin("tokenless")
+            .expect("binary")
+            .args(&list)
             .output()
-            .expect("node runs")
+            .expect("runs")
     })
     .await
     .expect("joins")
@@ -544,29 +547,35 @@ async fn an_npm_token_project_variable_fails_oidc_publish_job() {
     assert_eq!(failing, ["oidc-publish-job=fail"]);
 }
 
+/// Stores an Actions secret in a sandbox repository as a GitHub client does: the
+/// repository's public key first, then the sealed value under its key id.
+async fn put_actions_secret(info: &tokenless_sandbox::SandboxInfo, repo: &str, name: &str) {
+    let gh = info.github.as_ref().expect("github");
+    let base = format!("{}/repos/{repo}/actions/secrets", gh.api);
+    let http = reqwest::Client::new();
+    let key: Value = http
+        .get(format!("{base}/public-key"))
+        .bearer_auth(&gh.token)
+        .send()
+        .await
+        .expect("key")
+        .json()
+        .await
+        .expect("json");
+    let put = http
+        .put(format!("{base}/{name}"))
+        .bearer_auth(&gh.token)
+        .json(&serde_json::json!({"encrypted_value": "c2VhbGVk", "key_id": key["key_id"]}))
+        .send()
+        .await
+        .expect("secret sent");
+    assert_eq!(put.status().as_u16(), 201);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_npm_token_actions_secret_fails_oidc_publish_job() {
     let failing = after(async |_, info| {
-        let gh = info.github.as_ref().expect("github");
-        let base = format!("{}/repos/acme/site/actions/secrets", gh.api);
-        let http = reqwest::Client::new();
-        let key: Value = http
-            .get(format!("{base}/public-key"))
-            .bearer_auth(&gh.token)
-            .send()
-            .await
-            .expect("key")
-            .json()
-            .await
-            .expect("json");
-        let put = http
-            .put(format!("{base}/NPM_TOKEN"))
-            .bearer_auth(&gh.token)
-            .json(&serde_json::json!({"encrypted_value": "c2VhbGVk", "key_id": key["key_id"]}))
-            .send()
-            .await
-            .expect("secret sent");
-        assert_eq!(put.status().as_u16(), 201);
+        put_actions_secret(info, "acme/site", "NPM_TOKEN").await;
     })
     .await;
     assert_eq!(failing, ["oidc-publish-job=fail"]);
@@ -685,7 +694,7 @@ async fn a_token_release_before_the_latest_trusted_one_fails_release_verified() 
         let pkg = first_package(info);
         publish_with_a_token(info, &pkg, "9.9.9").await;
         // The next release goes through CI and the trust config again, as `latest`.
-        let out = sandbox_ci(strings(&["release", &info.registry, &pkg, "9.9.10"])).await;
+        let out = ci_release(&info.registry, &pkg, "9.9.10").await;
         assert!(
             out.status.success(),
             "{}",
@@ -1052,18 +1061,7 @@ async fn a_sandbox_whose_sessions_all_ended_is_refused_with_a_way_out() {
 async fn a_mixed_provider_org_in_every_format() {
     let sandbox = start(Scenario::Migrated).await;
     let info = sandbox.info();
-    let gh = info.github.as_ref().expect("github");
-    let put = reqwest::Client::new()
-        .put(format!(
-            "{}/repos/acme/site/actions/secrets/NPM_TOKEN",
-            gh.api
-        ))
-        .bearer_auth(&gh.token)
-        .json(&serde_json::json!({"encrypted_value": "c2VhbGVk", "key_id": "sandbox-key-1"}))
-        .send()
-        .await
-        .expect("secret sent");
-    assert_eq!(put.status().as_u16(), 201);
+    put_actions_secret(&info, "acme/site", "NPM_TOKEN").await;
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r"127\.0\.0\.1:\d+", "[sandbox]");
     settings.add_filter(

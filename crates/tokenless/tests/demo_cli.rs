@@ -12,7 +12,7 @@ fn the_demo_migrates_the_legacy_org_to_nine_passing_boxes() {
 
 #[test]
 fn the_demo_releases_with_the_npm_cli_as_ci_runs_it() {
-    demo("npm", "released with the npm CLI");
+    demo("npm", "publishes with the npm CLI");
 }
 
 fn demo(client: &str, says: &str) {
@@ -52,9 +52,9 @@ fn demo(client: &str, says: &str) {
         at += found;
     }
     assert!(stdout.contains(says), "{stdout}");
-    assert!(stdout.contains("published through circleci trusted publishing"));
-    assert!(stdout.contains("published through github trusted publishing"));
-    assert!(stdout.contains("published through gitlab trusted publishing"));
+    assert!(stdout.contains("published by its circleci job through trusted publishing"));
+    assert!(stdout.contains("published by its github job through trusted publishing"));
+    assert!(stdout.contains("published by its gitlab job through trusted publishing"));
     let table = &stdout[stdout.find("## Before and after").expect("table")..];
     assert_eq!(table.matches(" pass\n").count(), 9, "{table}");
     assert!(

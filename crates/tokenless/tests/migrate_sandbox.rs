@@ -1,7 +1,7 @@
 //! The migration itself against the sandbox over loopback HTTP: `init` → `plan` →
 //! `apply --phase additive` (web 2FA approved by a "person" through the sandbox's test
 //! endpoint) → the fixed CI configs merged and one release per package through trusted
-//! publishing (scripts/sandbox-ci.mjs: the issuer's id token and the real npm CLI) →
+//! publishing (`tokenless sandbox ci`: the issuer's id token and the real npm CLI) →
 //! `apply` (destructive phase) → members revoke their own tokens → `audit` passes all nine.
 //! Then the faults: 500s and 429s, the 2FA window closing and the session expiring
 //! mid-run, SIGKILL mid-run: every rerun converges and nothing is applied twice.
@@ -235,24 +235,22 @@ async fn trust_count(sb: &SandboxHandle, package: &str) -> usize {
     v.as_array().map_or(0, Vec::len)
 }
 
-/// `node scripts/sandbox-ci.mjs …`.
-async fn sandbox_ci(list: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(repo_root().join("scripts/sandbox-ci.mjs"))
-            .args(&list)
-            .output()
-            .expect("node runs")
-    })
-    .await
-    .expect("joins")
+/// `tokenless sandbox ci JOB --url URL ARGS --client npm`: the sandbox playing CI, with
+/// the real npm CLI publishing (`push` takes no client).
+async fn sandbox_ci(job: &str, url: &str, rest: &[&str]) -> Output {
+    let mut list = args(&["sandbox", "ci", job, "--url", url]);
+    list.extend(args(rest));
+    if job != "push" {
+        list.extend(args(&["--client", "npm"]));
+    }
+    run(list).await
 }
 
 /// Merge the fixed CI configs, then release every package once through its CI.
 async fn release_everything(sb: &SandboxHandle) {
     let url = sb.url().to_string();
     for step in ["push", "release-all"] {
-        let out = sandbox_ci(args(&[step, &url])).await;
+        let out = sandbox_ci(step, &url, &[]).await;
         assert!(out.status.success(), "{step}: {}", text(&out));
     }
 }
@@ -398,7 +396,12 @@ async fn the_legacy_org_migrates_to_nine_passing_boxes_in_an_order_that_never_br
     // The fixed configs merged, one release per package through its trusted publisher.
     release_everything(&sb).await;
     // A job on another branch gets no id token (the context's restriction).
-    let out = sandbox_ci(args(&["release", &url, "@acme/core", "9.9.9", "feature/x"])).await;
+    let out = sandbox_ci(
+        "release",
+        &url,
+        &["@acme/core", "9.9.9", "--branch", "feature/x"],
+    )
+    .await;
     assert!(!out.status.success(), "{}", text(&out));
 
     let out = run(apply_args(&cfg, &url, &[])).await;

@@ -9,9 +9,10 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use serde_json::{Value, json};
-use tokenless_api::{ClientOptions, NpmClient, Secret};
+use serde_json::Value;
 use tokenless_sandbox::{Sandbox, SandboxHandle, SandboxOptions, Scenario};
+
+use super::sandbox_ci::{Client, Publisher};
 
 /// Walk through the migration on an embedded sandbox (CircleCI, GitHub and GitLab
 /// publishers): the failing audit, lint and fix of an example repository, init, plan, the
@@ -33,13 +34,6 @@ pub struct DemoArgs {
     /// npm CLI, or tokenless's own client.
     #[arg(long, value_enum, default_value_t = Client::Auto)]
     pub client: Client,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Client {
-    Auto,
-    Npm,
-    Tokenless,
 }
 
 const LEGACY_FILES: &[(&str, &str)] = &[
@@ -82,18 +76,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         scenario: Scenario::Legacy,
         ..SandboxOptions::default()
     }))?;
-    let npm = match args.client {
-        Client::Tokenless => None,
-        Client::Auto => npm_cli(),
-        Client::Npm => Some(npm_cli().context("--client npm: no npm >= 11.11 on PATH")?),
-    };
+    let publisher = Publisher::choose(args.client)?;
     let demo = Demo {
         exe: std::env::current_exe().context("cannot find this program")?,
         url: sandbox.url().to_string(),
         work,
-        npm,
+        publisher,
     };
-    let result = demo.walk(&runtime, &sandbox);
+    let result = demo.walk(&sandbox);
     drop(sandbox);
     match result {
         Ok(()) => {
@@ -117,8 +107,8 @@ struct Demo {
     exe: PathBuf,
     url: String,
     work: PathBuf,
-    /// The npm CLI's version, when it publishes the releases.
-    npm: Option<String>,
+    /// Who publishes the releases in the CI jobs.
+    publisher: Publisher,
 }
 
 impl Demo {
@@ -158,11 +148,7 @@ impl Demo {
             .with_context(|| format!("`tokenless {}` gave no JSON", shown(args)))
     }
 
-    fn walk(
-        &self,
-        runtime: &tokio::runtime::Runtime,
-        sandbox: &SandboxHandle,
-    ) -> anyhow::Result<()> {
+    fn walk(&self, sandbox: &SandboxHandle) -> anyhow::Result<()> {
         let url = self.url.as_str();
         let repo = self.path("repo");
         for (rel, text) in LEGACY_FILES {
@@ -227,15 +213,27 @@ impl Demo {
         heading(
             "6. The fixed configs merged; each package released once through its trusted publisher",
         );
-        match &self.npm {
-            Some(v) => println!(
-                "(released with the npm CLI {v}, as the CI job runs it: an id token from the CI provider's issuer in NPM_ID_TOKEN, no npm token anywhere)"
-            ),
-            None => println!(
-                "(released with tokenless's own client: an id token from the CI provider's issuer, exchanged at the registry, no npm token anywhere)"
-            ),
-        }
-        runtime.block_on(release_everything(sandbox, self.npm.is_some(), &self.work))?;
+        let client = match &self.publisher {
+            Publisher::Npm(_) => "npm",
+            Publisher::Own => "tokenless",
+        };
+        println!(
+            "(the sandbox plays CI: each job gets an id token from its provider's issuer and publishes with {}; no npm token anywhere)",
+            self.publisher.describe()
+        );
+        self.step(&["sandbox", "ci", "push", "--url", url], 0)?;
+        self.step(
+            &[
+                "sandbox",
+                "ci",
+                "release-all",
+                "--url",
+                url,
+                "--client",
+                client,
+            ],
+            0,
+        )?;
 
         heading("7. apply: publishing access, CI secrets, tokens, the service account, team write");
         self.step(
@@ -390,261 +388,4 @@ fn table(before: &Value, after: &Value) {
         let id = id.as_str();
         println!("{id:<22} {:<9} {}", status(before, id), status(after, id));
     }
-}
-
-/// The npm CLI's version when it is on PATH and new enough for the exchange (>= 11.11).
-fn npm_cli() -> Option<String> {
-    let out = Command::new("npm").arg("--version").output().ok()?;
-    let v = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let parts: Vec<u64> = v.split('.').filter_map(|p| p.parse().ok()).collect();
-    (out.status.success() && parts.len() >= 2 && (parts[0], parts[1]) >= (11, 11)).then_some(v)
-}
-
-/// `npm publish` of `manifest` in a fresh directory, with nothing but the id token, as the
-/// CI job's step runs it.
-fn publish_with_npm(
-    work: &Path,
-    base: &str,
-    provider: &str,
-    manifest: &Value,
-    id_token: &str,
-) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir_in(work)?;
-    let pkg = dir.path().join("pkg");
-    std::fs::create_dir_all(&pkg)?;
-    std::fs::write(pkg.join("package.json"), manifest.to_string())?;
-    std::fs::write(pkg.join("index.js"), "module.exports = 1;\n")?;
-    let userconfig = dir.path().join(".npmrc");
-    std::fs::write(&userconfig, "")?;
-    let ci = match provider {
-        "circleci" => "CIRCLECI",
-        "github" => "GITHUB_ACTIONS",
-        _ => "GITLAB_CI",
-    };
-    let out = Command::new("npm")
-        .arg("publish")
-        .arg(format!("--userconfig={}", userconfig.display()))
-        .arg(format!("--cache={}", dir.path().join("cache").display()))
-        .current_dir(&pkg)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir.path())
-        .env("NO_COLOR", "1")
-        .env("npm_config_registry", base)
-        .env(ci, "true")
-        .env("NPM_ID_TOKEN", id_token)
-        .output()
-        .context("cannot run npm")?;
-    if !out.status.success() {
-        bail!(
-            "npm publish failed: {}",
-            tokenless_ci::facts::mask(&String::from_utf8_lossy(&out.stderr))
-        );
-    }
-    Ok(())
-}
-
-/// Merge the fixed CI configs (the `migrated` scenario's) and release every package at its
-/// next patch version through its trusted publisher, as its CI job would: with the npm CLI
-/// when `with_npm`, else with tokenless's own client.
-async fn release_everything(
-    sandbox: &SandboxHandle,
-    with_npm: bool,
-    work: &Path,
-) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
-    let base = sandbox.url().to_string();
-    let fixed: Value = serde_json::from_str(tokenless_sandbox::scenario::MIGRATED)?;
-    let mut pushes = Vec::new();
-    let org = fixed["circleci"]["org_slug"].as_str().unwrap_or("gh/acme");
-    for p in fixed["circleci"]["projects"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let Some(last) = p["pipelines"].as_array().and_then(|l| l.last()) else {
-            continue;
-        };
-        pushes.push(json!({"provider": "circleci", "project": format!("{org}/{}", p["name"].as_str().unwrap_or("")),
-            "branch": "main", "files": {".circleci/config.yml": lines(&last["config"])}}));
-    }
-    for r in fixed["github"]["repos"].as_array().into_iter().flatten() {
-        pushes.push(json!({"provider": "github", "project": format!("acme/{}", r["name"].as_str().unwrap_or("")), "files": files(&r["files"])}));
-    }
-    for p in fixed["gitlab"]["projects"].as_array().into_iter().flatten() {
-        pushes.push(json!({"provider": "gitlab", "project": format!("acme/{}", p["path"].as_str().unwrap_or("")), "files": files(&p["files"])}));
-    }
-    for push in pushes {
-        let r = http
-            .post(format!("{base}-/sandbox/push"))
-            .json(&push)
-            .send()
-            .await?;
-        if !r.status().is_success() {
-            bail!(
-                "the push of {} was refused: {}",
-                push["project"],
-                r.text().await?
-            );
-        }
-    }
-    let info = sandbox.info();
-    let owner = info
-        .users
-        .iter()
-        .find(|u| u.role == Some(tokenless_sandbox::model::Role::Owner))
-        .context("no owner")?;
-    let npm = NpmClient::new(
-        &info.registry,
-        Some(Secret::new(owner.token.as_str())),
-        ClientOptions::default(),
-    )?;
-    let anonymous = NpmClient::new(&info.registry, None, ClientOptions::default())?;
-    for name in npm.org_packages(&info.scope).await?.into_keys() {
-        let doc: Value = http
-            .get(format!("{base}{}", name.replace('/', "%2f")))
-            .send()
-            .await?
-            .json()
-            .await?;
-        let latest = doc["dist-tags"]["latest"].as_str().unwrap_or("0.0.0");
-        let mut parts: Vec<u64> = latest.split('.').filter_map(|n| n.parse().ok()).collect();
-        parts.resize(3, 0);
-        let version = format!("{}.{}.{}", parts[0], parts[1], parts[2] + 1);
-        let (provider, claims) = claims_for(&info, &doc)?;
-        let minted: Value = http
-            .post(format!("{base}-/sandbox/oidc/{provider}/token"))
-            .json(&claims)
-            .send()
-            .await?
-            .json()
-            .await?;
-        let id_token = minted["token"]
-            .as_str()
-            .with_context(|| format!("{name}: the {provider} job got no id token: {minted}"))?;
-        let manifest = json!({"name": name, "version": version, "main": "index.js", "license": "MIT",
-            "repository": doc["repository"]});
-        if with_npm {
-            publish_with_npm(work, &base, provider, &manifest, id_token)
-                .with_context(|| format!("{name}@{version}"))?;
-            println!(
-                "  {name}@{version} published through {provider} trusted publishing (npm CLI)"
-            );
-            continue;
-        }
-        let token = anonymous
-            .oidc_exchange(&name, &Secret::new(id_token))
-            .await
-            .with_context(|| format!("{name}: the registry refused the exchange"))?;
-        let tarball = tokenless_sandbox::packages::make_tarball(&manifest)?;
-        use base64::Engine as _;
-        let body = json!({
-            "_id": name, "name": name, "repository": doc["repository"],
-            "dist-tags": {"latest": version}, "versions": {version.clone(): manifest},
-            "_attachments": {format!("{name}-{version}.tgz"): {"content_type": "application/octet-stream",
-                "data": base64::engine::general_purpose::STANDARD.encode(&tarball), "length": tarball.len()}},
-        });
-        let r = http
-            .put(format!("{base}{}", name.replace('/', "%2f")))
-            .bearer_auth(token.expose())
-            .json(&body)
-            .send()
-            .await?;
-        if !r.status().is_success() {
-            bail!(
-                "{name}@{version}: the publish was refused: {}",
-                r.text().await?
-            );
-        }
-        println!("  {name}@{version} published through {provider} trusted publishing");
-    }
-    Ok(())
-}
-
-fn lines(v: &Value) -> String {
-    let mut s: String = v
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect::<Vec<_>>()
-        .join("\n");
-    s.push('\n');
-    s
-}
-
-fn files(v: &Value) -> Value {
-    Value::Object(
-        v.as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, text)| (k.clone(), Value::String(lines(text))))
-            .collect(),
-    )
-}
-
-/// The id token claims the package's CI job presents, from its repository URL.
-fn claims_for(
-    info: &tokenless_sandbox::SandboxInfo,
-    doc: &Value,
-) -> anyhow::Result<(&'static str, Value)> {
-    let url = doc["repository"]["url"]
-        .as_str()
-        .or_else(|| doc["repository"].as_str())
-        .unwrap_or_default();
-    let origin = url
-        .trim_start_matches("git+")
-        .trim_end_matches(".git")
-        .split("://")
-        .last()
-        .unwrap_or_default()
-        .to_owned();
-    let aud = info.audiences.first().cloned().unwrap_or_default();
-    let main = "refs/heads/main";
-    if let Some(p) = info
-        .circleci
-        .projects
-        .iter()
-        .find(|p| p.vcs_origin == origin)
-    {
-        let ctx: Vec<&str> = info
-            .circleci
-            .contexts
-            .iter()
-            .filter(|c| c.name == "npm-publish")
-            .map(|c| c.id.as_str())
-            .collect();
-        return Ok((
-            "circleci",
-            json!({
-                "aud": aud,
-                "oidc.circleci.com/project-id": p.id,
-                "oidc.circleci.com/pipeline-definition-id": p.pipeline_definition_id,
-                "oidc.circleci.com/vcs-origin": p.vcs_origin,
-                "oidc.circleci.com/vcs-ref": main,
-                "oidc.circleci.com/context-ids": ctx,
-                "oidc.circleci.com/ssh-rerun": false,
-            }),
-        ));
-    }
-    if let Some(repo) = origin.strip_prefix("github.com/") {
-        return Ok((
-            "github",
-            json!({
-                "aud": aud, "repository": repo, "repository_owner": repo.split('/').next(),
-                "environment": "npm", "ref": main,
-                "workflow_ref": format!("{repo}/.github/workflows/publish.yml@{main}"), "event_name": "push",
-            }),
-        ));
-    }
-    if let Some(path) = origin.strip_prefix("gitlab.com/") {
-        return Ok((
-            "gitlab",
-            json!({
-                "aud": aud, "project_path": path, "environment": "npm", "ref_protected": "true",
-                "user_access_level": "maintainer", "ci_config_ref_uri": format!("gitlab.com/{path}//.gitlab-ci.yml@{main}"),
-            }),
-        ));
-    }
-    bail!("no CI provider in the sandbox for {origin}")
 }

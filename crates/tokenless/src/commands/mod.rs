@@ -13,6 +13,7 @@ pub mod plan;
 pub mod preflight;
 pub mod prompt;
 pub mod sandbox;
+pub mod sandbox_ci;
 pub mod scan;
 pub mod schema;
 pub mod shell;

@@ -62,11 +62,20 @@ pub enum SandboxAction {
         /// The user.
         user: String,
     },
+    /// Play the CI providers of a running sandbox: merge the fixed CI configs (`push`), run
+    /// a package's publish job through its trusted publisher (`release`, `release-all`).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  tokenless sandbox ci push --url URL\n  tokenless sandbox ci release-all --url URL\n  tokenless sandbox ci release --url URL @acme/core 1.3.0 --branch feature/x   # refused: exit 1\n\nExit codes: 0 done, 1 refused or failed (the output says by whom), 2 usage."
+    )]
+    Ci(super::sandbox_ci::CiJob),
 }
 
 pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
-    if let Some(SandboxAction::Otp { url, user }) = &args.action {
-        return print_otp(url, user);
+    match args.action {
+        Some(SandboxAction::Otp { url, user }) => return print_otp(&url, &user),
+        Some(SandboxAction::Ci(job)) => return super::sandbox_ci::run(job),
+        None => {}
     }
     if !args.listen.ip().is_loopback() {
         eprintln!(
