@@ -209,3 +209,78 @@ fn scenario_and_state_files_that_never_end_are_refused_at_once() {
         );
     }
 }
+
+fn ci(args: &[&str]) -> std::process::Output {
+    Command::new(assert_cmd::cargo::cargo_bin("tokenless"))
+        .args(["sandbox", "ci"])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("sandbox ci: {e}"))
+}
+
+/// `sandbox ci`: a release through the own client from main, then each refusal with its
+/// reason and exit 1 (a branch the context does not admit, an unknown package, no sandbox),
+/// and a usage error with exit 2.
+#[test]
+fn sandbox_ci_releases_from_main_and_says_why_it_cannot() {
+    let (child, lines) = spawn(&["--scenario", "migrated"]);
+    let url = registry_of(&lines);
+    let stderr = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+
+    let out = ci(&["push", "--url", &url]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = ci(&[
+        "release",
+        "--url",
+        &url,
+        "@acme/core",
+        "7.0.0",
+        "--client",
+        "tokenless",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(
+            "@acme/core@7.0.0 published by its circleci job through trusted publishing (tokenless's own client)"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(get(&format!("{url}@acme%2fcore")).contains("\"7.0.0\""));
+
+    let out = ci(&[
+        "release",
+        "--url",
+        &url,
+        "@acme/core",
+        "7.0.1",
+        "--branch",
+        "feature/x",
+        "--client",
+        "tokenless",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("the circleci job on feature/x got no id token")
+            && stderr(&out).contains("pipeline.git.branch"),
+        "{}",
+        stderr(&out)
+    );
+    let out = ci(&["release", "--url", &url, "@acme/nope", "1.0.0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("@acme/nope: the registry has no such package"));
+    stop(child);
+
+    let out = ci(&[
+        "release",
+        "--url",
+        "http://127.0.0.1:1/",
+        "@acme/core",
+        "1.0.0",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("cannot read the sandbox at http://127.0.0.1:1/"));
+    let out = ci(&["release", "--url", &url]);
+    assert_eq!(out.status.code(), Some(2));
+}

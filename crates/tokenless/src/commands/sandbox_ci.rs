@@ -94,19 +94,15 @@ pub fn run(job: CiJob) -> anyhow::Result<ExitCode> {
                 branch,
                 client,
             } => {
-                let publisher = Publisher::choose(client)?;
-                release(
-                    &base(&url),
-                    &package,
-                    &version,
-                    &branch,
-                    &publisher,
-                    work.path(),
-                )
-                .await
+                let ci = Ci::connect(&url, client, work.path()).await?;
+                let doc = packument(&ci.base, &package).await?;
+                ci.release(&doc, &package, &version, &branch).await
             }
             CiJob::ReleaseAll { url, client } => {
-                release_all(&base(&url), &Publisher::choose(client)?, work.path()).await
+                Ci::connect(&url, client, work.path())
+                    .await?
+                    .release_all()
+                    .await
             }
         }
     });
@@ -127,15 +123,9 @@ fn base(url: &str) -> String {
     }
 }
 
-async fn info(base: &str) -> anyhow::Result<SandboxInfo> {
-    tokenless_api::sandbox::fetch_info(base, ClientOptions::default())
-        .await
-        .with_context(|| format!("cannot read the sandbox at {base}"))
-}
-
 /// `push`: the `migrated` scenario's publish configs, to the projects of the sandbox's
 /// CircleCI organisation, GitHub organisation and GitLab group.
-pub async fn push(base: &str) -> anyhow::Result<()> {
+async fn push(base: &str) -> anyhow::Result<()> {
     let fixed: Value = serde_json::from_str(tokenless_sandbox::scenario::MIGRATED)?;
     let mut pushes = Vec::new();
     let org = fixed["circleci"]["org_slug"].as_str().unwrap_or("gh/acme");
@@ -182,42 +172,94 @@ pub async fn push(base: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `release-all`: every package of the org, each at its next patch version, from main.
-pub async fn release_all(base: &str, publisher: &Publisher, work: &Path) -> anyhow::Result<()> {
-    let info = info(base).await?;
-    let owner = info
-        .users
-        .iter()
-        .find(|u| u.role == Some(tokenless_sandbox::model::Role::Owner) && !u.token.is_empty())
-        .context("the sandbox has no owner with a live session to list the packages")?;
-    let npm = NpmClient::new(
-        &info.registry,
-        Some(Secret::new(owner.token.as_str())),
-        ClientOptions::default(),
-    )?;
-    for name in npm.org_packages(&info.scope).await?.into_keys() {
-        let doc = packument(base, &name).await?;
-        let latest = doc["dist-tags"]["latest"].as_str().unwrap_or("0.0.0");
-        let mut parts: Vec<u64> = latest.split('.').filter_map(|n| n.parse().ok()).collect();
-        parts.resize(3, 0);
-        let version = format!("{}.{}.{}", parts[0], parts[1], parts[2] + 1);
-        release_with(base, &info, &doc, &name, &version, "main", publisher, work).await?;
-    }
-    Ok(())
+/// The publish jobs of one sandbox.
+struct Ci<'a> {
+    base: String,
+    info: SandboxInfo,
+    publisher: Publisher,
+    /// Where the npm CLI's package directories go.
+    work: &'a Path,
 }
 
-/// `release`: PACKAGE's publish job on BRANCH.
-pub async fn release(
-    base: &str,
-    name: &str,
-    version: &str,
-    branch: &str,
-    publisher: &Publisher,
-    work: &Path,
-) -> anyhow::Result<()> {
-    let info = info(base).await?;
-    let doc = packument(base, name).await?;
-    release_with(base, &info, &doc, name, version, branch, publisher, work).await
+impl<'a> Ci<'a> {
+    async fn connect(url: &str, client: Client, work: &'a Path) -> anyhow::Result<Ci<'a>> {
+        let base = base(url);
+        let info = tokenless_api::sandbox::fetch_info(&base, ClientOptions::default())
+            .await
+            .with_context(|| format!("cannot read the sandbox at {base}"))?;
+        Ok(Ci {
+            base,
+            info,
+            publisher: Publisher::choose(client)?,
+            work,
+        })
+    }
+
+    /// Every package of the org, each at its next patch version, from main.
+    async fn release_all(&self) -> anyhow::Result<()> {
+        let owner = self
+            .info
+            .users
+            .iter()
+            .find(|u| u.role == Some(tokenless_sandbox::model::Role::Owner) && !u.token.is_empty())
+            .context("the sandbox has no owner with a live session to list the packages")?;
+        let npm = NpmClient::new(
+            &self.info.registry,
+            Some(Secret::new(owner.token.as_str())),
+            ClientOptions::default(),
+        )?;
+        for name in npm.org_packages(&self.info.scope).await?.into_keys() {
+            let doc = packument(&self.base, &name).await?;
+            let latest = doc["dist-tags"]["latest"].as_str().unwrap_or("0.0.0");
+            let mut parts: Vec<u64> = latest.split('.').filter_map(|n| n.parse().ok()).collect();
+            parts.resize(3, 0);
+            let version = format!("{}.{}.{}", parts[0], parts[1], parts[2] + 1);
+            self.release(&doc, &name, &version, "main").await?;
+        }
+        Ok(())
+    }
+
+    /// The package's publish job on `branch`: an id token from its provider's issuer, then
+    /// the publish with nothing else.
+    async fn release(
+        &self,
+        doc: &Value,
+        name: &str,
+        version: &str,
+        branch: &str,
+    ) -> anyhow::Result<()> {
+        let (base, info, publisher) = (&self.base, &self.info, &self.publisher);
+        let (provider, claims) = job_claims(info, doc, branch)?;
+        let http = reqwest::Client::new();
+        let minted = http
+            .post(format!("{base}-/sandbox/oidc/{provider}/token"))
+            .json(&claims)
+            .send()
+            .await?;
+        let status = minted.status();
+        let minted: Value = minted.json().await.unwrap_or(Value::Null);
+        let Some(id_token) = minted["token"].as_str() else {
+            let why = minted["error"].as_str().or(minted["message"].as_str());
+            bail!(
+                "{name}: the {provider} job on {branch} got no id token ({status}): {}",
+                why.map_or_else(|| minted.to_string(), str::to_owned)
+            );
+        };
+        let manifest = json!({"name": name, "version": version, "main": "index.js", "license": "MIT",
+        "repository": doc["repository"]});
+        match publisher {
+            Publisher::Npm(_) => publish_with_npm(self.work, base, provider, &manifest, id_token)
+                .with_context(|| format!("{name}@{version}"))?,
+            Publisher::Own => publish_with_own_client(info, &manifest, id_token)
+                .await
+                .with_context(|| format!("{name}@{version}"))?,
+        }
+        println!(
+            "  {name}@{version} published by its {provider} job through trusted publishing ({})",
+            publisher.describe()
+        );
+        Ok(())
+    }
 }
 
 async fn packument(base: &str, name: &str) -> anyhow::Result<Value> {
@@ -226,49 +268,6 @@ async fn packument(base: &str, name: &str) -> anyhow::Result<Value> {
         bail!("{name}: the registry has no such package ({})", r.status());
     }
     Ok(r.json().await?)
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn release_with(
-    base: &str,
-    info: &SandboxInfo,
-    doc: &Value,
-    name: &str,
-    version: &str,
-    branch: &str,
-    publisher: &Publisher,
-    work: &Path,
-) -> anyhow::Result<()> {
-    let (provider, claims) = job_claims(info, doc, branch)?;
-    let http = reqwest::Client::new();
-    let minted = http
-        .post(format!("{base}-/sandbox/oidc/{provider}/token"))
-        .json(&claims)
-        .send()
-        .await?;
-    let status = minted.status();
-    let minted: Value = minted.json().await.unwrap_or(Value::Null);
-    let Some(id_token) = minted["token"].as_str() else {
-        let why = minted["error"].as_str().or(minted["message"].as_str());
-        bail!(
-            "{name}: the {provider} job on {branch} got no id token ({status}): {}",
-            why.map_or_else(|| minted.to_string(), str::to_owned)
-        );
-    };
-    let manifest = json!({"name": name, "version": version, "main": "index.js", "license": "MIT",
-        "repository": doc["repository"]});
-    match publisher {
-        Publisher::Npm(_) => publish_with_npm(work, base, provider, &manifest, id_token)
-            .with_context(|| format!("{name}@{version}"))?,
-        Publisher::Own => publish_with_own_client(info, &manifest, id_token)
-            .await
-            .with_context(|| format!("{name}@{version}"))?,
-    }
-    println!(
-        "  {name}@{version} published by its {provider} job through trusted publishing ({})",
-        publisher.describe()
-    );
-    Ok(())
 }
 
 fn npm_cli() -> Option<String> {
