@@ -25,20 +25,26 @@ pub enum CiJob {
     },
     /// Run PACKAGE's publish job: VERSION through its trusted publisher.
     Release {
+        /// The running sandbox.
         #[arg(long, value_name = "URL")]
         url: String,
+        /// The package, e.g. `@acme/core`; its package.json `repository` names its CI.
         package: String,
+        /// The version the job publishes (new: a published version is never reused).
         version: String,
         /// The branch the job runs on (its environment or context restriction decides).
         #[arg(long, default_value = "main")]
         branch: String,
+        /// Who publishes in the job.
         #[arg(long, value_enum, default_value_t = Client::Auto)]
         client: Client,
     },
     /// Release every package of the org at its next patch version, from main.
     ReleaseAll {
+        /// The running sandbox.
         #[arg(long, value_name = "URL")]
         url: String,
+        /// Who publishes in the jobs.
         #[arg(long, value_enum, default_value_t = Client::Auto)]
         client: Client,
     },
