@@ -19,7 +19,13 @@
 //!   exports `NPM_CONFIG_USERCONFIG` and `NODE_AUTH_TOKEN` (its placeholder unless set), and
 //!   `ACTIONS_ID_TOKEN_REQUEST_URL`/`_TOKEN` are set only when the job's permissions (job
 //!   level, else workflow level) grant `id-token: write`. A job whose environment's protection
-//!   does not admit the ref is not started.
+//!   does not admit the ref is not started. A composite action of the workspace
+//!   (`uses: ./path`) runs its steps with its inputs (defaults, then `with:`); steps see
+//!   `inputs.*`, `steps.<id>.outputs.*` and `runner.temp`, and may write `GITHUB_ENV`,
+//!   `GITHUB_OUTPUT`, `GITHUB_PATH` and `GITHUB_STEP_SUMMARY`. `if:` is evaluated when it is
+//!   made of `always()`, `success()`, `failure()`, `cancelled()` and `==`/`!=` against a
+//!   literal, joined by `&&` (else it is noted and the step runs as before); after a failure
+//!   only the steps that ask for it run. Other actions are skipped with a note.
 //!
 //! PATH starts with a shim directory: `circleci` answers `circleci run oidc get --claims JSON`
 //! from the sandbox's CircleCI issuer with the job's claims and the `aud` given, unchanged;
