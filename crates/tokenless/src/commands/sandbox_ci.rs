@@ -129,8 +129,9 @@ fn base(url: &str) -> String {
     }
 }
 
-/// `push`: the `migrated` scenario's publish configs, to the projects of the sandbox's
-/// CircleCI organisation, GitHub organisation and GitLab group.
+/// `push`: the `migrated` scenario's publish configs, to the CircleCI projects, GitHub
+/// repositories and GitLab projects of the same names (those of the `legacy` scenario too);
+/// a sandbox without one of them refuses that push.
 async fn push(base: &str) -> anyhow::Result<()> {
     let fixed: Value = serde_json::from_str(tokenless_sandbox::scenario::MIGRATED)?;
     let mut pushes = Vec::new();
