@@ -53,6 +53,29 @@ fn foreign<'a>(s: &Snapshot, tokens: &'a [Token]) -> impl Iterator<Item = &'a To
         .filter(move |t| own.as_deref() != Some(t.key.as_str()))
 }
 
+/// The accounts whose token lists were read, each with its tokens other than the audit's
+/// own credential. An account whose list could not be read goes to `unknowns`, and so does
+/// the absence of any account to read.
+fn read_accounts<'s>(
+    s: &'s Snapshot,
+    unknowns: &mut Vec<Evidence>,
+) -> Vec<(&'s AccountTokens, Vec<&'s Token>)> {
+    let mut read = Vec::new();
+    for account in &s.token_accounts {
+        match &account.tokens {
+            Err(e) => unknowns.push(Evidence::new(
+                source(account),
+                format!("cannot list tokens: {e}"),
+            )),
+            Ok(tokens) => read.push((account, foreign(s, tokens).collect())),
+        }
+    }
+    if s.token_accounts.is_empty() {
+        unknowns.push(Evidence::new(TOKENS, "no account's tokens could be listed"));
+    }
+    read
+}
+
 fn own_credential_note(s: &Snapshot) -> Evidence {
     let c = &s.own_credential;
     let whose = c
@@ -107,31 +130,26 @@ fn unlisted(s: &Snapshot, counts: impl Fn(&str) -> bool) -> Vec<Evidence> {
 
 pub fn no_static_tokens(s: &Snapshot) -> CheckResult {
     let id = CheckId::NoStaticTokens;
-    let (mut fails, mut unknowns) = (Vec::new(), unlisted(s, |_| true));
-    let mut listed: Vec<String> = Vec::new();
-    for account in &s.token_accounts {
-        match &account.tokens {
-            Err(e) => unknowns.push(Evidence::new(
-                source(account),
-                format!("cannot list tokens: {e}"),
-            )),
-            Ok(tokens) => {
-                listed.push(match &account.via {
-                    Some(via) => format!("{} (by their {via})", account.user),
-                    None => account.user.clone(),
-                });
-                for t in foreign(s, tokens) {
-                    fails.push(Evidence::new(
-                        source(account),
-                        format!("{} holds {}", account.user, describe(t)),
-                    ));
-                }
-            }
-        }
-    }
-    if s.token_accounts.is_empty() {
-        unknowns.push(Evidence::new(TOKENS, "no account's tokens could be listed"));
-    }
+    let mut unknowns = unlisted(s, |_| true);
+    let read = read_accounts(s, &mut unknowns);
+    let fails: Vec<Evidence> = read
+        .iter()
+        .flat_map(|(account, tokens)| {
+            tokens.iter().map(|t| {
+                Evidence::new(
+                    source(account),
+                    format!("{} holds {}", account.user, describe(t)),
+                )
+            })
+        })
+        .collect();
+    let listed: Vec<String> = read
+        .iter()
+        .map(|(account, _)| match &account.via {
+            Some(via) => format!("{} (by their {via})", account.user),
+            None => account.user.clone(),
+        })
+        .collect();
     // A pass speaks only for the accounts whose lists were read.
     let passes = if listed.is_empty() {
         Vec::new()
@@ -186,54 +204,39 @@ pub fn temp_token_deleted(s: &Snapshot) -> CheckResult {
     let changers = bulk_changers(s);
     // Only the unlisted accounts that could have made a bulk change leave this box open.
     let mut unknowns = unlisted(s, |u| changers.contains(u));
+    let read = read_accounts(s, &mut unknowns);
     let mut fails = Vec::new();
-    for account in &s.token_accounts {
-        match &account.tokens {
-            Err(e) => unknowns.push(Evidence::new(
-                source(account),
-                format!("cannot list tokens: {e}"),
-            )),
-            Ok(tokens) => {
-                for t in foreign(s, tokens) {
-                    let mut why = Vec::new();
-                    if let Some(r) = s.record.temporary_tokens.iter().find(|r| r.key == t.key) {
-                        why.push(format!(
-                            "created by tokenless for {}{} ({})",
-                            r.operation.as_deref().unwrap_or("a bulk change"),
-                            r.created_at
-                                .as_deref()
-                                .map(|c| format!(" at {c}"))
-                                .unwrap_or_default(),
-                            s.record.source.as_deref().unwrap_or("record")
-                        ));
-                    }
-                    if t.bypass_2fa == Some(true) {
-                        why.push("a bypass-2FA token, the kind bulk hardening used".to_string());
-                    }
-                    if t.name.as_deref().is_some_and(looks_temporary) {
-                        why.push("named like a temporary bulk-hardening token".to_string());
-                    }
-                    if why.is_empty() {
-                        continue;
-                    }
-                    let why = why.join("; ");
-                    fails.push(Evidence::new(
-                        source(account),
-                        format!("{} still holds {}: {why}", account.user, describe(t)),
-                    ));
-                }
+    for (account, tokens) in &read {
+        for t in tokens {
+            let mut why = Vec::new();
+            if let Some(r) = s.record.temporary_tokens.iter().find(|r| r.key == t.key) {
+                why.push(format!(
+                    "created by tokenless for {}{} ({})",
+                    r.operation.as_deref().unwrap_or("a bulk change"),
+                    r.created_at
+                        .as_deref()
+                        .map(|c| format!(" at {c}"))
+                        .unwrap_or_default(),
+                    s.record.source.as_deref().unwrap_or("record")
+                ));
             }
+            if t.bypass_2fa == Some(true) {
+                why.push("a bypass-2FA token, the kind bulk hardening used".to_string());
+            }
+            if t.name.as_deref().is_some_and(looks_temporary) {
+                why.push("named like a temporary bulk-hardening token".to_string());
+            }
+            if why.is_empty() {
+                continue;
+            }
+            let why = why.join("; ");
+            fails.push(Evidence::new(
+                source(account),
+                format!("{} still holds {}: {why}", account.user, describe(t)),
+            ));
         }
     }
-    if s.token_accounts.is_empty() {
-        unknowns.push(Evidence::new(TOKENS, "no account's tokens could be listed"));
-    }
-    let listed: Vec<&str> = s
-        .token_accounts
-        .iter()
-        .filter(|a| a.tokens.is_ok())
-        .map(|a| a.user.as_str())
-        .collect();
+    let listed: Vec<&str> = read.iter().map(|(a, _)| a.user.as_str()).collect();
     let passes = if listed.is_empty() {
         Vec::new()
     } else {
