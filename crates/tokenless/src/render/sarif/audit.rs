@@ -3,7 +3,7 @@
 
 use tokenless_org::audit::{CheckId, Report, Status};
 
-use super::{BriefResult, BriefRule, Configuration, Driver, Location, Log, Run, Text, Tool};
+use super::{BriefResult, BriefRule, Configuration, Location, Log, Run, Text};
 
 pub fn render(report: &Report) -> String {
     let rules = CheckId::ALL
@@ -41,13 +41,8 @@ pub fn render(report: &Report) -> String {
         }));
     }
     Log::of(Run::<BriefRule, BriefResult, ()> {
-        tool: Tool {
-            driver: Driver::tokenless(rules),
-        },
-        invocations: None,
-        results,
-        column_kind: "unicodeCodePoints",
         properties: Some(serde_json::json!({"scope": report.scope, "passed": report.passed})),
+        ..Run::tokenless(rules, results)
     })
     .to_text()
 }

@@ -14,8 +14,8 @@ use serde::Serialize;
 use tokenless_ci::{RULES, RuleMeta, Severity};
 
 use super::{
-    ArtifactLocation, Configuration, Driver, Invocation, Location, Log, Notification,
-    PhysicalLocation, Region, Run, Snippet, Text, Tool, uri,
+    ArtifactLocation, Configuration, Invocation, Location, Log, Notification, PhysicalLocation,
+    Region, Run, Snippet, Text, uri,
 };
 use crate::render::lint_report::{InputError, LintReport, LocatedFinding};
 
@@ -189,16 +189,11 @@ pub fn render(report: &LintReport) -> String {
         })
         .collect();
     Log::of(Run {
-        tool: Tool {
-            driver: Driver::tokenless(RULES.iter().map(rule).collect()),
-        },
         invocations: Some([Invocation {
             execution_successful: report.errors.is_empty(),
             tool_execution_notifications: report.errors.iter().map(notification).collect(),
         }]),
-        results,
-        column_kind: "unicodeCodePoints",
-        properties: None,
+        ..Run::tokenless(RULES.iter().map(rule).collect(), results)
     })
     .to_text()
 }

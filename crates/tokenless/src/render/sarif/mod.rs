@@ -50,6 +50,22 @@ struct Run<R, S, N> {
     properties: Option<serde_json::Value>,
 }
 
+impl<R, S, N> Run<R, S, N> {
+    /// tokenless's run: its driver with `rules`, the `results`, columns counted in code
+    /// points, no invocation and no properties (set them on the value).
+    fn tokenless(rules: Vec<R>, results: Vec<S>) -> Self {
+        Run {
+            tool: Tool {
+                driver: Driver::tokenless(rules),
+            },
+            invocations: None,
+            results,
+            column_kind: "unicodeCodePoints",
+            properties: None,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Tool<R> {
     driver: Driver<R>,

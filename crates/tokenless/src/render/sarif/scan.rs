@@ -3,7 +3,7 @@
 
 use tokenless_scan::Kind;
 
-use super::{BriefResult, BriefRule, Configuration, Driver, Location, Log, Run, Text, Tool};
+use super::{BriefResult, BriefRule, Configuration, Location, Log, Run, Text};
 use crate::commands::scan::{ScanOutcome, Status};
 
 const KINDS: [Kind; 8] = [
@@ -83,14 +83,5 @@ pub fn render(outcome: &ScanOutcome) -> String {
             }
         })
         .collect();
-    Log::of(Run::<BriefRule, BriefResult, ()> {
-        tool: Tool {
-            driver: Driver::tokenless(rules),
-        },
-        invocations: None,
-        results,
-        column_kind: "unicodeCodePoints",
-        properties: None,
-    })
-    .to_text()
+    Log::of(Run::<BriefRule, BriefResult, ()>::tokenless(rules, results)).to_text()
 }
