@@ -6,8 +6,21 @@ mod common;
 use common::*;
 use serde_json::json;
 use tokenless_trust::{
-    Action, Cause, CheckId, CheckStatus, Provider, Verifier, policy::is_immutable_subject,
+    Action, Cause, CheckId, CheckStatus, Decision, Provider, Verifier, policy::is_immutable_subject,
 };
+
+/// The production verifier's decision on a publish of PKG with these claims, against the
+/// GitHub trust config.
+fn decide(claims: &serde_json::Value) -> Decision {
+    Verifier::new(production()).verify_exchange(
+        &sign(claims),
+        &github_configs(None),
+        PKG,
+        Action::Publish,
+        HOST,
+        NOW,
+    )
+}
 
 #[test]
 fn immutable_subjects_are_told_apart_from_classic_ones() {
@@ -38,14 +51,7 @@ fn an_immutable_subject_is_refused_as_npm_refuses_it_with_404() {
         "sub",
         json!("repo:acme@1234/widgets@5678:ref:refs/heads/main"),
     );
-    let d = Verifier::new(production()).verify_exchange(
-        &sign(&claims),
-        &github_configs(None),
-        PKG,
-        Action::Publish,
-        HOST,
-        NOW,
-    );
+    let d = decide(&claims);
     assert!(!d.accepted);
     let c = d.check(CheckId::GithubSubject).expect("subject check");
     assert_eq!(c.status, CheckStatus::Fail);
@@ -74,27 +80,12 @@ fn an_immutable_subject_is_refused_as_npm_refuses_it_with_404() {
 
 #[test]
 fn a_classic_or_absent_subject_names_no_cause() {
-    let v = Verifier::new(production());
     for claims in [github_claims(), without(github_claims(), "sub")] {
-        let d = v.verify_exchange(
-            &sign(&claims),
-            &github_configs(None),
-            PKG,
-            Action::Publish,
-            HOST,
-            NOW,
-        );
+        let d = decide(&claims);
         assert!(d.accepted, "{}", d.summary());
         assert!(d.causes().is_empty());
     }
-    let d = v.verify_exchange(
-        &sign(&with(github_claims(), "sub", json!(7))),
-        &github_configs(None),
-        PKG,
-        Action::Publish,
-        HOST,
-        NOW,
-    );
+    let d = decide(&with(github_claims(), "sub", json!(7)));
     assert!(!d.accepted);
     assert_eq!(d.refusal_status(), 404);
 }
@@ -106,14 +97,7 @@ fn an_enterprise_issuer_is_recognised_and_refused_as_npm_refuses_it_with_401() {
         "iss",
         json!("https://token.actions.githubusercontent.com/acme-corp"),
     );
-    let d = Verifier::new(production()).verify_exchange(
-        &sign(&claims),
-        &github_configs(None),
-        PKG,
-        Action::Publish,
-        HOST,
-        NOW,
-    );
+    let d = decide(&claims);
     assert!(!d.accepted);
     assert_eq!(d.provider, Some(Provider::GitHub));
     let c = d.check(CheckId::Issuer).expect("issuer check");
@@ -132,18 +116,11 @@ fn an_enterprise_issuer_is_recognised_and_refused_as_npm_refuses_it_with_401() {
     let subject = d.check(CheckId::GithubSubject).expect("listed");
     assert_eq!(subject.status, CheckStatus::Skip);
     // Another unknown issuer stays a plain unknown issuer (404, no cause).
-    let d = Verifier::new(production()).verify_exchange(
-        &sign(&with(
-            github_claims(),
-            "iss",
-            json!("https://token.actions.githubusercontent.com/a/b"),
-        )),
-        &github_configs(None),
-        PKG,
-        Action::Publish,
-        HOST,
-        NOW,
-    );
+    let d = decide(&with(
+        github_claims(),
+        "iss",
+        json!("https://token.actions.githubusercontent.com/a/b"),
+    ));
     assert!(d.causes().is_empty());
     assert_eq!(d.refusal_status(), 404);
     assert!(
