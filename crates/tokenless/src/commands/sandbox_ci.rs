@@ -277,11 +277,14 @@ async fn packument(base: &str, name: &str) -> anyhow::Result<Value> {
     Ok(r.json().await?)
 }
 
+/// The npm CLI's version when it is on PATH and can publish from every provider's job
+/// (CircleCI's exchange needs the newest: `versions::NPM_MIN_CIRCLECI`).
 fn npm_cli() -> Option<String> {
+    use tokenless_ci::versions::{NPM_MIN_CIRCLECI, lowest_npm};
     let out = Command::new("npm").arg("--version").output().ok()?;
     let v = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let parts: Vec<u64> = v.split('.').filter_map(|p| p.parse().ok()).collect();
-    (out.status.success() && parts.len() >= 2 && (parts[0], parts[1]) >= (11, 11)).then_some(v)
+    let new_enough = !v.is_empty() && lowest_npm(&v).is_some_and(|have| have >= NPM_MIN_CIRCLECI);
+    (out.status.success() && new_enough).then_some(v)
 }
 
 /// `npm publish` of `manifest` in a fresh directory, with nothing but the id token and the
